@@ -10,7 +10,13 @@ type CommandModule = { run: (argv: string[]) => Promise<number | void> }
 const commands: Record<string, { describe: string, load: () => Promise<CommandModule> }> = {
   start: { describe: 'install what is missing, run the stack and every service in the foreground', load: () => import('./stack/commands/start.ts') },
   test: { describe: 'install what is missing, bring the stack up, run every test', load: () => import('./stack/commands/test.ts') },
-  stack: { describe: 'stack up | down | status: the infrastructure, detached (for scripts)', load: () => import('./stack/commands/stack.ts') }
+  stack: { describe: 'stack up | down | status: the infrastructure, detached (for scripts)', load: () => import('./stack/commands/stack.ts') },
+  simulator: { describe: 'F2 controller fleet: telemetry, events, commands, load (--help)', load: () => import('./stages/simulator/main.ts') },
+  connector: { describe: 'MQTT → Kafka connector (at-least-once, PUBACK after Kafka ack)', load: () => import('./stages/connector/main.ts') },
+  processor: { describe: 'data processor: raw_iot_data → decode → decoded_iot_data + iot_dead_letter (port 9403)', load: () => import('./stages/processor/main.ts') },
+  sink: { describe: 'TimescaleDB sink: decoded_iot_data → iot_measurements, idempotent (port 9404)', load: () => import('./stages/sink/main.ts') },
+  replay: { describe: 'replay --reason F2_… [--since ISO] [--dry-run]: feed dead letters back to the processor', load: () => import('./stages/processor/replay.ts') },
+  health: { describe: 'health monitor: probes every component, serves /health, /status, /metrics (port 8000)', load: () => import('./stages/health/main.ts') }
 }
 
 async function main (): Promise<void> {

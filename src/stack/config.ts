@@ -45,6 +45,7 @@ export interface DatabaseConfig {
 }
 
 export interface StackConfig {
+  portOffset: number
   mqttPort: number
   kafkaPort: number
   kafkaControllerPort: number
@@ -62,7 +63,10 @@ export interface StackConfig {
 
 const schema = z.object({
   KAFKA_PARTITIONS: z.coerce.number().int().min(1).max(64).default(3),
-  KAFKA_HEAP_MB: z.coerce.number().int().min(256).max(8192).default(512)
+  KAFKA_HEAP_MB: z.coerce.number().int().min(256).max(8192).default(512),
+  // Shifts every port of the stack, so a second copy (CI on a shared machine, a clean-clone
+  // check) can run beside the usual one. 0 keeps the documented ports.
+  F2_STACK_PORT_OFFSET: z.coerce.number().int().min(0).max(50_000).default(0)
 })
 
 /**
@@ -70,21 +74,22 @@ const schema = z.object({
  * see docs/operations/native-stack.md); only sizing knobs come from the environment.
  */
 export function stackConfig (env: Env = process.env): StackConfig {
-  const { KAFKA_PARTITIONS, KAFKA_HEAP_MB } = loadConfig('stack', schema, env)
+  const { KAFKA_PARTITIONS, KAFKA_HEAP_MB, F2_STACK_PORT_OFFSET: off } = loadConfig('stack', schema, env)
   return Object.freeze({
-    mqttPort: 1883,
-    kafkaPort: 9092,
-    kafkaControllerPort: 9093,
+    portOffset: off,
+    mqttPort: 1883 + off,
+    kafkaPort: 9092 + off,
+    kafkaControllerPort: 9093 + off,
     kafkaPartitions: KAFKA_PARTITIONS,
     kafkaHeapMb: KAFKA_HEAP_MB,
     topics: Object.freeze(['raw_iot_data', 'decoded_iot_data', 'iot_dead_letter']),
-    registry: Object.freeze({ port: 5432, database: 'device_params', user: 'iot_user', password: 'iot_password' }),
-    timeseries: Object.freeze({ port: 5433, database: 'timeseries', user: 'ts_user', password: 'ts_password' }),
-    prometheusPort: 9090,
-    nodeExporterPort: 9100,
-    registryExporterPort: 9187,
-    timeseriesExporterPort: 9188,
-    jmxExporterPort: 7071
+    registry: Object.freeze({ port: 5432 + off, database: 'device_params', user: 'iot_user', password: 'iot_password' }),
+    timeseries: Object.freeze({ port: 5433 + off, database: 'timeseries', user: 'ts_user', password: 'ts_password' }),
+    prometheusPort: 9090 + off,
+    nodeExporterPort: 9100 + off,
+    registryExporterPort: 9187 + off,
+    timeseriesExporterPort: 9188 + off,
+    jmxExporterPort: 7071 + off
   })
 }
 
@@ -110,6 +115,8 @@ export function serviceEnv (cfg: StackConfig): Record<string, string> {
     TIMESCALE_PORT: String(cfg.timeseries.port),
     TIMESCALE_DB: cfg.timeseries.database,
     TIMESCALE_USER: cfg.timeseries.user,
-    TIMESCALE_PASSWORD: cfg.timeseries.password
+    TIMESCALE_PASSWORD: cfg.timeseries.password,
+    PROMETHEUS_URL: `http://127.0.0.1:${cfg.prometheusPort}`,
+    F2_STACK_PORT_OFFSET: String(cfg.portOffset)
   }
 }

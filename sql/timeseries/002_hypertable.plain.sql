@@ -1,0 +1,2 @@
+-- Plain PostgreSQL has no hypertables: iot_measurements from 001 serves as it is.
+SELECT 1;

@@ -1,0 +1,246 @@
+import { Consumer, type Message, type MessagesStream } from '@platformatic/kafka'
+import type { Logger } from './logger.ts'
+import { commitOffsets, OffsetTracker, partitionKey, type TopicPartitionOffset } from './offset-tracker.ts'
+
+export { commitOffsets, OffsetTracker, partitionKey, type TopicPartitionOffset }
+
+export type RawMessage = Message<Buffer, Buffer, Buffer, Buffer>
+
+export interface BatchConsumerOptions {
+  bootstrapBrokers: string[]
+  groupId: string
+  clientId: string
+  topics: string[]
+  /** Most records handed out by one `nextBatch`. */
+  maxBatch: number
+  /** How long `nextBatch` waits for a full batch once it holds at least one record. */
+  maxWaitMs: number
+  /** Records buffered but not yet handed out; reading from Kafka pauses beyond it. */
+  maxBuffered: number
+  sessionTimeoutMs?: number
+  heartbeatIntervalMs?: number
+  /** `read_committed` hides records of aborted and open transactions. */
+  readCommitted?: boolean
+  logger: Logger
+}
+
+/** Group membership a transactional offset commit must carry. */
+export interface GroupMetadata {
+  groupId: string
+  generationId: number
+  memberId: string
+  coordinatorId: number
+}
+
+const READ_UNCOMMITTED = 0
+const READ_COMMITTED = 1
+
+/**
+ * A group consumer that hands out records in batches and commits only explicit offsets.
+ *
+ * Contract:
+ * - starts from the group's committed offsets, or from the earliest record when it has none;
+ * - never commits on its own (`autocommit: false`): the caller commits with `commit(offsets)`
+ *   once everything derived from those records is safe downstream;
+ * - buffers at most `maxBuffered` records; the Kafka stream is paused beyond that, so a slow
+ *   downstream slows reading instead of growing memory;
+ * - after a rebalance, everything buffered is dropped: the stream re-fetches every assigned
+ *   partition from its committed offset, so an uncommitted batch is read again, in order;
+ *   records already handed out in this generation are never handed out twice;
+ * - `reset()` discards everything in memory and rebuilds the consumer from the committed
+ *   offsets; callers use it after a failed batch, so nothing uncommitted is skipped.
+ */
+export class BatchConsumer {
+  readonly #options: BatchConsumerOptions
+  readonly #tracker = new OffsetTracker()
+  #consumer: Consumer<Buffer, Buffer, Buffer, Buffer> | undefined
+  #stream: MessagesStream<Buffer, Buffer, Buffer, Buffer> | undefined
+  #buffer: RawMessage[] = []
+  #waiter: (() => void) | undefined
+  #wantCount = Number.POSITIVE_INFINITY
+  #failure: Error | undefined
+  #paused = false
+  #closed = false
+  #connected = false
+  #rebalances = 0
+  #batchGeneration = -1
+
+  constructor (options: BatchConsumerOptions) {
+    this.#options = options
+  }
+
+  get connected (): boolean {
+    return this.#connected && this.#failure === undefined
+  }
+
+  get rebalances (): number {
+    return this.#rebalances
+  }
+
+  /** The underlying client (for `transaction.addConsumer`). */
+  get consumer (): Consumer<Buffer, Buffer, Buffer, Buffer> {
+    if (this.#consumer === undefined) throw new Error('consumer not started')
+    return this.#consumer
+  }
+
+  async start (): Promise<void> {
+    this.#closed = false
+    this.#failure = undefined
+    const o = this.#options
+    const consumer = new Consumer({
+      clientId: o.clientId,
+      bootstrapBrokers: o.bootstrapBrokers,
+      groupId: o.groupId,
+      autocommit: false,
+      sessionTimeout: o.sessionTimeoutMs ?? 10_000,
+      heartbeatInterval: o.heartbeatIntervalMs ?? 1_000,
+      rebalanceTimeout: Math.max(o.sessionTimeoutMs ?? 10_000, 15_000),
+      isolationLevel: o.readCommitted === false ? READ_UNCOMMITTED : READ_COMMITTED,
+      maxWaitTime: Math.min(o.maxWaitMs, 500),
+      retries: 5,
+      retryDelay: 500
+    })
+    this.#consumer = consumer
+    consumer.on('consumer:group:join', () => {
+      this.#rebalances++
+      this.#onJoin()
+    })
+    consumer.on('consumer:heartbeat:error', () => { this.#connected = false })
+    consumer.on('consumer:heartbeat:end', () => { this.#connected = true })
+    const stream = await consumer.consume({
+      topics: o.topics,
+      mode: 'committed',
+      fallbackMode: 'earliest',
+      autocommit: false,
+      highWaterMark: Math.max(16, Math.min(o.maxBuffered, 1024))
+    })
+    this.#stream = stream
+    this.#connected = true
+    stream.on('data', (message: RawMessage) => {
+      this.#buffer.push(message)
+      if (!this.#paused && this.#buffer.length >= o.maxBuffered) {
+        this.#paused = true
+        stream.pause()
+      }
+      if (this.#buffer.length >= this.#wantCount) this.#wake()
+    })
+    stream.on('error', (err: Error) => {
+      this.#failure = err
+      this.#connected = false
+      o.logger.warn({ err }, 'kafka consumer stream failed')
+      this.#wake()
+    })
+  }
+
+  /**
+   * Resolves with the next batch: up to `maxBatch` new records, waiting at most `maxWaitMs`
+   * after the first one arrives (or `idleMs` for the first one; an empty batch then).
+   * Throws if the stream failed; the caller then `reset()`s.
+   */
+  async nextBatch (idleMs = 1000): Promise<RawMessage[]> {
+    if (this.#failure !== undefined) throw this.#failure
+    if (this.#stream === undefined) throw new Error('consumer is not running')
+    const o = this.#options
+    if (this.#buffer.length === 0) await this.#wait(idleMs, 1)
+    if (this.#buffer.length > 0 && this.#buffer.length < o.maxBatch) await this.#wait(o.maxWaitMs, o.maxBatch)
+    if (this.#failure !== undefined) throw this.#failure
+    const taken = this.#buffer.splice(0, o.maxBatch)
+    if (this.#paused && this.#buffer.length < o.maxBuffered / 2) {
+      this.#paused = false
+      this.#stream?.resume()
+    }
+    const owned = this.#ownedPartitions()
+    this.#batchGeneration = this.#consumer?.generationId ?? -1
+    return taken.filter(m => (owned === undefined || owned.has(partitionKey(m.topic, m.partition))) && this.#tracker.accept(m))
+  }
+
+  /** Commits explicit next offsets (last processed + 1) for the group, outside any transaction. */
+  async commit (offsets: TopicPartitionOffset[]): Promise<void> {
+    if (offsets.length === 0) return
+    await this.consumer.commit({ offsets: offsets.map(o => ({ ...o, leaderEpoch: -1 })) })
+  }
+
+  /**
+   * Membership to stamp on a transactional offset commit: the generation in which the last
+   * batch was handed out. If the group rebalanced since, the coordinator refuses the commit
+   * (the transaction aborts) instead of committing offsets of a partition another member owns.
+   */
+  groupMetadata (): GroupMetadata {
+    const c = this.consumer
+    return { groupId: c.groupId, generationId: this.#batchGeneration, memberId: c.memberId ?? '', coordinatorId: c.coordinatorId ?? -1 }
+  }
+
+  /** True when the group rebalanced after the last batch was handed out (it will be re-read). */
+  get rebalancedSinceBatch (): boolean {
+    return this.#consumer !== undefined && this.#consumer.generationId !== this.#batchGeneration
+  }
+
+  /** Drops everything in memory and rejoins from the committed offsets. */
+  async reset (): Promise<void> {
+    await this.close()
+    this.#tracker.clear()
+    this.#buffer = []
+    await this.start()
+  }
+
+  /** Records (per partition) between the group's committed offsets and the end of the topics. */
+  async lag (): Promise<Map<string, bigint>> {
+    const lag = await this.consumer.getLag({ topics: this.#options.topics })
+    const out = new Map<string, bigint>()
+    for (const [topic, partitions] of lag) {
+      partitions.forEach((value, partition) => { if (value >= 0n) out.set(partitionKey(topic, partition), value) })
+    }
+    return out
+  }
+
+  async close (): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    this.#connected = false
+    this.#wake()
+    const stream = this.#stream
+    const consumer = this.#consumer
+    this.#stream = undefined
+    if (stream !== undefined) await stream.close().catch(() => {})
+    if (consumer !== undefined) await consumer.close(true).catch(() => {})
+  }
+
+  #ownedPartitions (): Set<string> | undefined {
+    const assignments = this.#consumer?.assignments
+    if (assignments == null) return undefined
+    const owned = new Set<string>()
+    for (const a of assignments) for (const p of a.partitions) owned.add(partitionKey(a.topic, p))
+    return owned
+  }
+
+  /**
+   * After a join the stream re-fetches every assigned partition from its committed offset,
+   * so what is buffered (and the positions handed out) belong to the old generation: drop
+   * them, and the records come again in order.
+   */
+  #onJoin (): void {
+    this.#buffer = []
+    this.#tracker.clear()
+    if (this.#paused) {
+      this.#paused = false
+      this.#stream?.resume()
+    }
+  }
+
+  #wait (ms: number, count: number): Promise<void> {
+    return new Promise(resolve => {
+      const timer = setTimeout(() => this.#wake(), ms)
+      this.#wantCount = count
+      this.#waiter = () => {
+        clearTimeout(timer)
+        this.#waiter = undefined
+        this.#wantCount = Number.POSITIVE_INFINITY
+        resolve()
+      }
+    })
+  }
+
+  #wake (): void {
+    this.#waiter?.()
+  }
+}

@@ -1,0 +1,108 @@
+import { compatibilityPartitioner, Producer, type MessageToProduce, type ProduceResult } from '@platformatic/kafka'
+import { ErrorCodes, F2Error } from '../core/errors.ts'
+
+/**
+ * Thin wrappers over @platformatic/kafka shared by the stages. Keys, values and header
+ * values are Buffers end to end: serialising is the caller's concern, so what a stage
+ * hands over is exactly what lands in the log.
+ */
+
+export type Compression = 'none' | 'gzip' | 'snappy' | 'lz4' | 'zstd'
+export const COMPRESSIONS: readonly [Compression, ...Compression[]] = ['none', 'gzip', 'snappy', 'lz4', 'zstd']
+
+export type KafkaRecord = MessageToProduce<Buffer, Buffer, string, Buffer>
+export type KafkaProducer = Producer<Buffer, Buffer, string, Buffer>
+
+export interface ProducerOptions {
+  clientId: string
+  bootstrapBrokers: readonly string[]
+  compression?: Compression
+  /** Per-request timeout (ms); a produce that takes longer fails and is retried by the caller. */
+  requestTimeoutMs?: number
+  /** Retries inside the client for one `send` before it rejects. */
+  retries?: number
+  retryDelayMs?: number
+}
+
+/**
+ * An idempotent producer with acks=all (-1): a record is acknowledged only when every
+ * in-sync replica holds it, and broker-side de-duplication keeps client retries from
+ * writing it twice. Keys go through the Java-compatible murmur2 partitioner, so every
+ * client maps one key (one controller) to the same partition.
+ */
+export function createProducer (options: ProducerOptions): KafkaProducer {
+  return new Producer<Buffer, Buffer, string, Buffer>({
+    clientId: options.clientId,
+    bootstrapBrokers: [...options.bootstrapBrokers],
+    idempotent: true,
+    acks: -1,
+    compression: options.compression ?? 'none',
+    partitioner: compatibilityPartitioner,
+    timeout: options.requestTimeoutMs ?? 5000,
+    retries: options.retries ?? 1,
+    retryDelay: options.retryDelayMs ?? 250,
+    autocreateTopics: false,
+    serializers: {
+      headerKey: (key?: string) => key === undefined ? undefined : Buffer.from(key, 'utf8')
+    }
+  })
+}
+
+/** One record for `topic`; a string key is UTF-8 encoded, header values likewise. */
+export function buildRecord (topic: string, key: string | Buffer | null, value: Buffer, headers?: Record<string, string | Buffer>): KafkaRecord {
+  const record: KafkaRecord = { topic, value }
+  if (key !== null) record.key = typeof key === 'string' ? Buffer.from(key, 'utf8') : key
+  if (headers !== undefined) {
+    const out: Record<string, Buffer> = {}
+    for (const [name, v] of Object.entries(headers)) out[name] = typeof v === 'string' ? Buffer.from(v, 'utf8') : v
+    record.headers = out
+  }
+  return record
+}
+
+/**
+ * Sends `records` in one call and resolves when Kafka acknowledged all of them (acks=all).
+ * Rejects with F2_KAFKA_PRODUCE_FAILED (retryable) otherwise; nothing is known to be written
+ * then, and an idempotent retry will not duplicate what was.
+ */
+export async function produce (producer: KafkaProducer, records: KafkaRecord[]): Promise<ProduceResult> {
+  try {
+    return await producer.send({ messages: records })
+  } catch (err) {
+    throw new F2Error(ErrorCodes.KAFKA_PRODUCE_FAILED, `produce of ${records.length} record(s) failed: ${(err as Error).message}`, { cause: err, retryable: true })
+  }
+}
+
+/**
+ * Sends one dead-letter record (already encoded by the caller, e.g. with
+ * core/dead-letter.ts) to `topic`, keyed like the original so it sorts beside it.
+ * The `reason` is also set as a header so tools can filter without parsing the value.
+ */
+export async function produceDeadLetter (producer: KafkaProducer, topic: string, encoded: Buffer, reason: string, key: string | Buffer | null): Promise<void> {
+  await produce(producer, [buildRecord(topic, key, encoded, { reason })])
+}
+
+/**
+ * True when the cluster answers a metadata request (for `topics` when given, which must
+ * then all exist) within `timeoutMs`. Used by `/readyz`; never throws.
+ */
+export async function kafkaReady (client: { metadata: Producer['metadata'] }, topics: string[] = [], timeoutMs = 3000): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined
+  try {
+    const timeout = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => reject(new Error('metadata timeout')), timeoutMs)
+    })
+    const metadata = await Promise.race([client.metadata({ topics, forceUpdate: true, autocreateTopics: false }), timeout])
+    return topics.every(t => metadata.topics.has(t))
+  } catch {
+    return false
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+/** Exponential backoff with full jitter: a random delay in [base, min(max, base·2^attempt)]. */
+export function backoffDelay (attempt: number, baseMs: number, maxMs: number, random: () => number = Math.random): number {
+  const ceiling = Math.min(maxMs, baseMs * 2 ** Math.min(attempt, 30))
+  return Math.round(baseMs + random() * Math.max(0, ceiling - baseMs))
+}

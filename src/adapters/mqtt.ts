@@ -1,0 +1,224 @@
+import { connect, type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt'
+import { backoffDelay } from './kafka.ts'
+
+/**
+ * MQTT v5 client factory shared by the stages.
+ *
+ * Reconnection is ours, not MQTT.js's fixed period: after a lost or refused connection the
+ * next attempt waits an exponentially growing, jittered delay, so a fleet of clients does not
+ * hammer a broker that has just come back.
+ *
+ * Manual acknowledgement (`manualAck`): a QoS 1 PUBLISH is handed to `onMessage` with an
+ * `ack()` function and its PUBACK is written only when `ack()` is called. MQTT.js's own hook
+ * for this (`customHandleAcks` / `handleMessage`) processes one packet at a time: holding its
+ * callback until a downstream write completes would stall the whole connection (pings
+ * included) behind that one message. So `handleMessage` hands the message on and tells the
+ * library not to acknowledge it; `ack()` later writes the PUBACK itself. Unacknowledged
+ * messages are bounded by the broker through `receiveMaximum`; they stay in the persistent
+ * session and are redelivered after a reconnect. An `ack()` that arrives after the connection
+ * it came on has closed is dropped on purpose: the broker redelivers that message on the new
+ * connection, and acknowledging a packet id there could acknowledge a different message.
+ */
+
+export interface InboundMessage {
+  topic: string
+  payload: Buffer
+  qos: 0 | 1 | 2
+  retain: boolean
+  dup: boolean
+  receivedAtMs: number
+  /** Sends the PUBACK (manual-ack QoS 1 only; otherwise a no-op). Idempotent. */
+  ack: () => void
+  /**
+   * True once the connection this message came on has closed: it can no longer be
+   * acknowledged, and the broker will deliver it again (persistent session).
+   */
+  stale: () => boolean
+}
+
+export interface Subscription {
+  filter: string
+  qos: 0 | 1
+}
+
+export interface MqttOptions {
+  url: string
+  clientId: string
+  username?: string
+  password?: string
+  /** false = resume the persistent session the broker keeps for `clientId`. */
+  clean?: boolean
+  /** How long the broker keeps the session after a disconnect (MQTT v5 Session Expiry Interval). */
+  sessionExpirySeconds?: number
+  /** Most unacknowledged QoS 1/2 messages the broker may send us at once (MQTT v5 Receive Maximum). */
+  receiveMaximum?: number
+  keepaliveSeconds?: number
+  connectTimeoutMs?: number
+  reconnectMinMs?: number
+  reconnectMaxMs?: number
+  manualAck?: boolean
+  /**
+   * Manual ack: stop reading from the socket while this many messages are unacknowledged
+   * (defaults to `receiveMaximum`). The broker's own bound is not enough: Mosquitto 2.0
+   * sends a further window of messages for every PUBACK it receives.
+   */
+  maxUnacked?: number
+  /** Subscribed on every (re)connection, whether or not the broker kept the session. */
+  subscriptions?: Subscription[]
+  onMessage?: (message: InboundMessage) => void
+  onConnect?: (info: { sessionPresent: boolean, reconnect: boolean }) => void
+  onDisconnect?: (error: Error | undefined) => void
+  onError?: (error: Error) => void
+  random?: () => number
+}
+
+export interface MqttHandle {
+  client: MqttClient
+  connected: () => boolean
+  /** Resolves on the first successful connection; rejects after `timeoutMs`. */
+  waitConnected: (timeoutMs?: number) => Promise<void>
+  /** QoS ≥ 1 resolves when the broker acknowledged the message. */
+  publish: (topic: string, payload: Buffer | string, options?: { qos?: 0 | 1 | 2, retain?: boolean }) => Promise<void>
+  /** Closes the connection; unacknowledged messages stay with the broker. */
+  close: (force?: boolean) => Promise<void>
+  stats: () => { reconnects: number, staleAcks: number }
+}
+
+/** The private MQTT.js method that writes a packet on the current connection. */
+type SendPacket = (packet: { cmd: 'puback', messageId: number, reasonCode: number }, cb?: (err?: Error) => void) => void
+
+export function createMqttClient (options: MqttOptions): MqttHandle {
+  const random = options.random ?? Math.random
+  const properties: NonNullable<IClientOptions['properties']> = {}
+  if (options.sessionExpirySeconds !== undefined) properties.sessionExpiryInterval = options.sessionExpirySeconds
+  if (options.receiveMaximum !== undefined) properties.receiveMaximum = options.receiveMaximum
+
+  const clientOptions: IClientOptions = {
+    protocolVersion: 5,
+    clientId: options.clientId,
+    clean: options.clean ?? true,
+    keepalive: options.keepaliveSeconds ?? 30,
+    connectTimeout: options.connectTimeoutMs ?? 5000,
+    reconnectPeriod: 0,
+    resubscribe: false,
+    properties,
+    manualConnect: true
+  }
+  if (options.username !== undefined) clientOptions.username = options.username
+  if (options.password !== undefined) clientOptions.password = options.password
+
+  const client = connect(options.url, clientOptions)
+  let generation = 0
+  let attempts = 0
+  let everConnected = false
+  let closing = false
+  let reconnects = 0
+  let staleAcks = 0
+  let reconnectTimer: NodeJS.Timeout | undefined
+  const waiters: Array<() => void> = []
+
+  const maxUnacked = options.maxUnacked ?? options.receiveMaximum ?? 65535
+  let unacked = 0
+  let held: (() => void) | undefined
+  const release = (): void => {
+    const h = held
+    held = undefined
+    h?.()
+  }
+
+  const deliver = (packet: IPublishPacket, ack: () => void, stale: () => boolean): void => {
+    options.onMessage?.({
+      topic: packet.topic,
+      payload: Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload),
+      qos: packet.qos,
+      retain: packet.retain,
+      dup: packet.dup,
+      receivedAtMs: Date.now(),
+      ack,
+      stale
+    })
+  }
+
+  client.handleMessage = (packet, callback) => {
+    if (options.manualAck !== true || packet.qos !== 1 || packet.messageId === undefined) {
+      deliver(packet, () => {}, () => false)
+      callback()
+      return
+    }
+    const messageId = packet.messageId
+    // Packets still parsed after the connection closed belong to no live connection.
+    const gen = client.connected ? generation : -1
+    let acked = false
+    unacked++
+    deliver(packet, () => {
+      if (acked) return
+      acked = true
+      if (gen !== generation || !client.connected) {
+        staleAcks++
+        return
+      }
+      unacked--
+      ;(client as unknown as { _sendPacket: SendPacket })._sendPacket({ cmd: 'puback', messageId, reasonCode: 0 })
+      if (unacked < maxUnacked) release()
+    }, () => gen !== generation)
+    // An error tells MQTT.js to skip its PUBACK and go on with the next packet. Holding the
+    // callback instead stops MQTT.js reading the socket: TCP backpressure on the broker.
+    const next = (): void => { callback(new Error('acknowledgement deferred')) }
+    if (unacked >= maxUnacked) held = next
+    else next()
+  }
+
+  client.on('connect', connack => {
+    generation++
+    attempts = 0
+    const reconnect = everConnected
+    if (reconnect) reconnects++
+    everConnected = true
+    const subs = options.subscriptions ?? []
+    if (subs.length > 0) {
+      // rh=1: retained messages only for a subscription that did not exist yet, so a
+      // resubscription does not replay them as if they were fresh.
+      client.subscribe(Object.fromEntries(subs.map(s => [s.filter, { qos: s.qos, rh: 1 as const }])), err => {
+        if (err !== null && err !== undefined) options.onError?.(err)
+      })
+    }
+    options.onConnect?.({ sessionPresent: connack.sessionPresent, reconnect })
+    for (const w of waiters.splice(0)) w()
+  })
+
+  client.on('close', () => {
+    generation++
+    unacked = 0
+    release()
+    options.onDisconnect?.(undefined)
+    if (closing || reconnectTimer !== undefined) return
+    const delay = backoffDelay(attempts++, options.reconnectMinMs ?? 500, options.reconnectMaxMs ?? 30_000, random)
+    reconnectTimer = setTimeout(() => {
+      reconnectTimer = undefined
+      if (!closing) client.reconnect()
+    }, delay)
+  })
+
+  client.on('error', err => options.onError?.(err))
+  client.connect()
+
+  return {
+    client,
+    connected: () => client.connected,
+    waitConnected: (timeoutMs = 10_000) => client.connected
+      ? Promise.resolve()
+      : new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`MQTT not connected within ${timeoutMs} ms (${options.url})`)), timeoutMs)
+        waiters.push(() => { clearTimeout(timer); resolve() })
+      }),
+    publish: async (topic, payload, publishOptions = {}) => {
+      await client.publishAsync(topic, payload, { qos: publishOptions.qos ?? 1, retain: publishOptions.retain ?? false })
+    },
+    close: async (force = false) => {
+      closing = true
+      clearTimeout(reconnectTimer)
+      await client.endAsync(force)
+    },
+    stats: () => ({ reconnects, staleAcks })
+  }
+}

@@ -1,0 +1,98 @@
+import { z } from 'zod'
+import { ErrorCodes, type ErrorCode } from './errors.ts'
+import { fail, ok, type Result } from './result.ts'
+import { formatIso } from './timestamp.ts'
+import { decodeBase64, decodeUtf8, encodeBase64, toJsonSafe, tryParseJson } from './json.ts'
+
+export type DeadLetterStage = 'connector' | 'processor' | 'sink'
+export type DeadLetterSource = { topic: string; partition: number; offset: string }
+
+/** A record on `iot_dead_letter`: why a message could not go on, and the message itself. */
+export type DeadLetter = {
+  schema_version: 1
+  reason: ErrorCode
+  message: string
+  stage: DeadLetterStage
+  /** ISO UTC, 6 fraction digits. */
+  failed_at: string
+  /** Kafka coordinates of the failed record (null at the connector, which reads MQTT). */
+  source: DeadLetterSource | null
+  mqtt_topic: string | null
+  /** base64 of the original Kafka key, if any. */
+  original_key: string | null
+  /** base64 of the original bytes (MQTT payload at the connector, Kafka value later). */
+  original_value: string
+  details?: Record<string, unknown>
+}
+
+type FailureLike = { code: ErrorCode; message: string; details?: Record<string, unknown> | undefined }
+
+/** Why: either `error` (a Failure or an F2Error) or the flat `reason` / `message` / `details`. */
+export type DeadLetterInput = (
+  | { error: FailureLike }
+  | { reason: ErrorCode; message: string; details?: Record<string, unknown> | undefined }
+) & {
+  stage: DeadLetterStage
+  failedAtMs: number
+  source?: DeadLetterSource | null
+  mqttTopic?: string | null
+  originalKey?: Uint8Array | null
+  originalValue: Uint8Array
+}
+
+/** Builds a dead letter; `details` are made JSON-safe (bigint, bytes, errors, cycles). */
+export function buildDeadLetter (input: DeadLetterInput): DeadLetter {
+  const why: FailureLike = 'error' in input ? input.error : { code: input.reason, message: input.message, details: input.details }
+  const dl: DeadLetter = {
+    schema_version: 1,
+    reason: why.code,
+    message: why.message,
+    stage: input.stage,
+    failed_at: formatIso(input.failedAtMs),
+    source: input.source ?? null,
+    mqtt_topic: input.mqttTopic ?? null,
+    original_key: input.originalKey === undefined || input.originalKey === null ? null : encodeBase64(input.originalKey),
+    original_value: encodeBase64(input.originalValue)
+  }
+  if (why.details !== undefined) dl.details = toJsonSafe(why.details) as Record<string, unknown>
+  return dl
+}
+
+export function encodeDeadLetter (dl: DeadLetter): Buffer {
+  return Buffer.from(JSON.stringify(dl), 'utf8')
+}
+
+const codes = Object.values(ErrorCodes) as [ErrorCode, ...ErrorCode[]]
+const base64 = z.string().refine(s => decodeBase64(s) !== null, 'not valid base64')
+
+const DeadLetterSchema = z.object({
+  schema_version: z.literal(1),
+  reason: z.enum(codes),
+  message: z.string(),
+  stage: z.enum(['connector', 'processor', 'sink']),
+  failed_at: z.string(),
+  source: z.object({ topic: z.string(), partition: z.int().min(0), offset: z.string().regex(/^\d+$/) }).nullable(),
+  mqtt_topic: z.string().nullable(),
+  original_key: base64.nullable(),
+  original_value: base64,
+  details: z.record(z.string(), z.unknown()).optional()
+})
+
+/** Reads a dead-letter record (F2_DEAD_LETTER_INVALID on any mismatch). Never throws. */
+export function decodeDeadLetter (bytes: Uint8Array): Result<DeadLetter> {
+  const text = decodeUtf8(bytes)
+  const parsed = text === null ? { ok: false as const } : tryParseJson(text)
+  if (!parsed.ok) return fail(ErrorCodes.DEAD_LETTER_INVALID, 'dead letter is not UTF-8 JSON')
+  const r = DeadLetterSchema.safeParse(parsed.value)
+  if (!r.success) {
+    return fail(ErrorCodes.DEAD_LETTER_INVALID, 'dead letter does not match its schema', { issues: r.error.issues.map(i => ({ path: i.path.map(String).join('.'), message: i.message })) })
+  }
+  const dl = r.data as DeadLetter
+  if (dl.details === undefined) delete dl.details
+  return ok(dl)
+}
+
+/** The original bytes of a dead letter's message (for replay). */
+export function deadLetterValue (dl: DeadLetter): Uint8Array {
+  return decodeBase64(dl.original_value) ?? new Uint8Array(0)
+}

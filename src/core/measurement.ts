@@ -1,0 +1,107 @@
+import { z } from 'zod'
+import { ErrorCodes } from './errors.ts'
+import { fail, ok, type Result } from './result.ts'
+import { parseTimestamp } from './timestamp.ts'
+
+/** A decoded reading: the processor's output on `decoded_iot_data` and the sink's input. */
+export type Measurement = {
+  /** Device time, ISO UTC with 6 fraction digits. */
+  timestamp: string
+  device_id: string
+  connector_mode: string
+  datapoint_label: string
+  pin_position: string
+  value: number | null
+  unit: string
+  topic: string
+  connector: number | null
+  value_text: string | null
+  sensor_device_id: number | null
+  datapoint_id: number | null
+  /** When the connector received the message, ISO UTC with 6 fraction digits. */
+  received_at: string | null
+}
+
+/** Seed field aliases → canonical names. The canonical name wins when both are present. */
+export const MEASUREMENT_ALIASES: Readonly<Record<string, keyof Measurement>> = {
+  mac_address: 'device_id',
+  mode: 'connector_mode',
+  data_point_label: 'datapoint_label',
+  pin: 'pin_position',
+  original_topic: 'topic'
+}
+
+function applyAliases (input: unknown): unknown {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) return input
+  const out: Record<string, unknown> = { ...(input as Record<string, unknown>) }
+  for (const [alias, name] of Object.entries(MEASUREMENT_ALIASES)) {
+    if (out[name] === undefined && out[alias] !== undefined) out[name] = out[alias]
+    delete out[alias]
+  }
+  return out
+}
+
+const LEADING_NUMBER_RE = /^\s*[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?/
+
+function instant (required: boolean) {
+  return z.unknown().optional().transform((v, ctx): string | null => {
+    if (!required && (v === undefined || v === null)) return null
+    const r = parseTimestamp(v, 'UTC')
+    if (r.ok) return r.value.iso
+    ctx.addIssue({ code: 'custom', message: r.error.message })
+    return z.NEVER
+  })
+}
+
+const text = (fallback: string) => z.string().nullish().transform(v => v ?? fallback)
+const optionalInt = z.int().nullish().transform(v => v ?? null)
+
+/**
+ * The seed's IotMeasurement, extended. Input aliases: `mac_address`, `mode`,
+ * `data_point_label`, `pin`, `original_topic`. `timestamp` (required) and `received_at`
+ * accept what parseTimestamp accepts, naive forms read as UTC — an unparseable timestamp is
+ * a validation error, never "now". `value`: a finite number, a boolean (1/0), or the leading
+ * number of a string (`"27.93 °C"` → 27.93); other strings and null give null; non-finite
+ * numbers are invalid. `pin_position` is always a string (numbers are converted). Unknown
+ * keys are dropped.
+ */
+export const IotMeasurementSchema = z.preprocess(applyAliases, z.object({
+  timestamp: instant(true).transform(v => v as string),
+  device_id: z.string().trim().min(1).max(255),
+  connector_mode: text('unknown'),
+  datapoint_label: text('unknown'),
+  pin_position: z.union([z.string(), z.number().finite()]).nullish().transform(v => v === undefined || v === null ? '-1' : String(v)),
+  value: z.unknown().optional().transform((v, ctx): number | null => {
+    let n: number | null = null
+    if (typeof v === 'number') n = v
+    else if (typeof v === 'boolean') n = v ? 1 : 0
+    else if (typeof v === 'string') {
+      const m = LEADING_NUMBER_RE.exec(v)
+      n = m === null ? null : Number(m[0])
+    }
+    if (n !== null && !Number.isFinite(n)) {
+      ctx.addIssue({ code: 'custom', message: 'value must be finite' })
+      return z.NEVER
+    }
+    return n
+  }),
+  unit: text(''),
+  topic: text(''),
+  connector: z.int().min(1).max(5).nullish().transform(v => v ?? null),
+  value_text: z.string().nullish().transform(v => v ?? null),
+  sensor_device_id: optionalInt,
+  datapoint_id: optionalInt,
+  received_at: instant(false)
+}))
+
+// Compile-time guard: the schema's output is exactly Measurement.
+const _sameShape: z.output<typeof IotMeasurementSchema> extends Measurement ? (Measurement extends z.output<typeof IotMeasurementSchema> ? true : never) : never = true
+void _sameShape
+
+/** Validates and normalises a measurement (F2_MEASUREMENT_INVALID with every issue in `details.issues`). */
+export function parseMeasurement (input: unknown): Result<Measurement> {
+  const r = IotMeasurementSchema.safeParse(input)
+  if (r.success) return ok(r.data)
+  const issues = r.error.issues.map(i => ({ path: i.path.map(String).join('.'), message: i.message }))
+  return fail(ErrorCodes.MEASUREMENT_INVALID, `invalid measurement: ${issues.map(i => `${i.path}: ${i.message}`).join('; ')}`, { issues })
+}

@@ -1,0 +1,61 @@
+import { isF2Error } from '../../core/errors.ts'
+import type { StackContext } from '../component.ts'
+import { createContext } from '../context.ts'
+import { up } from '../detached.ts'
+import { clearStaleState, runOwner } from '../owner.ts'
+import { provision } from '../provision.ts'
+import { services } from '../services.ts'
+import { ownerAlive, readState } from '../state.ts'
+
+function banner (ctx: StackContext, reused: boolean): string {
+  const { cfg, paths } = ctx
+  return [
+    '',
+    'stack ready',
+    `  health       http://127.0.0.1:8000/health`,
+    `  prometheus   http://127.0.0.1:${cfg.prometheusPort}/targets`,
+    `  newest rows  psql postgres://${cfg.timeseries.user}:${cfg.timeseries.password}@127.0.0.1:${cfg.timeseries.port}/${cfg.timeseries.database} -c 'select * from iot_measurements order by timestamp desc limit 10'`,
+    `  logs         ${paths.logsDir}`,
+    reused ? '  Ctrl-C stops the services; the detached stack stays up (npm run stack -- down)' : '  Ctrl-C stops everything',
+    ''
+  ].join('\n')
+}
+
+/**
+ * `npm start`: installs what is missing, brings the infrastructure up (or reuses a detached
+ * stack), runs the post-start hooks and every service in the foreground until Ctrl-C.
+ */
+export async function run (_argv: string[]): Promise<number> {
+  const ctx = createContext()
+  try {
+    provision(ctx.paths, ctx.logger)
+    const state = readState(ctx.paths.stateFile)
+    let reuse = false
+    if (state !== undefined && ownerAlive(state)) {
+      if (state.mode === 'foreground') {
+        process.stderr.write(`the stack already runs in the foreground (npm start, pid ${state.pid}); stop it first\n`)
+        return 1
+      }
+      await up(ctx)
+      reuse = true
+      ctx.logger.info({ pid: state.pid }, 'reusing the detached stack')
+    } else {
+      await clearStaleState(ctx)
+    }
+    return await runOwner({
+      ctx,
+      mode: 'foreground',
+      ownInfrastructure: !reuse,
+      services,
+      runHooks: true,
+      onReady: () => {
+        ctx.logger.info('stack ready')
+        process.stdout.write(`${banner(ctx, reuse)}\n`)
+      }
+    })
+  } catch (err) {
+    ctx.logger.error({ err, code: isF2Error(err) ? err.code : undefined }, (err as Error).message)
+    process.stderr.write(`${(err as Error).message}\n`)
+    return 1
+  }
+}

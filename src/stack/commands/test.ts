@@ -1,0 +1,40 @@
+import { spawn } from 'node:child_process'
+import { join } from 'node:path'
+import { isF2Error } from '../../core/errors.ts'
+import { serviceEnv } from '../config.ts'
+import { createContext } from '../context.ts'
+import { down, up } from '../detached.ts'
+import { runPostStartHooks } from '../hooks.ts'
+
+/**
+ * `npm test [-- vitest args]`: installs what is missing, brings the stack up detached unless
+ * it already runs, runs the post-start hooks, then `vitest run` with the given arguments.
+ * Takes the stack down afterwards only if it started it. Exits with vitest's code.
+ */
+export async function run (argv: string[]): Promise<number> {
+  const ctx = createContext()
+  let started = false
+  // Ctrl-C reaches vitest directly (same process group); we only make sure to clean up after it.
+  const ignore = (): void => {}
+  process.on('SIGINT', ignore)
+  process.on('SIGTERM', ignore)
+  try {
+    const result = await up(ctx)
+    started = result.started
+    await runPostStartHooks({ cfg: ctx.cfg, logger: ctx.logger, env: serviceEnv(ctx.cfg) })
+    const vitest = join(ctx.paths.root, 'node_modules', 'vitest', 'vitest.mjs')
+    return await new Promise<number>((resolve, reject) => {
+      const child = spawn(process.execPath, [vitest, 'run', ...argv], { cwd: ctx.paths.root, stdio: 'inherit' })
+      child.once('error', reject)
+      child.once('exit', (code, sig) => resolve(code ?? (sig === null ? 1 : 128 + 2)))
+    })
+  } catch (err) {
+    ctx.logger.error({ err, code: isF2Error(err) ? err.code : undefined }, (err as Error).message)
+    process.stderr.write(`${(err as Error).message}\n`)
+    return 1
+  } finally {
+    if (started) await down(ctx)
+    process.off('SIGINT', ignore)
+    process.off('SIGTERM', ignore)
+  }
+}

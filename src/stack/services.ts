@@ -1,0 +1,19 @@
+/**
+ * The project's own services, run by the supervisor as `node src/cli.ts <args...>` after the
+ * infrastructure is up. Each serves /healthz, /readyz and /metrics on `port`; `env` is added
+ * to the stack's service environment (seed variable names, see config.ts serviceEnv).
+ * Order matters: services start in this order and stop in reverse.
+ */
+export interface ServiceDefinition {
+  name: string
+  args: string[]
+  port: number
+  env?: Record<string, string>
+}
+
+export const services: ServiceDefinition[] = [
+  // The health monitor probes every other entry; it reports missing ones as down.
+  { name: 'health', args: ['health'], port: 8000 },
+  { name: 'processor', args: ['processor'], port: 9403, env: { HTTP_PORT: '9403', PROCESSOR_INSTANCE_ID: 'processor-1' } },
+  { name: 'sink', args: ['sink'], port: 9404, env: { HTTP_PORT: '9404', SINK_INSTANCE_ID: 'sink-1' } }
+]

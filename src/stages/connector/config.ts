@@ -1,0 +1,108 @@
+import { hostname } from 'node:os'
+import { z } from 'zod'
+import { env, kafkaBrokers, loadConfig, type Env } from '../../adapters/config.ts'
+import { COMPRESSIONS, type Compression } from '../../adapters/kafka.ts'
+
+const schema = z.object({
+  /** Host name (the seed's form) or a full `mqtt://host:port` URL. */
+  MQTT_BROKER: env.string('127.0.0.1'),
+  MQTT_PORT: env.int(1883, 1, 65535),
+  MQTT_USERNAME: z.string().optional(),
+  MQTT_PASSWORD: z.string().optional(),
+  /** The seed's single filter; a comma-separated list is accepted. Overrides MQTT_TOPICS. */
+  MQTT_TOPIC_PATTERN: z.string().optional(),
+  MQTT_TOPICS: env.list(['tele/#', 'stat/#']),
+  /** Shared-subscription group: instances with the same group split the messages. */
+  MQTT_SHARE_GROUP: env.string('f2-connector'),
+  MQTT_SHARED: env.bool(true),
+  /** Stable per instance: the broker keeps this client's persistent session across restarts. */
+  CONNECTOR_CLIENT_ID: env.string(`f2-connector-${hostname()}`),
+  MQTT_SESSION_EXPIRY_S: env.int(7 * 24 * 3600, 0, 0xffffffff),
+  /** Bound on messages received but not yet acknowledged (MQTT v5 Receive Maximum). */
+  MQTT_RECEIVE_MAXIMUM: env.int(1000, 1, 65535),
+  MQTT_KEEPALIVE_S: env.int(30, 5, 3600),
+  MQTT_RECONNECT_MIN_MS: env.int(500, 10, 60_000),
+  MQTT_RECONNECT_MAX_MS: env.int(30_000, 10, 600_000),
+  KAFKA_BOOTSTRAP_SERVERS: kafkaBrokers(),
+  KAFKA_TOPIC: env.string('raw_iot_data'),
+  KAFKA_DEAD_LETTER_TOPIC: env.string('iot_dead_letter'),
+  KAFKA_LINGER_MS: env.int(5, 0, 60_000),
+  KAFKA_BATCH_SIZE: env.int(500, 1, 100_000),
+  /** Summed record sizes per produce call; stays below the broker's message.max.bytes (1 MiB default). */
+  KAFKA_BATCH_BYTES: env.int(900_000, 1024, 100 * 1024 * 1024),
+  KAFKA_COMPRESSION: env.oneOf(COMPRESSIONS, 'none'),
+  KAFKA_REQUEST_TIMEOUT_MS: env.int(5000, 100, 120_000),
+  KAFKA_RETRY_MIN_MS: env.int(200, 10, 60_000),
+  KAFKA_RETRY_MAX_MS: env.int(5000, 10, 600_000),
+  /** Larger payloads are dead-lettered; keep well below Kafka's max request size (base64 adds a third). */
+  MAX_PAYLOAD_BYTES: env.int(512 * 1024, 1, 64 * 1024 * 1024),
+  /** Original bytes kept whole in a dead letter up to this size; larger ones are cut (with size and SHA-256). */
+  DEAD_LETTER_MAX_BYTES: env.int(600_000, 1024, 64 * 1024 * 1024),
+  HTTP_HOST: env.string('127.0.0.1'),
+  HTTP_PORT: env.int(9402, 0, 65535)
+})
+
+export interface ConnectorConfig {
+  mqttUrl: string
+  mqttUsername: string | undefined
+  mqttPassword: string | undefined
+  /** The filters as subscribed (with the `$share/<group>/` prefix when shared). */
+  subscriptions: string[]
+  clientId: string
+  sessionExpirySeconds: number
+  receiveMaximum: number
+  keepaliveSeconds: number
+  reconnectMinMs: number
+  reconnectMaxMs: number
+  brokers: string[]
+  topic: string
+  deadLetterTopic: string
+  lingerMs: number
+  batchSize: number
+  batchBytes: number
+  compression: Compression
+  requestTimeoutMs: number
+  retryMinMs: number
+  retryMaxMs: number
+  maxPayloadBytes: number
+  deadLetterMaxBytes: number
+  httpHost: string
+  httpPort: number
+}
+
+export function mqttUrl (broker: string, port: number): string {
+  return /^[a-z]+:\/\//i.test(broker) ? broker : `mqtt://${broker}:${port}`
+}
+
+export function loadConnectorConfig (source: Env = process.env): Readonly<ConnectorConfig> {
+  const c = loadConfig('connector', schema, source)
+  const filters = c.MQTT_TOPIC_PATTERN === undefined
+    ? [...c.MQTT_TOPICS]
+    : c.MQTT_TOPIC_PATTERN.split(',').map(s => s.trim()).filter(s => s.length > 0)
+  return Object.freeze({
+    mqttUrl: mqttUrl(c.MQTT_BROKER, c.MQTT_PORT),
+    mqttUsername: c.MQTT_USERNAME,
+    mqttPassword: c.MQTT_PASSWORD,
+    subscriptions: filters.map(f => c.MQTT_SHARED && !f.startsWith('$share/') ? `$share/${c.MQTT_SHARE_GROUP}/${f}` : f),
+    clientId: c.CONNECTOR_CLIENT_ID,
+    sessionExpirySeconds: c.MQTT_SESSION_EXPIRY_S,
+    receiveMaximum: c.MQTT_RECEIVE_MAXIMUM,
+    keepaliveSeconds: c.MQTT_KEEPALIVE_S,
+    reconnectMinMs: c.MQTT_RECONNECT_MIN_MS,
+    reconnectMaxMs: Math.max(c.MQTT_RECONNECT_MAX_MS, c.MQTT_RECONNECT_MIN_MS),
+    brokers: [...c.KAFKA_BOOTSTRAP_SERVERS],
+    topic: c.KAFKA_TOPIC,
+    deadLetterTopic: c.KAFKA_DEAD_LETTER_TOPIC,
+    lingerMs: c.KAFKA_LINGER_MS,
+    batchSize: c.KAFKA_BATCH_SIZE,
+    batchBytes: c.KAFKA_BATCH_BYTES,
+    compression: c.KAFKA_COMPRESSION,
+    requestTimeoutMs: c.KAFKA_REQUEST_TIMEOUT_MS,
+    retryMinMs: c.KAFKA_RETRY_MIN_MS,
+    retryMaxMs: Math.max(c.KAFKA_RETRY_MAX_MS, c.KAFKA_RETRY_MIN_MS),
+    maxPayloadBytes: c.MAX_PAYLOAD_BYTES,
+    deadLetterMaxBytes: c.DEAD_LETTER_MAX_BYTES,
+    httpHost: c.HTTP_HOST,
+    httpPort: c.HTTP_PORT
+  })
+}

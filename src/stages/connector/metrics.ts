@@ -1,0 +1,21 @@
+import { Counter, Gauge, Histogram, LATENCY_BUCKETS, type Registry } from '../../adapters/metrics.ts'
+
+/** The connector's metrics, named as docs/monitoring/metrics.md lists them. */
+export function connectorMetrics (registry: Registry) {
+  const registers = [registry]
+  return {
+    received: new Counter({ name: 'f2_connector_messages_received_total', help: 'MQTT messages received', labelNames: ['kind'] as const, registers }),
+    forwarded: new Counter({ name: 'f2_connector_messages_forwarded_total', help: 'records acknowledged by Kafka, then acknowledged to MQTT', registers }),
+    redelivered: new Counter({ name: 'f2_connector_redelivered_total', help: 'received messages flagged DUP by the broker (redeliveries after a lost acknowledgement)', registers }),
+    retained: new Counter({ name: 'f2_connector_retained_total', help: 'received messages flagged as retained (marked, forwarded)', registers }),
+    deadLetters: new Counter({ name: 'f2_connector_dead_letters_total', help: 'messages sent to the dead-letter topic', labelNames: ['reason'] as const, registers }),
+    inFlight: new Gauge({ name: 'f2_connector_in_flight', help: 'messages received but not yet acknowledged to MQTT', registers }),
+    produceLatency: new Histogram({ name: 'f2_connector_produce_latency_seconds', help: 'Kafka produce call to acknowledgement', buckets: LATENCY_BUCKETS, registers }),
+    produceErrors: new Counter({ name: 'f2_connector_produce_errors_total', help: 'failed produce attempts (retried)', registers }),
+    mqttConnected: new Gauge({ name: 'f2_connector_mqtt_connected', help: '1 while connected to the broker', registers }),
+    kafkaConnected: new Gauge({ name: 'f2_connector_kafka_connected', help: '1 while the last produce or metadata call succeeded', registers }),
+    mqttReconnects: new Counter({ name: 'f2_connector_mqtt_reconnects_total', help: 'reconnections to the broker', registers })
+  }
+}
+
+export type ConnectorMetrics = ReturnType<typeof connectorMetrics>

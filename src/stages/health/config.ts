@@ -1,0 +1,102 @@
+import { z } from 'zod'
+import { env, kafkaBrokers, loadConfig, pickPostgres, postgresFields, REGISTRY_DEFAULTS, TIMESERIES_DEFAULTS, type Env, type PostgresConnection } from '../../adapters/config.ts'
+
+/** A pipeline service the monitor probes on `<url>/readyz` and scrapes on `<url>/metrics`. */
+export interface ServiceTarget { name: string, url: string }
+
+/** A consumer group whose lag is measured on one topic. */
+export interface LagTarget { group: string, topic: string }
+
+export interface HealthConfig {
+  host: string
+  port: number
+  intervalMs: number
+  timeoutMs: number
+  mqtt: { host: string, port: number }
+  kafka: { brokers: string[] }
+  registry: PostgresConnection
+  timeseries: PostgresConnection
+  prometheusUrl: string
+  services: ServiceTarget[]
+  lag: LagTarget[]
+  silenceMinutes: number
+  /** Devices count as "known" when they sent anything within this many hours. */
+  seenWindowHours: number
+}
+
+export const DEFAULT_SERVICES = 'simulator=http://127.0.0.1:9401,connector=http://127.0.0.1:9402,processor=http://127.0.0.1:9403,sink=http://127.0.0.1:9404'
+export const DEFAULT_LAG = 'f2-processor:raw_iot_data,f2-sink:decoded_iot_data'
+
+// `name=url` pairs: compose sets `connector=http://connector:9402`, the native stack uses 127.0.0.1.
+const servicesField = z.string().default(DEFAULT_SERVICES).transform((v, ctx) => {
+  const out: ServiceTarget[] = []
+  for (const item of v.split(',').map(s => s.trim()).filter(s => s.length > 0)) {
+    const m = /^([a-z][a-z0-9_-]*)=(https?:\/\/[^\s]+?)\/?$/.exec(item)
+    if (m === null) {
+      ctx.addIssue({ code: 'custom', message: `expected name=http://host:port, got "${item}"` })
+      return z.NEVER
+    }
+    out.push({ name: m[1] as string, url: m[2] as string })
+  }
+  return out
+})
+
+const lagField = z.string().default(DEFAULT_LAG).transform((v, ctx) => {
+  const out: LagTarget[] = []
+  for (const item of v.split(',').map(s => s.trim()).filter(s => s.length > 0)) {
+    const m = /^([^:\s]+):([^:\s]+)$/.exec(item)
+    if (m === null) {
+      ctx.addIssue({ code: 'custom', message: `expected group:topic, got "${item}"` })
+      return z.NEVER
+    }
+    out.push({ group: m[1] as string, topic: m[2] as string })
+  }
+  return out
+})
+
+const schema = z.object({
+  HEALTH_HOST: env.string('0.0.0.0'),
+  HEALTH_PORT: env.int(8000, 0, 65535),
+  HEALTH_PROBE_INTERVAL_MS: env.int(10_000, 200),
+  HEALTH_PROBE_TIMEOUT_MS: env.int(3_000, 100),
+  MQTT_BROKER: env.string('127.0.0.1'),
+  MQTT_PORT: env.int(1883, 1, 65535),
+  KAFKA_BOOTSTRAP_SERVERS: kafkaBrokers(),
+  ...postgresFields('POSTGRES', REGISTRY_DEFAULTS),
+  ...postgresFields('TIMESCALE', TIMESERIES_DEFAULTS),
+  PROMETHEUS_URL: z.url().default('http://127.0.0.1:9090'),
+  HEALTH_SERVICES: servicesField,
+  HEALTH_LAG_GROUPS: lagField,
+  DEVICE_SILENCE_MINUTES: env.int(5, 1),
+  DEVICE_SEEN_WINDOW_HOURS: env.int(24, 1)
+}).superRefine((v, ctx) => {
+  // A probe that may outlive its interval would let cycles overlap.
+  if (v.HEALTH_PROBE_TIMEOUT_MS >= v.HEALTH_PROBE_INTERVAL_MS) {
+    ctx.addIssue({ code: 'custom', path: ['HEALTH_PROBE_TIMEOUT_MS'], message: 'must be below HEALTH_PROBE_INTERVAL_MS' })
+  }
+})
+
+/**
+ * The health monitor's settings, from the environment (seed names for the brokers and
+ * databases; `HEALTH_*` for its own). Every address is configurable so the same monitor
+ * works against 127.0.0.1 natively and against service names in compose.
+ */
+export function loadHealthConfig (source: Env = process.env): Readonly<HealthConfig> {
+  const v = loadConfig('health', schema, source)
+  const values = v as unknown as Record<string, unknown>
+  return Object.freeze({
+    host: v.HEALTH_HOST,
+    port: v.HEALTH_PORT,
+    intervalMs: v.HEALTH_PROBE_INTERVAL_MS,
+    timeoutMs: v.HEALTH_PROBE_TIMEOUT_MS,
+    mqtt: { host: v.MQTT_BROKER, port: v.MQTT_PORT },
+    kafka: { brokers: [...v.KAFKA_BOOTSTRAP_SERVERS] },
+    registry: pickPostgres('POSTGRES', values),
+    timeseries: pickPostgres('TIMESCALE', values),
+    prometheusUrl: v.PROMETHEUS_URL.replace(/\/$/, ''),
+    services: v.HEALTH_SERVICES.map(s => ({ ...s })),
+    lag: v.HEALTH_LAG_GROUPS.map(l => ({ ...l })),
+    silenceMinutes: v.DEVICE_SILENCE_MINUTES,
+    seenWindowHours: v.DEVICE_SEEN_WINDOW_HOURS
+  })
+}

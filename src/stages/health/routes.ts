@@ -1,0 +1,54 @@
+import { readFileSync } from 'node:fs'
+import { sendJson, type Route } from '../../adapters/http.ts'
+import type { Monitor } from './monitor.ts'
+import type { HealthConfig } from './config.ts'
+import type { DeviceActivitySnapshot } from './device-activity.ts'
+import type { LagReading } from './probes/kafka.ts'
+import type { ServiceCounters } from './service-scraper.ts'
+import { buildStatus, type StatusDocument } from './status.ts'
+
+const STATUS_PAGE = new URL('./status.html', import.meta.url)
+
+/**
+ * `/health` (the seed's body; 200 unless unhealthy, then 503), `/health/{component}` (that
+ * component's last probe with its duration; 404 for an unknown name, 503 while it is down),
+ * `/api/status` (what the status page draws) and `/status` (the page itself).
+ */
+export function healthRoutes (monitor: Monitor, status: () => StatusDocument): Record<string, Route> {
+  const page = readFileSync(STATUS_PAGE)
+  return {
+    '/health': (_req, res) => {
+      const report = monitor.report()
+      sendJson(res, report.status === 'unhealthy' ? 503 : 200, report)
+    },
+    '/health/*': (_req, res, url) => {
+      const name = decodeURIComponent(url.pathname.slice('/health/'.length))
+      const state = monitor.component(name)
+      if (state === undefined) {
+        sendJson(res, 404, { error: `unknown component "${name}"`, components: Object.keys(monitor.report().services) })
+        return
+      }
+      sendJson(res, state.status === 'healthy' ? 200 : 503, state)
+    },
+    '/api/status': (_req, res) => sendJson(res, 200, status()),
+    '/status': (_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-cache', 'content-length': page.length })
+      res.end(page)
+    }
+  }
+}
+
+/** The HTTP routes over the monitor and its collectors' latest snapshots. */
+export function routesFor (monitor: Monitor, config: Readonly<HealthConfig>, sources: {
+  scraper: { snapshot: () => ServiceCounters[] }
+  devices: { snapshot: () => DeviceActivitySnapshot }
+  lag: ReadonlyMap<string, LagReading>
+}): Record<string, Route> {
+  return healthRoutes(monitor, () => buildStatus({
+    monitor,
+    intervalMs: config.intervalMs,
+    services: sources.scraper.snapshot(),
+    lag: [...sources.lag.values()],
+    devices: sources.devices.snapshot()
+  }))
+}

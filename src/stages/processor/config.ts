@@ -1,0 +1,62 @@
+import { hostname } from 'node:os'
+import { z } from 'zod'
+import { env, kafkaBrokers, loadConfig, pickPostgres, postgresFields, REGISTRY_DEFAULTS, type Env, type PostgresConnection } from '../../adapters/config.ts'
+
+const schema = z.object({
+  KAFKA_BOOTSTRAP_SERVERS: kafkaBrokers(),
+  KAFKA_INPUT_TOPIC: env.string('raw_iot_data'),
+  KAFKA_OUTPUT_TOPIC: env.string('decoded_iot_data'),
+  KAFKA_DEAD_LETTER_TOPIC: env.string('iot_dead_letter'),
+  KAFKA_CONSUMER_GROUP: env.string('iot-processor'),
+  /** Stable per instance: a restarted instance fences its predecessor's open transaction at once. */
+  PROCESSOR_INSTANCE_ID: env.string(`processor-${hostname()}`),
+  /** Exactly-once consume-transform-produce; `false` = idempotent producer + commit after acks. */
+  PROCESSOR_TRANSACTIONS: env.bool(true),
+  PROCESSOR_BATCH_SIZE: env.int(2000, 1, 100_000),
+  PROCESSOR_BATCH_WAIT_MS: env.int(20, 0, 60_000),
+  PROCESSOR_MAX_BUFFERED: env.int(20_000, 1, 1_000_000),
+  KAFKA_SESSION_TIMEOUT_MS: env.int(10_000, 1000, 300_000),
+  DEVICE_TIMEZONE: env.string('UTC'),
+  ...postgresFields('POSTGRES', REGISTRY_DEFAULTS),
+  HTTP_HOST: env.string('127.0.0.1'),
+  HTTP_PORT: env.int(9403, 0, 65535)
+})
+
+export interface ProcessorConfig {
+  brokers: string[]
+  inputTopic: string
+  outputTopic: string
+  deadLetterTopic: string
+  groupId: string
+  instanceId: string
+  transactions: boolean
+  batchSize: number
+  batchWaitMs: number
+  maxBuffered: number
+  sessionTimeoutMs: number
+  zone: string
+  registry: PostgresConnection
+  httpHost: string
+  httpPort: number
+}
+
+export function loadProcessorConfig (source: Env = process.env): Readonly<ProcessorConfig> {
+  const c = loadConfig('processor', schema, source)
+  return Object.freeze({
+    brokers: [...c.KAFKA_BOOTSTRAP_SERVERS],
+    inputTopic: c.KAFKA_INPUT_TOPIC,
+    outputTopic: c.KAFKA_OUTPUT_TOPIC,
+    deadLetterTopic: c.KAFKA_DEAD_LETTER_TOPIC,
+    groupId: c.KAFKA_CONSUMER_GROUP,
+    instanceId: c.PROCESSOR_INSTANCE_ID,
+    transactions: c.PROCESSOR_TRANSACTIONS,
+    batchSize: c.PROCESSOR_BATCH_SIZE,
+    batchWaitMs: c.PROCESSOR_BATCH_WAIT_MS,
+    maxBuffered: Math.max(c.PROCESSOR_MAX_BUFFERED, c.PROCESSOR_BATCH_SIZE),
+    sessionTimeoutMs: c.KAFKA_SESSION_TIMEOUT_MS,
+    zone: c.DEVICE_TIMEZONE,
+    registry: pickPostgres('POSTGRES', c),
+    httpHost: c.HTTP_HOST,
+    httpPort: c.HTTP_PORT
+  })
+}

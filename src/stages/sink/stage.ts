@@ -1,0 +1,190 @@
+import { performance } from 'node:perf_hooks'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { backoffDelay, buildRecord, createProducer, type KafkaProducer } from '../../adapters/kafka.ts'
+import { BatchConsumer, commitOffsets, type RawMessage } from '../../adapters/kafka-consumer.ts'
+import type { Service } from '../../adapters/lifecycle.ts'
+import type { Logger } from '../../adapters/logger.ts'
+import { ErrorCodes, isF2Error, type ErrorCode } from '../../core/errors.ts'
+import type { Measurement } from '../../core/measurement.ts'
+import type { SinkConfig } from './config.ts'
+import type { SinkMetrics } from './metrics.ts'
+import { parseBatch, sinkDeadLetter, type EncodedDeadLetter } from './records.ts'
+
+/** What the sink needs from storage (TimeseriesWriter satisfies it). */
+export interface RowWriter {
+  writeBatch: (rows: Measurement[]) => Promise<{ inserted: number, duplicates: number, rejected: Array<{ index: number, code: ErrorCode, message: string }> }>
+}
+
+export interface SinkDeps {
+  config: SinkConfig
+  logger: Logger
+  metrics: SinkMetrics
+  writer: RowWriter
+  now?: () => number
+}
+
+/**
+ * The TimescaleDB sink: `decoded_iot_data` → `iot_measurements`.
+ *
+ * A batch closes at `BATCH_SIZE` records or `BATCH_TIMEOUT` after its first record. Each batch
+ * is one database transaction (the writer's COPY → staging → INSERT … ON CONFLICT DO NOTHING),
+ * so a record delivered twice is stored once. Offsets are committed only after the
+ * transaction commits and the batch's dead letters are acknowledged by Kafka.
+ *
+ * Database unavailable: the same batch is retried with exponential backoff (capped), forever;
+ * nothing further is read beyond the consumer buffer, nothing is committed, `f2_sink_db_up`
+ * is 0. A batch is never dropped. Records that can never be written (schema-invalid, or
+ * rejected row by row by the database) are dead-lettered and do not fail their batch.
+ */
+export class SinkStage implements Service {
+  readonly #deps: SinkDeps
+  readonly #consumer: BatchConsumer
+  #producer: KafkaProducer | undefined
+  #loop: Promise<void> | undefined
+  #stopping = false
+  #dbUp = true
+
+  constructor (deps: SinkDeps) {
+    this.#deps = deps
+    const c = deps.config
+    this.#consumer = new BatchConsumer({
+      bootstrapBrokers: c.brokers,
+      groupId: c.groupId,
+      clientId: `${c.instanceId}-consumer`,
+      topics: [c.inputTopic],
+      maxBatch: c.batchSize,
+      maxWaitMs: c.batchTimeoutMs,
+      maxBuffered: c.maxBuffered,
+      sessionTimeoutMs: c.sessionTimeoutMs,
+      readCommitted: true,
+      logger: deps.logger
+    })
+    deps.metrics.dbUp.set(1)
+  }
+
+  readiness (): { ready: boolean, checks: Record<string, boolean> } {
+    const checks = { kafka_consumer: this.#consumer.connected, database: this.#dbUp }
+    return { ready: Object.values(checks).every(Boolean), checks }
+  }
+
+  async start (): Promise<void> {
+    const c = this.#deps.config
+    this.#producer = createProducer({ clientId: `${c.instanceId}-producer`, bootstrapBrokers: c.brokers, retries: 5 })
+    await this.#consumer.start()
+    this.#loop = this.#run()
+  }
+
+  async stop (deadlineMs: number): Promise<void> {
+    this.#stopping = true
+    await Promise.race([this.#loop, sleep(Math.max(0, deadlineMs - 1000))])
+    await this.#consumer.close()
+    await this.#producer?.close().catch(() => {})
+  }
+
+  async #run (): Promise<void> {
+    let failures = 0
+    while (!this.#stopping) {
+      let batch: RawMessage[]
+      try {
+        batch = await this.#consumer.nextBatch(500)
+        failures = 0
+      } catch (err) {
+        this.#deps.logger.warn({ err }, 'consumer failed; rejoining from committed offsets')
+        await sleep(backoffDelay(failures++, 500, this.#deps.config.retryMaxMs))
+        await this.#consumer.reset().catch((e: unknown) => this.#deps.logger.warn({ err: e }, 'kafka not reachable yet'))
+        continue
+      }
+      if (batch.length === 0) continue
+      this.#deps.metrics.consumed.inc(batch.length)
+      await this.#handle(batch)
+    }
+  }
+
+  async #handle (batch: RawMessage[]): Promise<void> {
+    const { metrics, logger } = this.#deps
+    const now = this.#deps.now ?? Date.now
+    const records = batch.map(m => ({ topic: m.topic, partition: m.partition, offset: m.offset, key: m.key ?? null, value: m.value ?? null }))
+    const parsed = parseBatch(records, now())
+    const deadLetters: EncodedDeadLetter[] = [...parsed.deadLetters]
+
+    if (parsed.rows.length > 0) {
+      const result = await this.#writeWithRetry(parsed.rows)
+      if (result === undefined) return // stopping: nothing committed, the batch is read again
+      const committedAt = now()
+      metrics.rowsWritten.inc(result.inserted)
+      metrics.rowsDuplicate.inc(result.duplicates)
+      metrics.lastWrite.set(committedAt / 1000)
+      const rejected = new Set<number>()
+      for (const r of result.rejected) {
+        rejected.add(r.index)
+        const source = parsed.sources[r.index]
+        const row = parsed.rows[r.index]
+        if (source !== undefined) {
+          deadLetters.push(sinkDeadLetter(source, { code: r.code, message: r.message }, committedAt, row?.topic ?? null))
+        }
+      }
+      parsed.rows.forEach((row, i) => {
+        if (rejected.has(i)) return
+        metrics.endToEnd.observe(Math.max(0, committedAt - Date.parse(row.timestamp)) / 1000)
+        if (row.received_at !== null) metrics.ingest.observe(Math.max(0, committedAt - Date.parse(row.received_at)) / 1000)
+      })
+    }
+
+    if (deadLetters.length > 0) {
+      const ok = await this.#produceWithRetry(deadLetters)
+      if (!ok) return
+      const counts = new Map<string, number>()
+      for (const d of deadLetters) counts.set(d.reason, (counts.get(d.reason) ?? 0) + 1)
+      for (const [reason, n] of counts) metrics.deadLetters.inc({ reason }, n)
+    }
+
+    try {
+      await this.#consumer.commit(commitOffsets(batch))
+    } catch (err) {
+      // Rows are stored; re-reading them after the rejoin only finds duplicates.
+      logger.warn({ err }, 'offset commit failed; rejoining from committed offsets')
+      await this.#consumer.reset().catch((e: unknown) => logger.warn({ err: e }, 'kafka not reachable yet'))
+    }
+  }
+
+  async #writeWithRetry (rows: Measurement[]): Promise<Awaited<ReturnType<RowWriter['writeBatch']>> | undefined> {
+    const { metrics, logger, config } = this.#deps
+    for (let attempt = 0; ; attempt++) {
+      const t0 = performance.now()
+      try {
+        const result = await this.#deps.writer.writeBatch(rows)
+        metrics.flushLatency.observe((performance.now() - t0) / 1000)
+        metrics.batchSize.observe(rows.length)
+        if (!this.#dbUp) logger.info({ attempts: attempt + 1 }, 'database reachable again; batch written')
+        this.#dbUp = true
+        metrics.dbUp.set(1)
+        return result
+      } catch (err) {
+        if (isF2Error(err) && err.code !== ErrorCodes.DB_UNAVAILABLE && !err.retryable) throw err
+        this.#dbUp = false
+        metrics.dbUp.set(0)
+        metrics.retries.inc()
+        if (attempt % 10 === 0) logger.warn({ err, attempt, rows: rows.length }, 'database write failed; batch held, retrying')
+        if (this.#stopping) return undefined
+        await sleep(backoffDelay(attempt, 200, config.retryMaxMs))
+        if (this.#stopping) return undefined
+      }
+    }
+  }
+
+  async #produceWithRetry (deadLetters: EncodedDeadLetter[]): Promise<boolean> {
+    const { config, logger } = this.#deps
+    const messages = deadLetters.map(d => buildRecord(config.deadLetterTopic, d.key, d.value, { reason: d.reason }))
+    for (let attempt = 0; !this.#stopping; attempt++) {
+      try {
+        const producer = this.#producer ?? (this.#producer = createProducer({ clientId: `${config.instanceId}-producer`, bootstrapBrokers: config.brokers, retries: 5 }))
+        await producer.send({ messages })
+        return true
+      } catch (err) {
+        if (attempt % 10 === 0) logger.warn({ err, attempt }, 'dead-letter produce failed; retrying')
+        await sleep(backoffDelay(attempt, 200, config.retryMaxMs))
+      }
+    }
+    return false
+  }
+}

@@ -1,0 +1,51 @@
+import { describe, expect, it } from 'vitest'
+import { ErrorCodes, F2Error } from '../../src/core/errors.ts'
+import { buildDeadLetter, deadLetterValue, decodeDeadLetter, encodeDeadLetter } from '../../src/core/dead-letter.ts'
+
+const value = Uint8Array.from([0xff, 0x00, 0x7b])
+
+describe('dead letters', () => {
+  it('build → encode → decode round trip, with the original bytes recoverable', () => {
+    const dl = buildDeadLetter({
+      reason: ErrorCodes.MODBUS_CRC_MISMATCH,
+      message: 'Modbus RTU CRC mismatch',
+      details: { expected: '1aae', big: 10n, raw: Uint8Array.from([1, 2]), nested: { nan: Number.NaN } },
+      stage: 'processor',
+      failedAtMs: 1685126045123.456,
+      source: { topic: 'raw_iot_data', partition: 2, offset: '9007199254740993' },
+      mqttTopic: 'tele/f2-e4fd45f654be/sensor-mode/J1/sensor-1',
+      originalKey: new TextEncoder().encode('e4fd45f654be'),
+      originalValue: value
+    })
+    expect(dl).toMatchObject({
+      schema_version: 1, reason: 'F2_MODBUS_CRC_MISMATCH', stage: 'processor', failed_at: '2023-05-26T18:34:05.123456Z',
+      original_key: Buffer.from('e4fd45f654be').toString('base64'), original_value: '/wB7',
+      details: { expected: '1aae', big: '10', raw: '0102', nested: { nan: 'NaN' } }
+    })
+    const back = decodeDeadLetter(encodeDeadLetter(dl))
+    expect(back).toEqual({ ok: true, value: dl })
+    if (back.ok) expect(deadLetterValue(back.value)).toEqual(value)
+  })
+
+  it('accepts a Failure or an F2Error as `error`', () => {
+    const err = new F2Error(ErrorCodes.TOPIC_INVALID, 'bad topic', { details: { reason: 'x' } })
+    const dl = buildDeadLetter({ error: err, stage: 'connector', failedAtMs: 0, mqttTopic: 'x', originalValue: new Uint8Array(0) })
+    expect(dl).toEqual({
+      schema_version: 1, reason: 'F2_TOPIC_INVALID', message: 'bad topic', stage: 'connector', failed_at: '1970-01-01T00:00:00.000000Z',
+      source: null, mqtt_topic: 'x', original_key: null, original_value: '', details: { reason: 'x' }
+    })
+    expect(decodeDeadLetter(encodeDeadLetter(dl))).toEqual({ ok: true, value: dl })
+  })
+
+  it.each([
+    [{ reason: 'F2_NOT_A_CODE' }], [{ stage: 'sinkhole' }], [{ original_value: '!' }], [{ schema_version: 2 }], [{ source: { topic: 't', partition: -1, offset: '1' } }]
+  ])('rejects %j', (patch) => {
+    const dl = buildDeadLetter({ reason: ErrorCodes.PAYLOAD_INVALID, message: 'm', stage: 'sink', failedAtMs: 0, originalValue: value })
+    const r = decodeDeadLetter(Buffer.from(JSON.stringify({ ...dl, ...patch })))
+    expect(!r.ok && r.error.code).toBe(ErrorCodes.DEAD_LETTER_INVALID)
+  })
+
+  it('rejects non-JSON bytes', () => {
+    expect(decodeDeadLetter(Uint8Array.from([0xff])).ok).toBe(false)
+  })
+})

@@ -1,0 +1,47 @@
+import { createLogger } from '../../../src/adapters/logger.ts'
+import { createRegistry } from '../../../src/adapters/metrics.ts'
+import { loadConnectorConfig } from '../../../src/stages/connector/config.ts'
+import { connectorMetrics } from '../../../src/stages/connector/metrics.ts'
+import { ConnectorStage } from '../../../src/stages/connector/stage.ts'
+import { KAFKA } from './kafka-helpers.ts'
+
+export interface TestConnector {
+  stage: ConnectorStage
+  registry: ReturnType<typeof createRegistry>
+  stop: () => Promise<void>
+}
+
+/** The connector's environment for a test: its own topics, filters, client id and group. */
+export function connectorEnv (o: { topic: string, deadLetterTopic: string, filters: string[], clientId: string, group: string, bootstrap?: string, extra?: Record<string, string> }): Record<string, string> {
+  return {
+    MQTT_BROKER: process.env.MQTT_BROKER ?? '127.0.0.1',
+    MQTT_PORT: process.env.MQTT_PORT ?? '1883',
+    MQTT_TOPICS: o.filters.join(','),
+    MQTT_SHARE_GROUP: o.group,
+    CONNECTOR_CLIENT_ID: o.clientId,
+    KAFKA_BOOTSTRAP_SERVERS: o.bootstrap ?? KAFKA,
+    KAFKA_TOPIC: o.topic,
+    KAFKA_DEAD_LETTER_TOPIC: o.deadLetterTopic,
+    MQTT_RECONNECT_MIN_MS: '100',
+    MQTT_RECONNECT_MAX_MS: '1000',
+    KAFKA_RETRY_MIN_MS: '100',
+    KAFKA_RETRY_MAX_MS: '1000',
+    HTTP_PORT: '0',
+    ...o.extra
+  }
+}
+
+export async function startConnector (env: Record<string, string>): Promise<TestConnector> {
+  const registry = createRegistry('connector')
+  const stage = new ConnectorStage({ config: loadConnectorConfig(env), logger: createLogger('connector', process.env.TEST_LOG_LEVEL ?? 'silent'), metrics: connectorMetrics(registry) })
+  await stage.start()
+  return { stage, registry, stop: () => stage.stop(5000) }
+}
+
+export async function waitFor (what: string, check: () => boolean | Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise(resolve => setTimeout(resolve, 50))
+  }
+}
