@@ -183,6 +183,14 @@ export class BatchConsumer {
     await this.start()
   }
 
+  /**
+   * Where the stream will fetch next for a partition (past transaction markers, which are
+   * never handed out); undefined before the first fetch.
+   */
+  fetchPosition (topic: string, partition: number): bigint | undefined {
+    return this.#stream?.offsetsToFetch.get(partitionKey(topic, partition))
+  }
+
   /** Records (per partition) between the group's committed offsets and the end of the topics. */
   async lag (): Promise<Map<string, bigint>> {
     const lag = await this.consumer.getLag({ topics: this.#options.topics })

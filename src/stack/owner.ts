@@ -39,10 +39,10 @@ export function serviceSpec (ctx: StackContext, def: ServiceDefinition): Supervi
 export async function clearStaleState (ctx: StackContext): Promise<void> {
   const state = readState(ctx.paths.stateFile)
   if (state === undefined || ownerAlive(state)) return
-  for (const [name, { pid, command }] of Object.entries(state.processes).reverse()) {
+  for (const [name, { pid, command, stopSignal }] of Object.entries(state.processes).reverse()) {
     if (!runs(pid, command)) continue
     ctx.logger.warn({ process: name, pid }, 'stopping a process left over from an earlier run')
-    await stopPid(pid, name.startsWith('postgres-') && !name.includes('exporter') ? 'SIGINT' : 'SIGTERM', 20_000)
+    await stopPid(pid, stopSignal ?? 'SIGTERM', 20_000)
   }
   removeState(ctx.paths.stateFile)
 }
@@ -61,7 +61,7 @@ export async function runOwner (options: OwnerOptions): Promise<number> {
   const save = (running: RunningProcess[]): void => {
     if (!ownInfrastructure) return
     const processes: StackState['processes'] = {}
-    for (const { name, pid, command } of running) processes[name] = { pid, command }
+    for (const { name, pid, command, stopSignal } of running) processes[name] = { pid, command, stopSignal }
     writeState(ctx.paths.stateFile, { pid: process.pid, mode, status, ...(error === undefined ? {} : { error }), processes, startedAt, updatedAt: startedAt })
   }
   const supervisor = createSupervisor({ logger, onChange: running => save(running) })
@@ -78,8 +78,9 @@ export async function runOwner (options: OwnerOptions): Promise<number> {
     // A start in progress is cut short: stop() also ends a process still waiting to be ready.
     void supervisor.stop()
   }
-  process.on('SIGINT', onSignal)
-  process.on('SIGTERM', onSignal)
+  // SIGHUP: the terminal of a foreground run went away; stop cleanly rather than orphan everything.
+  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP']
+  for (const sig of signals) process.on(sig, onSignal)
 
   let code = 0
   try {
@@ -108,8 +109,7 @@ export async function runOwner (options: OwnerOptions): Promise<number> {
     }
   } finally {
     await supervisor.stop()
-    process.off('SIGINT', onSignal)
-    process.off('SIGTERM', onSignal)
+    for (const sig of signals) process.off(sig, onSignal)
   }
   // A failed start leaves its state (owner gone, status failed) so `stack up` can report why.
   if (ownInfrastructure && status !== 'failed') removeState(ctx.paths.stateFile)

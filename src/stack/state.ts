@@ -9,7 +9,7 @@ export interface StackState {
   status: 'starting' | 'ready' | 'stopping' | 'failed'
   error?: string
   /** Every supervised process: name → pid and executable (checked before killing a stale pid). */
-  processes: Record<string, { pid: number, command: string }>
+  processes: Record<string, { pid: number, command: string, stopSignal?: NodeJS.Signals }>
   startedAt: string
   updatedAt: string
 }

@@ -25,7 +25,7 @@ export interface SupervisorOptions {
   onChange?: (running: RunningProcess[]) => void
 }
 
-export interface RunningProcess { name: string, pid: number, command: string }
+export interface RunningProcess { name: string, pid: number, command: string, stopSignal: NodeJS.Signals }
 
 export interface Supervisor {
   /**
@@ -67,7 +67,7 @@ export function createSupervisor (options: SupervisorOptions): Supervisor {
     const out: RunningProcess[] = []
     for (const e of entries) {
       const child = e.child
-      if (child?.pid !== undefined && child.exitCode === null && child.signalCode === null) out.push({ name: e.spec.name, pid: child.pid, command: e.spec.command })
+      if (child?.pid !== undefined && child.exitCode === null && child.signalCode === null) out.push({ name: e.spec.name, pid: child.pid, command: e.spec.command, stopSignal: e.spec.stopSignal ?? 'SIGTERM' })
     }
     return out
   }
@@ -105,8 +105,9 @@ export function createSupervisor (options: SupervisorOptions): Supervisor {
     const abort = new AbortController()
     const exited = new Promise<never>((_resolve, reject) => {
       const fail = (why: string): void => {
-        abort.abort()
+        // Rejected before the abort, so this (the real reason) wins the race below.
         reject(new F2Error(ErrorCodes.STACK_START_FAILED, `${spec.name} ${why} before it was ready; see ${spec.logFile}`, { details: { process: spec.name, log: spec.logFile } }))
+        abort.abort()
       }
       child.once('error', err => fail(`could not be spawned (${err.message})`))
       child.once('exit', (code, sig) => fail(`exited (code ${code ?? 'none'}, signal ${sig ?? 'none'})`))

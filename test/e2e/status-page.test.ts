@@ -67,7 +67,7 @@ describe('status page in headless Chromium', () => {
     }
     const mqttRow = components.locator('tr', { hasText: 'mqtt' })
     await expect(mqttRow.locator('.badge').textContent()).resolves.toBe('healthy')
-    await expect(page.getByTestId('lag').getByText('f2-processor').count()).resolves.toBe(1)
+    await expect(page.getByTestId('lag').getByText('iot-processor').count()).resolves.toBe(1)
     await expect(page.getByTestId('readings').textContent()).resolves.toContain('no readings')
 
     // A reading lands in the database; the page shows it on its next poll, without a reload.

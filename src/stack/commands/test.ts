@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process'
+import { constants } from 'node:os'
 import { join } from 'node:path'
 import { isF2Error } from '../../core/errors.ts'
 import { serviceEnv } from '../config.ts'
@@ -26,7 +27,7 @@ export async function run (argv: string[]): Promise<number> {
     return await new Promise<number>((resolve, reject) => {
       const child = spawn(process.execPath, [vitest, 'run', ...argv], { cwd: ctx.paths.root, stdio: 'inherit' })
       child.once('error', reject)
-      child.once('exit', (code, sig) => resolve(code ?? (sig === null ? 1 : 128 + 2)))
+      child.once('exit', (code, sig) => resolve(code ?? 128 + (sig === null ? 1 : constants.signals[sig])))
     })
   } catch (err) {
     ctx.logger.error({ err, code: isF2Error(err) ? err.code : undefined }, (err as Error).message)

@@ -50,7 +50,7 @@ export async function replayDeadLetters (o: ReplayOptions): Promise<ReplayReport
     const ends = await endOffsets(consumer, o.deadLetterTopic)
     const remaining = new Map([...ends].filter(([, end]) => end > 0n))
     while (remaining.size > 0) {
-      const batch = await consumer.nextBatch(5000)
+      const batch = await consumer.nextBatch(1000)
       const out: KafkaRecord[] = []
       for (const m of batch) {
         const key = partitionKey(m.topic, m.partition)
@@ -71,9 +71,12 @@ export async function replayDeadLetters (o: ReplayOptions): Promise<ReplayReport
         o.onReplayed?.(out.length)
       }
       if (batch.length === 0) {
-        // Nothing arrived although records remain: the end offsets moved (compaction, retention).
-        const fresh = await endOffsets(consumer, o.deadLetterTopic)
-        for (const [key, end] of [...remaining]) if ((fresh.get(key) ?? 0n) < end) remaining.delete(key)
+        // Transaction markers occupy offsets but are never handed out: a partition is done
+        // once the stream's fetch position reached the end seen at the start.
+        for (const [key, end] of [...remaining]) {
+          const partition = Number(key.slice(key.lastIndexOf(':') + 1))
+          if ((consumer.fetchPosition(o.deadLetterTopic, partition) ?? -1n) >= end) remaining.delete(key)
+        }
       }
     }
     return report

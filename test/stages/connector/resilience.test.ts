@@ -36,6 +36,11 @@ function sequences (records: ReadRecord[]): Map<string, number[]> {
   return out
 }
 
+async function exited (child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return
+  await new Promise(resolve => child.once('exit', resolve))
+}
+
 function spawnConnector (env: Record<string, string>): ChildProcess {
   return spawn(process.execPath, ['src/cli.ts', 'connector'], { env: { ...process.env, ...env, LOG_LEVEL: 'warn' }, stdio: ['ignore', 'ignore', 'inherit'] })
 }
@@ -62,7 +67,7 @@ describe('connector resilience (real Mosquitto and Kafka)', () => {
       if (i % 50 === 0) await Promise.all(sends.splice(0))
     }
     await Promise.all(sends)
-    await new Promise(resolve => child.once('exit', resolve))
+    await exited(child)
     child = spawnConnector(env)
     try {
       const records = await readRecords(rawKill, total + 1, { timeoutMs: 60_000, settleMs: 2000 })
@@ -80,7 +85,7 @@ describe('connector resilience (real Mosquitto and Kafka)', () => {
       console.log(`SIGKILL test: ${records.length} records for ${total + 1} messages, ${duplicates} duplicate(s)`)
     } finally {
       child.kill('SIGTERM')
-      await new Promise(resolve => child.once('exit', resolve))
+      await exited(child)
     }
   }, 120_000)
 

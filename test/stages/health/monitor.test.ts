@@ -4,7 +4,9 @@ import { createLogger } from '../../../src/adapters/logger.ts'
 import { createRegistry } from '../../../src/adapters/metrics.ts'
 import { loadHealthConfig } from '../../../src/stages/health/config.ts'
 import { createHealthService, type HealthService } from '../../../src/stages/health/main.ts'
+import type { ComponentState, HealthReport } from '../../../src/stages/health/monitor.ts'
 import { parseExposition } from '../../../src/stages/health/prom-text.ts'
+import type { StatusDocument } from '../../../src/stages/health/status.ts'
 import { stackEnv } from '../../helpers/stack.ts'
 import { freePort, startMosquitto, waitFor } from './support.ts'
 
@@ -51,12 +53,12 @@ describe('health monitor (real broker, databases, Kafka, Prometheus)', () => {
 
   it('serves the seed /health body', async () => {
     const res = await fetch(`${base}/health`)
-    const body = await res.json() as Record<string, any>
+    const body = await res.json() as HealthReport
     expect(Object.keys(body).sort()).toEqual(['counts', 'services', 'status', 'timestamp'])
     expect(Object.keys(body.services).sort()).toEqual(['absent', 'kafka', 'mqtt', 'prometheus', 'registry-db', 'stage', 'timeseries-db'])
-    expect(body.services.absent.status).toBe('unhealthy')
-    expect(body.services.stage.status).toBe('healthy')
-    expect(body.services.mqtt.status).toBe('healthy')
+    expect(body.services.absent?.status).toBe('unhealthy')
+    expect(body.services.stage?.status).toBe('healthy')
+    expect(body.services.mqtt?.status).toBe('healthy')
     // A service that is missing degrades the pipeline; the infrastructure is all there.
     expect(body.status).toBe('degraded')
     expect(res.status).toBe(200)
@@ -66,10 +68,10 @@ describe('health monitor (real broker, databases, Kafka, Prometheus)', () => {
   it('serves one component with its check duration, and 404 for an unknown one', async () => {
     const res = await fetch(`${base}/health/kafka`)
     expect(res.status).toBe(200)
-    const body = await res.json() as Record<string, any>
+    const body = await res.json() as ComponentState
     expect(body).toMatchObject({ name: 'kafka', status: 'healthy' })
     expect(body.check_duration_ms).toBeGreaterThan(0)
-    expect(body.details.lag.map((l: { group: string }) => l.group)).toEqual(expect.arrayContaining(['f2-processor', 'f2-sink']))
+    expect((body.details.lag as Array<{ group: string }>).map(l => l.group)).toEqual(expect.arrayContaining(['iot-processor', 'iot-sink']))
     expect((await fetch(`${base}/health/absent`)).status).toBe(503)
     expect((await fetch(`${base}/health/nope`)).status).toBe(404)
   })
@@ -94,7 +96,7 @@ describe('health monitor (real broker, databases, Kafka, Prometheus)', () => {
     const { types, samples } = parseExposition(await fetch(`${base}/metrics`).then(r => r.text()))
     expect(types.get('f2_health_component_up')).toBe('gauge')
     expect(types.get('f2_health_consumer_lag')).toBe('gauge')
-    expect(samples.filter(s => s.name === 'f2_health_consumer_lag').map(s => s.labels.group).sort()).toEqual(['f2-processor', 'f2-sink'])
+    expect(samples.filter(s => s.name === 'f2_health_consumer_lag').map(s => s.labels.group).sort()).toEqual(['iot-processor', 'iot-sink'])
     expect(samples.find(s => s.name === 'process_resident_memory_bytes')?.labels.service).toBe('health')
   })
 
@@ -102,10 +104,10 @@ describe('health monitor (real broker, databases, Kafka, Prometheus)', () => {
     const page = await fetch(`${base}/status`)
     expect(page.headers.get('content-type')).toMatch(/text\/html/)
     expect(await page.text()).toContain('api/status')
-    const status = await fetch(`${base}/api/status`).then(r => r.json()) as Record<string, any>
-    expect(status.components.map((c: { name: string }) => c.name)).toContain('mqtt')
-    expect(status.stages.map((s: { name: string }) => s.name)).toEqual(['stage', 'absent'])
-    expect(status.stages[1].error).toBeTruthy()
+    const status = await fetch(`${base}/api/status`).then(r => r.json()) as StatusDocument
+    expect(status.components.map(c => c.name)).toContain('mqtt')
+    expect(status.stages.map(s => s.name)).toEqual(['stage', 'absent'])
+    expect(status.stages[1]?.error).toBeTruthy()
     expect(status.lag.length).toBe(2)
     expect(status.devices).toHaveProperty('readings')
   })

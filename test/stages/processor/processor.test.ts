@@ -82,7 +82,6 @@ describe('processor (real Kafka and registry)', () => {
     ])
     const out = await collect(decoded, { count: 3 + 2 + 2 + 2 + 1 + 1 + 1 + 1, timeoutMs: 30_000 })
     const rows = out.map(r => JSON.parse(r.value.toString()) as Measurement)
-    console.log('DEBUG rows', rows.map(r => `${r.device_id} ${r.datapoint_label} ${r.value}`))
     const byLabel = (device: string, label: string) => rows.filter(r => r.device_id === device && r.datapoint_label === label)
     expect(byLabel(mac, 'Temperature').map(r => [r.value, r.unit, r.timestamp])).toEqual([[27.94, '°C', '2024-05-01T12:00:00.000000Z']])
     expect(byLabel(mac, 'Humidity').map(r => r.value)).toEqual([50.1])
@@ -99,7 +98,6 @@ describe('processor (real Kafka and registry)', () => {
     expect(rows).toHaveLength(13)
 
     const dls = (await collect(dead, { count: 4, timeoutMs: 20_000 })).map(r => decodeDeadLetter(r.value))
-    console.log('DEBUG dls', dls.map(d => d.ok ? d.value.reason + ' ' + d.value.message : 'x'))
     const reasons = dls.map(d => d.ok ? d.value.reason : 'undecodable').sort()
     expect(reasons).toEqual([ErrorCodes.ENVELOPE_INVALID, ErrorCodes.REGISTRY_UNKNOWN_CONTROLLER, ErrorCodes.REGISTRY_UNWIRED_PIN, ErrorCodes.TIMESTAMP_INVALID].sort())
     for (const d of dls) {

@@ -1,0 +1,155 @@
+import { Readable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
+import type postgres from 'postgres'
+import { ErrorCodes, F2Error, type ErrorCode } from '../core/errors.ts'
+import type { Measurement } from '../core/measurement.ts'
+import { copyLine, measurementProblem, MEASUREMENT_COLUMNS } from './copy-format.ts'
+import { describePgError, isRowDataError } from './pg-errors.ts'
+
+export interface WriteOutcome {
+  /** Rows that are new in iot_measurements. */
+  inserted: number
+  /** Rows already stored (same key), counted as delivered. */
+  duplicates: number
+  /** Rows that can never be stored, by their index in the batch; not written, the rest is. */
+  rejected: Array<{ index: number, code: ErrorCode, message: string }>
+}
+
+export interface TimeseriesWriterOptions {
+  /** How rows reach the staging table: COPY (default) or one INSERT … FROM jsonb_to_recordset. */
+  method?: 'copy' | 'insert'
+  /** Rows per chunk written to the COPY stream. Default 1000. */
+  copyChunkRows?: number
+}
+
+const STAGING = 'f2_measurements_staging'
+const COLUMN_LIST = MEASUREMENT_COLUMNS.map(c => `"${c}"`).join(', ')
+
+// Per connection, created once; ON COMMIT DELETE ROWS empties it at every commit, so
+// no catalog churn per batch. The DO block avoids the NOTICE of IF NOT EXISTS.
+const ENSURE_STAGING = `DO $$ BEGIN
+  IF to_regclass('pg_temp.${STAGING}') IS NULL THEN
+    CREATE TEMP TABLE ${STAGING} (
+      "timestamp" timestamptz, device_id text, connector_mode text, datapoint_label text, pin_position text,
+      value double precision, unit text, topic text, connector smallint, value_text text,
+      sensor_device_id integer, datapoint_id integer, received_at timestamptz
+    ) ON COMMIT DELETE ROWS;
+  END IF;
+END $$`
+
+const MOVE = `INSERT INTO iot_measurements (${COLUMN_LIST})
+SELECT ${COLUMN_LIST} FROM pg_temp.${STAGING}
+ON CONFLICT DO NOTHING`
+
+const INSERT_STAGING = `INSERT INTO pg_temp.${STAGING} (${COLUMN_LIST})
+SELECT ${COLUMN_LIST} FROM jsonb_to_recordset($1::text::jsonb) AS u (
+  "timestamp" timestamptz, device_id text, connector_mode text, datapoint_label text, pin_position text,
+  value double precision, unit text, topic text, connector smallint, value_text text,
+  sensor_device_id integer, datapoint_id integer, received_at timestamptz)`
+
+type Item = { index: number, row: Measurement }
+type Conn = postgres.TransactionSql
+
+/**
+ * Writes decoded measurements to iot_measurements.
+ *
+ * Contract of writeBatch: all of the batch's storable rows are committed in one
+ * transaction, or none. A row already stored counts as a duplicate (so redelivery is
+ * harmless). A row the database refuses is reported in `rejected` and the others are
+ * still written: rows are pre-validated, and when the database still refuses the batch
+ * it is bisected (savepoints) down to the refused rows. Any other failure (connection,
+ * server shutting down, missing table, deadlock) throws F2Error F2_DB_UNAVAILABLE with
+ * retryable = true and nothing of the batch is written: retry the whole batch.
+ */
+export class TimeseriesWriter {
+  readonly #sql: postgres.Sql
+  readonly #method: 'copy' | 'insert'
+  readonly #chunkRows: number
+
+  constructor (sql: postgres.Sql, options: TimeseriesWriterOptions = {}) {
+    this.#sql = sql
+    this.#method = options.method ?? 'copy'
+    this.#chunkRows = Math.max(1, options.copyChunkRows ?? 1000)
+  }
+
+  async writeBatch (rows: readonly Measurement[]): Promise<WriteOutcome> {
+    const rejected: WriteOutcome['rejected'] = []
+    const items: Item[] = []
+    rows.forEach((row, index) => {
+      const problem = measurementProblem(row)
+      if (problem === null) items.push({ index, row })
+      else rejected.push({ index, code: ErrorCodes.MEASUREMENT_INVALID, message: problem })
+    })
+    let inserted = 0
+    if (items.length > 0) {
+      try {
+        inserted = await this.#transaction(async tx => await this.#attempt(tx, items, false))
+      } catch (err) {
+        if (!isRowDataError(err)) throw unavailable(err)
+        // The database refused some row: redo the batch in halves, each in a savepoint.
+        inserted = await this.#transaction(async tx => await this.#bisect(tx, items, rejected))
+      }
+    }
+    rejected.sort((a, b) => a.index - b.index)
+    return { inserted, duplicates: rows.length - inserted - rejected.length, rejected }
+  }
+
+  async #transaction (fn: (tx: Conn) => Promise<number>): Promise<number> {
+    try {
+      return await this.#sql.begin(async tx => {
+        await tx.unsafe(ENSURE_STAGING)
+        return await fn(tx)
+      })
+    } catch (err) {
+      if (err instanceof F2Error || isRowDataError(err)) throw err
+      throw unavailable(err)
+    }
+  }
+
+  async #bisect (tx: Conn, items: Item[], rejected: WriteOutcome['rejected']): Promise<number> {
+    const half = Math.ceil(items.length / 2)
+    let inserted = 0
+    for (const part of [items.slice(0, half), items.slice(half)]) {
+      if (part.length === 0) continue
+      try {
+        inserted += await tx.savepoint(async sp => await this.#attempt(sp, part, true))
+      } catch (err) {
+        if (!isRowDataError(err)) throw err
+        if (part.length === 1) {
+          rejected.push({ index: (part[0] as Item).index, code: ErrorCodes.DB_ROW_REJECTED, message: describePgError(err) })
+        } else {
+          inserted += await this.#bisect(tx, part, rejected)
+        }
+      }
+    }
+    return inserted
+  }
+
+  /** Loads `items` into staging and moves them on; returns the number of new rows. */
+  async #attempt (tx: Conn, items: Item[], clearAfter: boolean): Promise<number> {
+    if (this.#method === 'copy') await this.#copy(tx, items)
+    else await tx.unsafe(INSERT_STAGING, [JSON.stringify(items.map(i => ({ ...i.row, connector: i.row.connector ?? 0 })))])
+    const result = await tx.unsafe(MOVE)
+    // Later attempts in the same transaction must start from an empty staging table.
+    if (clearAfter) await tx.unsafe(`DELETE FROM pg_temp.${STAGING}`)
+    return result.count
+  }
+
+  async #copy (tx: Conn, items: Item[]): Promise<void> {
+    const chunkRows = this.#chunkRows
+    function * chunks (): Generator<string> {
+      for (let i = 0; i < items.length; i += chunkRows) {
+        let text = ''
+        for (const item of items.slice(i, i + chunkRows)) text += copyLine(item.row)
+        yield text
+      }
+    }
+    const writable = await tx.unsafe(`COPY pg_temp.${STAGING} (${COLUMN_LIST}) FROM STDIN`).writable()
+    await pipeline(Readable.from(chunks()), writable)
+  }
+}
+
+function unavailable (err: unknown): F2Error {
+  if (err instanceof F2Error) return err
+  return new F2Error(ErrorCodes.DB_UNAVAILABLE, `time-series write failed: ${describePgError(err)}`, { cause: err, retryable: true })
+}

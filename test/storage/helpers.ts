@@ -1,0 +1,124 @@
+import net from 'node:net'
+import type postgres from 'postgres'
+import type { Measurement } from '../../src/core/measurement.ts'
+import { connect } from '../../src/storage/connection.ts'
+import { migrate, type MigrateReport, type MigrationTarget } from '../../src/storage/migrate.ts'
+import { createTempDatabase } from '../helpers/stack.ts'
+
+export interface MigratedDatabase {
+  url: string
+  sql: postgres.Sql
+  report: MigrateReport
+  /** Ends `sql` and drops the database. */
+  drop: () => Promise<void>
+}
+
+/** A fresh database on the stack's registry or time-series server with all migrations applied. */
+export async function migratedDatabase (kind: MigrationTarget, options: { max?: number } = {}): Promise<MigratedDatabase> {
+  const db = await createTempDatabase(kind)
+  const sql = connect(db.url, { max: options.max ?? 4 })
+  try {
+    const report = await migrate(sql, kind)
+    return {
+      url: db.url,
+      sql,
+      report,
+      async drop () {
+        await sql.end({ timeout: 5 })
+        await db.drop()
+      }
+    }
+  } catch (err) {
+    await sql.end({ timeout: 5 })
+    await db.drop()
+    throw err
+  }
+}
+
+/** A valid measurement; `i` spreads timestamps one second apart from 2024-05-01T00:00:00Z. */
+export function measurement (i: number, overrides: Partial<Measurement> = {}): Measurement {
+  const ts = new Date(Date.UTC(2024, 4, 1) + i * 1000).toISOString().replace('Z', '000Z')
+  return {
+    timestamp: ts,
+    device_id: 'e4fd45f654be',
+    connector_mode: 'sensor-mode',
+    datapoint_label: 'Temperature',
+    pin_position: '1',
+    value: 20 + (i % 100) / 4,
+    unit: '°C',
+    topic: 'tele/f2-e4fd45f654be/sensor-mode/J1/sensor-1',
+    connector: 1,
+    value_text: null,
+    sensor_device_id: 4,
+    datapoint_id: 1,
+    received_at: ts,
+    ...overrides
+  }
+}
+
+/**
+ * A TCP forwarder in front of a real PostgreSQL server that a test can take down
+ * (refuse new connections and cut existing ones) and bring back on the same port.
+ */
+export class TcpProxy {
+  readonly #target: { host: string, port: number }
+  readonly #sockets = new Set<net.Socket>()
+  #server: net.Server | undefined
+  port = 0
+
+  constructor (targetUrl: string) {
+    const u = new URL(targetUrl)
+    this.#target = { host: u.hostname, port: Number(u.port === '' ? 5432 : u.port) }
+  }
+
+  /** `url` rewritten to go through the proxy. */
+  rewrite (url: string): string {
+    const u = new URL(url)
+    u.hostname = '127.0.0.1'
+    u.port = String(this.port)
+    return u.toString()
+  }
+
+  async up (): Promise<void> {
+    const server = net.createServer(client => {
+      const upstream = net.connect(this.#target.port, this.#target.host)
+      this.#sockets.add(client)
+      this.#sockets.add(upstream)
+      const kill = (): void => {
+        client.destroy()
+        upstream.destroy()
+        this.#sockets.delete(client)
+        this.#sockets.delete(upstream)
+      }
+      client.on('error', kill).on('close', kill)
+      upstream.on('error', kill).on('close', kill)
+      client.pipe(upstream)
+      upstream.pipe(client)
+    })
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject)
+      server.listen(this.port, '127.0.0.1', () => resolve())
+    })
+    this.port = (server.address() as net.AddressInfo).port
+    this.#server = server
+  }
+
+  async down (): Promise<void> {
+    const server = this.#server
+    this.#server = undefined
+    for (const s of this.#sockets) s.destroy()
+    this.#sockets.clear()
+    if (server !== undefined) await new Promise<void>(resolve => server.close(() => resolve()))
+  }
+}
+
+export async function waitFor<T> (what: string, fn: () => Promise<T | undefined>, timeoutMs: number, stepMs = 25): Promise<{ value: T, elapsedMs: number }> {
+  const start = performance.now()
+  for (;;) {
+    const value = await fn()
+    const elapsedMs = performance.now() - start
+    if (value !== undefined) return { value, elapsedMs }
+    if (elapsedMs > timeoutMs) throw new Error(`${what}: not within ${timeoutMs} ms`)
+    await new Promise(resolve => setTimeout(resolve, stepMs))
+  }
+}
