@@ -11,9 +11,15 @@ export interface ServiceDefinition {
   env?: Record<string, string>
 }
 
+/** The demo fleet runs unless `F2_SIMULATOR=off` or `--no-simulator` (e.g. `npm start -- --no-simulator`). */
+export const simulatorEnabled = (env: Record<string, string | undefined> = process.env, argv: readonly string[] = process.argv): boolean =>
+  env.F2_SIMULATOR !== 'off' && !argv.includes('--no-simulator')
+
 export const services: ServiceDefinition[] = [
   // The health monitor probes every other entry; it reports missing ones as down.
   { name: 'health', args: ['health'], port: 8000 },
+  { name: 'connector', args: ['connector'], port: 9402, env: { HTTP_PORT: '9402', CONNECTOR_CLIENT_ID: 'f2-connector-1' } },
   { name: 'processor', args: ['processor'], port: 9403, env: { HTTP_PORT: '9403', PROCESSOR_INSTANCE_ID: 'processor-1' } },
-  { name: 'sink', args: ['sink'], port: 9404, env: { HTTP_PORT: '9404', SINK_INSTANCE_ID: 'sink-1' } }
+  { name: 'sink', args: ['sink'], port: 9404, env: { HTTP_PORT: '9404', SINK_INSTANCE_ID: 'sink-1' } },
+  ...(simulatorEnabled() ? [{ name: 'simulator', args: ['simulator'], port: 9401, env: { HTTP_PORT: '9401' } }] : [])
 ]

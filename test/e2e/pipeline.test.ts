@@ -113,7 +113,7 @@ describe('pipeline end to end: crashes and a database restart lose and duplicate
       }
     }
     // The sink saw the outage and held the batch (it retried instead of dropping it).
-    expect(sinkLogs).toContain('database write failed; batch held, retrying')
+    expect(sinkLogs, `sink now:\n${sink.output()}\nprocessor:\n${processor.output()}`).toContain('database write failed; batch held, retrying')
 
     const count = async (): Promise<number> => Number((await ts`SELECT count(*)::int AS n FROM iot_measurements`.catch(() => [{ n: -1 }]))[0]?.n)
     const arrived = await waitFor(async () => await count() >= expectedRows, 120_000, 500)

@@ -74,10 +74,10 @@ describe('registry changes', () => {
     expect(rewired.ok && rewired.value.templateName).toBe('Power Monitor')
 
     expect(await codeOf(registerFleet(db.sql, [{ mac: 'nope', sensors: [] }]))).toBe('F2_REGISTRY_INVALID_CHANGE')
-    expect(await codeOf(registerFleet(db.sql, [{ mac: '02f200000009', sensors: [{ connector: 6, pin: 1, template: 'Probe' }] }]))).toBe('F2_REGISTRY_INVALID_CHANGE')
-    expect(await codeOf(registerFleet(db.sql, [{ mac: '02f200000009', sensors: [{ connector: 1, pin: 1, template: 'No Such' }] }]))).toBe('F2_REGISTRY_INVALID_CHANGE')
+    expect(await codeOf(registerFleet(db.sql, [{ mac: '02f2ffff0009', sensors: [{ connector: 6, pin: 1, template: 'Probe' }] }]))).toBe('F2_REGISTRY_INVALID_CHANGE')
+    expect(await codeOf(registerFleet(db.sql, [{ mac: '02f2ffff0009', sensors: [{ connector: 1, pin: 1, template: 'No Such' }] }]))).toBe('F2_REGISTRY_INVALID_CHANGE')
     // nothing of a refused fleet is written
-    expect(await store.resolveController('02f200000009')).toBeNull()
+    expect(await store.resolveController('02f2ffff0009')).toBeNull()
     expect(await codeOf(addSensor(db.sql, { controller: 'ffffffffffff', connector: 1, pin: 1, template: 'Probe' }))).toBe('F2_REGISTRY_INVALID_CHANGE')
     expect(await codeOf(addSensor(db.sql, { controller: 'e4fd45f654be', connector: 1, pin: 1, template: 'Probe' }))).toBe('F2_REGISTRY_INVALID_CHANGE')
     expect(await codeOf(addTemplate(db.sql, { name: 'Probe', dataPoints: [{ label: 'x', dataFormat: 'Int16', offset: 0, length: 2 }] }))).toBe('F2_REGISTRY_INVALID_CHANGE')

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { DataPointDef } from '../../src/core/datapoint.ts'
 import { isF2Error } from '../../src/core/errors.ts'
+import { decodeSensorFrame, encodeSensorFrame } from '../../src/core/sensor.ts'
 import { addSensor, addTemplate } from '../../src/registry/admin.ts'
 import { RegistryStore } from '../../src/registry/store.ts'
 import { connect } from '../../src/storage/connection.ts'
@@ -63,6 +64,11 @@ describe('RegistryStore against the sample registry', () => {
         expect(r.value).toMatchObject({ controllerMac: mac, connectorNumber: connector, pinPosition: pin, sensorName, templateName })
         expect(withoutIds(r.value.dataPoints)).toEqual(points)
         expect(new Set(r.value.dataPoints.map(d => d.dataPointId)).size).toBe(points.length)
+        // what a simulator generates from these definitions decodes completely
+        const values = Object.fromEntries(r.value.dataPoints.map((d, i) => [d.label, d.dataFormat === 'Float32' ? 230.5 + i : 12 + i]))
+        const frame = decodeSensorFrame(encodeSensorFrame(r.value.dataPoints, values), r.value)
+        expect(frame.failures).toEqual([])
+        expect(Object.fromEntries(frame.values.map(v => [v.def.label, v.value]))).toEqual(values)
       }
     } finally {
       await store.close()

@@ -25,7 +25,10 @@ export async function run (argv: string[]): Promise<number> {
     await runPostStartHooks({ cfg: ctx.cfg, logger: ctx.logger, env: serviceEnv(ctx.cfg) })
     const vitest = join(ctx.paths.root, 'node_modules', 'vitest', 'vitest.mjs')
     return await new Promise<number>((resolve, reject) => {
-      const child = spawn(process.execPath, [vitest, 'run', ...argv], { cwd: ctx.paths.root, stdio: 'inherit' })
+      // A shifted stack (F2_STACK_PORT_OFFSET) is announced to the tests in the seed's variable
+      // names, so every test finds it, whichever helper it uses; variables already set win.
+      const env = ctx.cfg.portOffset === 0 ? process.env : { ...serviceEnv(ctx.cfg), ...process.env }
+      const child = spawn(process.execPath, [vitest, 'run', ...argv], { cwd: ctx.paths.root, stdio: 'inherit', env })
       child.once('error', reject)
       child.once('exit', (code, sig) => resolve(code ?? 128 + (sig === null ? 1 : constants.signals[sig])))
     })

@@ -3,7 +3,7 @@ import { z } from 'zod'
 import { env, kafkaBrokers, loadConfig, type Env } from '../../adapters/config.ts'
 import { COMPRESSIONS, type Compression } from '../../adapters/kafka.ts'
 
-const schema = z.object({
+export const schema = z.object({
   /** Host name (the seed's form) or a full `mqtt://host:port` URL. */
   MQTT_BROKER: env.string('127.0.0.1'),
   MQTT_PORT: env.int(1883, 1, 65535),

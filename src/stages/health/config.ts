@@ -54,7 +54,7 @@ const lagField = z.string().default(DEFAULT_LAG).transform((v, ctx) => {
   return out
 })
 
-const schema = z.object({
+export const schema = z.object({
   HEALTH_HOST: env.string('0.0.0.0'),
   HEALTH_PORT: env.int(8000, 0, 65535),
   HEALTH_PROBE_INTERVAL_MS: env.int(10_000, 200),

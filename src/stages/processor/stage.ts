@@ -243,6 +243,11 @@ export class ProcessorStage implements Service {
       // open transaction at once instead of leaving read_committed readers waiting.
       transactionalId: `${c.groupId}-${c.instanceId}`,
       idempotent: true,
+      // A fresh id/epoch request: the coordinator bumps the epoch of whatever producer held this
+      // transactional id before (a killed predecessor) and aborts its open transaction. The
+      // client's default (id 0, epoch 0) is refused with PRODUCER_FENCED once the id has history.
+      producerId: -1n,
+      producerEpoch: -1,
       acks: -1,
       partitioner: compatibilityPartitioner,
       // Also the transaction timeout the coordinator applies.

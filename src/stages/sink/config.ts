@@ -2,7 +2,7 @@ import { hostname } from 'node:os'
 import { z } from 'zod'
 import { env, kafkaBrokers, loadConfig, pickPostgres, postgresFields, TIMESERIES_DEFAULTS, type Env, type PostgresConnection } from '../../adapters/config.ts'
 
-const schema = z.object({
+export const schema = z.object({
   KAFKA_BOOTSTRAP_SERVERS: kafkaBrokers(),
   KAFKA_INPUT_TOPIC: env.string('decoded_iot_data'),
   KAFKA_DEAD_LETTER_TOPIC: env.string('iot_dead_letter'),

@@ -6,7 +6,8 @@ import { createTopics, filtersFor, MQTT_URL, readRecords, testMacs, uniqueName }
 import { privateKafka, type PrivateKafka } from './private-kafka.ts'
 
 // A broker of our own: stopping the shared one would disturb every other test.
-const kafka: PrivateKafka = privateKafka(39092, 39093)
+const port = Number(process.env.PRIVATE_KAFKA_PORT ?? 39092)
+const kafka: PrivateKafka = privateKafka(port, port + 1)
 const macs = testMacs(3)
 let connector: TestConnector
 let publisher: MqttHandle

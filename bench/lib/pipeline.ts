@@ -1,0 +1,297 @@
+import { spawn, fork, type ChildProcess } from 'node:child_process'
+import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import postgres from 'postgres'
+import { registerFleet } from '../../src/registry/admin.ts'
+import { migrate } from '../../src/storage/migrate.ts'
+import { generateFleet, TEMPLATES } from '../../src/stages/simulator/fleet.ts'
+import { UNKNOWN_MACS, unknownMac, type LoadOptions, type LoadProgress } from '../load-worker.ts'
+import { createDatabase, createTopics, deleteTopics, dropDatabase, ROOT, runId, stackUrls } from './stack.ts'
+
+/**
+ * A private copy of the pipeline on the shared stack: its own Kafka topics, consumer groups,
+ * registry and time-series databases, and the three services run as child processes of the
+ * benchmark (so it can read their /proc, SIGKILL, SIGSTOP and restart them). Nothing else on
+ * the stack sees its traffic, and its rows are the only rows in its table.
+ */
+export type ServiceName = 'connector' | 'processor' | 'sink'
+export const SERVICES: readonly ServiceName[] = ['connector', 'processor', 'sink']
+
+export interface PipelineOptions {
+  devices: number
+  seed: number
+  /** Extra environment per service (tuning knobs under test). */
+  env?: Partial<Record<ServiceName, Record<string, string>>>
+  /** Node flags per service, e.g. ['--cpu-prof', '--cpu-prof-dir=...']. */
+  nodeFlags?: Partial<Record<ServiceName, string[]>>
+  logDir: string
+}
+
+export interface RunningService { name: ServiceName, child: ChildProcess, port: number, startedAt: number }
+
+async function freePort (): Promise<number> {
+  return await new Promise((resolve, reject) => {
+    const s = createServer()
+    s.once('error', reject)
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port
+      s.close(() => resolve(port))
+    })
+  })
+}
+
+function pgEnv (prefix: 'POSTGRES' | 'TIMESCALE', url: string): Record<string, string> {
+  const u = new URL(url)
+  return {
+    [`${prefix}_HOST`]: u.hostname,
+    [`${prefix}_PORT`]: u.port,
+    [`${prefix}_DB`]: u.pathname.slice(1),
+    [`${prefix}_USER`]: decodeURIComponent(u.username),
+    [`${prefix}_PASSWORD`]: decodeURIComponent(u.password)
+  }
+}
+
+/** The simulator's sensor templates under their own names, with the simulator's data points. */
+export const SIM_TEMPLATE_NAMES: Record<keyof typeof TEMPLATES, string> = {
+  'Environmental Sensor': 'Sim Environmental Sensor',
+  'Power Monitor': 'Sim Power Monitor'
+}
+
+export class Pipeline {
+  readonly id: string
+  readonly topics: { raw: string, decoded: string, dead: string }
+  readonly urls = stackUrls()
+  registryUrl = ''
+  timeseriesUrl = ''
+  readonly #dbs: Array<{ server: string, name: string }> = []
+  readonly #options: PipelineOptions
+  readonly services = new Map<ServiceName, RunningService>()
+  readonly restarts: Record<ServiceName, number> = { connector: 0, processor: 0, sink: 0 }
+  #ts: postgres.Sql | undefined
+
+  constructor (options: PipelineOptions, prefix = 'bench') {
+    this.#options = options
+    this.id = runId(prefix)
+    this.topics = { raw: `${this.id}_raw`, decoded: `${this.id}_decoded`, dead: `${this.id}_dead` }
+    mkdirSync(options.logDir, { recursive: true })
+  }
+
+  get sql (): postgres.Sql {
+    this.#ts ??= postgres(this.timeseriesUrl, { max: 2, onnotice: () => {}, connect_timeout: 10 })
+    return this.#ts
+  }
+
+  /** Topics, databases (migrated), the simulator's fleet registered. */
+  async setUp (): Promise<void> {
+    const { devices, seed } = this.#options
+    await createTopics([this.topics.raw, this.topics.decoded, this.topics.dead])
+    const regName = `${this.id}_reg`
+    this.registryUrl = await createDatabase(this.urls.registryUrl, regName)
+    this.#dbs.push({ server: this.urls.registryUrl, name: regName })
+    const tsName = `${this.id}_ts`
+    this.timeseriesUrl = await createDatabase(this.urls.timeseriesUrl, tsName)
+    this.#dbs.push({ server: this.urls.timeseriesUrl, name: tsName })
+    const reg = postgres(this.registryUrl, { max: 1, onnotice: () => {} })
+    try {
+      await migrate(reg, 'registry')
+      const fleet = generateFleet(devices, seed)
+      await registerFleet(reg, fleet.map(c => ({
+        mac: c.mac,
+        name: c.name,
+        sensors: c.connectors.flatMap(cn => cn.sensors.map(s => ({ connector: cn.number, pin: s.pin, template: SIM_TEMPLATE_NAMES[s.templateName as keyof typeof TEMPLATES] })))
+      })), {
+        templates: Object.entries(TEMPLATES).map(([name, t]) => ({
+          name: SIM_TEMPLATE_NAMES[name as keyof typeof TEMPLATES],
+          dataPoints: t.dataPoints.map(d => ({ label: d.label, dataFormat: d.dataFormat, dataEncoding: d.dataEncoding, offset: d.offset, length: d.length, decimals: d.decimals, prepend: d.prepend, append: d.append }))
+        }))
+      })
+    } finally {
+      await reg.end()
+    }
+    await migrate(this.sql, 'timeseries')
+    // The row's own insert time (not the transaction's start, which now() would give):
+    // device → row latency then ends when the sink inserts the row, a moment before COMMIT.
+    await this.sql.unsafe('ALTER TABLE iot_measurements ALTER COLUMN ingested_at SET DEFAULT clock_timestamp()')
+  }
+
+  #env (name: ServiceName, port: number): Record<string, string> {
+    const common = { KAFKA_BOOTSTRAP_SERVERS: this.urls.kafka, KAFKA_DEAD_LETTER_TOPIC: this.topics.dead, HTTP_PORT: String(port), HTTP_HOST: '127.0.0.1', LOG_LEVEL: 'info' }
+    const mqtt = new URL(this.urls.mqttUrl)
+    const fleet = generateFleet(this.#options.devices, this.#options.seed)
+    switch (name) {
+      case 'connector': return {
+        ...common,
+        MQTT_BROKER: mqtt.hostname,
+        MQTT_PORT: mqtt.port,
+        // This run's controllers only (and the unregistered ones the load sends on purpose).
+        MQTT_TOPICS: fleet.length <= 300
+          ? [...fleet.flatMap(c => [`tele/f2-${c.mac}/#`, `stat/f2-${c.mac}/#`]),
+              ...Array.from({ length: UNKNOWN_MACS }, (_, i) => `tele/f2-${unknownMac(i)}/#`)].join(',')
+          : 'tele/#,stat/#',
+        MQTT_SHARE_GROUP: this.id,
+        CONNECTOR_CLIENT_ID: `${this.id}-connector`,
+        MQTT_SESSION_EXPIRY_S: '300',
+        KAFKA_TOPIC: this.topics.raw,
+        ...this.#options.env?.connector
+      }
+      case 'processor': return {
+        ...common,
+        ...pgEnv('POSTGRES', this.registryUrl),
+        KAFKA_INPUT_TOPIC: this.topics.raw,
+        KAFKA_OUTPUT_TOPIC: this.topics.decoded,
+        KAFKA_CONSUMER_GROUP: `${this.id}-processor`,
+        PROCESSOR_INSTANCE_ID: `${this.id}-p1`,
+        ...this.#options.env?.processor
+      }
+      case 'sink': return {
+        ...common,
+        ...pgEnv('TIMESCALE', this.timeseriesUrl),
+        KAFKA_INPUT_TOPIC: this.topics.decoded,
+        KAFKA_CONSUMER_GROUP: `${this.id}-sink`,
+        SINK_INSTANCE_ID: `${this.id}-s1`,
+        ...this.#options.env?.sink
+      }
+    }
+  }
+
+  async start (name: ServiceName): Promise<RunningService> {
+    const port = this.services.get(name)?.port ?? await freePort()
+    const log = openSync(join(this.#options.logDir, `${name}.log`), 'a')
+    let child: ChildProcess
+    try {
+      child = spawn(process.execPath, [...(this.#options.nodeFlags?.[name] ?? []), join(ROOT, 'src', 'cli.ts'), name], {
+        cwd: ROOT,
+        env: { ...process.env, ...this.#env(name, port) },
+        stdio: ['ignore', log, log]
+      })
+    } finally {
+      closeSync(log)
+    }
+    const svc: RunningService = { name, child, port, startedAt: Date.now() }
+    this.services.set(name, svc)
+    await this.waitReady(name, 90_000)
+    return svc
+  }
+
+  async startAll (): Promise<void> {
+    // Downstream first: each stage finds its consumer ready when records arrive.
+    await this.start('sink')
+    await this.start('processor')
+    await this.start('connector')
+  }
+
+  async waitReady (name: ServiceName, timeoutMs: number): Promise<number> {
+    const svc = this.services.get(name)
+    if (svc === undefined) throw new Error(`${name} not started`)
+    const t0 = Date.now()
+    for (;;) {
+      if (svc.child.exitCode !== null) throw new Error(`${name} exited (${svc.child.exitCode}) before it was ready; see ${join(this.#options.logDir, `${name}.log`)}`)
+      try {
+        const r = await fetch(`http://127.0.0.1:${svc.port}/readyz`, { signal: AbortSignal.timeout(1000) })
+        if (r.ok) return (Date.now() - t0) / 1000
+      } catch { /* not yet */ }
+      if (Date.now() - t0 > timeoutMs) throw new Error(`${name} not ready within ${timeoutMs} ms; see ${join(this.#options.logDir, `${name}.log`)}`)
+      await sleep(200)
+    }
+  }
+
+  pid (name: ServiceName): number | undefined {
+    const c = this.services.get(name)?.child
+    return c?.pid !== undefined && c.exitCode === null && c.signalCode === null ? c.pid : undefined
+  }
+
+  signal (name: ServiceName, sig: NodeJS.Signals): void {
+    const pid = this.pid(name)
+    if (pid !== undefined) process.kill(pid, sig)
+  }
+
+  /** SIGKILL, then a restart one second later, as the stack's supervisor would. */
+  async crash (name: ServiceName, restartDelayMs = 1000): Promise<void> {
+    const svc = this.services.get(name)
+    if (svc === undefined) return
+    const exited = new Promise(resolve => svc.child.once('exit', resolve))
+    this.signal(name, 'SIGKILL')
+    await exited
+    await sleep(restartDelayMs)
+    this.restarts[name]++
+    await this.start(name)
+  }
+
+  async stop (name: ServiceName, signal: NodeJS.Signals = 'SIGTERM', timeoutMs = 30_000): Promise<number | null> {
+    const svc = this.services.get(name)
+    if (svc === undefined || svc.child.exitCode !== null || svc.child.signalCode !== null) return svc?.child.exitCode ?? null
+    const exited = new Promise<number | null>(resolve => svc.child.once('exit', code => resolve(code)))
+    svc.child.kill(signal)
+    const code = await Promise.race([exited, sleep(timeoutMs).then(() => 'timeout' as const)])
+    if (code === 'timeout') {
+      svc.child.kill('SIGKILL')
+      return await exited
+    }
+    return code
+  }
+
+  async stopAll (): Promise<Record<ServiceName, number | null>> {
+    const out = {} as Record<ServiceName, number | null>
+    // Upstream first, so each stage can drain what it holds into the next.
+    for (const n of SERVICES) out[n] = await this.stop(n)
+    return out
+  }
+
+  async metrics (name: ServiceName): Promise<Map<string, number>> {
+    const svc = this.services.get(name)
+    const out = new Map<string, number>()
+    if (svc === undefined) return out
+    try {
+      const text = await (await fetch(`http://127.0.0.1:${svc.port}/metrics`, { signal: AbortSignal.timeout(2000) })).text()
+      for (const line of text.split('\n')) {
+        if (line.startsWith('#') || line.trim() === '') continue
+        const i = line.lastIndexOf(' ')
+        const key = line.slice(0, i).replace(/,?service="[^"]*"/, '').replace('{}', '')
+        out.set(key, (out.get(key) ?? 0) + Number(line.slice(i + 1)))
+      }
+    } catch { /* not answering: empty */ }
+    return out
+  }
+
+  /** Sum of every series of `metric` (all label sets). */
+  static sum (m: Map<string, number>, metric: string): number {
+    let total = 0
+    for (const [k, v] of m) if (k === metric || k.startsWith(`${metric}{`)) total += v
+    return total
+  }
+
+  /** Starts the load generator (bench/load-worker.ts) as a forked child. */
+  load (options: Omit<LoadOptions, 'mqttUrl' | 'devices' | 'seed'>, onProgress?: (p: LoadProgress) => void): { child: ChildProcess, done: Promise<LoadProgress> } {
+    const full: LoadOptions = { ...options, mqttUrl: this.urls.mqttUrl, devices: this.#options.devices, seed: this.#options.seed }
+    const child = fork(join(ROOT, 'bench', 'load-worker.ts'), [JSON.stringify(full)], { execPath: process.execPath, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+    const done = new Promise<LoadProgress>((resolve, reject) => {
+      let last: LoadProgress | undefined
+      child.on('message', (p: LoadProgress) => {
+        last = p
+        onProgress?.(p)
+        if (p.type === 'done') resolve(p)
+      })
+      child.once('exit', code => { if (last?.type !== 'done') reject(new Error(`load generator exited with ${code}`)) })
+    })
+    return { child, done }
+  }
+
+  logTail (name: ServiceName, lines = 20): string {
+    try {
+      return readFileSync(join(this.#options.logDir, `${name}.log`), 'utf8').trimEnd().split('\n').slice(-lines).join('\n')
+    } catch {
+      return ''
+    }
+  }
+
+  async tearDown (keep = false): Promise<void> {
+    for (const n of SERVICES) await this.stop(n, 'SIGKILL', 5000).catch(() => {})
+    await this.#ts?.end({ timeout: 2 }).catch(() => {})
+    this.#ts = undefined
+    if (keep) return
+    for (const db of this.#dbs) await dropDatabase(db.server, db.name)
+    await deleteTopics([this.topics.raw, this.topics.decoded, this.topics.dead])
+  }
+}

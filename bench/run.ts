@@ -1,0 +1,239 @@
+/**
+ * End-to-end benchmark of the pipeline on this machine.
+ *
+ *   npm run bench -- [--devices 100] [--rate 2000|max] [--duration 60] [--mix sim|sensor|events]
+ *                    [--unknown 0.01] [--connections 4] [--window 500] [--warmup 10]
+ *                    [--label NAME] [--out results/bench] [--env sink.BATCH_SIZE=5000 ...]
+ *                    [--cpu-prof] [--keep]
+ *
+ * Runs a private copy of the pipeline (connector, processor, sink as child processes; own
+ * topics, consumer groups and databases) on the shared stack (started if needed), drives it
+ * with the simulator's device model (bench/load-worker.ts), samples every process's CPU and
+ * RSS each second, then accounts for every message and measures throughput and device → row
+ * latency from the rows. Writes <out>/<label>.json, .md and .svg; the JSON summary is the
+ * last line printed.
+ */
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join, relative } from 'node:path'
+import { parseArgs } from 'node:util'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { account, collectDeadLetters, expectedTotals, loadExpected, timing } from './lib/account.ts'
+import { ensureStack } from './lib/ensure-stack.ts'
+import { machineInfo, machineLine } from './lib/machine.ts'
+import { Pipeline, SERVICES, type ServiceName } from './lib/pipeline.ts'
+import { round, Sampler } from './lib/proc.ts'
+import { table, throughputSvg, writeFile } from './lib/report.ts'
+import { infraPid, ROOT } from './lib/stack.ts'
+import type { LoadProgress, Mix } from './load-worker.ts'
+
+const { values: a } = parseArgs({
+  options: {
+    devices: { type: 'string', default: '100' },
+    rate: { type: 'string', default: '2000' },
+    duration: { type: 'string', default: '60' },
+    mix: { type: 'string', default: 'sim' },
+    unknown: { type: 'string', default: '0.01' },
+    connections: { type: 'string', default: '4' },
+    window: { type: 'string', default: '500' },
+    warmup: { type: 'string', default: '10' },
+    seed: { type: 'string', default: '7' },
+    label: { type: 'string' },
+    out: { type: 'string', default: 'results/bench' },
+    env: { type: 'string', multiple: true, default: [] },
+    backlog: { type: 'string', default: '30000' },
+    'cpu-prof': { type: 'boolean', default: false },
+    keep: { type: 'boolean', default: false },
+    quiet: { type: 'boolean', default: false }
+  }
+})
+
+const max = a.rate === 'max'
+const rate = max ? 0 : Number(a.rate)
+const duration = Number(a.duration)
+const warmup = Math.min(Number(a.warmup), duration / 3)
+const label = a.label ?? `${max ? 'max' : `rate${rate}`}-${a.mix}-${duration}s`
+const outBase = join(ROOT, a.out as string, label)
+const log = (s: string): void => { if (a.quiet !== true) process.stderr.write(`[bench] ${s}\n`) }
+
+const serviceEnv: Partial<Record<ServiceName, Record<string, string>>> = {}
+for (const kv of a.env as string[]) {
+  const m = /^(connector|processor|sink)\.([A-Z0-9_]+)=(.*)$/.exec(kv)
+  if (m === null) throw new Error(`--env ${kv}: expected <service>.<NAME>=<value>`)
+  const svc = m[1] as ServiceName
+  serviceEnv[svc] = { ...serviceEnv[svc], [m[2] as string]: m[3] as string }
+}
+
+ensureStack()
+const machine = await machineInfo()
+const work = mkdtempSync(join(tmpdir(), 'f2-bench-'))
+const profDir = join(work, 'profiles')
+const pipeline = new Pipeline({
+  devices: Number(a.devices),
+  seed: Number(a.seed),
+  env: serviceEnv,
+  logDir: join(work, 'logs'),
+  ...(a['cpu-prof'] === true ? { nodeFlags: Object.fromEntries(SERVICES.map(s => [s, ['--cpu-prof', `--cpu-prof-dir=${profDir}`, `--cpu-prof-name=${s}-\${pid}.cpuprofile`]])) } : {})
+})
+log(`run ${pipeline.id}; logs in ${work}`)
+
+try {
+  await pipeline.setUp()
+  await pipeline.startAll()
+  log('services ready')
+  const t0 = Date.now()
+  const sampler = new Sampler(t0)
+  for (const s of SERVICES) sampler.add(s, () => { const p = pipeline.pid(s); return p === undefined ? [] : [p] })
+  let loadPid: number | undefined
+  sampler.add('load-generator', () => loadPid === undefined ? [] : [loadPid])
+  sampler.add('kafka', () => { const p = infraPid('kafka'); return p === undefined ? [] : [p] })
+  sampler.add('mosquitto', () => { const p = infraPid('mosquitto'); return p === undefined ? [] : [p] })
+  sampler.add('postgres-timeseries', () => { const p = infraPid('postgres-timeseries'); return p === undefined ? [] : [p] }, true)
+  sampler.add('postgres-registry', () => { const p = infraPid('postgres-registry'); return p === undefined ? [] : [p] }, true)
+  sampler.start(1000)
+
+  const expectedFile = join(work, 'expected-0.tsv')
+  let last: LoadProgress | undefined
+  const load = pipeline.load({
+    rate, durationS: duration, count: 0, connections: Number(a.connections), windowPerConnection: Number(a.window),
+    mix: a.mix as Mix, unknownFraction: Number(a.unknown), expectedFile, clientPrefix: `${pipeline.id}-load`
+  }, p => { last = p })
+  loadPid = load.child.pid
+  // Max mode is closed-loop: the broker holds at most `backlog` messages for the connector
+  // (Mosquitto drops beyond max_queued_messages), so the rate found is the pipeline's, not the publisher's.
+  let creditTimer: NodeJS.Timeout | undefined
+  if (max) {
+    const backlog = Number(a.backlog)
+    load.child.send({ credit: backlog })
+    creditTimer = setInterval(() => {
+      void pipeline.metrics('connector').then(m => {
+        const forwarded = Pipeline.sum(m, 'f2_connector_messages_forwarded_total') + Pipeline.sum(m, 'f2_connector_dead_letters_total')
+        if (load.child.connected) load.child.send({ credit: forwarded + backlog })
+      })
+    }, 250)
+  }
+  const progress = setInterval(() => { if (last !== undefined) log(`t=${Math.round((Date.now() - t0) / 1000)}s sent ${last.sent} acked ${last.acked}`) }, 10_000)
+  const loadResult = await load.done
+  clearInterval(creditTimer)
+  clearInterval(progress)
+  const sendEnd = (Date.now() - t0) / 1000
+  log(`load done: ${loadResult.acked} acknowledged in ${loadResult.seconds} s (${Math.round(loadResult.acked / loadResult.seconds)}/s)`)
+
+  // Drain: until every expected row (and dead letter) is accounted for, or no progress for 30 s.
+  const totals = expectedTotals([expectedFile])
+  let lastSeen = -1
+  let stalledSince = Date.now()
+  for (;;) {
+    const sink = await pipeline.metrics('sink')
+    const proc = await pipeline.metrics('processor')
+    const seen = Pipeline.sum(sink, 'f2_sink_rows_written_total') + Pipeline.sum(sink, 'f2_sink_rows_duplicate_total') + Pipeline.sum(proc, 'f2_processor_dead_letters_total')
+    if (seen >= totals.rows + totals.deadLetters) break
+    if (seen !== lastSeen) { lastSeen = seen; stalledSince = Date.now() }
+    if (Date.now() - stalledSince > 30_000) { log(`drain stalled at ${seen} of ${totals.rows + totals.deadLetters}`); break }
+    await sleep(500)
+  }
+  const drainedAt = (Date.now() - t0) / 1000
+  await sleep(1000)
+  const finalMetrics = Object.fromEntries(await Promise.all(SERVICES.map(async s => [s, Object.fromEntries(await pipeline.metrics(s))] as const)))
+  const procs = sampler.stop()
+  const exitCodes = await pipeline.stopAll()
+  log(`drained at t=${drainedAt.toFixed(1)} s; accounting`)
+
+  await loadExpected(pipeline.sql, [expectedFile])
+  await collectDeadLetters(pipeline.sql, pipeline.urls.kafka.split(','), pipeline.topics.dead)
+  const acc = await account(pipeline.sql)
+  const from = warmup
+  const to = Math.max(from + 1, Math.min(sendEnd, duration))
+  const tm = await timing(pipeline.sql, t0, from, to)
+
+  const ceilingFile = join(ROOT, 'results', 'ceiling.json')
+  const ceiling = existsSync(ceilingFile) ? JSON.parse(readFileSync(ceilingFile, 'utf8')) as { summary: { slowest: string, slowestMessagesPerSecond: number } } : undefined
+  const svc = (name: string): { cpuCoresAvg: number, peakRssMb: number } | undefined => procs.find(p => p.name === name)
+  const summary = {
+    label,
+    mode: max ? 'max' : 'rate',
+    targetRate: max ? null : rate,
+    devices: Number(a.devices),
+    mix: a.mix,
+    durationS: duration,
+    sent: acc.messagesSent,
+    publishRate: round(loadResult.acked / loadResult.seconds, 1),
+    messagesPerSecond: tm.messagesPerSecond,
+    rowsPerSecond: tm.rowsPerSecond,
+    latencySeconds: tm.latency,
+    lost: acc.lost + acc.partial,
+    duplicateRows: acc.duplicateRows,
+    duplicateDeadLetters: acc.duplicateDeadLetters,
+    redeliveriesAbsorbed: Pipeline.sum(new Map(Object.entries(finalMetrics.sink ?? {})), 'f2_sink_rows_duplicate_total'),
+    deadLettered: acc.deadLettered,
+    unexpectedDeadLetters: acc.unexpectedDeadLetters,
+    foreignRows: acc.foreignRows,
+    peakRssMb: Object.fromEntries(SERVICES.map(s => [s, svc(s)?.peakRssMb ?? null])),
+    cpuCores: Object.fromEntries(['connector', 'processor', 'sink', 'load-generator', 'kafka', 'mosquitto', 'postgres-timeseries'].map(s => [s, svc(s)?.cpuCoresAvg ?? null])),
+    machineBusyPct: round(sampler.machine.slice(1).reduce((s, p) => s + p.busyPct, 0) / Math.max(1, sampler.machine.length - 1), 1),
+    ceilingRatio: ceiling === undefined ? null : round(tm.messagesPerSecond / ceiling.summary.slowestMessagesPerSecond, 3),
+    ceilingSlowest: ceiling?.summary.slowest ?? null,
+    passed: acc.lost === 0 && acc.partial === 0 && acc.duplicateRows === 0 && acc.duplicateDeadLetters === 0 && acc.unexpectedDeadLetters === 0
+  }
+  const report = {
+    summary,
+    machine,
+    command: `npm run bench -- ${process.argv.slice(2).join(' ')}`.trim(),
+    options: a,
+    runId: pipeline.id,
+    load: loadResult,
+    accounting: acc,
+    timing: tm,
+    drainedAtSeconds: round(drainedAt, 1),
+    serviceExitCodes: exitCodes,
+    processes: procs,
+    machineCpu: sampler.machine,
+    serviceMetrics: finalMetrics,
+    serviceEnv,
+    latencyMethod: 'device timestamp in the payload (generated right before publish) → ingested_at of the message\'s last row, where ingested_at defaults to clock_timestamp() in the bench database (the moment the sink inserts the row, within its transaction; COMMIT follows)'
+  }
+  writeFile(`${outBase}.json`, `${JSON.stringify(report, null, 2)}\n`)
+  writeFile(`${outBase}.svg`, throughputSvg(tm.series, tm.window, `${label}: messages landed per second and p99 latency`))
+  const md = [
+    `# Benchmark ${label}`,
+    '',
+    `Command: \`${report.command}\``,
+    '',
+    `Machine: ${machineLine(machine)}`,
+    '',
+    `![throughput and latency](${label}.svg)`,
+    '',
+    table(['measure', 'value'], [
+      ['mode', max ? `max (closed loop, broker backlog ≤ ${a.backlog})` : `${rate} messages/s`],
+      ['devices / mix / unknown share', `${a.devices} / ${a.mix} / ${a.unknown}`],
+      ['messages acknowledged by the broker', acc.messagesSent],
+      ['publish rate achieved', `${summary.publishRate} /s`],
+      [`sustained end to end (window ${tm.window.from}–${round(tm.window.to, 1)} s)`, `**${tm.messagesPerSecond} messages/s**, ${tm.rowsPerSecond} rows/s`],
+      ['device → row latency p50 / p95 / p99 / max', `${tm.latency.p50} / ${tm.latency.p95} / ${tm.latency.p99} / ${tm.latency.max} s`],
+      ['landed as rows / dead-lettered as expected', `${acc.landed} / ${acc.deadLettered}`],
+      ['lost / partial / unexpected dead letters', `${acc.lost} / ${acc.partial} / ${acc.unexpectedDeadLetters}`],
+      ['duplicate rows / duplicate dead letters / redeliveries absorbed by the key', `${acc.duplicateRows} / ${acc.duplicateDeadLetters} / ${summary.redeliveriesAbsorbed}`],
+      ['ceiling ratio', summary.ceilingRatio === null ? 'no results/ceiling.json' : `${summary.ceilingRatio} of ${ceiling?.summary.slowest} (${ceiling?.summary.slowestMessagesPerSecond} messages/s)`],
+      ['machine CPU busy (average)', `${summary.machineBusyPct} %`]
+    ]),
+    '',
+    '## Processes',
+    '',
+    table(['process', 'CPU avg (cores)', 'CPU max', 'peak RSS (MB)'], procs.map(p => [p.name, p.cpuCoresAvg, p.cpuCoresMax, p.name.startsWith('postgres') ? `${p.rssMbMax} (tree, shared buffers counted per process)` : p.peakRssMb])),
+    '',
+    `Dead letters by reason: ${JSON.stringify(acc.deadLetterReasons)}. Service tuning: ${JSON.stringify(serviceEnv)}.`,
+    '',
+    `Latency: ${report.latencyMethod}.`,
+    ''
+  ].join('\n')
+  writeFile(`${outBase}.md`, md)
+  log(`report: ${relative(ROOT, outBase)}.{json,md,svg}`)
+  if (a['cpu-prof'] === true) log(`CPU profiles in ${profDir}`)
+  process.stdout.write(`${JSON.stringify(summary)}\n`)
+  process.exitCode = summary.passed ? 0 : 1
+} catch (err) {
+  for (const s of SERVICES) process.stderr.write(`--- ${s} log tail ---\n${pipeline.logTail(s)}\n`)
+  throw err
+} finally {
+  await pipeline.tearDown(a.keep === true)
+}

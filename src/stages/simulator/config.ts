@@ -1,0 +1,66 @@
+import { z } from 'zod'
+import { env, loadConfig, type Env } from '../../adapters/config.ts'
+import { mqttUrl } from '../connector/config.ts'
+
+export const schema = z.object({
+  MQTT_BROKER: env.string('127.0.0.1'),
+  MQTT_PORT: env.int(1883, 1, 65535),
+  MQTT_USERNAME: z.string().optional(),
+  MQTT_PASSWORD: z.string().optional(),
+  /** Seconds between one controller's sensor readings (the seed's setting; F2 default 30). */
+  PUBLISH_INTERVAL: env.number(30, 0.001),
+  /** Generated controllers; 0 = the registry's controllers are not read, so default to 3. */
+  SIM_DEVICES: env.int(3, 1, 50_000),
+  SIM_SEED: env.int(1, 0, 0xffffffff),
+  SIM_QOS: env.oneOf(['0', '1', '2'], '1'),
+  /** Load mode: messages per second across the fleet (0 = realistic pacing by PUBLISH_INTERVAL). */
+  SIM_RATE: env.number(0, 0),
+  SIM_COUNT: env.int(0, 0),
+  SIM_DURATION_S: env.number(0, 0),
+  SIM_MAX_IN_FLIGHT: env.int(1000, 1, 65535),
+  SIM_COMMANDS: env.bool(true),
+  DEVICE_TIMEZONE: env.string('UTC'),
+  HTTP_HOST: env.string('127.0.0.1'),
+  HTTP_PORT: env.int(9401, 0, 65535)
+})
+
+export interface SimulatorConfig {
+  mqttUrl: string
+  mqttUsername: string | undefined
+  mqttPassword: string | undefined
+  intervalMs: number
+  devices: number
+  seed: number
+  qos: 0 | 1 | 2
+  rate: number
+  count: number
+  durationMs: number
+  maxInFlight: number
+  commands: boolean
+  zone: string
+  httpHost: string
+  httpPort: number
+  clientId: string
+}
+
+export function loadSimulatorConfig (source: Env = process.env): Readonly<SimulatorConfig> {
+  const c = loadConfig('simulator', schema, source)
+  return Object.freeze({
+    mqttUrl: mqttUrl(c.MQTT_BROKER, c.MQTT_PORT),
+    mqttUsername: c.MQTT_USERNAME,
+    mqttPassword: c.MQTT_PASSWORD,
+    intervalMs: c.PUBLISH_INTERVAL * 1000,
+    devices: c.SIM_DEVICES,
+    seed: c.SIM_SEED,
+    qos: Number(c.SIM_QOS) as 0 | 1 | 2,
+    rate: c.SIM_RATE,
+    count: c.SIM_COUNT,
+    durationMs: c.SIM_DURATION_S * 1000,
+    maxInFlight: c.SIM_MAX_IN_FLIGHT,
+    commands: c.SIM_COMMANDS,
+    zone: c.DEVICE_TIMEZONE,
+    httpHost: c.HTTP_HOST,
+    httpPort: c.HTTP_PORT,
+    clientId: `f2-simulator-${c.SIM_SEED}-${process.pid}`
+  })
+}

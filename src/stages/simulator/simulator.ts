@@ -1,0 +1,164 @@
+import type { Logger } from '../../adapters/logger.ts'
+import { createMqttClient, type MqttHandle } from '../../adapters/mqtt.ts'
+import { formatF2Timestamp } from '../../core/timestamp.ts'
+import { extractMac } from '../../core/topic.ts'
+import { handleCommand } from './commands.ts'
+import type { SimulatorConfig } from './config.ts'
+import { createDeviceState, nextMessage, type DeviceState, type OutMessage } from './device.ts'
+import { createRng, generateFleet, type SimController } from './fleet.ts'
+import type { SimulatorMetrics } from './metrics.ts'
+
+export interface SentMessage extends OutMessage {
+  /** The F2 timestamp in the payload: unique and increasing within one simulator. */
+  id: string
+}
+
+export interface LoadReport { sent: number, acked: number, failed: number, seconds: number, achievedRate: number }
+
+export interface Simulator {
+  fleet: SimController[]
+  start: () => Promise<void>
+  stop: () => Promise<void>
+  /** Publishes exactly `n` messages as fast as the in-flight window allows; resolves when all are acknowledged. */
+  sendCount: (n: number) => Promise<SentMessage[]>
+  /** Publishes at `rate` messages/s until `count` messages or `durationMs` (whichever is set, first). */
+  runLoad: (options: { rate: number, count?: number, durationMs?: number, signal?: AbortSignal }) => Promise<LoadReport>
+  /** Publishes every reply of the simulated devices' command handling (for tests). */
+  readonly commandsHandled: () => number
+  ready: () => boolean
+}
+
+export interface SimulatorDeps {
+  config: SimulatorConfig
+  logger: Logger
+  metrics: SimulatorMetrics
+  fleet?: SimController[]
+}
+
+/**
+ * A fleet of F2 controllers on one MQTT connection. Messages follow f2-protocol.md: sensor
+ * frames that decode with the fleet's data-point definitions, state-change events, reader
+ * scans, device timestamps; commands on `cmnd/` are obeyed and answered on `stat/` (or `tele/`
+ * for the reader). One wildcard subscription serves the whole fleet, filtered in process.
+ */
+export function createSimulator (deps: SimulatorDeps): Simulator {
+  const { config, logger, metrics } = deps
+  const fleet = deps.fleet ?? generateFleet(config.devices, config.seed)
+  const rng = createRng(config.seed ^ 0x5f2)
+  const states = new Map<string, DeviceState>(fleet.map(c => [c.mac, createDeviceState(c, rng)]))
+  const order = [...states.values()]
+  let cursor = 0
+  let lastMicros = 0
+  let commandsHandled = 0
+  let mqtt: MqttHandle | undefined
+  const timers = new Set<NodeJS.Timeout>()
+  metrics.devices.set(fleet.length)
+
+  const stamp = (): string => {
+    lastMicros = Math.max(Math.round(Date.now() * 1000), lastMicros + 1)
+    return formatF2Timestamp(lastMicros / 1000, config.zone)
+  }
+
+  const publish = async (m: OutMessage): Promise<boolean> => {
+    const started = performance.now()
+    try {
+      await (mqtt as MqttHandle).publish(m.topic, m.payload, { qos: config.qos })
+      metrics.sent.inc({ kind: m.kind, component: m.component })
+      metrics.publishLatency.observe((performance.now() - started) / 1000)
+      return true
+    } catch (err) {
+      metrics.publishErrors.inc()
+      logger.debug({ err, topic: m.topic }, 'publish failed')
+      return false
+    }
+  }
+
+  const next = (): SentMessage => {
+    const state = order[cursor++ % order.length] as DeviceState
+    const m = nextMessage(state, rng, stamp)
+    return { ...m, id: (JSON.parse(m.payload) as { timestamp: string }).timestamp }
+  }
+
+  const onCommand = (topic: string, payload: Buffer): void => {
+    const mac = extractMac(topic)
+    const state = mac === null ? undefined : states.get(mac)
+    if (state === undefined) return
+    const outcome = handleCommand(state, topic, payload.toString('utf8'), stamp)
+    commandsHandled++
+    metrics.commands.inc({ component: outcome.component, result: outcome.result })
+    if (outcome.result === 'invalid') logger.debug({ topic, reason: outcome.reason }, 'command refused')
+    for (const r of outcome.replies) void publish(r)
+    const later = outcome.later
+    if (later !== undefined) {
+      clearTimeout(state.toggles.get(later.key))
+      const timer = setTimeout(() => {
+        timers.delete(timer)
+        state.toggles.delete(later.key)
+        void publish(later.run())
+      }, later.afterMs)
+      timers.add(timer)
+      state.toggles.set(later.key, timer)
+    }
+  }
+
+  const runLoad: Simulator['runLoad'] = async ({ rate, count, durationMs, signal }) => {
+    const started = performance.now()
+    let sent = 0
+    let acked = 0
+    let failed = 0
+    let inFlight = 0
+    const limit = count ?? Number.POSITIVE_INFINITY
+    const endAt = durationMs === undefined || durationMs === 0 ? Number.POSITIVE_INFINITY : started + durationMs
+    while (sent < limit && performance.now() < endAt && signal?.aborted !== true) {
+      const due = Math.min(limit, rate > 0 ? Math.floor(((performance.now() - started) / 1000) * rate) + 1 : limit)
+      while (sent < due && inFlight < config.maxInFlight) {
+        sent++
+        inFlight++
+        void publish(next()).then(ok => { inFlight--; if (ok) acked++; else failed++ })
+      }
+      await new Promise(resolve => setTimeout(resolve, inFlight >= config.maxInFlight || rate > 0 ? 5 : 0))
+    }
+    while (inFlight > 0) await new Promise(resolve => setTimeout(resolve, 5))
+    const seconds = (performance.now() - started) / 1000
+    return { sent, acked, failed, seconds: Number(seconds.toFixed(3)), achievedRate: Number((acked / seconds).toFixed(1)) }
+  }
+
+  return {
+    fleet,
+    commandsHandled: () => commandsHandled,
+    ready: () => mqtt?.connected() ?? false,
+    start: async () => {
+      const options: Parameters<typeof createMqttClient>[0] = {
+        url: config.mqttUrl,
+        clientId: config.clientId,
+        subscriptions: config.commands ? [{ filter: 'cmnd/#', qos: 1 }] : [],
+        onMessage: m => { onCommand(m.topic, m.payload) },
+        onError: err => { logger.warn({ err: err.message }, 'MQTT error') }
+      }
+      if (config.mqttUsername !== undefined) options.username = config.mqttUsername
+      if (config.mqttPassword !== undefined) options.password = config.mqttPassword
+      mqtt = createMqttClient(options)
+      await mqtt.waitConnected()
+      // The subscription is acknowledged before commands are expected.
+      if (config.commands) await mqtt.client.subscribeAsync({ 'cmnd/#': { qos: 1 } })
+    },
+    stop: async () => {
+      for (const t of timers) clearTimeout(t)
+      timers.clear()
+      await mqtt?.close()
+    },
+    sendCount: async n => {
+      const out: SentMessage[] = []
+      const pending: Array<Promise<boolean>> = []
+      for (let i = 0; i < n; i++) {
+        const m = next()
+        out.push(m)
+        pending.push(publish(m))
+        if (pending.length >= config.maxInFlight) await Promise.all(pending.splice(0))
+      }
+      await Promise.all(pending)
+      return out
+    },
+    runLoad
+  }
+}

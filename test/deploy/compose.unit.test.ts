@@ -1,0 +1,215 @@
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs'
+import { join, relative, sep } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { z } from 'zod'
+import { composeConfigText, composeModel, interpolatedNames, MAIN_FILE, MONITORING_FILE, readDotenv, ROOT, type ComposeModel, type ComposeService } from './compose.ts'
+
+const FILES = [MAIN_FILE, MONITORING_FILE]
+const main = (): ComposeModel => composeModel(MAIN_FILE)
+const monitoring = (): ComposeModel => composeModel(MONITORING_FILE)
+const allServices = (): Array<[string, ComposeService]> => [...Object.entries(main().services), ...Object.entries(monitoring().services)]
+
+/** Services run from the project's image; their first command word is the CLI command. */
+const appServices = (): Array<[string, ComposeService, string]> => allServices()
+  .filter(([, s]) => s.image?.startsWith('f2-pipeline:') === true)
+  .map(([name, s]) => [name, s, s.command?.[0] ?? ''])
+
+const ONE_SHOTS = ['kafka-jmx-agent', 'kafka-init', 'migrate']
+
+// Read outside the services' schemas: LOG_LEVEL by src/adapters/logger.ts (every service);
+// the migration command reads the two database groups (src/storage/connection.ts) and its
+// policy defaults (src/storage/migrate-cli.ts) without a zod schema.
+const COMMON_ENV = ['LOG_LEVEL']
+const pgGroup = (prefix: string): string[] => ['HOST', 'PORT', 'DB', 'USER', 'PASSWORD'].map(k => `${prefix}_${k}`)
+const MIGRATE_ENV = [...pgGroup('POSTGRES'), ...pgGroup('TIMESCALE'), 'TIMESCALE_COMPRESS_AFTER', 'TIMESCALE_RETAIN_FOR']
+
+type ConfigModule = Record<string, unknown> & { schema?: z.ZodObject }
+
+async function configModule (command: string): Promise<ConfigModule> {
+  const file = join(ROOT, 'src', 'stages', command, 'config.ts')
+  if (!existsSync(file)) throw new Error(`src/stages/${command}/config.ts does not exist`)
+  return await import(file) as ConfigModule
+}
+
+function envOf (service: ComposeService): Record<string, string> {
+  return Object.fromEntries(Object.entries(service.environment ?? {}).map(([k, v]) => [k, v ?? '']))
+}
+
+describe('compose files', { timeout: 30_000 }, () => {
+  it.each(FILES)('%s is accepted by docker-compose config', file => {
+    expect(composeConfigText(file)).toMatch(/^services:/m)
+  })
+
+  it.each(FILES)('%s resolves the same with .env.example as with no .env (the example shows the defaults)', file => {
+    expect(composeConfigText(file, '.env.example')).toBe(composeConfigText(file))
+  })
+
+  it('.env.example lists every variable the compose files interpolate, and nothing else', () => {
+    const listed = [...readDotenv('.env.example').keys()].sort()
+    const used = [...new Set(FILES.flatMap(interpolatedNames))].sort()
+    expect(listed).toEqual(used)
+  })
+
+  it('the pipeline network has a fixed name that the monitoring file joins', () => {
+    expect(main().networks?.default?.name).toBe('f2-pipeline')
+    const joined = monitoring().networks?.default
+    expect(joined?.external === true || typeof joined?.external === 'object').toBe(true)
+    expect(joined?.name).toBe('f2-pipeline')
+  })
+
+  it('every file or folder a compose file mounts or builds from exists', () => {
+    // Host system paths that node exporter and cAdvisor read on a Docker host.
+    const hostPaths = new Set(['/', '/proc', '/sys', '/var/run', '/var/lib/docker', '/dev/disk'])
+    const checked: string[] = []
+    for (const [name, service] of allServices()) {
+      for (const volume of service.volumes ?? []) {
+        const [source = '', target = ''] = volume.split(':')
+        if (!source.startsWith('/')) {
+          expect(Object.keys({ ...main().volumes, ...monitoring().volumes }), `${name}: volume ${source}`).toContain(source)
+          continue
+        }
+        const inRepo = !relative(ROOT, source).startsWith('..')
+        if (!inRepo) {
+          expect(hostPaths.has(source === '/' ? source : source.replace(/\/$/, '')), `${name}: unexpected host path ${source}`).toBe(true)
+          continue
+        }
+        expect(existsSync(source), `${name}: ${relative(ROOT, source)} is missing`).toBe(true)
+        // A file mounted onto a file path must be a file (Docker would create a folder otherwise).
+        if (/\.(ya?ml|conf|sh|json)$/.test(target)) expect(statSync(source).isFile(), `${name}: ${source}`).toBe(true)
+        checked.push(relative(ROOT, source).split(sep).join('/'))
+      }
+      if (service.build !== undefined) expect(existsSync(join(service.build.context, service.build.dockerfile ?? 'Dockerfile')), `${name}: build context`).toBe(true)
+    }
+    expect(checked).toEqual(expect.arrayContaining([
+      'deploy/mosquitto/mosquitto.conf', 'deploy/kafka/create-topics.sh', 'stack/kafka/jmx-exporter.yml',
+      'monitoring/prometheus/prometheus.yml', 'monitoring/prometheus/rules', 'monitoring/alertmanager/alertmanager.yml',
+      'monitoring/grafana/provisioning', 'monitoring/grafana/dashboards'
+    ]))
+    expect(readdirSync(join(ROOT, 'monitoring/grafana/dashboards')).filter(f => f.endsWith('.json')).length).toBeGreaterThan(0)
+  })
+})
+
+describe('environment passed to the project services', { timeout: 30_000 }, () => {
+  it('covers every service of the image', () => {
+    expect(appServices().map(([name, , command]) => `${name}:${command}`).sort())
+      .toEqual(['connector:connector', 'health:health', 'migrate:migrate', 'processor:processor', 'simulator:simulator', 'sink:sink'])
+  })
+
+  it('LOG_LEVEL is read by the shared logger', () => {
+    expect(readFileSync(join(ROOT, 'src/adapters/logger.ts'), 'utf8')).toContain('process.env.LOG_LEVEL')
+  })
+
+  it.each(['connector', 'processor', 'sink', 'simulator', 'health'])('%s: only variables its config schema declares, every required one, and a config that loads', async command => {
+    const [name, service] = appServices().find(([, , c]) => c === command) ?? []
+    expect(service, `no compose service runs ${command}`).toBeDefined()
+    const mod = await configModule(command)
+    const schema = mod.schema
+    expect(schema instanceof z.ZodObject, `src/stages/${command}/config.ts must export its env schema as \`schema\``).toBe(true)
+    const declared = Object.keys((schema as z.ZodObject).shape)
+    const env = envOf(service as ComposeService)
+    const undeclared = Object.keys(env).filter(k => !declared.includes(k) && !COMMON_ENV.includes(k))
+    expect(undeclared, `${name} passes variables ${command} does not read`).toEqual([])
+    const required = declared.filter(k => !(schema as z.ZodObject).shape[k]?.safeParse(undefined).success)
+    expect(required.filter(k => env[k] === undefined), `${name} misses required variables`).toEqual([])
+    const load = Object.entries(mod).find(([k, v]) => /^load\w*Config$/.test(k) && typeof v === 'function')?.[1] as ((e: Record<string, string>) => unknown) | undefined
+    expect(load, `src/stages/${command}/config.ts exports no load…Config function`).toBeDefined()
+    expect(() => load?.(env)).not.toThrow()
+  })
+
+  it('migrate: only the database variables the migration command reads', () => {
+    const [, service] = appServices().find(([, , c]) => c === 'migrate') ?? []
+    const env = envOf(service as ComposeService)
+    expect(Object.keys(env).filter(k => !MIGRATE_ENV.includes(k) && !COMMON_ENV.includes(k))).toEqual([])
+    expect(MIGRATE_ENV.filter(k => env[k] === undefined)).toEqual([])
+    const cli = readFileSync(join(ROOT, 'src/storage/migrate-cli.ts'), 'utf8')
+    expect(cli).toContain('TIMESCALE_COMPRESS_AFTER')
+    expect(cli).toContain('TIMESCALE_RETAIN_FOR')
+    expect(service?.command).toEqual(['migrate', 'all'])
+  })
+
+  it('database credentials agree between the servers, the services and the exporters', () => {
+    const s = main().services
+    const registry = envOf(s.postgres as ComposeService)
+    const timeseries = envOf(s.timescaledb as ComposeService)
+    for (const [name, service] of appServices()) {
+      const env = envOf(service)
+      if (env.POSTGRES_HOST !== undefined) {
+        expect([env.POSTGRES_HOST, env.POSTGRES_PORT, env.POSTGRES_DB, env.POSTGRES_USER, env.POSTGRES_PASSWORD], name)
+          .toEqual(['postgres', '5432', registry.POSTGRES_DB, registry.POSTGRES_USER, registry.POSTGRES_PASSWORD])
+      }
+      if (env.TIMESCALE_HOST !== undefined) {
+        expect([env.TIMESCALE_HOST, env.TIMESCALE_PORT, env.TIMESCALE_DB, env.TIMESCALE_USER, env.TIMESCALE_PASSWORD], name)
+          .toEqual(['timescaledb', '5432', timeseries.POSTGRES_DB, timeseries.POSTGRES_USER, timeseries.POSTGRES_PASSWORD])
+      }
+    }
+    const m = monitoring().services
+    const exporter = (name: string): Record<string, string> => envOf(m[name] as ComposeService)
+    expect(exporter('postgres-exporter-registry')).toMatchObject({ DATA_SOURCE_URI: `postgres:5432/${registry.POSTGRES_DB}?sslmode=disable`, DATA_SOURCE_USER: registry.POSTGRES_USER, DATA_SOURCE_PASS: registry.POSTGRES_PASSWORD })
+    expect(exporter('postgres-exporter-timeseries')).toMatchObject({ DATA_SOURCE_URI: `timescaledb:5432/${timeseries.POSTGRES_DB}?sslmode=disable`, DATA_SOURCE_USER: timeseries.POSTGRES_USER, DATA_SOURCE_PASS: timeseries.POSTGRES_PASSWORD })
+  })
+
+  it('every Kafka client uses the broker\'s advertised internal listener, and every topic it uses is created', () => {
+    const kafka = envOf(main().services.kafka as ComposeService)
+    const internal = /INTERNAL:\/\/([^,]+)/.exec(kafka.KAFKA_ADVERTISED_LISTENERS ?? '')?.[1]
+    expect(internal).toBe('kafka:29092')
+    const used = new Set<string>()
+    for (const [name, service] of appServices()) {
+      const env = envOf(service)
+      if (env.KAFKA_BOOTSTRAP_SERVERS !== undefined) expect(env.KAFKA_BOOTSTRAP_SERVERS, name).toBe(internal)
+      for (const key of ['KAFKA_TOPIC', 'KAFKA_INPUT_TOPIC', 'KAFKA_OUTPUT_TOPIC', 'KAFKA_DEAD_LETTER_TOPIC']) if (env[key] !== undefined) used.add(env[key])
+    }
+    const init = main().services['kafka-init'] as ComposeService
+    expect(envOf(init).KAFKA_BOOTSTRAP_SERVERS).toBe(internal)
+    expect([...used].sort()).toEqual([...(init.command ?? [])].sort())
+    expect([...used].sort()).toEqual(['decoded_iot_data', 'iot_dead_letter', 'raw_iot_data'])
+  })
+
+  it('the health monitor measures the lag of the groups the processor and the sink consume with', () => {
+    const s = main().services
+    const pair = (name: string): string => { const e = envOf(s[name] as ComposeService); return `${e.KAFKA_CONSUMER_GROUP}:${e.KAFKA_INPUT_TOPIC}` }
+    expect(envOf(monitoring().services.health as ComposeService).HEALTH_LAG_GROUPS?.split(',').sort()).toEqual([pair('processor'), pair('sink')].sort())
+  })
+})
+
+describe('start order and restarts', { timeout: 30_000 }, () => {
+  const imageHasHealthcheck = (): boolean => /^HEALTHCHECK\s+(?!NONE)/m.test(readFileSync(join(ROOT, 'Dockerfile'), 'utf8'))
+  const hasHealthcheck = (s: ComposeService): boolean =>
+    s.healthcheck?.disable !== true && (s.healthcheck !== undefined || (s.image?.startsWith('f2-pipeline:') === true && imageHasHealthcheck()))
+
+  it('one-shot services do not restart; every other service restarts unless stopped', () => {
+    for (const [name, service] of allServices()) expect(service.restart, name).toBe(ONE_SHOTS.includes(name) ? 'no' : 'unless-stopped')
+  })
+
+  it('every long-running service has a healthcheck (its own or the image\'s)', () => {
+    // cAdvisor's image declares its own HEALTHCHECK.
+    for (const [name, service] of allServices()) {
+      if (!ONE_SHOTS.includes(name) && name !== 'cadvisor') expect(hasHealthcheck(service), name).toBe(true)
+    }
+  })
+
+  it('depends_on conditions fit their targets: healthy ones have a healthcheck, completed ones are one-shots', () => {
+    for (const model of [main(), monitoring()]) {
+      for (const [name, service] of Object.entries(model.services)) {
+        for (const [target, { condition }] of Object.entries(service.depends_on ?? {})) {
+          const dep = model.services[target]
+          expect(dep, `${name} -> ${target}`).toBeDefined()
+          if (condition === 'service_healthy') expect(hasHealthcheck(dep as ComposeService), `${name} -> ${target}`).toBe(true)
+          if (condition === 'service_completed_successfully') expect(ONE_SHOTS, `${name} -> ${target}`).toContain(target)
+        }
+      }
+    }
+  })
+
+  it('starts each stage after what it needs', () => {
+    const deps = (name: string): Record<string, string> =>
+      Object.fromEntries(Object.entries(main().services[name]?.depends_on ?? {}).map(([k, v]) => [k, v.condition]))
+    expect(deps('kafka')).toEqual({ 'kafka-jmx-agent': 'service_completed_successfully' })
+    expect(deps('kafka-init')).toEqual({ kafka: 'service_healthy' })
+    expect(deps('migrate')).toEqual({ postgres: 'service_healthy', timescaledb: 'service_healthy' })
+    expect(deps('connector')).toEqual({ mosquitto: 'service_healthy', 'kafka-init': 'service_completed_successfully' })
+    for (const stage of ['processor', 'sink']) {
+      expect(deps(stage)).toEqual({ 'kafka-init': 'service_completed_successfully', migrate: 'service_completed_successfully' })
+    }
+    expect(deps('simulator')).toEqual({ connector: 'service_healthy' })
+  })
+})

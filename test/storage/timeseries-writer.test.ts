@@ -1,0 +1,150 @@
+import { randomBytes } from 'node:crypto'
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { isF2Error } from '../../src/core/errors.ts'
+import { connect } from '../../src/storage/connection.ts'
+import { TimeseriesWriter } from '../../src/storage/timeseries-writer.ts'
+import { measurement, migratedDatabase, TcpProxy, type MigratedDatabase } from './helpers.ts'
+
+let db: MigratedDatabase
+
+beforeAll(async () => {
+  db = await migratedDatabase('timeseries', { max: 8 })
+})
+
+afterAll(async () => {
+  await db?.drop()
+})
+
+beforeEach(async () => {
+  await db.sql`TRUNCATE iot_measurements`
+})
+
+async function count (): Promise<number> {
+  const [row] = await db.sql<{ n: number }[]>`SELECT count(*)::int AS n FROM iot_measurements`
+  return row?.n ?? -1
+}
+
+describe.each(['copy', 'insert'] as const)('TimeseriesWriter (%s)', method => {
+  it('stores a batch delivered twice once', async () => {
+    const writer = new TimeseriesWriter(db.sql, { method })
+    const batch = Array.from({ length: 500 }, (_, i) => measurement(i))
+    expect(await writer.writeBatch(batch)).toEqual({ inserted: 500, duplicates: 0, rejected: [] })
+    expect(await writer.writeBatch(batch)).toEqual({ inserted: 0, duplicates: 500, rejected: [] })
+    // duplicates inside one batch, and a batch overlapping the first one
+    const overlap = [...batch.slice(490), measurement(1000), measurement(1000)]
+    expect(await writer.writeBatch(overlap)).toEqual({ inserted: 1, duplicates: 11, rejected: [] })
+    expect(await count()).toBe(501)
+    expect(await writer.writeBatch([])).toEqual({ inserted: 0, duplicates: 0, rejected: [] })
+  })
+
+  it('keeps readings that differ only by connector apart (the seed key collided)', async () => {
+    const writer = new TimeseriesWriter(db.sql, { method })
+    const r = await writer.writeBatch([measurement(1, { connector: 1 }), measurement(1, { connector: 2 }), measurement(1, { connector: null })])
+    expect(r).toEqual({ inserted: 3, duplicates: 0, rejected: [] })
+    const rows = await db.sql<{ connector: number }[]>`SELECT connector FROM iot_measurements ORDER BY connector`
+    expect(rows.map(r => r.connector)).toEqual([0, 1, 2])
+  })
+
+  it('round-trips text with tabs, newlines, backslashes, quotes and non-ASCII', async () => {
+    const writer = new TimeseriesWriter(db.sql, { method })
+    const nasty = 'a\tb\nc\r\\N \\\\ "q" \'s\' ,; \u00e9\u4e2d\ud83d\ude00 \\.'
+    const m = measurement(7, { value: null, value_text: nasty, unit: '', topic: 'x\ty', datapoint_label: 'reader-1', pin_position: '-1', received_at: null, sensor_device_id: null, datapoint_id: null })
+    expect((await writer.writeBatch([m])).inserted).toBe(1)
+    const [row] = await db.sql<Array<Record<string, unknown>>>`
+      SELECT to_char("timestamp" AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS ts, value, value_text, unit, topic,
+             received_at, sensor_device_id, datapoint_id, ingested_at IS NOT NULL AS ingested
+      FROM iot_measurements`
+    expect(row).toEqual({ ts: m.timestamp, value: null, value_text: nasty, unit: '', topic: 'x\ty', received_at: null, sensor_device_id: null, datapoint_id: null, ingested: true })
+  })
+
+  it('keeps microseconds and full double precision', async () => {
+    const writer = new TimeseriesWriter(db.sql, { method })
+    const values = [Math.PI, -0.1, 1e-300, 1.7976931348623157e308, 123456789.12345679]
+    const batch = values.map((value, i) => measurement(0, { timestamp: `2024-05-01T00:00:00.00000${i}Z`, value }))
+    expect((await writer.writeBatch(batch)).inserted).toBe(values.length)
+    const rows = await db.sql<Array<{ value: number, us: string }>>`
+      SELECT value, to_char("timestamp", 'US') AS us FROM iot_measurements ORDER BY "timestamp"`
+    expect(rows.map(r => r.value)).toEqual(values)
+    expect(rows.map(r => r.us)).toEqual(['000000', '000001', '000002', '000003', '000004'])
+  })
+
+  it('isolates rows the database refuses and writes the rest', async () => {
+    const writer = new TimeseriesWriter(db.sql, { method })
+    const batch = Array.from({ length: 300 }, (_, i) => measurement(i))
+    // refused by pre-validation
+    batch[3] = measurement(3, { value_text: 'nul\u0000byte' })
+    batch[4] = measurement(4, { value: Number.NaN })
+    batch[5] = measurement(5, { timestamp: 'yesterday-ish' })
+    batch[6] = measurement(6, { connector: 70000 })
+    // refused by the database itself: a key too large for the primary key's index
+    batch[100] = measurement(100, { datapoint_label: randomBytes(6000).toString('base64') })
+    batch[299] = measurement(299, { pin_position: randomBytes(6000).toString('base64') })
+    const r = await writer.writeBatch(batch)
+    expect(r.rejected.map(x => [x.index, x.code])).toEqual([
+      [3, 'F2_MEASUREMENT_INVALID'], [4, 'F2_MEASUREMENT_INVALID'], [5, 'F2_MEASUREMENT_INVALID'], [6, 'F2_MEASUREMENT_INVALID'],
+      [100, 'F2_DB_ROW_REJECTED'], [299, 'F2_DB_ROW_REJECTED']
+    ])
+    expect(r.rejected[4]?.message).toMatch(/^54000: index row size/)
+    expect(r).toMatchObject({ inserted: 294, duplicates: 0 })
+    expect(await count()).toBe(294)
+    // the same batch again: the good rows are duplicates, the bad ones rejected again
+    const again = await writer.writeBatch(batch)
+    expect(again).toMatchObject({ inserted: 0, duplicates: 294 })
+    expect(again.rejected.length).toBe(6)
+  })
+})
+
+describe('TimeseriesWriter under concurrency and failure', () => {
+  it('writes overlapping batches concurrently, each row once', async () => {
+    const writer = new TimeseriesWriter(db.sql)
+    // 8 batches of 2000 rows; batch k covers rows 1000k .. 1000k+1999, so neighbours overlap by half
+    const batches = Array.from({ length: 8 }, (_, k) => Array.from({ length: 2000 }, (_, i) => measurement(1000 * k + i)))
+    const results = await Promise.all(batches.map(async b => await writer.writeBatch(b)))
+    const inserted = results.reduce((a, r) => a + r.inserted, 0)
+    const duplicates = results.reduce((a, r) => a + r.duplicates, 0)
+    expect(results.every(r => r.rejected.length === 0)).toBe(true)
+    expect(inserted).toBe(9000)
+    expect(duplicates).toBe(16000 - 9000)
+    expect(await count()).toBe(9000)
+  })
+
+  it('throws F2_DB_UNAVAILABLE (retryable) when the database cannot be reached, and writes nothing', async () => {
+    const proxy = new TcpProxy(db.url)
+    await proxy.up()
+    const sql = connect(proxy.rewrite(db.url), { max: 1, connect_timeout: 2 })
+    try {
+      const writer = new TimeseriesWriter(sql)
+      expect((await writer.writeBatch([measurement(1)])).inserted).toBe(1)
+      await proxy.down()
+      let error: unknown
+      try {
+        await writer.writeBatch([measurement(2), measurement(3)])
+      } catch (err) {
+        error = err
+      }
+      expect(isF2Error(error) && [error.code, error.retryable]).toEqual(['F2_DB_UNAVAILABLE', true])
+      await proxy.up()
+      expect(await writer.writeBatch([measurement(2), measurement(3)])).toEqual({ inserted: 2, duplicates: 0, rejected: [] })
+      expect(await count()).toBe(3)
+    } finally {
+      await sql.end({ timeout: 2 })
+      await proxy.down()
+    }
+  })
+
+  it('reports a missing table as unavailability, not as rejected rows', async () => {
+    await db.sql`ALTER TABLE iot_measurements RENAME TO iot_measurements_away`
+    try {
+      const writer = new TimeseriesWriter(db.sql)
+      let error: unknown
+      try {
+        await writer.writeBatch([measurement(1)])
+      } catch (err) {
+        error = err
+      }
+      expect(isF2Error(error) && [error.code, error.retryable]).toEqual(['F2_DB_UNAVAILABLE', true])
+    } finally {
+      await db.sql`ALTER TABLE iot_measurements_away RENAME TO iot_measurements`
+    }
+  })
+})
