@@ -1,5 +1,6 @@
 import type { Logger } from '../adapters/logger.ts'
-import type { StackConfig } from './config.ts'
+import { migrateAll } from '../storage/migrate.ts'
+import { databaseUrl, type StackConfig } from './config.ts'
 
 export interface PostStartContext {
   cfg: StackConfig
@@ -19,7 +20,18 @@ export interface PostStartHook {
 }
 
 export const postStartHooks: PostStartHook[] = [
-  // Database migrations (src/storage/migrate.ts) are added here, first in the list.
+  {
+    // Versioned and checksummed: a no-op on a database that is already up to date.
+    name: 'migrations',
+    run: async ({ cfg, logger }) => {
+      const result = await migrateAll({ registry: databaseUrl(cfg.registry), timeseries: databaseUrl(cfg.timeseries), logger })
+      logger.info({
+        registry: result.registry.applied.length,
+        timeseries: result.timeseries.applied.length,
+        variant: result.timeseries.variant
+      }, 'migrations applied')
+    }
+  }
 ]
 
 export async function runPostStartHooks (ctx: PostStartContext, hooks: readonly PostStartHook[] = postStartHooks): Promise<void> {

@@ -86,7 +86,7 @@ beforeAll(() => {
 
 afterAll(() => {
   if (work !== undefined) rmSync(work, { recursive: true, force: true })
-})
+}, 60_000)
 
 describe('image build replayed outside Docker', { timeout: 60_000 }, () => {
   it('ran the install and build commands of every stage', () => {

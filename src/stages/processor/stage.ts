@@ -188,7 +188,7 @@ export class ProcessorStage implements Service {
     const producer = this.#producer ?? (this.#producer = this.#createProducer())
     const offsets = commitOffsets(batch)
     if (!this.#deps.config.transactions) {
-      if (records.length > 0) await producer.send({ messages: records })
+      for (const chunk of chunks(records)) await producer.send({ messages: chunk })
       const t0 = performance.now()
       await this.#consumer.commit(offsets)
       this.#deps.metrics.commitLatency.observe((performance.now() - t0) / 1000)
@@ -197,7 +197,7 @@ export class ProcessorStage implements Service {
     let txn: Awaited<ReturnType<KafkaProducer['beginTransaction']>> | undefined
     try {
       txn = await producer.beginTransaction()
-      if (records.length > 0) await txn.send({ messages: records })
+      for (const chunk of chunks(records)) await txn.send({ messages: chunk })
       const t0 = performance.now()
       await txn.addConsumer(this.#consumer.consumer)
       const group = this.#consumer.groupMetadata()
@@ -258,4 +258,15 @@ export class ProcessorStage implements Service {
       serializers: { headerKey: (key?: string) => key === undefined ? undefined : Buffer.from(key, 'utf8') }
     })
   }
+}
+
+/**
+ * Produce requests are kept well under the broker's record-batch limit (message.max.bytes,
+ * 1 MiB by default): a decoded sensor frame fans out into several measurements, so one
+ * input batch can be several MiB of output.
+ */
+const SEND_CHUNK = 1000
+
+function * chunks<T> (items: T[]): Generator<T[]> {
+  for (let i = 0; i < items.length; i += SEND_CHUNK) yield items.slice(i, i + SEND_CHUNK)
 }
