@@ -83,9 +83,15 @@ export async function collectDeadLetters (sql: postgres.Sql, brokers: string[], 
     ends.forEach((end, p) => { if (end > 0n) remaining.set(p, end) })
     if (remaining.size > 0) {
       const stream = await consumer.consume({ topics: [topic], mode: 'earliest' })
+      // Transaction markers take offsets too, so the last record may sit below the end offset:
+      // the read also ends after 3 s without a new record.
       await new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`dead letters of ${topic} not read to the end within 60 s`)), 60_000)
+        let lastAt = Date.now()
+        const finish = (): void => { clearTimeout(timer); clearInterval(idle); resolve() }
+        const timer = setTimeout(() => { clearInterval(idle); reject(new Error(`dead letters of ${topic} not read to the end within 120 s`)) }, 120_000)
+        const idle = setInterval(() => { if (Date.now() - lastAt > 3000) finish() }, 250)
         stream.on('data', m => {
+          lastAt = Date.now()
           const dl = decodeDeadLetter(m.value as Buffer)
           if (dl.ok) {
             let original: unknown = null
@@ -96,7 +102,7 @@ export async function collectDeadLetters (sql: postgres.Sql, brokers: string[], 
           }
           const end = remaining.get(m.partition)
           if (end !== undefined && m.offset + 1n >= end) remaining.delete(m.partition)
-          if (remaining.size === 0) { clearTimeout(timer); resolve() }
+          if (remaining.size === 0) finish()
         })
       })
       await stream.close()

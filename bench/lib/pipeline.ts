@@ -189,7 +189,9 @@ export class Pipeline {
     for (;;) {
       if (svc.child.exitCode !== null) throw new Error(`${name} exited (${svc.child.exitCode}) before it was ready; see ${join(this.#options.logDir, `${name}.log`)}`)
       try {
-        const r = await fetch(`http://127.0.0.1:${svc.port}/readyz`, { signal: AbortSignal.timeout(1000) })
+        // The processor reports ready only after its first written batch; alive is enough here.
+        const path = name === 'processor' ? 'healthz' : 'readyz'
+        const r = await fetch(`http://127.0.0.1:${svc.port}/${path}`, { signal: AbortSignal.timeout(1000) })
         if (r.ok) return (Date.now() - t0) / 1000
       } catch { /* not yet */ }
       if (Date.now() - t0 > timeoutMs) throw new Error(`${name} not ready within ${timeoutMs} ms; see ${join(this.#options.logDir, `${name}.log`)}`)

@@ -7,7 +7,8 @@ set -euo pipefail
 
 bootstrap=${KAFKA_BOOTSTRAP_SERVERS:-kafka:29092}
 partitions=${KAFKA_PARTITIONS:-3}
-topics_cli=/opt/kafka/bin/kafka-topics.sh
+# The tool of the apache/kafka image; another Kafka distribution can be named instead.
+topics_cli=${KAFKA_TOPICS_CLI:-/opt/kafka/bin/kafka-topics.sh}
 
 for topic in "$@"; do
   "$topics_cli" --bootstrap-server "$bootstrap" --create --if-not-exists \

@@ -46,8 +46,8 @@ export function composeConfigText (file: string, envFile?: string): string {
     return execFileSync('docker-compose', args, { cwd: ROOT, env: cleanEnv(), encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
   } catch (err) {
     const e = err as { code?: string, stderr?: string, message: string }
-    if (e.code === 'ENOENT') throw new Error('docker-compose is not installed (Debian package docker-compose)')
-    throw new Error(`docker-compose config rejected ${file}:\n${e.stderr ?? e.message}`)
+    if (e.code === 'ENOENT') throw new Error('docker-compose is not installed (Debian package docker-compose)', { cause: err })
+    throw new Error(`docker-compose config rejected ${file}:\n${e.stderr ?? e.message}`, { cause: err })
   }
 }
 

@@ -92,7 +92,14 @@ describe('compose files', { timeout: 30_000 }, () => {
 describe('environment passed to the project services', { timeout: 30_000 }, () => {
   it('covers every service of the image', () => {
     expect(appServices().map(([name, , command]) => `${name}:${command}`).sort())
-      .toEqual(['connector:connector', 'health:health', 'migrate:migrate', 'processor:processor', 'simulator:simulator', 'sink:sink'])
+      .toEqual(['connector-2:connector', 'connector:connector', 'health:health', 'migrate:migrate', 'processor:processor', 'simulator:simulator', 'sink:sink'])
+  })
+
+  it('connectors on the shared subscription have distinct, fixed client ids', () => {
+    const ids = appServices().filter(([, , c]) => c === 'connector').map(([, s]) => envOf(s).CONNECTOR_CLIENT_ID)
+    expect(ids.length).toBeGreaterThan(1)
+    expect(ids.every(id => id !== undefined && id !== '')).toBe(true)
+    expect(new Set(ids).size).toBe(ids.length)
   })
 
   it('LOG_LEVEL is read by the shared logger', () => {
@@ -100,20 +107,22 @@ describe('environment passed to the project services', { timeout: 30_000 }, () =
   })
 
   it.each(['connector', 'processor', 'sink', 'simulator', 'health'])('%s: only variables its config schema declares, every required one, and a config that loads', async command => {
-    const [name, service] = appServices().find(([, , c]) => c === command) ?? []
-    expect(service, `no compose service runs ${command}`).toBeDefined()
+    const running = appServices().filter(([, , c]) => c === command)
+    expect(running.length, `no compose service runs ${command}`).toBeGreaterThan(0)
     const mod = await configModule(command)
     const schema = mod.schema
     expect(schema instanceof z.ZodObject, `src/stages/${command}/config.ts must export its env schema as \`schema\``).toBe(true)
     const declared = Object.keys((schema as z.ZodObject).shape)
-    const env = envOf(service as ComposeService)
-    const undeclared = Object.keys(env).filter(k => !declared.includes(k) && !COMMON_ENV.includes(k))
-    expect(undeclared, `${name} passes variables ${command} does not read`).toEqual([])
     const required = declared.filter(k => !(schema as z.ZodObject).shape[k]?.safeParse(undefined).success)
-    expect(required.filter(k => env[k] === undefined), `${name} misses required variables`).toEqual([])
     const load = Object.entries(mod).find(([k, v]) => /^load\w*Config$/.test(k) && typeof v === 'function')?.[1] as ((e: Record<string, string>) => unknown) | undefined
     expect(load, `src/stages/${command}/config.ts exports no load…Config function`).toBeDefined()
-    expect(() => load?.(env)).not.toThrow()
+    for (const [name, service] of running) {
+      const env = envOf(service)
+      const undeclared = Object.keys(env).filter(k => !declared.includes(k) && !COMMON_ENV.includes(k))
+      expect(undeclared, `${name} passes variables ${command} does not read`).toEqual([])
+      expect(required.filter(k => env[k] === undefined), `${name} misses required variables`).toEqual([])
+      expect(() => load?.(env), name).not.toThrow()
+    }
   })
 
   it('migrate: only the database variables the migration command reads', () => {

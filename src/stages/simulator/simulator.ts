@@ -4,8 +4,9 @@ import { formatF2Timestamp } from '../../core/timestamp.ts'
 import { extractMac } from '../../core/topic.ts'
 import { handleCommand } from './commands.ts'
 import type { SimulatorConfig } from './config.ts'
-import { createDeviceState, nextMessage, type DeviceState, type OutMessage } from './device.ts'
-import { createRng, generateFleet, type SimController } from './fleet.ts'
+import { ErrorCodes, F2Error } from '../../core/errors.ts'
+import { createDeviceState, eventMessage, nextMessage, sensorMessage, type DeviceState, type OutMessage } from './device.ts'
+import { createRng, generateFleet, type SimConnector, type SimController, type SimSensor } from './fleet.ts'
 import type { SimulatorMetrics } from './metrics.ts'
 
 export interface SentMessage extends OutMessage {
@@ -23,6 +24,14 @@ export interface Simulator {
   sendCount: (n: number) => Promise<SentMessage[]>
   /** Publishes at `rate` messages/s until `count` messages or `durationMs` (whichever is set, first). */
   runLoad: (options: { rate: number, count?: number, durationMs?: number, signal?: AbortSignal }) => Promise<LoadReport>
+  /**
+   * Realistic pacing until `signal` aborts: every sensor reports once per `intervalMs`, the
+   * first round spread over `warmupMs` (default min(interval, max(2 s, 1 ms per sensor))) so
+   * readings appear within seconds of start; events (doors, exit buttons, motion, reader
+   * scans) arrive at random, on average one per access-control / alarm connector per
+   * `eventIntervalMs` (default twice the interval).
+   */
+  runPaced: (options: { intervalMs: number, warmupMs?: number, eventIntervalMs?: number, signal?: AbortSignal }) => Promise<LoadReport>
   /** Publishes every reply of the simulated devices' command handling (for tests). */
   readonly commandsHandled: () => number
   ready: () => boolean
@@ -32,6 +41,7 @@ export interface SimulatorDeps {
   config: SimulatorConfig
   logger: Logger
   metrics: SimulatorMetrics
+  /** Default: `config.devices` generated controllers with the built-in templates (for tests; the service passes the fleet loadFleet read). */
   fleet?: SimController[]
 }
 
@@ -44,6 +54,7 @@ export interface SimulatorDeps {
 export function createSimulator (deps: SimulatorDeps): Simulator {
   const { config, logger, metrics } = deps
   const fleet = deps.fleet ?? generateFleet(config.devices, config.seed)
+  if (fleet.length === 0) throw new F2Error(ErrorCodes.CONFIG_INVALID, 'the simulator needs at least one controller')
   const rng = createRng(config.seed ^ 0x5f2)
   const states = new Map<string, DeviceState>(fleet.map(c => [c.mac, createDeviceState(c, rng)]))
   const order = [...states.values()]
@@ -123,8 +134,50 @@ export function createSimulator (deps: SimulatorDeps): Simulator {
     return { sent, acked, failed, seconds: Number(seconds.toFixed(3)), achievedRate: Number((acked / seconds).toFixed(1)) }
   }
 
+  const runPaced: Simulator['runPaced'] = async ({ intervalMs, warmupMs, eventIntervalMs, signal }) => {
+    const sensors = order.flatMap(st => st.controller.connectors.flatMap(c => c.sensors.map(s => [st, c, s] as const)))
+    const eventful = order.flatMap(st => st.controller.connectors.filter(c => c.mode !== 'sensor-mode').map(c => [st, c] as const))
+    const n = sensors.length
+    const warmup = Math.min(intervalMs, warmupMs ?? Math.max(2000, n))
+    // Poisson arrivals across all eventful connectors.
+    const eventGap = (): number => eventful.length === 0 ? Number.POSITIVE_INFINITY : -Math.log(1 - rng()) * (eventIntervalMs ?? intervalMs * 2) / eventful.length
+    const started = performance.now()
+    let nextEventAt = started + eventGap()
+    let k = 0
+    let sent = 0
+    let acked = 0
+    let failed = 0
+    let inFlight = 0
+    while (signal?.aborted !== true) {
+      const sensorDue = n === 0 ? Number.POSITIVE_INFINITY : started + Math.floor(k / n) * intervalMs + (k % n) * warmup / n
+      const due = Math.min(sensorDue, nextEventAt)
+      const wait = due - performance.now()
+      if (wait > 0 || inFlight >= config.maxInFlight) {
+        await pause(inFlight >= config.maxInFlight ? 5 : Math.min(wait, 1000), signal)
+        continue
+      }
+      let m: OutMessage
+      if (sensorDue <= nextEventAt) {
+        const [st, c, s] = sensors[k % n] as readonly [DeviceState, SimConnector, SimSensor]
+        m = sensorMessage(st, c, s, rng, stamp)
+        k++
+      } else {
+        const [st, c] = eventful[Math.floor(rng() * eventful.length)] as readonly [DeviceState, SimConnector]
+        m = eventMessage(st, c, rng, stamp)
+        nextEventAt += eventGap()
+      }
+      sent++
+      inFlight++
+      void publish(m).then(ok => { inFlight--; if (ok) acked++; else failed++ })
+    }
+    while (inFlight > 0) await new Promise(resolve => setTimeout(resolve, 5))
+    const seconds = (performance.now() - started) / 1000
+    return { sent, acked, failed, seconds: Number(seconds.toFixed(3)), achievedRate: Number((acked / seconds).toFixed(1)) }
+  }
+
   return {
     fleet,
+    runPaced,
     commandsHandled: () => commandsHandled,
     ready: () => mqtt?.connected() ?? false,
     start: async () => {
@@ -161,4 +214,14 @@ export function createSimulator (deps: SimulatorDeps): Simulator {
     },
     runLoad
   }
+}
+
+/** Waits `ms`, or less if `signal` aborts. */
+async function pause (ms: number, signal: AbortSignal | undefined): Promise<void> {
+  if (signal?.aborted === true) return
+  await new Promise<void>(resolve => {
+    const done = (): void => { clearTimeout(timer); signal?.removeEventListener('abort', done); resolve() }
+    const timer = setTimeout(done, ms)
+    signal?.addEventListener('abort', done, { once: true })
+  })
 }
