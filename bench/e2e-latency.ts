@@ -5,20 +5,56 @@
  * Runs both stages as real processes on private topics, a private registry database and a
  * private time-series database; publishes `rate` raw records per second for `seconds`
  * (each stamped with its send time as device time), waits until every row is stored, then
- * reports throughput (rows and messages per second, first send → last commit) and latency
- * percentiles (device time → `ingested_at`, i.e. the database commit).
+ * reports throughput (rows and messages per second, first send → last commit), latency
+ * percentiles (device time → `ingested_at`, i.e. the database commit), and per stage the
+ * peak RSS and the CPU seconds spent (CPU per 1000 messages is far less sensitive to a
+ * noisy machine than throughput).
+ *
+ * Options: `--profile <dir>` writes V8 CPU profiles of both stages there (`--cpu-prof`);
+ * `--env-processor K=V,K=V` / `--env-sink K=V,…` pass tuning knobs to one stage.
  */
+import { readFileSync } from 'node:fs'
+import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { setTimeout as sleep } from 'node:timers/promises'
 import postgres from 'postgres'
+import { createProducer } from '../src/adapters/kafka.ts'
 import { migrate } from '../src/storage/migrate.ts'
 import { createTempDatabase, createTempTopics, stackEnv, uniqueName } from '../test/helpers/stack.ts'
-import { deviceTime, produceAll, rawRecord, spawnCli } from '../test/e2e/support.ts'
+import { deviceTime, rawRecord, spawnCli, type ChildService } from '../test/e2e/support.ts'
 
-const { values } = parseArgs({ options: { rate: { type: 'string', default: '5000' }, seconds: { type: 'string', default: '20' } } })
+const { values } = parseArgs({
+  options: {
+    rate: { type: 'string', default: '5000' },
+    seconds: { type: 'string', default: '20' },
+    profile: { type: 'string' },
+    'env-processor': { type: 'string', default: '' },
+    'env-sink': { type: 'string', default: '' }
+  }
+})
 const rate = Number(values.rate)
 const seconds = Number(values.seconds)
 const total = rate * seconds
+
+const envList = (s: string): Record<string, string> => Object.fromEntries(s.split(',').filter(Boolean).map(kv => {
+  const i = kv.indexOf('=')
+  return [kv.slice(0, i), kv.slice(i + 1)]
+}))
+
+/** Resident set size and CPU seconds (user + system) of a live process, from /proc. */
+function procStats (pid: number | undefined): { rssMb: number, cpuS: number } {
+  if (pid === undefined) return { rssMb: 0, cpuS: 0 }
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8')
+    const rssKb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0)
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    const ticks = Number(fields[11]) + Number(fields[12])
+    return { rssMb: rssKb / 1024, cpuS: ticks / 100 }
+  } catch {
+    return { rssMb: 0, cpuS: 0 }
+  }
+}
 
 const registry = await createTempDatabase('registry')
 const timeseries = await createTempDatabase('timeseries')
@@ -34,12 +70,24 @@ const pg = (prefix: string, url: string): Record<string, string> => {
   const u = new URL(url)
   return { [`${prefix}_HOST`]: u.hostname, [`${prefix}_PORT`]: u.port, [`${prefix}_DB`]: u.pathname.slice(1), [`${prefix}_USER`]: decodeURIComponent(u.username), [`${prefix}_PASSWORD`]: decodeURIComponent(u.password) }
 }
-const common = { KAFKA_BOOTSTRAP_SERVERS: stackEnv().kafkaBootstrap, KAFKA_DEAD_LETTER_TOPIC: dead, HTTP_PORT: '0' }
-const processor = spawnCli(['processor'], { ...common, ...pg('POSTGRES', registry.url), KAFKA_INPUT_TOPIC: raw, KAFKA_OUTPUT_TOPIC: decoded, KAFKA_CONSUMER_GROUP: uniqueName('bench_p'), PROCESSOR_INSTANCE_ID: uniqueName('bp') })
-const sink = spawnCli(['sink'], { ...common, ...pg('TIMESCALE', timeseries.url), KAFKA_INPUT_TOPIC: decoded, KAFKA_CONSUMER_GROUP: uniqueName('bench_s'), SINK_INSTANCE_ID: uniqueName('bs') })
+const profile = values.profile === undefined ? {} : { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${resolve(values.profile)}` }
+const common = { KAFKA_BOOTSTRAP_SERVERS: stackEnv().kafkaBootstrap, KAFKA_DEAD_LETTER_TOPIC: dead, HTTP_PORT: '0', ...profile }
+const processor = spawnCli(['processor'], { ...common, ...pg('POSTGRES', registry.url), KAFKA_INPUT_TOPIC: raw, KAFKA_OUTPUT_TOPIC: decoded, KAFKA_CONSUMER_GROUP: uniqueName('bench_p'), PROCESSOR_INSTANCE_ID: uniqueName('bp'), ...envList(values['env-processor']) })
+const sink = spawnCli(['sink'], { ...common, ...pg('TIMESCALE', timeseries.url), KAFKA_INPUT_TOPIC: decoded, KAFKA_CONSUMER_GROUP: uniqueName('bench_s'), SINK_INSTANCE_ID: uniqueName('bs'), ...envList(values['env-sink']) })
+const producer = createProducer({ clientId: 'f2-bench-load', bootstrapBrokers: stackEnv().kafkaBootstrap.split(','), retries: 5 })
+
+const peakRss = { processor: 0, sink: 0 }
+const sample = (): Record<'processor' | 'sink', { rssMb: number, cpuS: number }> => {
+  const out = { processor: procStats(processor.child.pid), sink: procStats(sink.child.pid) }
+  peakRss.processor = Math.max(peakRss.processor, out.processor.rssMb)
+  peakRss.sink = Math.max(peakRss.sink, out.sink.rssMb)
+  return out
+}
+const sampler = setInterval(sample, 500)
 
 try {
   await sleep(3000)
+  const cpu0 = sample()
   // One message = one Environmental Sensor reading = 3 rows; distinct device times keep keys unique.
   const topicsOf = ['tele/f2-e4fd45f654be/sensor-mode/J1/sensor-1', 'tele/f2-123456abcdef/sensor-mode/J4/sensor-3']
   let seq = 0
@@ -53,7 +101,7 @@ try {
       const i = seq++
       return rawRecord(raw, topicsOf[i % 2] as string, { timestamp: deviceTime(now + (i % 1000) / 1000), data: '0AEA139201A4', seq: i }, now)
     })
-    await produceAll(batch)
+    for (let i = 0; i < batch.length; i += 2000) await producer.send({ messages: batch.slice(i, i + 2000) })
   }
   const sent = Date.now()
   const expected = total * 3
@@ -63,23 +111,31 @@ try {
     if (stored >= expected) break
     await sleep(250)
   }
+  const cpu1 = sample()
   const [r] = await ts`SELECT
       extract(epoch FROM max(ingested_at) - min("timestamp"))::float8 AS span_s,
       percentile_cont(ARRAY[0.5, 0.95, 0.99]) WITHIN GROUP (ORDER BY extract(epoch FROM ingested_at - "timestamp")) AS p,
-      max(extract(epoch FROM ingested_at - "timestamp"))::float8 AS max_s
+      max(extract(epoch FROM ingested_at - "timestamp"))::float8 AS max_s,
+      count(DISTINCT ("timestamp", device_id, connector, connector_mode, datapoint_label, pin_position))::int AS distinct_keys
     FROM iot_measurements`
   const p = (r?.p as number[]) ?? []
   const span = Number(r?.span_s)
+  const cpuPerK = (name: 'processor' | 'sink'): number => Math.round((cpu1[name].cpuS - cpu0[name].cpuS) / total * 1000 * 1000) / 1000
   console.log(JSON.stringify({
     load: { messagesPerSecond: rate, seconds, messages: total, rowsExpected: expected },
     rowsStored: stored,
+    distinctRows: Number(r?.distinct_keys),
     throughput: { messagesPerSecond: Math.round(total / span), rowsPerSecond: Math.round(stored / span) },
-    latencySeconds: { p50: p[0], p95: p[1], p99: p[2], max: Number(r?.max_s) }
+    latencySeconds: { p50: p[0], p95: p[1], p99: p[2], max: Number(r?.max_s) },
+    peakRssMb: { processor: Math.round(peakRss.processor), sink: Math.round(peakRss.sink) },
+    cpuSecondsPer1000Messages: { processor: cpuPerK('processor'), sink: cpuPerK('sink') }
   }, null, 2))
-  if (stored < expected) process.exitCode = 1
+  if (stored !== expected) process.exitCode = 1
 } finally {
-  await processor.kill('SIGTERM')
-  await sink.kill('SIGTERM')
+  clearInterval(sampler)
+  await producer.close().catch(() => {})
+  const stop = async (c: ChildService): Promise<void> => { await c.kill('SIGTERM') }
+  await Promise.all([stop(processor), stop(sink)])
   await ts.end()
   await registry.drop()
   await timeseries.drop()

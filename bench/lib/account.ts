@@ -112,7 +112,9 @@ export async function collectDeadLetters (sql: postgres.Sql, brokers: string[], 
   }
   for (let i = 0; i < rows.length; i += 5000) {
     const chunk = rows.slice(i, i + 5000)
-    await sql`INSERT INTO bench_dead ${sql(chunk, 'topic', 'ts', 'reason', 'stage')}`
+    // Through text: postgres.js would pass an ISO string as a Date and drop the microseconds.
+    await sql`INSERT INTO bench_dead (topic, ts, reason, stage)
+      SELECT topic, ts::timestamptz, reason, stage FROM json_to_recordset(${JSON.stringify(chunk)}::json) AS x (topic text, ts text, reason text, stage text)`
   }
   return rows.length
 }

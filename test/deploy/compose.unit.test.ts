@@ -219,6 +219,6 @@ describe('start order and restarts', { timeout: 30_000 }, () => {
     for (const stage of ['processor', 'sink']) {
       expect(deps(stage)).toEqual({ 'kafka-init': 'service_completed_successfully', migrate: 'service_completed_successfully' })
     }
-    expect(deps('simulator')).toEqual({ connector: 'service_healthy' })
+    expect(deps('simulator')).toEqual({ connector: 'service_healthy', migrate: 'service_completed_successfully' })
   })
 })

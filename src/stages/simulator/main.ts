@@ -6,12 +6,16 @@ import { createLogger } from '../../adapters/logger.ts'
 import { createRegistry } from '../../adapters/metrics.ts'
 import { loadSimulatorConfig } from './config.ts'
 import { simulatorMetrics } from './metrics.ts'
-import { createSimulator } from './simulator.ts'
+import { loadFleet, type LoadedFleet } from './registry-fleet.ts'
+import { createSimulator, type Simulator } from './simulator.ts'
 
 const USAGE = `usage: node src/cli.ts simulator [options]
 
-A fleet of simulated F2 controllers speaking f2-protocol.md.
-  --devices N      generated controllers (MACs f2f2…), up to 50000        (SIM_DEVICES, default 3)
+A fleet of simulated F2 controllers speaking f2-protocol.md. By default the registry's
+controllers (POSTGRES_HOST/PORT/DB/USER/PASSWORD), each sensor framed with its own data points.
+  --devices N      instead, N generated controllers (MACs f2f2…), up to 50000, with the
+                   registry's sensor templates                           (SIM_DEVICES, default 0)
+  --register       register the generated fleet in the registry          (SIM_REGISTER)
   --seed S         reproducible fleet and traffic                        (SIM_SEED, default 1)
   --interval S     seconds between one sensor's readings                 (PUBLISH_INTERVAL, default 30)
   --rate R         load mode: R messages/s across the fleet              (SIM_RATE)
@@ -19,6 +23,7 @@ A fleet of simulated F2 controllers speaking f2-protocol.md.
   --duration S     run the load for S seconds, print a JSON report, exit (SIM_DURATION_S)
   --qos 0|1|2      publish QoS                                           (SIM_QOS, default 1)
   --no-commands    do not subscribe to cmnd/
+An unreachable registry is retried with back-off (one-shot runs give up after SIM_REGISTRY_WAIT_S, default 30).
 Broker: MQTT_BROKER, MQTT_PORT. Metrics on HTTP_PORT (default 9401) when running as a service.
 `
 
@@ -35,6 +40,7 @@ export async function run (argv: string[]): Promise<number> {
       count: { type: 'string' },
       duration: { type: 'string' },
       qos: { type: 'string' },
+      register: { type: 'boolean' },
       'no-commands': { type: 'boolean' }
     }
   })
@@ -53,13 +59,40 @@ export async function run (argv: string[]): Promise<number> {
   flag('SIM_DURATION_S', values.duration)
   flag('SIM_QOS', values.qos)
   if (values['no-commands'] === true) env.SIM_COMMANDS = 'false'
+  if (values.register === true) env.SIM_REGISTER = 'true'
   const config = loadSimulatorConfig(env)
   const logger = createLogger('simulator')
   logger.info({ config: redact(config) }, 'simulator configuration')
   const registry = createRegistry('simulator')
-  const sim = createSimulator({ config, logger, metrics: simulatorMetrics(registry) })
+  const metrics = simulatorMetrics(registry)
+  const oneShot = config.count > 0 || config.durationMs > 0
+  const abort = new AbortController()
+  const load = async (): Promise<LoadedFleet> => {
+    const loaded = await loadFleet({
+      devices: config.devices,
+      seed: config.seed,
+      register: config.register,
+      registry: config.registry,
+      logger,
+      waitMs: oneShot ? config.registryWaitMs : Number.POSITIVE_INFINITY,
+      signal: abort.signal
+    })
+    if (loaded.skipped.length > 0) logger.warn({ skipped: loaded.skipped.slice(0, 20), count: loaded.skipped.length }, 'registry sensors left out (they cannot be framed so that they decode)')
+    const sensors = loaded.fleet.reduce((n, c) => n + c.connectors.reduce((k, cn) => k + cn.sensors.length, 0), 0)
+    logger.info({ source: loaded.source, controllers: loaded.fleet.length, sensors }, 'fleet loaded')
+    return loaded
+  }
 
-  if (config.count > 0 || config.durationMs > 0) {
+  if (oneShot) {
+    let loaded: LoadedFleet
+    try {
+      loaded = await load()
+    } catch (err) {
+      logger.error({ err }, 'no fleet')
+      process.stderr.write(`simulator: ${(err as Error).message}\n`)
+      return 1
+    }
+    const sim = createSimulator({ config, logger, metrics, fleet: loaded.fleet })
     await sim.start()
     const report = await sim.runLoad({ rate: config.rate, count: config.count > 0 ? config.count : undefined, durationMs: config.durationMs })
     await sim.stop()
@@ -67,23 +100,44 @@ export async function run (argv: string[]): Promise<number> {
     return report.failed === 0 ? 0 : 1
   }
 
-  // Service mode: every sensor reports once per interval (plus events), or the --rate load.
-  const sensors = sim.fleet.reduce((n, c) => n + c.connectors.reduce((k, cn) => k + Math.max(1, cn.sensors.length), 0), 0)
-  const rate = config.rate > 0 ? config.rate : sensors / (config.intervalMs / 1000)
-  const abort = new AbortController()
+  // Service mode: every sensor reports once per interval (events in between), or the --rate load.
+  let sim: Simulator | undefined
+  let starting: Promise<void> | undefined
   let loop: Promise<unknown> | undefined
   let http: HttpHandle | undefined
+  const boot = async (): Promise<void> => {
+    http = await startHttp({
+      host: config.httpHost,
+      port: config.httpPort,
+      registry,
+      readiness: () => ({ ready: sim?.ready() ?? false, checks: { fleet: sim !== undefined, mqtt: sim?.ready() ?? false } })
+    })
+    let loaded: LoadedFleet
+    try {
+      loaded = await load()
+    } catch (err) {
+      if (abort.signal.aborted) return
+      throw err
+    }
+    if (abort.signal.aborted) return
+    sim = createSimulator({ config, logger, metrics, fleet: loaded.fleet })
+    await sim.start()
+    if (abort.signal.aborted) return
+    logger.info({ devices: sim.fleet.length, intervalS: config.intervalMs / 1000, rate: config.rate }, 'simulating')
+    loop = config.rate > 0
+      ? sim.runLoad({ rate: config.rate, signal: abort.signal })
+      : sim.runPaced({ intervalMs: config.intervalMs, signal: abort.signal })
+  }
   return runService({
     start: async () => {
-      http = await startHttp({ host: config.httpHost, port: config.httpPort, registry, readiness: () => ({ ready: sim.ready(), checks: { mqtt: sim.ready() } }) })
-      await sim.start()
-      logger.info({ devices: sim.fleet.length, rate }, 'simulating')
-      loop = sim.runLoad({ rate, signal: abort.signal })
+      starting = boot()
+      await starting
     },
     stop: async () => {
       abort.abort()
+      await starting?.catch(() => {})
       await loop
-      await sim.stop()
+      await sim?.stop()
       await http?.close()
     }
   }, { name: 'simulator', logger })

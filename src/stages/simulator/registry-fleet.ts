@@ -141,30 +141,29 @@ export interface LoadedFleet {
  */
 export async function loadFleet (o: LoadFleetOptions): Promise<LoadedFleet> {
   const target = describeTarget(o.registry)
-  const sql = connect(o.registry, { max: 2, connect_timeout: 5, idle_timeout: 5 })
   const started = Date.now()
   let delay = 500
-  try {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        const loaded = o.devices === 0 ? await registryFleet(sql) : await generatedFleet(sql, o)
-        if (attempt > 1) o.logger.info({ registry: target, attempt }, 'registry reached')
-        return loaded
-      } catch (err) {
-        const empty = err instanceof EmptyRegistry
-        if (!empty && !isRegistryNotReady(err)) throw err
-        const reason = empty ? err.message : describePgError(err)
-        const waited = Date.now() - started
-        if (waited + delay > o.waitMs) {
-          throw new F2Error(ErrorCodes.REGISTRY_UNAVAILABLE, `registry ${target}: ${reason} (gave up after ${Math.round(waited / 1000)} s; SIM_REGISTRY_WAIT_S)`, { cause: err })
-        }
-        o.logger.warn({ registry: target, attempt, retryInMs: delay, reason }, empty ? 'registry has no controllers yet, retrying' : 'registry not reachable yet, retrying')
-        await sleep(delay, undefined, o.signal === undefined ? {} : { signal: o.signal })
-        delay = Math.min(delay * 2, 10_000)
+  for (let attempt = 1; ; attempt++) {
+    // A fresh pool per attempt: postgres.js delays reconnecting a pool whose connect failed.
+    const sql = connect(o.registry, { max: 1, connect_timeout: 5 })
+    try {
+      const loaded = o.devices === 0 ? await registryFleet(sql) : await generatedFleet(sql, o)
+      if (attempt > 1) o.logger.info({ registry: target, attempt }, 'registry reached')
+      return loaded
+    } catch (err) {
+      const empty = err instanceof EmptyRegistry
+      if (!empty && !isRegistryNotReady(err)) throw err
+      const reason = empty ? err.message : describePgError(err)
+      const waited = Date.now() - started
+      if (waited + delay > o.waitMs) {
+        throw new F2Error(ErrorCodes.REGISTRY_UNAVAILABLE, `registry ${target}: ${reason} (gave up after ${Math.round(waited / 1000)} s; SIM_REGISTRY_WAIT_S)`, { cause: err })
       }
+      o.logger.warn({ registry: target, attempt, retryInMs: delay, reason }, empty ? 'registry has no controllers yet, retrying' : 'registry not reachable yet, retrying')
+    } finally {
+      await sql.end({ timeout: 1 })
     }
-  } finally {
-    await sql.end({ timeout: 5 })
+    await sleep(delay, undefined, o.signal === undefined ? {} : { signal: o.signal })
+    delay = Math.min(delay * 2, 10_000)
   }
 }
 

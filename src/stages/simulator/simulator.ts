@@ -29,7 +29,7 @@ export interface Simulator {
    * first round spread over `warmupMs` (default min(interval, max(2 s, 1 ms per sensor))) so
    * readings appear within seconds of start; events (doors, exit buttons, motion, reader
    * scans) arrive at random, on average one per access-control / alarm connector per
-   * `eventIntervalMs` (default twice the interval).
+   * `eventIntervalMs` (default the interval).
    */
   runPaced: (options: { intervalMs: number, warmupMs?: number, eventIntervalMs?: number, signal?: AbortSignal }) => Promise<LoadReport>
   /** Publishes every reply of the simulated devices' command handling (for tests). */
@@ -140,7 +140,7 @@ export function createSimulator (deps: SimulatorDeps): Simulator {
     const n = sensors.length
     const warmup = Math.min(intervalMs, warmupMs ?? Math.max(2000, n))
     // Poisson arrivals across all eventful connectors.
-    const eventGap = (): number => eventful.length === 0 ? Number.POSITIVE_INFINITY : -Math.log(1 - rng()) * (eventIntervalMs ?? intervalMs * 2) / eventful.length
+    const eventGap = (): number => eventful.length === 0 ? Number.POSITIVE_INFINITY : -Math.log(1 - rng()) * (eventIntervalMs ?? intervalMs) / eventful.length
     const started = performance.now()
     let nextEventAt = started + eventGap()
     let k = 0
