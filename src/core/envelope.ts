@@ -3,6 +3,7 @@ import { ErrorCodes } from './errors.ts'
 import { fail, ok, type Result } from './result.ts'
 import { extractMac } from './topic.ts'
 import { formatIso, parseTimestamp } from './timestamp.ts'
+import { isCanonicalInstant } from './iso-instant.ts'
 import { decodeBase64, decodeUtf8, encodeBase64, tryParseJson } from './json.ts'
 
 export type PayloadEncoding = 'json' | 'text' | 'base64'
@@ -80,7 +81,7 @@ const isoInstant = z.unknown().transform((v, ctx) => {
   return z.NEVER
 })
 
-const V1Schema = z.object({
+export const V1Schema = z.object({
   schema_version: z.literal(1),
   original_topic: z.string(),
   device_id: z.string().nullable(),
@@ -111,6 +112,23 @@ function issuesOf (e: z.ZodError): Array<{ path: string; message: string }> {
 }
 
 /**
+ * V1Schema's result (with decodeEnvelope's checks) for the envelope the connector writes
+ * (JSON payload, canonical receipt time), without zod; `undefined` for anything else, which
+ * the schema then decides. Equivalence is tested in test/core/envelope-fast.test.ts.
+ */
+export function fastDecodeV1 (raw: Record<string, unknown>): RawEnvelope | undefined {
+  const { schema_version: version, original_topic: topic, device_id: deviceId, payload, payload_encoding: encoding, timestamp, qos, retain, message_id: messageId } = raw
+  if (version !== 1 || typeof topic !== 'string' || (deviceId !== null && typeof deviceId !== 'string')) return undefined
+  if (encoding !== 'json') return undefined
+  if (typeof timestamp !== 'string' || !isCanonicalInstant(timestamp)) return undefined
+  if ((qos !== 0 && qos !== 1 && qos !== 2) || typeof retain !== 'boolean') return undefined
+  if (messageId !== undefined && typeof messageId !== 'string') return undefined
+  const env: RawEnvelope = { schema_version: 1, original_topic: topic, device_id: deviceId, payload, payload_encoding: encoding, timestamp, qos, retain }
+  if (messageId !== undefined) env.message_id = messageId
+  return env
+}
+
+/**
  * Reads a `raw_iot_data` record. Accepts schema_version 1 and the seed's bare envelope
  * (original_topic, device_id, payload, timestamp). For a seed envelope, a string payload
  * that parses as JSON becomes 'json' (the seed stored device JSON as text), another
@@ -127,6 +145,8 @@ export function decodeEnvelope (bytes: Uint8Array): Result<RawEnvelope> {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return invalid('not a JSON object')
   if (!('payload' in raw)) return invalid('payload missing')
   if ('schema_version' in raw) {
+    const fast = fastDecodeV1(raw as Record<string, unknown>)
+    if (fast !== undefined) return ok(fast)
     const r = V1Schema.safeParse(raw)
     if (!r.success) return invalid('schema mismatch', { issues: issuesOf(r.error) })
     const env = r.data as RawEnvelope

@@ -105,6 +105,8 @@ export async function runOwner (options: OwnerOptions): Promise<number> {
       status = 'failed'
       error = err instanceof Error ? err.message : String(err)
       logger.error({ err, code: isF2Error(err) ? err.code : undefined }, `the stack could not start: ${error}`)
+      // The JSON log is for machines; whoever ran the command gets the reason in plain words.
+      if (mode === 'foreground') process.stderr.write(`\nthe stack could not start: ${error}\n`)
       save(supervisor.running())
     }
   } finally {

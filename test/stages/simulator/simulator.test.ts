@@ -83,4 +83,14 @@ describe('simulator against the real broker', () => {
     for (const list of perDevice.values()) expect(list).toEqual([...list].sort())
     expect(await registry.getSingleMetricAsString('f2_simulator_messages_sent_total')).toContain('kind="tele",component="sensor"')
   }, 60_000)
+
+  it('paces a service run: every sensor reports once within the first seconds, then waits for the interval', async () => {
+    const sensors = sim.fleet.reduce((n, c) => n + c.connectors.reduce((k, cn) => k + cn.sensors.length, 0), 0)
+    const abort = new AbortController()
+    const run = sim.runPaced({ intervalMs: 60_000, warmupMs: 1500, eventIntervalMs: 1e12, signal: abort.signal })
+    await new Promise(resolve => setTimeout(resolve, 3000))
+    abort.abort()
+    const report = await run
+    expect(report).toMatchObject({ sent: sensors, acked: sensors, failed: 0 })
+  }, 30_000)
 })
