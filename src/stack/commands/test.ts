@@ -6,6 +6,7 @@ import { serviceEnv } from '../config.ts'
 import { createContext } from '../context.ts'
 import { down, up } from '../detached.ts'
 import { runPostStartHooks } from '../hooks.ts'
+import { provision } from '../provision.ts'
 
 /**
  * `npm test [-- vitest args]`: installs what is missing, brings the stack up detached unless
@@ -20,6 +21,7 @@ export async function run (argv: string[]): Promise<number> {
   process.on('SIGINT', ignore)
   process.on('SIGTERM', ignore)
   try {
+    provision(ctx.paths, ctx.logger, { forTests: true })
     const result = await up(ctx)
     started = result.started
     await runPostStartHooks({ cfg: ctx.cfg, logger: ctx.logger, env: serviceEnv(ctx.cfg) })
