@@ -21,7 +21,6 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { Readable } from 'node:stream'
 import { pipeline as pipe } from 'node:stream/promises'
 import { Consumer } from '@platformatic/kafka'
-import postgres from 'postgres'
 import { createMqttClient } from '../src/adapters/mqtt.ts'
 import { buildEnvelope, encodeEnvelope } from '../src/core/envelope.ts'
 import { decodeMessage } from '../src/core/decode.ts'
@@ -113,7 +112,7 @@ async function kafkaCeiling (kind: 'raw' | 'decoded'): Promise<{ records: number
   const data: Array<[string, string]> = kind === 'raw' ? traffic.envelopes : traffic.measurements.map(m => [m.device_id, JSON.stringify(m)])
   const file = join(work, `${kind}.json`)
   writeFileSync(file, JSON.stringify(data))
-  const repeat = Math.max(1, Math.round(150_000 / data.length))
+  const repeat = Math.max(1, Math.round(800_000 / data.length))
   const total = data.length * repeat
   const consumer = new Consumer({ clientId: 'f2-ceiling-consumer', bootstrapBrokers: urls.kafka.split(','), groupId: `${topic}-g`, autocommit: false, maxWaitTime: 100, sessionTimeout: 10_000, heartbeatInterval: 1000 })
   let count = 0
