@@ -14,6 +14,7 @@
  * `--env-processor K=V,K=V` / `--env-sink K=V,…` pass tuning knobs to one stage.
  */
 import { readFileSync } from 'node:fs'
+import { createServer } from 'node:net'
 import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -21,7 +22,7 @@ import postgres from 'postgres'
 import { createProducer } from '../src/adapters/kafka.ts'
 import { migrate } from '../src/storage/migrate.ts'
 import { createTempDatabase, createTempTopics, stackEnv, uniqueName } from '../test/helpers/stack.ts'
-import { deviceTime, rawRecord, spawnCli, type ChildService } from '../test/e2e/support.ts'
+import { deviceTime, groupLag, rawRecord, spawnCli, type ChildService } from '../test/e2e/support.ts'
 
 const { values } = parseArgs({
   options: {
@@ -56,6 +57,28 @@ function procStats (pid: number | undefined): { rssMb: number, cpuS: number } {
   }
 }
 
+async function freePort (): Promise<number> {
+  return await new Promise((resolve, reject) => {
+    const srv = createServer()
+    srv.once('error', reject)
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as { port: number }).port
+      srv.close(() => resolve(port))
+    })
+  })
+}
+
+/** Heap and off-heap memory of a stage, from its /metrics (prom-client's default metrics), in MB. */
+async function memoryOf (port: number): Promise<Record<string, number>> {
+  try {
+    const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()
+    const pick = (name: string): number => Math.round(Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)`, 'm').exec(text)?.[1] ?? 0) / 1048576)
+    return { heapUsed: pick('nodejs_heap_size_used_bytes'), heapTotal: pick('nodejs_heap_size_total_bytes'), external: pick('nodejs_external_memory_bytes') }
+  } catch {
+    return {}
+  }
+}
+
 const registry = await createTempDatabase('registry')
 const timeseries = await createTempDatabase('timeseries')
 const reg = postgres(registry.url, { max: 1, onnotice: () => {} })
@@ -70,10 +93,12 @@ const pg = (prefix: string, url: string): Record<string, string> => {
   const u = new URL(url)
   return { [`${prefix}_HOST`]: u.hostname, [`${prefix}_PORT`]: u.port, [`${prefix}_DB`]: u.pathname.slice(1), [`${prefix}_USER`]: decodeURIComponent(u.username), [`${prefix}_PASSWORD`]: decodeURIComponent(u.password) }
 }
-const profile = values.profile === undefined ? {} : { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${resolve(values.profile)}` }
-const common = { KAFKA_BOOTSTRAP_SERVERS: stackEnv().kafkaBootstrap, KAFKA_DEAD_LETTER_TOPIC: dead, HTTP_PORT: '0', ...profile }
-const processor = spawnCli(['processor'], { ...common, ...pg('POSTGRES', registry.url), KAFKA_INPUT_TOPIC: raw, KAFKA_OUTPUT_TOPIC: decoded, KAFKA_CONSUMER_GROUP: uniqueName('bench_p'), PROCESSOR_INSTANCE_ID: uniqueName('bp'), ...envList(values['env-processor']) })
-const sink = spawnCli(['sink'], { ...common, ...pg('TIMESCALE', timeseries.url), KAFKA_INPUT_TOPIC: decoded, KAFKA_CONSUMER_GROUP: uniqueName('bench_s'), SINK_INSTANCE_ID: uniqueName('bs'), ...envList(values['env-sink']) })
+const profile: Record<string, string> = values.profile === undefined ? {} : { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${resolve(values.profile)}` }
+const common = { KAFKA_BOOTSTRAP_SERVERS: stackEnv().kafkaBootstrap, KAFKA_DEAD_LETTER_TOPIC: dead, ...profile }
+const ports = { processor: await freePort(), sink: await freePort() }
+const groups = { processor: uniqueName('bench_p'), sink: uniqueName('bench_s') }
+const processor = spawnCli(['processor'], { ...common, ...pg('POSTGRES', registry.url), KAFKA_INPUT_TOPIC: raw, KAFKA_OUTPUT_TOPIC: decoded, KAFKA_CONSUMER_GROUP: groups.processor, HTTP_PORT: String(ports.processor), PROCESSOR_INSTANCE_ID: uniqueName('bp'), ...envList(values['env-processor']) })
+const sink = spawnCli(['sink'], { ...common, ...pg('TIMESCALE', timeseries.url), KAFKA_INPUT_TOPIC: decoded, KAFKA_CONSUMER_GROUP: groups.sink, HTTP_PORT: String(ports.sink), SINK_INSTANCE_ID: uniqueName('bs'), ...envList(values['env-sink']) })
 const producer = createProducer({ clientId: 'f2-bench-load', bootstrapBrokers: stackEnv().kafkaBootstrap.split(','), retries: 5 })
 
 const peakRss = { processor: 0, sink: 0 }
@@ -88,7 +113,8 @@ const sampler = setInterval(sample, 500)
 try {
   await sleep(3000)
   const cpu0 = sample()
-  // One message = one Environmental Sensor reading = 3 rows; distinct device times keep keys unique.
+  // One message = one Environmental Sensor reading = 3 rows; device times a microsecond apart
+  // within a tick (ticks are 100 ms apart) keep every key unique.
   const topicsOf = ['tele/f2-e4fd45f654be/sensor-mode/J1/sensor-1', 'tele/f2-123456abcdef/sensor-mode/J4/sensor-3']
   let seq = 0
   const started = Date.now()
@@ -97,13 +123,15 @@ try {
     const wait = tick - Date.now()
     if (wait > 0) await sleep(wait)
     const now = Date.now()
-    const batch = Array.from({ length: rate / 10 }, () => {
+    const perTick = rate / 10
+    const batch = Array.from({ length: perTick }, () => {
       const i = seq++
-      return rawRecord(raw, topicsOf[i % 2] as string, { timestamp: deviceTime(now + (i % 1000) / 1000), data: '0AEA139201A4', seq: i }, now)
+      return rawRecord(raw, topicsOf[i % 2] as string, { timestamp: deviceTime(now + (i % perTick) / 1000), data: '0AEA139201A4', seq: i }, now)
     })
     for (let i = 0; i < batch.length; i += 2000) await producer.send({ messages: batch.slice(i, i + 2000) })
   }
   const sent = Date.now()
+  const memoryAtEndOfLoad = { processor: await memoryOf(ports.processor), sink: await memoryOf(ports.sink) }
   const expected = total * 3
   let stored = 0
   while (Date.now() - sent < 120_000) {
@@ -127,10 +155,15 @@ try {
     distinctRows: Number(r?.distinct_keys),
     throughput: { messagesPerSecond: Math.round(total / span), rowsPerSecond: Math.round(stored / span) },
     latencySeconds: { p50: p[0], p95: p[1], p99: p[2], max: Number(r?.max_s) },
+    memoryAtEndOfLoadMb: memoryAtEndOfLoad,
     peakRssMb: { processor: Math.round(peakRss.processor), sink: Math.round(peakRss.sink) },
     cpuSecondsPer1000Messages: { processor: cpuPerK('processor'), sink: cpuPerK('sink') }
   }, null, 2))
-  if (stored !== expected) process.exitCode = 1
+  if (stored !== expected) {
+    process.exitCode = 1
+    console.error(`lag: processor ${await groupLag(groups.processor, raw)}, sink ${await groupLag(groups.sink, decoded)}`)
+    console.error(`processor output:\n${processor.output().slice(-4000)}\nsink output:\n${sink.output().slice(-4000)}`)
+  }
 } finally {
   clearInterval(sampler)
   await producer.close().catch(() => {})

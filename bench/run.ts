@@ -232,7 +232,7 @@ try {
   process.stdout.write(`${JSON.stringify(summary)}\n`)
   process.exitCode = summary.passed ? 0 : 1
 } catch (err) {
-  for (const s of SERVICES) process.stderr.write(`--- ${s} log tail ---\n${pipeline.logTail(s, 8).slice(-3000)}\n`)
+  for (const s of SERVICES) process.stderr.write(`--- ${s} log tail ---\n${pipeline.logTail(s, 5).slice(-1200)}\n`)
   throw err
 } finally {
   await pipeline.tearDown(a.keep === true)

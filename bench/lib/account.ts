@@ -72,11 +72,54 @@ function deviceTime (original: unknown): string | null {
 
 /** Reads the whole dead-letter topic (up to its end offsets now) into bench_dead. */
 export async function collectDeadLetters (sql: postgres.Sql, brokers: string[], topic: string): Promise<number> {
+  const rows: Array<{ topic: string, ts: string | null, reason: string, stage: string }> = []
+  await readTopic(brokers, topic, value => {
+    const dl = decodeDeadLetter(value)
+    if (dl.ok) {
+      let original: unknown = null
+      try { original = JSON.parse(Buffer.from(dl.value.original_value, 'base64').toString('utf8')) } catch { /* not JSON */ }
+      rows.push({ topic: dl.value.mqtt_topic ?? '', ts: deviceTime(original), reason: dl.value.reason, stage: dl.value.stage })
+    } else {
+      rows.push({ topic: '', ts: null, reason: 'UNDECODABLE', stage: '' })
+    }
+  })
+  for (let i = 0; i < rows.length; i += 5000) {
+    const chunk = rows.slice(i, i + 5000)
+    // Through text: postgres.js would pass an ISO string as a Date and drop the microseconds.
+    await sql`INSERT INTO bench_dead (topic, ts, reason, stage)
+      SELECT topic, ts::timestamptz, reason, stage FROM json_to_recordset(${JSON.stringify(chunk)}::text::json) AS x (topic text, ts text, reason text, stage text)`
+  }
+  return rows.length
+}
+
+/**
+ * Records of `topic` (read_committed) beyond which the same message was already seen: the
+ * raw topic keyed by MQTT topic + device timestamp, the decoded topic by the table's key.
+ */
+export async function duplicatesIn (brokers: string[], topic: string, kind: 'raw' | 'decoded'): Promise<{ records: number, duplicates: number }> {
+  const seen = new Set<string>()
+  let records = 0
+  await readTopic(brokers, topic, value => {
+    records++
+    try {
+      const v = JSON.parse(value.toString('utf8')) as Record<string, unknown>
+      const key = kind === 'raw'
+        ? `${String(v.original_topic)}|${String((v.payload as { timestamp?: unknown } | null)?.timestamp)}`
+        : `${String(v.timestamp)}|${String(v.device_id)}|${String(v.connector)}|${String(v.connector_mode)}|${String(v.datapoint_label)}|${String(v.pin_position)}`
+      seen.add(key)
+    } catch {
+      seen.add(`#${records}`)
+    }
+  })
+  return { records, duplicates: records - seen.size }
+}
+
+/** Every record of `topic` up to its end offsets now (read_committed), values only. */
+export async function readTopic (brokers: string[], topic: string, onValue: (value: Buffer) => void): Promise<void> {
   const consumer = new Consumer({
     clientId: 'f2-bench-dead', bootstrapBrokers: brokers, groupId: `f2-bench-dead-${Date.now()}-${Math.random().toString(16).slice(2)}`,
     autocommit: false, isolationLevel: 1, maxWaitTime: 200, sessionTimeout: 10_000, heartbeatInterval: 1000
   })
-  const rows: Array<{ topic: string, ts: string | null, reason: string, stage: string }> = []
   try {
     const ends = (await consumer.listOffsets({ topics: [topic], isolationLevel: 1 })).get(topic) ?? []
     const remaining = new Map<number, bigint>()
@@ -88,18 +131,11 @@ export async function collectDeadLetters (sql: postgres.Sql, brokers: string[], 
       await new Promise<void>((resolve, reject) => {
         let lastAt = Date.now()
         const finish = (): void => { clearTimeout(timer); clearInterval(idle); resolve() }
-        const timer = setTimeout(() => { clearInterval(idle); reject(new Error(`dead letters of ${topic} not read to the end within 120 s`)) }, 120_000)
+        const timer = setTimeout(() => { clearInterval(idle); reject(new Error(`${topic} not read to the end within 120 s`)) }, 120_000)
         const idle = setInterval(() => { if (Date.now() - lastAt > 3000) finish() }, 250)
         stream.on('data', m => {
           lastAt = Date.now()
-          const dl = decodeDeadLetter(m.value as Buffer)
-          if (dl.ok) {
-            let original: unknown = null
-            try { original = JSON.parse(Buffer.from(dl.value.original_value, 'base64').toString('utf8')) } catch { /* not JSON */ }
-            rows.push({ topic: dl.value.mqtt_topic ?? '', ts: deviceTime(original), reason: dl.value.reason, stage: dl.value.stage })
-          } else {
-            rows.push({ topic: '', ts: null, reason: 'UNDECODABLE', stage: '' })
-          }
+          onValue(m.value as Buffer)
           const end = remaining.get(m.partition)
           if (end !== undefined && m.offset + 1n >= end) remaining.delete(m.partition)
           if (remaining.size === 0) finish()
@@ -110,17 +146,10 @@ export async function collectDeadLetters (sql: postgres.Sql, brokers: string[], 
   } finally {
     await consumer.close(true)
   }
-  for (let i = 0; i < rows.length; i += 5000) {
-    const chunk = rows.slice(i, i + 5000)
-    // Through text: postgres.js would pass an ISO string as a Date and drop the microseconds.
-    await sql`INSERT INTO bench_dead (topic, ts, reason, stage)
-      SELECT topic, ts::timestamptz, reason, stage FROM json_to_recordset(${JSON.stringify(chunk)}::json) AS x (topic text, ts text, reason text, stage text)`
-  }
-  return rows.length
 }
 
 export async function account (sql: postgres.Sql): Promise<Accounting> {
-  await sql`CREATE TEMP TABLE IF NOT EXISTS bench_found AS
+  await sql`CREATE TABLE IF NOT EXISTS bench_found AS
     SELECT topic, "timestamp" AS ts, count(*)::int AS n, max(ingested_at) AS landed FROM iot_measurements GROUP BY 1, 2`
   const [a] = await sql`
     WITH dl AS (SELECT topic, ts, count(*)::int AS n, min(reason) AS reason FROM bench_dead GROUP BY 1, 2)

@@ -27,6 +27,8 @@ export interface PipelineOptions {
   /** Node flags per service, e.g. ['--cpu-prof', '--cpu-prof-dir=...']. */
   nodeFlags?: Partial<Record<ServiceName, string[]>>
   logDir: string
+  /** Another broker than the stack's (the corpus uses a private one). */
+  mqttUrl?: string
 }
 
 export interface RunningService { name: ServiceName, child: ChildProcess, port: number, startedAt: number }
@@ -62,7 +64,7 @@ export const SIM_TEMPLATE_NAMES: Record<keyof typeof TEMPLATES, string> = {
 export class Pipeline {
   readonly id: string
   readonly topics: { raw: string, decoded: string, dead: string }
-  readonly urls = stackUrls()
+  readonly urls: ReturnType<typeof stackUrls>
   registryUrl = ''
   timeseriesUrl = ''
   readonly #dbs: Array<{ server: string, name: string }> = []
@@ -73,6 +75,7 @@ export class Pipeline {
 
   constructor (options: PipelineOptions, prefix = 'bench') {
     this.#options = options
+    this.urls = { ...stackUrls(), ...(options.mqttUrl === undefined ? {} : { mqttUrl: options.mqttUrl }) }
     this.id = runId(prefix)
     this.topics = { raw: `${this.id}_raw`, decoded: `${this.id}_decoded`, dead: `${this.id}_dead` }
     mkdirSync(options.logDir, { recursive: true })
@@ -97,7 +100,7 @@ export class Pipeline {
     try {
       await migrate(reg, 'registry')
       const fleet = generateFleet(devices, seed)
-      await registerFleet(reg, fleet.map(c => ({
+      if (fleet.length > 0) await registerFleet(reg, fleet.map(c => ({
         mac: c.mac,
         name: c.name,
         sensors: c.connectors.flatMap(cn => cn.sensors.map(s => ({ connector: cn.number, pin: s.pin, template: SIM_TEMPLATE_NAMES[s.templateName as keyof typeof TEMPLATES] })))

@@ -21,8 +21,15 @@ export interface BatchConsumerOptions {
   heartbeatIntervalMs?: number
   /** `read_committed` hides records of aborted and open transactions. */
   readCommitted?: boolean
+  /**
+   * Most bytes one fetch response may carry (all partitions together). Records are views into
+   * their response buffer, so this bounds the memory one fetch pins; default 1 MiB.
+   */
+  maxFetchBytes?: number
   logger: Logger
 }
+
+const DEFAULT_MAX_FETCH_BYTES = 1_048_576
 
 /** Group membership a transactional offset commit must carry. */
 export interface GroupMetadata {
@@ -97,6 +104,8 @@ export class BatchConsumer {
       rebalanceTimeout: Math.max(o.sessionTimeoutMs ?? 10_000, 15_000),
       isolationLevel: o.readCommitted === false ? READ_UNCOMMITTED : READ_COMMITTED,
       maxWaitTime: Math.min(o.maxWaitMs, 500),
+      maxBytes: o.maxFetchBytes ?? DEFAULT_MAX_FETCH_BYTES,
+      maxBytesPerPartition: o.maxFetchBytes ?? DEFAULT_MAX_FETCH_BYTES,
       retries: 5,
       retryDelay: 500
     })

@@ -146,7 +146,7 @@ export function decodeEnvelope (bytes: Uint8Array): Result<RawEnvelope> {
   if (!('payload' in raw)) return invalid('payload missing')
   if ('schema_version' in raw) {
     const fast = fastDecodeV1(raw as Record<string, unknown>)
-    if (fast !== undefined && process.env.NOFAST === undefined) return ok(fast)
+    if (fast !== undefined) return ok(fast)
     const r = V1Schema.safeParse(raw)
     if (!r.success) return invalid('schema mismatch', { issues: issuesOf(r.error) })
     const env = r.data as RawEnvelope

@@ -1,26 +1,41 @@
 import { spawn, type ChildProcess } from 'node:child_process'
+import { join } from 'node:path'
+import postgres from 'postgres'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { databaseUrl, serviceEnv, stackConfig } from '../../src/stack/config.ts'
+import { serviceEnv, stackConfig } from '../../src/stack/config.ts'
 import { services as supervised } from '../../src/stack/services.ts'
 import { parseExposition, type Exposition } from '../../src/stages/health/prom-text.ts'
-import { migrateAll } from '../../src/storage/migrate.ts'
-import { stackEnv } from '../helpers/stack.ts'
+import { migrate } from '../../src/storage/migrate.ts'
+import { freePort, portFree } from '../e2e/ports.ts'
+import { startPrivateMosquitto, type PrivateMosquitto } from '../e2e/private-mosquitto.ts'
+import { createTempDatabase, createTempTopics, stackEnv, uniqueName, type TempDatabase, type TempTopics } from '../helpers/stack.ts'
 import { documentedMetrics } from './metrics-doc.ts'
 import { ROOT } from './expressions.ts'
 
 /**
- * The pipeline as `npm start` runs it: every service on its documented port, fed by the
- * simulator. Services already listening (a running `npm start`) are used as they are;
- * missing ones are started here as `node src/cli.ts <service>` and stopped afterwards.
+ * The pipeline as `npm start` runs it (every service, fed by the simulator), started here
+ * as `node src/cli.ts <service>` on a broker, topics, groups and databases of its own, so
+ * that a running `npm start` and other tests neither disturb it nor see its traffic.
+ *
+ * Prometheus scrapes the services on their documented ports
+ * (monitoring/prometheus/prometheus.native.yml). A service takes its documented port when
+ * the port is free, so Prometheus scrapes the copy started here; when a running `npm start`
+ * holds the port, this copy takes a free one and the target Prometheus sees is that running
+ * service. Either way "every target up" is asserted for what Prometheus really scrapes.
  */
-const PORTS: Record<string, number> = { simulator: 9401, connector: 9402, processor: 9403, sink: 9404, health: 8000 }
+const DEFAULT_PORTS: Record<string, number> = { simulator: 9401, connector: 9402, processor: 9403, sink: 9404, health: 8000 }
 const ORDER = ['sink', 'processor', 'connector', 'health', 'simulator']
 const prometheus = stackEnv().prometheusUrl
+const PORTS: Record<string, number> = {}
+/** Services of this test listening on their documented port (the ones Prometheus scrapes). */
+const onDefaultPort = new Set<string>()
 const started: ChildProcess[] = []
+let startedAt = 0
 const logs = new Map<string, string>()
 
 const url = (service: string, path: string): string => `http://127.0.0.1:${PORTS[service]}${path}`
 const get = async (u: string): Promise<Response | undefined> => fetch(u, { signal: AbortSignal.timeout(2000) }).catch(() => undefined)
+const tail = (): string => [...logs].map(([k, v]) => `--- ${k}\n${v.slice(-2000)}`).join('\n')
 
 async function until<T> (what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
   const deadline = Date.now() + timeoutMs
@@ -28,8 +43,8 @@ async function until<T> (what: string, timeoutMs: number, probe: () => Promise<T
     const value = await probe()
     if (value !== undefined) return value
     const dead = started.find(c => c.exitCode !== null)
-    if (dead !== undefined) throw new Error(`a service exited (code ${dead.exitCode}) while waiting for ${what}\n${[...logs].map(([k, v]) => `--- ${k}\n${v.slice(-2000)}`).join('\n')}`)
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}\n${[...logs].map(([k, v]) => `--- ${k}\n${v.slice(-2000)}`).join('\n')}`)
+    if (dead !== undefined) throw new Error(`a service exited (code ${dead.exitCode}) while waiting for ${what}\n${tail()}`)
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}\n${tail()}`)
     await new Promise(resolve => setTimeout(resolve, 500))
   }
 }
@@ -40,28 +55,83 @@ async function scrape (service: string): Promise<Exposition> {
   return parseExposition(await res.text())
 }
 
+function pgEnv (prefix: 'POSTGRES' | 'TIMESCALE', u: string): Record<string, string> {
+  const parsed = new URL(u)
+  return {
+    [`${prefix}_HOST`]: parsed.hostname,
+    [`${prefix}_PORT`]: parsed.port,
+    [`${prefix}_DB`]: parsed.pathname.slice(1),
+    [`${prefix}_USER`]: decodeURIComponent(parsed.username),
+    [`${prefix}_PASSWORD`]: decodeURIComponent(parsed.password)
+  }
+}
+
 describe('the running pipeline', () => {
+  let broker: PrivateMosquitto | undefined
+  let registry: TempDatabase | undefined
+  let timeseries: TempDatabase | undefined
+  let topics: TempTopics | undefined
+
   beforeAll(async () => {
-    const cfg = stackConfig()
-    const base = serviceEnv(cfg)
-    // As `npm start` does before its services: schemas (and the sample registry) in place; idempotent.
-    await migrateAll({ registry: databaseUrl(cfg.registry), timeseries: databaseUrl(cfg.timeseries) })
+    broker = await startPrivateMosquitto()
+    // As `npm start` does before its services: schemas and the sample registry, here in databases of its own.
+    registry = await createTempDatabase('registry')
+    timeseries = await createTempDatabase('timeseries')
+    for (const [db, kind] of [[registry, 'registry'], [timeseries, 'timeseries']] as const) {
+      const sql = postgres(db.url, { max: 1, onnotice: () => {} })
+      try { await migrate(sql, kind) } finally { await sql.end() }
+    }
+    topics = await createTempTopics([uniqueName('live_raw'), uniqueName('live_decoded'), uniqueName('live_dead')], 3)
+    const [raw, decoded, dead] = topics.names as [string, string, string]
     for (const name of ORDER) {
-      if ((await get(url(name, '/healthz'))) !== undefined) continue
+      const port = DEFAULT_PORTS[name] as number
+      if (await portFree(port)) {
+        PORTS[name] = port
+        onDefaultPort.add(name)
+      } else {
+        PORTS[name] = await freePort()
+      }
+    }
+    const groups = { processor: uniqueName('live_proc'), sink: uniqueName('live_sink') }
+    const base = {
+      ...serviceEnv(stackConfig()),
+      MQTT_PORT: String(broker.port),
+      ...pgEnv('POSTGRES', registry.url),
+      ...pgEnv('TIMESCALE', timeseries.url),
+      KAFKA_DEAD_LETTER_TOPIC: dead
+    }
+    const own: Record<string, Record<string, string>> = {
+      connector: { KAFKA_TOPIC: raw, MQTT_SHARE_GROUP: uniqueName('live_share'), CONNECTOR_CLIENT_ID: uniqueName('live_connector') },
+      processor: { KAFKA_INPUT_TOPIC: raw, KAFKA_OUTPUT_TOPIC: decoded, KAFKA_CONSUMER_GROUP: groups.processor, PROCESSOR_INSTANCE_ID: uniqueName('live_p') },
+      sink: { KAFKA_INPUT_TOPIC: decoded, KAFKA_CONSUMER_GROUP: groups.sink, SINK_INSTANCE_ID: uniqueName('live_s') },
+      // Readings every few seconds, so every stage sees traffic soon.
+      simulator: { PUBLISH_INTERVAL: '3' },
+      health: {
+        HEALTH_HOST: '127.0.0.1',
+        HEALTH_PORT: String(PORTS.health),
+        HEALTH_PROBE_INTERVAL_MS: '2000',
+        HEALTH_PROBE_TIMEOUT_MS: '1500',
+        HEALTH_SERVICES: ['simulator', 'connector', 'processor', 'sink'].map(s => `${s}=http://127.0.0.1:${PORTS[s]}`).join(','),
+        HEALTH_LAG_GROUPS: `${groups.processor}:${raw},${groups.sink}:${decoded}`
+      }
+    }
+    startedAt = Date.now()
+    for (const name of ORDER) {
       const def = supervised.find(s => s.name === name)
-      const child = spawn(process.execPath, ['src/cli.ts', ...(def?.args ?? [name])], {
+      const child = spawn(join(ROOT, 'node_modules/.bin/node'), ['src/cli.ts', ...(def?.args ?? [name])], {
         cwd: ROOT,
-        env: { ...process.env, ...base, ...def?.env, LOG_LEVEL: 'warn' },
+        env: { ...process.env, ...base, ...def?.env, ...own[name], HTTP_PORT: String(PORTS[name]), LOG_LEVEL: 'warn' },
         stdio: ['ignore', 'pipe', 'pipe']
       })
       logs.set(name, '')
-      const append = (chunk: Buffer): void => { logs.set(name, (logs.get(name) ?? '') + chunk.toString()) }
+      const append = (chunk: Buffer): void => { logs.set(name, ((logs.get(name) ?? '') + chunk.toString()).slice(-20_000)) }
       child.stdout?.on('data', append)
       child.stderr?.on('data', append)
       started.push(child)
     }
+    // The processor reports ready once it has written a batch, i.e. once traffic flows.
     for (const name of ORDER) {
-      await until(`${name} /readyz`, 60_000, async () => (await get(url(name, '/readyz')))?.status === 200 ? true : undefined)
+      await until(`${name} /readyz`, 90_000, async () => (await get(url(name, '/readyz')))?.status === 200 ? true : undefined)
     }
     // Traffic: wait until rows from the simulator have reached the database through every stage.
     await until('rows written by the sink', 90_000, async () => {
@@ -73,15 +143,20 @@ describe('the running pipeline', () => {
 
   afterAll(async () => {
     await Promise.all(started.map(child => new Promise<void>(resolve => {
-      if (child.exitCode !== null) { resolve(); return }
-      child.once('exit', () => resolve())
+      if (child.exitCode !== null || child.signalCode !== null) { resolve(); return }
+      const timer = setTimeout(() => { child.kill('SIGKILL') }, 20_000)
+      child.once('exit', () => { clearTimeout(timer); resolve() })
       child.kill('SIGTERM')
     })))
-  }, 30_000)
+    await registry?.drop()
+    await timeseries?.drop()
+    await topics?.delete()
+    await broker?.stop()
+  }, 60_000)
 
   const catalogue = documentedMetrics()
 
-  it.each(Object.keys(PORTS))('%s serves parseable /metrics with every documented metric', async service => {
+  it.each(Object.keys(DEFAULT_PORTS))('%s serves parseable /metrics with every documented metric', async service => {
     const { types, samples } = await scrape(service)
     const documented = catalogue.filter(m => m.service === service)
     expect(documented.length).toBeGreaterThan(0)
@@ -104,13 +179,26 @@ describe('the running pipeline', () => {
 
   it('has every Prometheus target up', async () => {
     // Prometheus scrapes every 15 s: give it two rounds to see the services started above.
-    const down = await until('every target up', 45_000, async () => {
-      const body = await (await get(`${prometheus}/api/v1/targets?state=active`))?.json() as { data: { activeTargets: Array<{ labels: { job: string }, health: string, lastError: string }> } } | undefined
+    const ours = [...onDefaultPort].sort()
+    let last: { notUp: string[], jobs: string[], stale: string[] }
+    const deadline = Date.now() + 50_000
+    for (;;) {
+      const body = await (await get(`${prometheus}/api/v1/targets?state=active`))?.json() as { data: { activeTargets: Array<{ labels: { job: string }, health: string, lastError: string, lastScrape: string }> } } | undefined
       const targets = body?.data.activeTargets ?? []
-      const notUp = targets.filter(t => t.health !== 'up').map(t => `${t.labels.job}: ${t.health} ${t.lastError}`)
-      return targets.length > 0 && notUp.length === 0 ? notUp : undefined
+      last = {
+        notUp: targets.length === 0 ? ['no active targets'] : targets.filter(t => t.health !== 'up').map(t => `${t.labels.job}: ${t.health} ${t.lastError}`),
+        jobs: targets.map(t => t.labels.job).sort(),
+        // A service of this test counts once Prometheus has scraped it after it started.
+        stale: targets.filter(t => ours.includes(t.labels.job) && !(Date.parse(t.lastScrape) > startedAt)).map(t => t.labels.job)
+      }
+      if ((last.notUp.length === 0 && last.stale.length === 0) || Date.now() > deadline) break
+      await new Promise(resolve => setTimeout(resolve, 1000))
+    }
+    expect(last, `services on their documented ports started here: ${ours.join(', ') || 'none'}`).toEqual({
+      notUp: [],
+      stale: [],
+      jobs: ['connector', 'health', 'kafka', 'node', 'postgres-registry', 'postgres-timeseries', 'processor', 'prometheus', 'simulator', 'sink']
     })
-    expect(down).toEqual([])
   }, 60_000)
 
   it('reports every component healthy on /health', async () => {

@@ -78,7 +78,8 @@ export class ProcessorStage implements Service {
   async stop (deadlineMs: number): Promise<void> {
     this.#stopping = true
     // The batch in hand finishes (or is abandoned uncommitted at the deadline): never half-committed.
-    await Promise.race([this.#loop, sleep(Math.max(0, deadlineMs - 1000))])
+    // Unreferenced: once the loop is done, the deadline timer must not keep the process alive.
+    await Promise.race([this.#loop, sleep(Math.max(0, deadlineMs - 1000), undefined, { ref: false })])
     await this.#consumer.close()
     await this.#producer?.close().catch(() => {})
   }

@@ -4,8 +4,12 @@ import { formatPythonBytesLiteral } from '../../core/python-bytes.ts'
 import type { SimConnector, SimController, SimSensor } from './fleet.ts'
 import { drift, initialValue } from './quantities.ts'
 
-/** One message a controller publishes. `timestamp` is the F2 timestamp inside the payload. */
-export interface OutMessage { topic: string, payload: string, kind: 'tele' | 'stat', component: string }
+/**
+ * One message a controller publishes. `timestamp` is the F2 timestamp inside the payload.
+ * What a frame encodes is kept beside it: `values` by data point label for a sensor reading
+ * (before the format's rounding), `text` for a reader scan.
+ */
+export interface OutMessage { topic: string, payload: string, kind: 'tele' | 'stat', component: string, values?: Readonly<Record<string, number>>, text?: string }
 
 export type Stamp = () => string
 
@@ -48,7 +52,7 @@ export function sensorMessage (state: DeviceState, c: SimConnector, s: SimSensor
     values[q.label] = next
   }
   const frame = encodeSensorFrame(s.dataPoints, values, { address: s.pin })
-  return { topic: base('tele', state.controller.mac, c, `sensor-${s.pin}`), payload: JSON.stringify({ timestamp: stamp(), data: toHex(frame).toUpperCase() }), kind: 'tele', component: 'sensor' }
+  return { topic: base('tele', state.controller.mac, c, `sensor-${s.pin}`), payload: JSON.stringify({ timestamp: stamp(), data: toHex(frame).toUpperCase() }), kind: 'tele', component: 'sensor', values }
 }
 
 const SCANS = ['Hello World', 'VISITOR-0042', 'https://f2.example/badge/7f3a', '04A224B2C35E80', 'EMP:1187;ZONE:B']
@@ -82,8 +86,9 @@ export function eventMessage (state: DeviceState, c: SimConnector, rng: () => nu
     return { topic: base('stat', mac, c, 'exit-buttons'), payload: JSON.stringify({ timestamp: stamp(), 'exit-button-1': buttons[0], 'exit-button-2': buttons[1] }), kind: 'stat', component: 'exit-buttons' }
   }
   const scan = SCANS[Math.floor(rng() * SCANS.length)] as string
-  const data = formatPythonBytesLiteral(new TextEncoder().encode(JSON.stringify(scan)))
-  return { topic: base('tele', mac, c, `reader-${1 + Math.floor(rng() * 2)}`), payload: JSON.stringify({ timestamp: stamp(), data }), kind: 'tele', component: 'reader' }
+  const text = JSON.stringify(scan)
+  const data = formatPythonBytesLiteral(new TextEncoder().encode(text))
+  return { topic: base('tele', mac, c, `reader-${1 + Math.floor(rng() * 2)}`), payload: JSON.stringify({ timestamp: stamp(), data }), kind: 'tele', component: 'reader', text }
 }
 
 /**

@@ -1,0 +1,46 @@
+import { spawn } from 'node:child_process'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { mqttReady } from '../../src/stack/mosquitto.ts'
+import { freePort } from './ports.ts'
+
+/**
+ * A throw-away Mosquitto on a free port. The F2 topic grammar fixes every topic by MAC, so
+ * on the shared broker a running `npm start` (whose simulator plays the same sample
+ * controllers) would feed its readings into a test's connector and take copies of the
+ * test's messages into its own pipeline; a broker of its own keeps a test's traffic exact.
+ */
+export interface PrivateMosquitto { port: number, url: string, stop: () => Promise<void> }
+
+export async function startPrivateMosquitto (): Promise<PrivateMosquitto> {
+  const dir = mkdtempSync(join(tmpdir(), 'f2-mqtt-'))
+  const port = await freePort()
+  const conf = join(dir, 'mosquitto.conf')
+  // As stack/mosquitto/mosquitto.conf, minus persistence (nothing outlives the test).
+  const user = process.getuid?.() === 0 ? 'user root\n' : ''
+  writeFileSync(conf, `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence false\nmax_queued_messages 100000\nmax_inflight_messages 100\nlog_dest stderr\nlog_type error\nlog_type warning\n${user}`)
+  const child = spawn('/usr/sbin/mosquitto', ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] })
+  let log = ''
+  child.stderr.on('data', (d: Buffer) => { log = (log + d.toString()).slice(-4000) })
+  const until = Date.now() + 15_000
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`mosquitto exited with ${child.exitCode}: ${log}`)
+    if (await mqttReady(port).catch(() => false)) break
+    if (Date.now() > until) { child.kill('SIGKILL'); throw new Error(`mosquitto on ${port} not ready after 15 s: ${log}`) }
+    await new Promise(resolve => setTimeout(resolve, 100))
+  }
+  return {
+    port,
+    url: `mqtt://127.0.0.1:${port}`,
+    async stop () {
+      if (child.exitCode === null && child.signalCode === null) {
+        const exited = new Promise(resolve => child.once('exit', resolve))
+        child.kill('SIGTERM')
+        await Promise.race([exited, new Promise(resolve => setTimeout(resolve, 5000))])
+        if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+      }
+      rmSync(dir, { recursive: true, force: true })
+    }
+  }
+}
