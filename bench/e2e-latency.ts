@@ -11,9 +11,10 @@
  * noisy machine than throughput).
  *
  * Options: `--profile <dir>` writes V8 CPU profiles of both stages there (`--cpu-prof`);
+ * `--node-options "<flags>"` adds Node flags to both stages (e.g. `--max-semi-space-size=8`);
  * `--env-processor K=V,K=V` / `--env-sink K=V,…` pass tuning knobs to one stage.
  */
-import { readFileSync } from 'node:fs'
+import { readdirSync, readFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
@@ -29,6 +30,7 @@ const { values } = parseArgs({
     rate: { type: 'string', default: '5000' },
     seconds: { type: 'string', default: '20' },
     profile: { type: 'string' },
+    'node-options': { type: 'string', default: '' },
     'env-processor': { type: 'string', default: '' },
     'env-sink': { type: 'string', default: '' }
   }
@@ -79,6 +81,19 @@ async function memoryOf (port: number): Promise<Record<string, number>> {
   }
 }
 
+/** CPU seconds of every process whose command line contains all of `needles` (Kafka, PostgreSQL backends). */
+function cpuOf (...needles: string[]): number {
+  let total = 0
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue
+    try {
+      const cmd = readFileSync(`/proc/${entry}/cmdline`, 'utf8').replaceAll('\0', ' ')
+      if (needles.every(n => cmd.includes(n))) total += procStats(Number(entry)).cpuS
+    } catch { /* gone */ }
+  }
+  return total
+}
+
 const registry = await createTempDatabase('registry')
 const timeseries = await createTempDatabase('timeseries')
 const reg = postgres(registry.url, { max: 1, onnotice: () => {} })
@@ -93,7 +108,8 @@ const pg = (prefix: string, url: string): Record<string, string> => {
   const u = new URL(url)
   return { [`${prefix}_HOST`]: u.hostname, [`${prefix}_PORT`]: u.port, [`${prefix}_DB`]: u.pathname.slice(1), [`${prefix}_USER`]: decodeURIComponent(u.username), [`${prefix}_PASSWORD`]: decodeURIComponent(u.password) }
 }
-const profile: Record<string, string> = values.profile === undefined ? {} : { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${resolve(values.profile)}` }
+const nodeOptions = [values['node-options'], values.profile === undefined ? '' : `--cpu-prof --cpu-prof-dir=${resolve(values.profile)}`].filter(Boolean).join(' ')
+const profile: Record<string, string> = nodeOptions === '' ? {} : { NODE_OPTIONS: nodeOptions }
 const common = { KAFKA_BOOTSTRAP_SERVERS: stackEnv().kafkaBootstrap, KAFKA_DEAD_LETTER_TOPIC: dead, ...profile }
 const ports = { processor: await freePort(), sink: await freePort() }
 const groups = { processor: uniqueName('bench_p'), sink: uniqueName('bench_s') }
@@ -113,6 +129,8 @@ const sampler = setInterval(sample, 500)
 try {
   await sleep(3000)
   const cpu0 = sample()
+  const tsDb = new URL(timeseries.url).pathname.slice(1)
+  const infra0 = { kafka: cpuOf('kafka.Kafka', '/work/main/'), timeseries: cpuOf(`postgres: ts_user ${tsDb} `) }
   // One message = one Environmental Sensor reading = 3 rows; device times a microsecond apart
   // within a tick (ticks are 100 ms apart) keep every key unique.
   const topicsOf = ['tele/f2-e4fd45f654be/sensor-mode/J1/sensor-1', 'tele/f2-123456abcdef/sensor-mode/J4/sensor-3']
@@ -132,6 +150,8 @@ try {
   }
   const sent = Date.now()
   const memoryAtEndOfLoad = { processor: await memoryOf(ports.processor), sink: await memoryOf(ports.sink) }
+  // Where the backlog sits when the load stops: records not yet committed by each stage.
+  const lagAtEndOfLoad = { processor: Number(await groupLag(groups.processor, raw)), sink: Number(await groupLag(groups.sink, decoded)) }
   const expected = total * 3
   let stored = 0
   while (Date.now() - sent < 120_000) {
@@ -140,6 +160,7 @@ try {
     await sleep(250)
   }
   const cpu1 = sample()
+  const infra1 = { kafka: cpuOf('kafka.Kafka', '/work/main/'), timeseries: cpuOf(`postgres: ts_user ${tsDb} `) }
   const [r] = await ts`SELECT
       extract(epoch FROM max(ingested_at) - min("timestamp"))::float8 AS span_s,
       percentile_cont(ARRAY[0.5, 0.95, 0.99]) WITHIN GROUP (ORDER BY extract(epoch FROM ingested_at - "timestamp")) AS p,
@@ -155,10 +176,18 @@ try {
     distinctRows: Number(r?.distinct_keys),
     throughput: { messagesPerSecond: Math.round(total / span), rowsPerSecond: Math.round(stored / span) },
     latencySeconds: { p50: p[0], p95: p[1], p99: p[2], max: Number(r?.max_s) },
+    lagAtEndOfLoad,
     memoryAtEndOfLoadMb: memoryAtEndOfLoad,
     peakRssMb: { processor: Math.round(peakRss.processor), sink: Math.round(peakRss.sink) },
-    cpuSecondsPer1000Messages: { processor: cpuPerK('processor'), sink: cpuPerK('sink') }
+    cpuSecondsPer1000Messages: {
+      processor: cpuPerK('processor'),
+      sink: cpuPerK('sink'),
+      // Kafka serves the whole stack (other clients included); the time-series backends are this run's own.
+      kafka: Math.round((infra1.kafka - infra0.kafka) / total * 1000 * 1000) / 1000,
+      timeseriesDb: Math.round((infra1.timeseries - infra0.timeseries) / total * 1000 * 1000) / 1000
+    }
   }, null, 2))
+  if (process.env.DUMP_OUTPUT !== undefined) console.error(processor.output())
   if (stored !== expected) {
     process.exitCode = 1
     console.error(`lag: processor ${await groupLag(groups.processor, raw)}, sink ${await groupLag(groups.sink, decoded)}`)

@@ -21,6 +21,8 @@ import { createRng, generateFleet, type SimController } from '../src/stages/simu
 
 export type Mix = 'sim' | 'sensor' | 'events'
 
+const PUBLISH_TIMEOUT_MS = 10_000
+
 export interface LoadOptions {
   mqttUrl: string
   devices: number
@@ -128,14 +130,25 @@ async function main (): Promise<void> {
   const publish = (client: { mqtt: MqttHandle, inFlight: number }, item: ReturnType<typeof next>): void => {
     client.inFlight++
     pending++
+    let done = false
     const attempt = (): void => {
+      let settled = false
+      // A device retries a publish that was not acknowledged in time (e.g. across a broker
+      // restart, where MQTT.js may never settle it); the pipeline absorbs the repeat.
+      const timer = setTimeout(() => { if (!settled) { settled = true; retried++; attempt() } }, PUBLISH_TIMEOUT_MS)
       client.mqtt.publish(item.m.topic, item.m.payload, { qos: 1 }).then(() => {
+        clearTimeout(timer)
+        if (done) return
+        settled = true
+        done = true
         client.inFlight--
         pending--
         acked++
         out.write(`${item.m.topic}\t${item.ts}+00\t${item.rows}\t${item.reason}\n`)
       }, () => {
-        // A device retries a publish that was not acknowledged; the pipeline absorbs a repeat.
+        clearTimeout(timer)
+        if (settled || done) return
+        settled = true
         retried++
         setTimeout(attempt, 200)
       })
@@ -170,8 +183,9 @@ async function main (): Promise<void> {
   clearInterval(progressTimer)
   await new Promise<void>(resolve => out.end(resolve))
   report('done')
-  for (const c of clients) await c.mqtt.close(true).catch(() => {})
-  process.disconnect?.()
+  // Clients with unsettled publishes (after a broker restart) may never finish closing.
+  await Promise.race([Promise.all(clients.map(c => c.mqtt.close(true).catch(() => {}))), new Promise(resolve => setTimeout(resolve, 2000))])
+  process.exit(0)
 }
 
 if (process.argv[1]?.endsWith('load-worker.ts') === true) await main()

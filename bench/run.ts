@@ -84,8 +84,8 @@ try {
   const t0 = Date.now()
   const sampler = new Sampler(t0)
   for (const s of SERVICES) sampler.add(s, () => { const p = pipeline.pid(s); return p === undefined ? [] : [p] })
-  let loadPid: number | undefined
-  sampler.add('load-generator', () => loadPid === undefined ? [] : [loadPid])
+  const loadPid: { pid?: number | undefined } = {}
+  sampler.add('load-generator', () => loadPid.pid === undefined ? [] : [loadPid.pid])
   sampler.add('kafka', () => { const p = infraPid('kafka'); return p === undefined ? [] : [p] })
   sampler.add('mosquitto', () => { const p = infraPid('mosquitto'); return p === undefined ? [] : [p] })
   sampler.add('postgres-timeseries', () => { const p = infraPid('postgres-timeseries'); return p === undefined ? [] : [p] }, true)
@@ -98,7 +98,7 @@ try {
     rate, durationS: duration, count: 0, connections: Number(a.connections), windowPerConnection: Number(a.window),
     mix: a.mix as Mix, unknownFraction: Number(a.unknown), expectedFile, clientPrefix: `${pipeline.id}-load`
   }, p => { last = p })
-  loadPid = load.child.pid
+  loadPid.pid = load.child.pid
   // Max mode is closed-loop: the broker holds at most `backlog` messages for the connector
   // (Mosquitto drops beyond max_queued_messages), so the rate found is the pipeline's, not the publisher's.
   let creditTimer: NodeJS.Timeout | undefined

@@ -53,6 +53,10 @@ export interface FaultResult {
   baselineP99S: number
   maxLatencyS: number
   restarts: Record<ServiceName, number>
+  /** Records each stage had not committed when the drain ended (per partition; transaction markers count 1). */
+  lagLeft: { processor: number[], sink: number[] }
+  /** The sink's last warnings and errors (for a failed fault). */
+  sinkLog: string[]
   passed: boolean
   accounting: Accounting
 }
@@ -113,6 +117,9 @@ export async function runFault (fault: FaultName, o: FaultOptions): Promise<Faul
       await sleep(500)
     }
     await sleep(3000)
+    // Uncommitted records left per partition (after a drain, a stage that stopped reading shows here).
+    const lagLeft = { processor: await p.lag('processor').catch(() => []), sink: await p.lag('sink').catch(() => []) }
+    const sinkLog = p.logTail('sink', 400).split('\n').filter(l => !l.includes('"level":30')).slice(-5).map(l => l.slice(0, 300))
     await p.stopAll()
     await loadExpected(p.sql, [expectedFile])
     await collectDeadLetters(p.sql, p.urls.kafka.split(','), p.topics.dead)
@@ -121,7 +128,8 @@ export async function runFault (fault: FaultName, o: FaultOptions): Promise<Faul
     const decoded = await duplicatesIn(p.urls.kafka.split(','), p.topics.decoded, 'decoded')
     const t0s = t0 / 1000
     const [base] = await p.sql`SELECT percentile_cont(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM f.landed - f.ts)) AS p99
-      FROM bench_found f JOIN bench_expected e USING (topic, ts) WHERE extract(epoch FROM f.ts) - ${t0s} < ${faultAt}`
+      FROM bench_found f JOIN bench_expected e USING (topic, ts)
+      WHERE extract(epoch FROM f.ts) - ${t0s} >= 2 AND extract(epoch FROM f.landed) - ${t0s} < ${faultAt}`
     const baselineP99 = Number(base?.p99 ?? 0)
     const bound = Math.max(2, 3 * baselineP99)
     const [rec] = await p.sql`SELECT max(extract(epoch FROM f.landed) - ${t0s}) AS last_slow, max(extract(epoch FROM f.landed - f.ts)) AS max_latency
@@ -148,10 +156,12 @@ export async function runFault (fault: FaultName, o: FaultOptions): Promise<Faul
       baselineP99S: round(baselineP99, 3),
       maxLatencyS: round(Number(mx?.m ?? 0), 2),
       restarts: { ...p.restarts },
+      lagLeft,
+      sinkLog,
       passed: acc.lost === 0 && acc.partial === 0 && acc.duplicateRows === 0 && acc.duplicateDeadLetters === 0 && acc.unexpectedDeadLetters === 0 && acc.landed + acc.deadLettered === acc.messagesSent,
       accounting: acc
     }
-    log(`${fault}: ${JSON.stringify({ sent: result.sent, landed: result.landed, dead: result.deadLettered, lost: result.lost, dup: result.duplicatedRows, redelivered: result.redelivered, recovery: result.recoverySeconds, passed: result.passed })}`)
+    log(`${fault}: ${JSON.stringify({ sent: result.sent, landed: result.landed, dead: result.deadLettered, lost: result.lost, dup: result.duplicatedRows, redelivered: result.redelivered, recovery: result.recoverySeconds, lagLeft, passed: result.passed })}`)
     return result
   } catch (err) {
     log(`${fault}: failed: ${(err as Error).message}\n${(['connector', 'processor', 'sink'] as const).map(s => `--- ${s}\n${p.logTail(s, 5).slice(-1500)}`).join('\n')}`)

@@ -1,4 +1,5 @@
 import { spawn, fork, type ChildProcess } from 'node:child_process'
+import { Consumer } from '@platformatic/kafka'
 import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { join } from 'node:path'
@@ -258,6 +259,19 @@ export class Pipeline {
       }
     } catch { /* not answering: empty */ }
     return out
+  }
+
+  /** Per partition: end offset − the group's committed offset (what the stage has not committed yet). */
+  async lag (stage: 'processor' | 'sink'): Promise<number[]> {
+    const topic = stage === 'processor' ? this.topics.raw : this.topics.decoded
+    const consumer = new Consumer({ clientId: 'f2-bench-lag', bootstrapBrokers: this.urls.kafka.split(','), groupId: `${this.id}-${stage}`, autocommit: false })
+    try {
+      const ends = (await consumer.listOffsets({ topics: [topic], isolationLevel: 1 })).get(topic) ?? []
+      const committed = (await consumer.listCommittedOffsets({ topics: [{ topic, partitions: ends.map((_, i) => i) }] })).get(topic) ?? []
+      return ends.map((e, i) => { const c = committed[i] ?? -1n; return Number(e - (c < 0n ? 0n : c)) })
+    } finally {
+      await consumer.close(true).catch(() => {})
+    }
   }
 
   /** Sum of every series of `metric` (all label sets). */

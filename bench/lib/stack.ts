@@ -153,19 +153,18 @@ export async function restartInfra (name: InfraName, timeoutMs = 180_000): Promi
   const t0 = Date.now()
   process.kill(pid, STOP_SIGNAL[name])
   const until = t0 + timeoutMs
-  let closedAt: number | undefined
   for (;;) {
     const alive = (() => { try { process.kill(pid, 0); return true } catch { return false } })()
     if (!alive) break
     if (Date.now() > until) throw new Error(`${name} (pid ${pid}) did not stop within ${timeoutMs} ms`)
     await sleep(100)
   }
-  closedAt = Date.now()
+  const closedAt = Date.now()
   for (;;) {
     const next = infraPid(name)
     if (next !== undefined && next !== pid && await portOpen(port)) break
     if (Date.now() > until) throw new Error(`${name} did not come back within ${timeoutMs} ms; check npm run stack -- status`)
     await sleep(200)
   }
-  return { downSeconds: (Date.now() - (closedAt ?? t0)) / 1000 }
+  return { downSeconds: (Date.now() - closedAt) / 1000 }
 }

@@ -174,14 +174,24 @@ export class BatchConsumer {
    * batch was handed out. If the group rebalanced since, the coordinator refuses the commit
    * (the transaction aborts) instead of committing offsets of a partition another member owns.
    */
-  groupMetadata (): GroupMetadata {
+  groupMetadata (generation = this.#batchGeneration): GroupMetadata {
     const c = this.consumer
-    return { groupId: c.groupId, generationId: this.#batchGeneration, memberId: c.memberId ?? '', coordinatorId: c.coordinatorId ?? -1 }
+    return { groupId: c.groupId, generationId: generation, memberId: c.memberId ?? '', coordinatorId: c.coordinatorId ?? -1 }
+  }
+
+  /** The group generation in which the last batch was handed out (snapshot it to pipeline batches). */
+  get batchGeneration (): number {
+    return this.#batchGeneration
   }
 
   /** True when the group rebalanced after the last batch was handed out (it will be re-read). */
   get rebalancedSinceBatch (): boolean {
-    return this.#consumer !== undefined && this.#consumer.generationId !== this.#batchGeneration
+    return this.rebalancedSince(this.#batchGeneration)
+  }
+
+  /** True when the group rebalanced after a batch of `generation` was handed out. */
+  rebalancedSince (generation: number): boolean {
+    return this.#consumer !== undefined && this.#consumer.generationId !== generation
   }
 
   /** Drops everything in memory and rejoins from the committed offsets. */

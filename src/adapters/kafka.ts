@@ -22,6 +22,13 @@ export interface ProducerOptions {
   /** Retries inside the client for one `send` before it rejects. */
   retries?: number
   retryDelayMs?: number
+  /**
+   * Makes the producer transactional under this id (stable per instance). The producer asks
+   * for a fresh id/epoch (producerId -1, epoch -1): the coordinator bumps the epoch of whoever
+   * held the id before (a killed predecessor), fencing it and aborting its open transaction.
+   * The request timeout is then also the transaction timeout the coordinator applies.
+   */
+  transactionalId?: string
 }
 
 /**
@@ -31,9 +38,14 @@ export interface ProducerOptions {
  * client maps one key (one controller) to the same partition.
  */
 export function createProducer (options: ProducerOptions): KafkaProducer {
+  const transactional = options.transactionalId === undefined
+    ? {}
+    // The client's default (id 0, epoch 0) is refused with PRODUCER_FENCED once the id has history.
+    : { transactionalId: options.transactionalId, producerId: -1n, producerEpoch: -1 }
   return new Producer<Buffer, Buffer, string, Buffer>({
     clientId: options.clientId,
     bootstrapBrokers: [...options.bootstrapBrokers],
+    ...transactional,
     idempotent: true,
     acks: -1,
     compression: options.compression ?? 'none',

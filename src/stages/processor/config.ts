@@ -1,5 +1,6 @@
 import { hostname } from 'node:os'
 import { z } from 'zod'
+import { COMPRESSIONS, type Compression } from '../../adapters/kafka.ts'
 import { env, kafkaBrokers, loadConfig, pickPostgres, postgresFields, REGISTRY_DEFAULTS, type Env, type PostgresConnection } from '../../adapters/config.ts'
 
 export const schema = z.object({
@@ -13,6 +14,8 @@ export const schema = z.object({
   /** Exactly-once consume-transform-produce; `false` = idempotent producer + commit after acks. */
   PROCESSOR_TRANSACTIONS: env.bool(true),
   PROCESSOR_BATCH_SIZE: env.int(2000, 1, 100_000),
+  /** Compression of decoded_iot_data / iot_dead_letter batches. */
+  PROCESSOR_COMPRESSION: env.oneOf(COMPRESSIONS, 'none'),
   PROCESSOR_BATCH_WAIT_MS: env.int(20, 0, 60_000),
   PROCESSOR_MAX_BUFFERED: env.int(20_000, 1, 1_000_000),
   KAFKA_SESSION_TIMEOUT_MS: env.int(10_000, 1000, 300_000),
@@ -30,6 +33,7 @@ export interface ProcessorConfig {
   groupId: string
   instanceId: string
   transactions: boolean
+  compression: Compression
   batchSize: number
   batchWaitMs: number
   maxBuffered: number
@@ -50,6 +54,7 @@ export function loadProcessorConfig (source: Env = process.env): Readonly<Proces
     groupId: c.KAFKA_CONSUMER_GROUP,
     instanceId: c.PROCESSOR_INSTANCE_ID,
     transactions: c.PROCESSOR_TRANSACTIONS,
+    compression: c.PROCESSOR_COMPRESSION,
     batchSize: c.PROCESSOR_BATCH_SIZE,
     batchWaitMs: c.PROCESSOR_BATCH_WAIT_MS,
     maxBuffered: Math.max(c.PROCESSOR_MAX_BUFFERED, c.PROCESSOR_BATCH_SIZE),

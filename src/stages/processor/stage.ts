@@ -1,4 +1,4 @@
-import { compatibilityPartitioner, Producer } from '@platformatic/kafka'
+import { compatibilityPartitioner } from '@platformatic/kafka'
 import { performance } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { backoffDelay, buildRecord, createProducer, type KafkaProducer, type KafkaRecord } from '../../adapters/kafka.ts'
@@ -10,7 +10,7 @@ import type { Result } from '../../core/result.ts'
 import type { SensorDefinition } from '../../core/sensor.ts'
 import type { ProcessorConfig } from './config.ts'
 import type { ProcessorMetrics } from './metrics.ts'
-import { finish, parseSensorKey, prepare, type Prepared } from './transform.ts'
+import { chunkRecords, finish, parseSensorKey, prepare, SEND_CHUNK_BYTES, type Prepared } from './transform.ts'
 
 /** What the processor needs from the device registry (RegistryStore satisfies it). */
 export interface SensorResolver {
@@ -28,8 +28,9 @@ export interface ProcessorDeps {
 /**
  * The data processor: `raw_iot_data` → decode → `decoded_iot_data` + `iot_dead_letter`.
  *
- * One batch at a time: read up to `batchSize` records, look up each distinct sensor once,
- * decode, then write every output and the input offsets together. With transactions (the
+ * Per batch: read up to `batchSize` records, look up each distinct sensor once, decode, then
+ * write every output and the input offsets together; the next batch is decoded while this one
+ * is written, and writes are one at a time, in order. With transactions (the
  * default) outputs, dead letters and offsets are one Kafka transaction, so a consumer reading
  * `read_committed` sees each record's outputs exactly once. Without, outputs are produced
  * idempotently with acks=all and the offsets committed only afterwards (at-least-once; the
@@ -47,6 +48,8 @@ export class ProcessorStage implements Service {
   #stopping = false
   #producerReady = false
   #registryReady = true
+  #recoverPending = false
+  #recoverReason: string = ErrorCodes.KAFKA_PRODUCE_FAILED
 
   constructor (deps: ProcessorDeps) {
     this.#deps = deps
@@ -84,34 +87,53 @@ export class ProcessorStage implements Service {
     await this.#producer?.close().catch(() => {})
   }
 
+  /**
+   * Two batches overlap: while one batch's transaction is in flight, the next is read, looked
+   * up and decoded. Transactions run one at a time, in order. A batch whose predecessor failed
+   * is still written when the failure was a rebalance (its own generation decides whether the
+   * coordinator takes it); after any other failure the consumer is rebuilt from the committed
+   * offsets and the batch in hand is dropped, to be read again.
+   */
   async #run (): Promise<void> {
-    const { logger } = this.#deps
+    const { logger, metrics } = this.#deps
+    let writing: Promise<void> = Promise.resolve()
     while (!this.#stopping) {
+      if (this.#recoverPending) {
+        await writing
+        await this.#recover(this.#recoverReason, 0)
+        continue
+      }
       let batch: RawMessage[]
       try {
         batch = await this.#consumer.nextBatch(500)
       } catch (err) {
+        await writing
         logger.warn({ err }, 'consumer failed; rejoining from committed offsets')
         await this.#recover('F2_KAFKA_UNAVAILABLE', 0)
         continue
       }
       if (batch.length === 0) continue
-      this.#deps.metrics.consumed.inc(batch.length)
-      this.#deps.metrics.batchSize.observe(batch.length)
-      await this.#handle(batch)
+      const generation = this.#consumer.batchGeneration
+      metrics.consumed.inc(batch.length)
+      metrics.batchSize.observe(batch.length)
+      const records = await this.#decode(batch)
+      await writing
+      if (records === undefined) break // stopping: nothing of this batch is committed
+      if (this.#recoverPending) continue // recovery rewinds: the batch in hand is read again
+      writing = this.#writeBatch(batch, records, generation)
     }
+    await writing
   }
 
-  /** Retries one batch until it is written and committed, or the consumer is rebuilt. */
-  async #handle (batch: RawMessage[]): Promise<void> {
+  /** Looks up the batch's sensors (retrying while the registry is down) and builds its outputs. */
+  async #decode (batch: RawMessage[]): Promise<KafkaRecord[] | undefined> {
     const { logger, metrics } = this.#deps
     const prepared = batch.map(m => prepare({ topic: m.topic, partition: m.partition, offset: m.offset, key: m.key ?? null, value: m.value ?? null }))
     for (let attempt = 0; !this.#stopping; attempt++) {
-      let sensors: Map<string, Result<SensorDefinition>>
-      let lookupSeconds: Map<string, number>
       try {
-        ({ sensors, lookupSeconds } = await this.#lookup(prepared))
+        const { sensors, lookupSeconds } = await this.#lookup(prepared)
         this.#registryReady = true
+        return this.#outputs(prepared, sensors, lookupSeconds)
       } catch (err) {
         if (!isF2Error(err) || !err.retryable) throw err
         this.#registryReady = false
@@ -119,27 +141,30 @@ export class ProcessorStage implements Service {
         metrics.batchFailures.inc({ reason: err.code })
         if (attempt % 10 === 0) logger.warn({ err, attempt }, 'registry unavailable; batch held, retrying')
         await sleep(backoffDelay(attempt, 200, 10_000))
-        continue
       }
-      const records = this.#outputs(prepared, sensors, lookupSeconds)
-      try {
-        await this.#write(batch, records)
-        this.#producerReady = true
-        return
-      } catch (err) {
-        // Offsets were not committed: the batch will be read again from Kafka, not from memory.
-        if (this.#consumer.rebalancedSinceBatch) {
-          // The join already rewound the consumer to the committed offsets.
-          logger.info({ err: (err as Error).message }, 'batch aborted by a rebalance; it is read again')
-          metrics.batchFailures.inc({ reason: 'REBALANCE' })
-          await this.#replaceProducer()
-          return
-        }
-        this.#producerReady = false
-        logger.warn({ err, attempt, records: records.length }, 'batch write failed; rejoining from committed offsets')
-        await this.#recover(isF2Error(err) ? err.code : ErrorCodes.KAFKA_PRODUCE_FAILED, attempt)
+    }
+    return undefined
+  }
+
+  /** Writes one batch; never rejects. A failure marks the stage for recovery before the next write. */
+  async #writeBatch (batch: RawMessage[], records: KafkaRecord[], generation: number): Promise<void> {
+    const { logger, metrics } = this.#deps
+    try {
+      await this.#write(batch, records, generation)
+      this.#producerReady = true
+    } catch (err) {
+      // Offsets were not committed: the batch will be read again from Kafka, not from memory.
+      if (this.#consumer.rebalancedSince(generation)) {
+        // The join already rewound the consumer to the committed offsets.
+        logger.info({ err: (err as Error).message }, 'batch aborted by a rebalance; it is read again')
+        metrics.batchFailures.inc({ reason: 'REBALANCE' })
+        await this.#replaceProducer()
         return
       }
+      this.#producerReady = false
+      logger.warn({ err, records: records.length }, 'batch write failed; rejoining from committed offsets')
+      this.#recoverPending = true
+      this.#recoverReason = isF2Error(err) ? err.code : ErrorCodes.KAFKA_PRODUCE_FAILED
     }
   }
 
@@ -168,8 +193,12 @@ export class ProcessorStage implements Service {
       const out = finish(p, sensors, config.zone, now)
       const lookup = p.ok && p.sensorKey !== null ? lookupSeconds.get(p.sensorKey) ?? 0 : 0
       metrics.decodeLatency.observe((performance.now() - t0) / 1000 + lookup)
+      // The measurements of one message share their controller, hence their key.
+      let keyOf: string | undefined
+      let key = Buffer.alloc(0)
       for (const m of out.measurements) {
-        records.push(buildRecord(config.outputTopic, m.device_id, Buffer.from(JSON.stringify(m))))
+        if (m.device_id !== keyOf) { keyOf = m.device_id; key = Buffer.from(keyOf, 'utf8') }
+        records.push(buildRecord(config.outputTopic, key, Buffer.from(JSON.stringify(m))))
       }
       if (out.measurements.length > 0 && p.ok) {
         produced.set(p.topic.component, (produced.get(p.topic.component) ?? 0) + out.measurements.length)
@@ -185,11 +214,12 @@ export class ProcessorStage implements Service {
     return records
   }
 
-  async #write (batch: RawMessage[], records: KafkaRecord[]): Promise<void> {
+  async #write (batch: RawMessage[], records: KafkaRecord[], generation: number): Promise<void> {
     const producer = this.#producer ?? (this.#producer = this.#createProducer())
     const offsets = commitOffsets(batch)
     if (!this.#deps.config.transactions) {
-      for (const chunk of chunks(records)) await producer.send({ messages: chunk })
+      const partitionOf = await this.#partitioner(producer)
+      for (const chunk of chunkRecords(records, SEND_CHUNK_BYTES, partitionOf)) await producer.send({ messages: chunk })
       const t0 = performance.now()
       await this.#consumer.commit(offsets)
       this.#deps.metrics.commitLatency.observe((performance.now() - t0) / 1000)
@@ -197,21 +227,40 @@ export class ProcessorStage implements Service {
     }
     let txn: Awaited<ReturnType<KafkaProducer['beginTransaction']>> | undefined
     try {
+      const partitionOf = await this.#partitioner(producer)
       txn = await producer.beginTransaction()
-      for (const chunk of chunks(records)) await txn.send({ messages: chunk })
+      const t = txn
+      for (const chunk of chunkRecords(records, SEND_CHUNK_BYTES, partitionOf)) await t.send({ messages: chunk })
       const t0 = performance.now()
-      await txn.addConsumer(this.#consumer.consumer)
-      const group = this.#consumer.groupMetadata()
-      // The offset message is stamped with the current generation: records fetched before a
-      // rebalance carry the old one, which the coordinator would refuse.
+      await t.addConsumer(this.#consumer.consumer)
+      // Stamped with the generation the batch was handed out in: after a rebalance the
+      // coordinator refuses it and the transaction aborts (the batch is read again).
+      const group = this.#consumer.groupMetadata(generation)
+      // One at a time: the client coalesces concurrent offset commits into the first one.
       for (const o of offsets) {
-        await txn.addOffset({ topic: o.topic, partition: o.partition, offset: o.offset - 1n, metadata: { consumer: group } } as unknown as RawMessage)
+        await t.addOffset({ topic: o.topic, partition: o.partition, offset: o.offset - 1n, metadata: { consumer: group } } as unknown as RawMessage)
       }
-      await txn.commit()
+      await t.commit()
       this.#deps.metrics.commitLatency.observe((performance.now() - t0) / 1000)
     } catch (err) {
       if (txn !== undefined && !txn.completed) await txn.abort().catch(() => {})
       throw err
+    }
+  }
+
+  /**
+   * Where the producer will put each record (the same Java-compatible murmur2 of the key, modulo
+   * the partition count), so that produce requests can be cut per partition. Metadata comes from
+   * the client's cache.
+   */
+  async #partitioner (producer: KafkaProducer): Promise<(record: KafkaRecord) => string> {
+    const { outputTopic, deadLetterTopic } = this.#deps.config
+    const metadata = await producer.metadata({ topics: [outputTopic, deadLetterTopic], autocreateTopics: false })
+    const counts = new Map<string, number>()
+    for (const [topic, t] of metadata.topics) counts.set(topic, t.partitionsCount)
+    return record => {
+      const count = counts.get(record.topic) ?? 1
+      return `${record.topic}:${compatibilityPartitioner(record, record.key) % count}`
     }
   }
 
@@ -222,6 +271,7 @@ export class ProcessorStage implements Service {
   }
 
   async #recover (reason: string, attempt: number): Promise<void> {
+    this.#recoverPending = false
     this.#deps.metrics.batchFailures.inc({ reason })
     await this.#replaceProducer()
     await sleep(backoffDelay(attempt, 500, 10_000))
@@ -236,38 +286,14 @@ export class ProcessorStage implements Service {
 
   #createProducer (): KafkaProducer {
     const c = this.#deps.config
-    if (!c.transactions) return createProducer({ clientId: `${c.instanceId}-producer`, bootstrapBrokers: c.brokers, retries: 5 })
-    return new Producer<Buffer, Buffer, string, Buffer>({
+    return createProducer({
       clientId: `${c.instanceId}-producer`,
-      bootstrapBrokers: [...c.brokers],
+      bootstrapBrokers: c.brokers,
+      compression: c.compression,
+      retries: 5,
       // Stable across restarts: the restarted instance fences and aborts its predecessor's
       // open transaction at once instead of leaving read_committed readers waiting.
-      transactionalId: `${c.groupId}-${c.instanceId}`,
-      idempotent: true,
-      // A fresh id/epoch request: the coordinator bumps the epoch of whatever producer held this
-      // transactional id before (a killed predecessor) and aborts its open transaction. The
-      // client's default (id 0, epoch 0) is refused with PRODUCER_FENCED once the id has history.
-      producerId: -1n,
-      producerEpoch: -1,
-      acks: -1,
-      partitioner: compatibilityPartitioner,
-      // Also the transaction timeout the coordinator applies.
-      timeout: 15_000,
-      retries: 5,
-      retryDelay: 250,
-      autocreateTopics: false,
-      serializers: { headerKey: (key?: string) => key === undefined ? undefined : Buffer.from(key, 'utf8') }
+      ...(c.transactions ? { transactionalId: `${c.groupId}-${c.instanceId}`, requestTimeoutMs: 15_000 } : {})
     })
   }
-}
-
-/**
- * Produce requests are kept well under the broker's record-batch limit (message.max.bytes,
- * 1 MiB by default): a decoded sensor frame fans out into several measurements, so one
- * input batch can be several MiB of output.
- */
-const SEND_CHUNK = 1000
-
-function * chunks<T> (items: T[]): Generator<T[]> {
-  for (let i = 0; i < items.length; i += SEND_CHUNK) yield items.slice(i, i + SEND_CHUNK)
 }

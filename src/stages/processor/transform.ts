@@ -108,3 +108,43 @@ function deadLetter (record: SourceRecord, envelope: RawEnvelope | null, failure
   })
   return { reason: failure.code, key: record.key, value: encodeDeadLetter(dl) }
 }
+
+/** What one partition's record batch in a produce request may carry (see chunkRecords). */
+export const SEND_CHUNK_BYTES = 768 * 1024
+/** What one produce request may carry in all (far below the broker's socket.request.max.bytes). */
+export const SEND_REQUEST_BYTES = 4 * 1024 * 1024
+const RECORD_OVERHEAD_BYTES = 64
+
+/**
+ * Cuts outputs into produce requests under the broker's record-batch limit (message.max.bytes,
+ * 1 MiB by default, per partition) with room for record overhead: a decoded sensor frame fans
+ * out into several measurements, so one input batch can be several MiB of output. With
+ * `partitionOf` (the partition a record will go to) each partition's share of a request is
+ * bounded, so a request carries up to `maxRequestBytes`; without it, the whole request is
+ * bounded by `maxBytes`. Order is kept; a record larger than the limit travels alone.
+ */
+export function * chunkRecords<R extends { key?: Buffer | null, value?: Buffer | null }> (
+  records: R[],
+  maxBytes = SEND_CHUNK_BYTES,
+  partitionOf?: (record: R) => string,
+  maxRequestBytes = SEND_REQUEST_BYTES
+): Generator<R[]> {
+  let start = 0
+  let total = 0
+  const perPartition = new Map<string, number>()
+  for (let i = 0; i < records.length; i++) {
+    const r = records[i] as R
+    const size = (r.value?.length ?? 0) + (r.key?.length ?? 0) + RECORD_OVERHEAD_BYTES
+    const partition = partitionOf?.(r) ?? ''
+    const used = perPartition.get(partition) ?? 0
+    if (i > start && (used + size > maxBytes || total + size > maxRequestBytes)) {
+      yield records.slice(start, i)
+      start = i
+      total = 0
+      perPartition.clear()
+    }
+    perPartition.set(partition, (perPartition.get(partition) ?? 0) + size)
+    total += size
+  }
+  if (start < records.length) yield start === 0 ? records : records.slice(start)
+}

@@ -9,9 +9,9 @@ export const schema = z.object({
   KAFKA_CONSUMER_GROUP: env.string('iot-sink'),
   SINK_INSTANCE_ID: env.string(`sink-${hostname()}`),
   /** Rows per flush (the seed's name). */
-  BATCH_SIZE: env.int(2000, 1, 100_000),
+  BATCH_SIZE: env.int(5000, 1, 100_000),
   /** Longest wait for a full batch, in seconds (the seed's name and unit); fractions allowed. */
-  BATCH_TIMEOUT: env.number(0.5, 0),
+  BATCH_TIMEOUT: env.number(0.25, 0),
   SINK_MAX_BUFFERED: env.int(20_000, 1, 1_000_000),
   KAFKA_SESSION_TIMEOUT_MS: env.int(10_000, 1000, 300_000),
   /** Ceiling of the exponential backoff while the database is unavailable. */

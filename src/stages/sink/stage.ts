@@ -8,7 +8,7 @@ import { ErrorCodes, isF2Error, type ErrorCode } from '../../core/errors.ts'
 import type { Measurement } from '../../core/measurement.ts'
 import type { SinkConfig } from './config.ts'
 import type { SinkMetrics } from './metrics.ts'
-import { parseBatch, sinkDeadLetter, type EncodedDeadLetter } from './records.ts'
+import { parseBatch, sinkDeadLetter, type EncodedDeadLetter, type ParsedBatch, type SinkRecord } from './records.ts'
 
 /** What the sink needs from storage (TimeseriesWriter satisfies it). */
 export interface RowWriter {
@@ -43,6 +43,8 @@ export class SinkStage implements Service {
   #loop: Promise<void> | undefined
   #stopping = false
   #dbUp = true
+  #commits: Promise<void> = Promise.resolve()
+  #commitFailed = false
 
   constructor (deps: SinkDeps) {
     this.#deps = deps
@@ -82,14 +84,30 @@ export class SinkStage implements Service {
     await this.#producer?.close().catch(() => {})
   }
 
+  /**
+   * Two batches overlap: while one is in the database, the next is read and validated; and a
+   * batch's offset commit runs while the following batch is written. Writes happen one at a
+   * time, in order, and commits are chained in the same order, so an offset is committed only
+   * when every record before it is stored.
+   */
   async #run (): Promise<void> {
     let failures = 0
+    let writing: Promise<void> = Promise.resolve()
     while (!this.#stopping) {
+      if (this.#commitFailed) {
+        await writing
+        await this.#commits
+        this.#commitFailed = false
+        // Rows are stored; re-reading them after the rejoin only finds duplicates.
+        await this.#consumer.reset().catch((e: unknown) => this.#deps.logger.warn({ err: e }, 'kafka not reachable yet'))
+        continue
+      }
       let batch: RawMessage[]
       try {
         batch = await this.#consumer.nextBatch(500)
         failures = 0
       } catch (err) {
+        await writing
         this.#deps.logger.warn({ err }, 'consumer failed; rejoining from committed offsets')
         await sleep(backoffDelay(failures++, 500, this.#deps.config.retryMaxMs))
         await this.#consumer.reset().catch((e: unknown) => this.#deps.logger.warn({ err: e }, 'kafka not reachable yet'))
@@ -97,16 +115,19 @@ export class SinkStage implements Service {
       }
       if (batch.length === 0) continue
       this.#deps.metrics.consumed.inc(batch.length)
-      await this.#handle(batch)
+      const parsed = parseBatch(batch.map(toSinkRecord), (this.#deps.now ?? Date.now)())
+      await writing
+      writing = this.#store(batch, parsed)
     }
+    await writing
+    await this.#commits
   }
 
-  async #handle (batch: RawMessage[]): Promise<void> {
-    const { metrics, logger } = this.#deps
+  /** Writes one batch, sends its dead letters, then queues its offset commit. */
+  async #store (batch: RawMessage[], parsed: ParsedBatch): Promise<void> {
+    const { metrics } = this.#deps
     const now = this.#deps.now ?? Date.now
-    const records = batch.map(m => ({ topic: m.topic, partition: m.partition, offset: m.offset, key: m.key ?? null, value: m.value ?? null }))
-    const parsed = parseBatch(records, now())
-    const deadLetters: EncodedDeadLetter[] = [...parsed.deadLetters]
+    const deadLetters: EncodedDeadLetter[] = parsed.deadLetters
 
     if (parsed.rows.length > 0) {
       const result = await this.#writeWithRetry(parsed.rows)
@@ -124,11 +145,7 @@ export class SinkStage implements Service {
           deadLetters.push(sinkDeadLetter(source, { code: r.code, message: r.message }, committedAt, row?.topic ?? null))
         }
       }
-      parsed.rows.forEach((row, i) => {
-        if (rejected.has(i)) return
-        metrics.endToEnd.observe(Math.max(0, committedAt - Date.parse(row.timestamp)) / 1000)
-        if (row.received_at !== null) metrics.ingest.observe(Math.max(0, committedAt - Date.parse(row.received_at)) / 1000)
-      })
+      this.#observeLatency(parsed, rejected, committedAt)
     }
 
     if (deadLetters.length > 0) {
@@ -139,12 +156,38 @@ export class SinkStage implements Service {
       for (const [reason, n] of counts) metrics.deadLetters.inc({ reason }, n)
     }
 
-    try {
-      await this.#consumer.commit(commitOffsets(batch))
-    } catch (err) {
-      // Rows are stored; re-reading them after the rejoin only finds duplicates.
-      logger.warn({ err }, 'offset commit failed; rejoining from committed offsets')
-      await this.#consumer.reset().catch((e: unknown) => logger.warn({ err: e }, 'kafka not reachable yet'))
+    const offsets = commitOffsets(batch)
+    this.#commits = this.#commits.then(async () => {
+      if (this.#commitFailed) return // a later commit covers these offsets after the rejoin
+      try {
+        await this.#consumer.commit(offsets)
+      } catch (err) {
+        this.#deps.logger.warn({ err }, 'offset commit failed; rejoining from committed offsets')
+        this.#commitFailed = true
+      }
+    })
+  }
+
+  /**
+   * Device → commit and receipt → commit latency, one observation per stored row. The rows of
+   * one message are neighbours and share both instants, so each instant is parsed once.
+   */
+  #observeLatency (parsed: ParsedBatch, rejected: ReadonlySet<number>, committedAt: number): void {
+    const { metrics } = this.#deps
+    const rows = parsed.rows
+    let lastTs = ''
+    let lastTsMs = 0
+    let lastRx: string | null = null
+    let lastRxMs = 0
+    for (let i = 0; i < rows.length; i++) {
+      if (rejected.has(i)) continue
+      const row = rows[i] as Measurement
+      if (row.timestamp !== lastTs) { lastTs = row.timestamp; lastTsMs = Date.parse(lastTs) }
+      metrics.endToEnd.observe(Math.max(0, committedAt - lastTsMs) / 1000)
+      if (row.received_at !== null) {
+        if (row.received_at !== lastRx) { lastRx = row.received_at; lastRxMs = Date.parse(lastRx) }
+        metrics.ingest.observe(Math.max(0, committedAt - lastRxMs) / 1000)
+      }
     }
   }
 
@@ -188,4 +231,8 @@ export class SinkStage implements Service {
     }
     return false
   }
+}
+
+function toSinkRecord (m: RawMessage): SinkRecord {
+  return { topic: m.topic, partition: m.partition, offset: m.offset, key: m.key ?? null, value: m.value ?? null }
 }

@@ -1,3 +1,4 @@
+import { compatibilityPartitioner } from '@platformatic/kafka'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import postgres from 'postgres'
 import { createLogger } from '../../../src/adapters/logger.ts'
@@ -95,6 +96,8 @@ describe('processor (real Kafka and registry)', () => {
     expect(byLabel(mac, 'siren-status').map(r => [r.pin_position, r.value])).toEqual([['2', 0]])
     expect(byLabel(mac, 'motion-sensor-status').map(r => [r.pin_position, r.value])).toEqual([['5', 1]])
     expect(out.every(r => r.key === JSON.parse(r.value.toString()).device_id)).toBe(true)
+    // The stage cuts produce requests per partition on this very mapping (murmur2 of the key).
+    expect(out.every(r => r.partition === compatibilityPartitioner({ topic: decoded }, Buffer.from(r.key ?? '')) % 3)).toBe(true)
     expect(rows).toHaveLength(13)
 
     const dls = (await collect(dead, { count: 4, timeoutMs: 20_000 })).map(r => decodeDeadLetter(r.value))
