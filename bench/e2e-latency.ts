@@ -15,7 +15,6 @@
  * `--env-processor K=V,K=V` / `--env-sink K=V,…` pass tuning knobs to one stage.
  */
 import { readdirSync, readFileSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -24,6 +23,7 @@ import { createProducer } from '../src/adapters/kafka.ts'
 import { migrate } from '../src/storage/migrate.ts'
 import { createTempDatabase, createTempTopics, stackEnv, uniqueName } from '../test/helpers/stack.ts'
 import { deviceTime, groupLag, rawRecord, spawnCli, type ChildService } from '../test/e2e/support.ts'
+import { freePort } from '../src/stack/ports.ts'
 
 const { values } = parseArgs({
   options: {
@@ -59,16 +59,6 @@ function procStats (pid: number | undefined): { rssMb: number, cpuS: number } {
   }
 }
 
-async function freePort (): Promise<number> {
-  return await new Promise((resolve, reject) => {
-    const srv = createServer()
-    srv.once('error', reject)
-    srv.listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port
-      srv.close(() => resolve(port))
-    })
-  })
-}
 
 /** Heap and off-heap memory of a stage, from its /metrics (prom-client's default metrics), in MB. */
 async function memoryOf (port: number): Promise<Record<string, number>> {

@@ -1,7 +1,6 @@
 import { spawn, fork, type ChildProcess } from 'node:child_process'
 import { Consumer } from '@platformatic/kafka'
 import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import postgres from 'postgres'
@@ -10,6 +9,7 @@ import { migrate } from '../../src/storage/migrate.ts'
 import { generateFleet, TEMPLATES } from '../../src/stages/simulator/fleet.ts'
 import { UNKNOWN_MACS, unknownMac, type LoadOptions, type LoadProgress } from '../load-worker.ts'
 import { createDatabase, createTopics, deleteTopics, dropDatabase, ROOT, runId, stackUrls } from './stack.ts'
+import { freePort } from '../../src/stack/ports.ts'
 
 /**
  * A private copy of the pipeline on the shared stack: its own Kafka topics, consumer groups,
@@ -34,16 +34,6 @@ export interface PipelineOptions {
 
 export interface RunningService { name: ServiceName, child: ChildProcess, port: number, startedAt: number }
 
-async function freePort (): Promise<number> {
-  return await new Promise((resolve, reject) => {
-    const s = createServer()
-    s.once('error', reject)
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port
-      s.close(() => resolve(port))
-    })
-  })
-}
 
 function pgEnv (prefix: 'POSTGRES' | 'TIMESCALE', url: string): Record<string, string> {
   const u = new URL(url)

@@ -1,10 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { portOpen, ROOT } from './stack.ts'
+import { freePort } from '../../src/stack/ports.ts'
 
 /**
  * A throw-away Mosquitto with the stack's settings (same config file, own port, no
@@ -13,16 +13,6 @@ import { portOpen, ROOT } from './stack.ts'
  */
 export interface PrivateBroker { url: string, port: number, stop: () => Promise<void> }
 
-async function freePort (): Promise<number> {
-  return await new Promise((resolve, reject) => {
-    const s = createServer()
-    s.once('error', reject)
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port
-      s.close(() => resolve(port))
-    })
-  })
-}
 
 export async function startPrivateBroker (): Promise<PrivateBroker> {
   const dir = mkdtempSync(join(tmpdir(), 'f2-mqtt-'))

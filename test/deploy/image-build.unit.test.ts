@@ -1,12 +1,12 @@
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process'
 import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { basename, dirname, join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { loadMigrations } from '../../src/storage/migrate.ts'
 import { ROOT } from './compose.ts'
 import { copyParts, readDockerfile, type Instruction } from './dockerfile.ts'
+import { freePort } from '../../src/stack/ports.ts'
 
 /**
  * The Dockerfile's build, replayed without Docker: each stage gets a clean folder standing for
@@ -68,16 +68,6 @@ function replay (): void {
 
 const runtimeDir = (): string => stageDirs.get(file.stages[file.stages.length - 1]?.name ?? '') ?? ''
 
-function freePort (): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer()
-    s.on('error', reject)
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port
-      s.close(() => resolve(port))
-    })
-  })
-}
 
 beforeAll(() => {
   work = mkdtempSync(join(tmpdir(), 'f2-image-'))

@@ -13,7 +13,7 @@ import { loadFleet } from '../../src/stages/simulator/registry-fleet.ts'
 import { createSimulator, type SentMessage, type Simulator } from '../../src/stages/simulator/simulator.ts'
 import { migrate } from '../../src/storage/migrate.ts'
 import { createTempDatabase, createTempTopics, stackEnv, uniqueName, type TempDatabase, type TempTopics } from '../helpers/stack.ts'
-import { freePorts } from './ports.ts'
+import { freePorts } from '../../src/stack/ports.ts'
 import { startPrivateMosquitto, type PrivateMosquitto } from './private-mosquitto.ts'
 import { collect, spawnCli, waitFor, type ChildService } from './support.ts'
 

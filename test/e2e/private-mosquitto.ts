@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { mqttReady } from '../../src/stack/mosquitto.ts'
-import { freePort } from './ports.ts'
+import { freePort } from '../../src/stack/ports.ts'
 
 /**
  * A throw-away Mosquitto on a free port. The F2 topic grammar fixes every topic by MAC, so

@@ -1,8 +1,8 @@
 import { execFileSync } from 'node:child_process'
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { freePort } from '../../src/stack/ports.ts'
 
 /**
  * A throw-away PostgreSQL cluster the test may stop and start at will (the stack's shared
@@ -13,16 +13,6 @@ const PG_BIN = process.env.PG_BIN ?? '/usr/lib/postgresql/15/bin'
 
 export interface PrivatePostgres { url: string, port: number, stop: (mode?: 'fast' | 'immediate') => void, start: () => void, destroy: () => void }
 
-async function freePort (): Promise<number> {
-  return await new Promise((resolve, reject) => {
-    const s = createServer()
-    s.once('error', reject)
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port
-      s.close(() => resolve(port))
-    })
-  })
-}
 
 export async function startPrivatePostgres (): Promise<PrivatePostgres> {
   const dir = mkdtempSync(join(tmpdir(), 'f2-pg-'))

@@ -1,17 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process'
-import { createServer, Socket } from 'node:net'
+import { Socket } from 'node:net'
+import { freePort } from '../../../src/stack/ports.ts'
+export { freePort }
 
 /** A TCP port that was free a moment ago on 127.0.0.1. */
-export async function freePort (): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number }
-      server.close(() => resolve(port))
-    })
-  })
-}
 
 /** Polls until `predicate` holds; returns the elapsed milliseconds or throws after `timeoutMs`. */
 export async function waitFor (predicate: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<number> {
