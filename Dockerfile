@@ -31,8 +31,14 @@ RUN apt-get update \
   && rm -rf /var/lib/apt/lists/*
 # Services bind every interface of the container; the native default (127.0.0.1) would be
 # unreachable from Prometheus and the health monitor.
+# Memory bounds of the stages (docs/architecture/processor.md, "Memory"; the same as the native
+# supervisor's, src/stack/services.ts): 8 MB semi-spaces, two malloc arenas, large blocks mmapped.
 ENV NODE_ENV=production \
-    HTTP_HOST=0.0.0.0
+    HTTP_HOST=0.0.0.0 \
+    NODE_OPTIONS=--max-semi-space-size=8 \
+    MALLOC_ARENA_MAX=2 \
+    MALLOC_MMAP_THRESHOLD_=65536 \
+    MALLOC_TRIM_THRESHOLD_=1048576
 WORKDIR /app
 # Files stay owned by root: the service user can read the code but not change it.
 COPY package.json package-lock.json ./

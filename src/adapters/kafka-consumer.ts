@@ -51,9 +51,15 @@ const READ_COMMITTED = 1
  *   once everything derived from those records is safe downstream;
  * - buffers at most `maxBuffered` records; the Kafka stream is paused beyond that, so a slow
  *   downstream slows reading instead of growing memory;
- * - after a rebalance, everything buffered is dropped: the stream re-fetches every assigned
- *   partition from its committed offset, so an uncommitted batch is read again, in order;
- *   records already handed out in this generation are never handed out twice;
+ * - every (re)join of the group starts a new epoch: the Kafka stream of the previous epoch is
+ *   closed and whatever it still emits (records of a fetch answered after the join, records
+ *   waiting in its internal buffer) is ignored, everything buffered is dropped, and a new
+ *   stream reads every assigned partition from its committed offset. An uncommitted batch is
+ *   thus read again, in order, and nothing between the committed offset and the records
+ *   handed out later is skipped; records already handed out in one epoch are never handed out
+ *   twice in it;
+ * - `commit(offsets, generation)` refuses (returns false) a batch handed out before the last
+ *   join and never commits a partition this member no longer owns;
  * - `reset()` discards everything in memory and rebuilds the consumer from the committed
  *   offsets; callers use it after a failed batch, so nothing uncommitted is skipped.
  */
@@ -71,6 +77,12 @@ export class BatchConsumer {
   #connected = false
   #rebalances = 0
   #batchGeneration = -1
+  /** Bumped by every join; a stream only feeds the buffer while its epoch is current. */
+  #epoch = 0
+  /** Group generation seen by the last join: the generation of everything the current stream reads. */
+  #joinGeneration = -1
+  #replacing = false
+  #retiring: Array<MessagesStream<Buffer, Buffer, Buffer, Buffer>> = []
 
   constructor (options: BatchConsumerOptions) {
     this.#options = options
@@ -111,21 +123,40 @@ export class BatchConsumer {
     })
     this.#consumer = consumer
     consumer.on('consumer:group:join', () => {
+      if (consumer !== this.#consumer) return
       this.#rebalances++
       this.#onJoin()
     })
     consumer.on('consumer:heartbeat:error', () => { this.#connected = false })
     consumer.on('consumer:heartbeat:end', () => { this.#connected = true })
-    const stream = await consumer.consume({
-      topics: o.topics,
+    // The first join happens inside `consume`, before the stream exists; the stream then reads
+    // from the committed offsets of that join's assignment, so it belongs to the current epoch.
+    const stream = await this.#openStream(consumer)
+    if (this.#closed || consumer !== this.#consumer) {
+      this.#retire(stream)
+      return
+    }
+    this.#connected = true
+    this.#attach(stream, this.#epoch)
+  }
+
+  #openStream (consumer: Consumer<Buffer, Buffer, Buffer, Buffer>): Promise<MessagesStream<Buffer, Buffer, Buffer, Buffer>> {
+    return consumer.consume({
+      topics: this.#options.topics,
       mode: 'committed',
       fallbackMode: 'earliest',
       autocommit: false,
-      highWaterMark: Math.max(16, Math.min(o.maxBuffered, 1024))
+      highWaterMark: Math.max(16, Math.min(this.#options.maxBuffered, 1024))
     })
+  }
+
+  /** Makes `stream` the current one: only while `epoch` is current do its records and errors count. */
+  #attach (stream: MessagesStream<Buffer, Buffer, Buffer, Buffer>, epoch: number): void {
+    const o = this.#options
     this.#stream = stream
-    this.#connected = true
+    this.#paused = false
     stream.on('data', (message: RawMessage) => {
+      if (epoch !== this.#epoch) return
       this.#buffer.push(message)
       if (!this.#paused && this.#buffer.length >= o.maxBuffered) {
         this.#paused = true
@@ -134,11 +165,53 @@ export class BatchConsumer {
       if (this.#buffer.length >= this.#wantCount) this.#wake()
     })
     stream.on('error', (err: Error) => {
+      if (epoch !== this.#epoch) return
       this.#failure = err
       this.#connected = false
       o.logger.warn({ err }, 'kafka consumer stream failed')
       this.#wake()
     })
+  }
+
+  /** Stops a stream of a past epoch for good; what it still emits or fails with is ignored. */
+  #retire (stream: MessagesStream<Buffer, Buffer, Buffer, Buffer>): void {
+    stream.removeAllListeners('data')
+    stream.on('error', () => {})
+    stream.pause()
+    stream.close().catch(() => {})
+  }
+
+  /**
+   * Opens a stream for the current epoch, then retires the previous one. The new stream is
+   * opened first so that the topics stay subscribed throughout (closing the last stream of a
+   * topic unsubscribes it, and re-subscribing would trigger yet another rejoin).
+   */
+  async #replaceStream (): Promise<void> {
+    if (this.#replacing) return
+    this.#replacing = true
+    const consumer = this.#consumer
+    try {
+      while (!this.#closed && consumer !== undefined && consumer === this.#consumer && this.#stream === undefined) {
+        const epoch = this.#epoch
+        const stream = await this.#openStream(consumer)
+        if (this.#closed || consumer !== this.#consumer || epoch !== this.#epoch) {
+          // Another join (or a reset) happened meanwhile: this stream may hold a stale position.
+          this.#retire(stream)
+          continue
+        }
+        this.#attach(stream, epoch)
+      }
+    } catch (err) {
+      if (!this.#closed && consumer === this.#consumer) {
+        this.#failure = err as Error
+        this.#connected = false
+        this.#options.logger.warn({ err }, 'kafka consumer stream could not be reopened after a rebalance')
+        this.#wake()
+      }
+    } finally {
+      this.#replacing = false
+      for (const old of this.#retiring.splice(0)) this.#retire(old)
+    }
   }
 
   /**
@@ -148,7 +221,7 @@ export class BatchConsumer {
    */
   async nextBatch (idleMs = 1000): Promise<RawMessage[]> {
     if (this.#failure !== undefined) throw this.#failure
-    if (this.#stream === undefined) throw new Error('consumer is not running')
+    if (this.#consumer === undefined || this.#closed) throw new Error('consumer is not running')
     const o = this.#options
     if (this.#buffer.length === 0) await this.#wait(idleMs, 1)
     if (this.#buffer.length > 0 && this.#buffer.length < o.maxBatch) await this.#wait(o.maxWaitMs, o.maxBatch)
@@ -159,14 +232,26 @@ export class BatchConsumer {
       this.#stream?.resume()
     }
     const owned = this.#ownedPartitions()
-    this.#batchGeneration = this.#consumer?.generationId ?? -1
+    // The generation of the join that opened the stream these records came from (the client's
+    // own generationId moves as soon as a JoinGroup is answered, before the old stream stops).
+    this.#batchGeneration = this.#joinGeneration
     return taken.filter(m => (owned === undefined || owned.has(partitionKey(m.topic, m.partition))) && this.#tracker.accept(m))
   }
 
-  /** Commits explicit next offsets (last processed + 1) for the group, outside any transaction. */
-  async commit (offsets: TopicPartitionOffset[]): Promise<void> {
-    if (offsets.length === 0) return
-    await this.consumer.commit({ offsets: offsets.map(o => ({ ...o, leaderEpoch: -1 })) })
+  /**
+   * Commits explicit next offsets (last processed + 1) for the group, outside any transaction.
+   * With `generation` (the `batchGeneration` of the batch they belong to), nothing is committed
+   * when the group rebalanced since: the batch is read again from the committed offsets, and a
+   * stale commit must not move another epoch's position. Partitions this member no longer owns
+   * are never committed. Resolves true when the offsets were committed.
+   */
+  async commit (offsets: TopicPartitionOffset[], generation?: number): Promise<boolean> {
+    if (generation !== undefined && this.rebalancedSince(generation)) return false
+    const owned = this.#ownedPartitions()
+    const mine = owned === undefined ? offsets : offsets.filter(o => owned.has(partitionKey(o.topic, o.partition)))
+    if (mine.length === 0) return offsets.length === 0
+    await this.consumer.commit({ offsets: mine.map(o => ({ ...o, leaderEpoch: -1 })) })
+    return mine.length === offsets.length
   }
 
   /**
@@ -191,7 +276,7 @@ export class BatchConsumer {
 
   /** True when the group rebalanced after a batch of `generation` was handed out. */
   rebalancedSince (generation: number): boolean {
-    return this.#consumer !== undefined && this.#consumer.generationId !== generation
+    return this.#consumer !== undefined && (this.#joinGeneration !== generation || this.#consumer.generationId !== generation)
   }
 
   /** Drops everything in memory and rejoins from the committed offsets. */
@@ -225,9 +310,11 @@ export class BatchConsumer {
     this.#closed = true
     this.#connected = false
     this.#wake()
+    this.#epoch++
     const stream = this.#stream
     const consumer = this.#consumer
     this.#stream = undefined
+    for (const old of this.#retiring.splice(0)) this.#retire(old)
     if (stream !== undefined) await stream.close().catch(() => {})
     if (consumer !== undefined) await consumer.close(true).catch(() => {})
   }
@@ -241,17 +328,29 @@ export class BatchConsumer {
   }
 
   /**
-   * After a join the stream re-fetches every assigned partition from its committed offset,
-   * so what is buffered (and the positions handed out) belong to the old generation: drop
-   * them, and the records come again in order.
+   * A join starts a new epoch. The old stream cannot be reused: a fetch it sent before the
+   * join and answered after it, or records still waiting in its internal buffer, would move
+   * its position (and the tracker) past the records dropped here, and those would never be
+   * handed out while later commits skip over them. So it is retired, everything of the old
+   * epoch is dropped, and a new stream reads from the committed offsets of the new assignment.
    */
   #onJoin (): void {
+    this.#epoch++
+    this.#joinGeneration = this.#consumer?.generationId ?? -1
     this.#buffer = []
     this.#tracker.clear()
-    if (this.#paused) {
-      this.#paused = false
-      this.#stream?.resume()
+    this.#paused = false
+    const old = this.#stream
+    // Still starting: the stream `start` is about to get was created after this join.
+    if (old === undefined && !this.#replacing) return
+    this.#stream = undefined
+    if (old !== undefined) {
+      old.removeAllListeners('data')
+      old.pause()
+      // Closed only once its successor exists, so that the topics stay subscribed.
+      this.#retiring.push(old)
     }
+    void this.#replaceStream()
   }
 
   #wait (ms: number, count: number): Promise<void> {

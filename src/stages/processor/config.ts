@@ -17,7 +17,7 @@ export const schema = z.object({
   /** Compression of decoded_iot_data / iot_dead_letter batches. */
   PROCESSOR_COMPRESSION: env.oneOf(COMPRESSIONS, 'none'),
   PROCESSOR_BATCH_WAIT_MS: env.int(20, 0, 60_000),
-  PROCESSOR_MAX_BUFFERED: env.int(20_000, 1, 1_000_000),
+  PROCESSOR_MAX_BUFFERED: env.int(6000, 1, 1_000_000),
   KAFKA_SESSION_TIMEOUT_MS: env.int(10_000, 1000, 300_000),
   DEVICE_TIMEZONE: env.string('UTC'),
   ...postgresFields('POSTGRES', REGISTRY_DEFAULTS),

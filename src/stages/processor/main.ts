@@ -1,3 +1,4 @@
+import { setFlagsFromString } from 'node:v8'
 import { startHttp, type HttpHandle } from '../../adapters/http.ts'
 import { runService, type Service } from '../../adapters/lifecycle.ts'
 import { createLogger } from '../../adapters/logger.ts'
@@ -10,6 +11,10 @@ import { ProcessorStage } from './stage.ts'
 
 /** `node src/cli.ts processor`: runs the data processor until SIGINT/SIGTERM. */
 export async function run (_argv: string[]): Promise<number> {
+  // Old space grows by at most 1.5× its live size before the next full GC (V8's default goes
+  // up to 4×): the stage's live set is small and promoted batch garbage would otherwise hold the
+  // heap at 150 MB+ (docs/architecture/processor.md, "Memory"). Not settable through NODE_OPTIONS.
+  setFlagsFromString('--heap-growing-percent=50')
   const logger = createLogger('processor')
   const config = loadProcessorConfig()
   logger.info({ config: redact(config) }, 'processor configuration')

@@ -1,7 +1,7 @@
 import { compatibilityPartitioner } from '@platformatic/kafka'
 import { performance } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { backoffDelay, buildRecord, createProducer, type KafkaProducer, type KafkaRecord } from '../../adapters/kafka.ts'
+import { backoffDelay, buildRecord, createProducer, kafkaReady, type KafkaProducer, type KafkaRecord } from '../../adapters/kafka.ts'
 import { BatchConsumer, commitOffsets, type RawMessage } from '../../adapters/kafka-consumer.ts'
 import type { Logger } from '../../adapters/logger.ts'
 import type { Service } from '../../adapters/lifecycle.ts'
@@ -120,6 +120,9 @@ export class ProcessorStage implements Service {
       await writing
       if (records === undefined) break // stopping: nothing of this batch is committed
       if (this.#recoverPending) continue // recovery rewinds: the batch in hand is read again
+      // Handed out before the last join: the consumer already reads it again from the committed
+      // offsets, and its transaction would only be refused.
+      if (this.#consumer.rebalancedSince(generation)) continue
       writing = this.#writeBatch(batch, records, generation)
     }
     await writing
@@ -221,7 +224,11 @@ export class ProcessorStage implements Service {
       const partitionOf = await this.#partitioner(producer)
       for (const chunk of chunkRecords(records, SEND_CHUNK_BYTES, partitionOf)) await producer.send({ messages: chunk })
       const t0 = performance.now()
-      await this.#consumer.commit(offsets)
+      // Refused after a rebalance: the outputs are out, the batch is read again (at-least-once).
+      if (!await this.#consumer.commit(offsets, generation)) {
+        this.#deps.logger.info({ generation }, 'group rebalanced since the batch was read; it is read again, not committed')
+        return
+      }
       this.#deps.metrics.commitLatency.observe((performance.now() - t0) / 1000)
       return
     }
@@ -286,7 +293,7 @@ export class ProcessorStage implements Service {
 
   #createProducer (): KafkaProducer {
     const c = this.#deps.config
-    return createProducer({
+    const producer = createProducer({
       clientId: `${c.instanceId}-producer`,
       bootstrapBrokers: c.brokers,
       compression: c.compression,
@@ -295,5 +302,26 @@ export class ProcessorStage implements Service {
       // open transaction at once instead of leaving read_committed readers waiting.
       ...(c.transactions ? { transactionalId: `${c.groupId}-${c.instanceId}`, requestTimeoutMs: 15_000 } : {})
     })
+    void this.#probeProducer(producer)
+    return producer
+  }
+
+  /**
+   * Readiness must not wait for the first batch (an idle processor would never be ready): a
+   * producer counts as ready once the cluster answers it with both output topics, retried
+   * with backoff until it does, the producer is replaced, or the stage stops.
+   */
+  async #probeProducer (producer: KafkaProducer): Promise<void> {
+    const { outputTopic, deadLetterTopic } = this.#deps.config
+    for (let attempt = 0; ; attempt++) {
+      const ok = await kafkaReady(producer, [outputTopic, deadLetterTopic])
+      // Checked after the first await: the caller stores the producer once it is created.
+      if (this.#stopping || this.#producer !== producer) return
+      if (ok) {
+        this.#producerReady = true
+        return
+      }
+      await sleep(backoffDelay(attempt, 500, 10_000), undefined, { ref: false })
+    }
   }
 }

@@ -114,17 +114,22 @@ export class SinkStage implements Service {
         continue
       }
       if (batch.length === 0) continue
+      const generation = this.#consumer.batchGeneration
       this.#deps.metrics.consumed.inc(batch.length)
       const parsed = parseBatch(batch.map(toSinkRecord), (this.#deps.now ?? Date.now)())
       await writing
-      writing = this.#store(batch, parsed)
+      writing = this.#store(batch, parsed, generation)
     }
     await writing
     await this.#commits
   }
 
-  /** Writes one batch, sends its dead letters, then queues its offset commit. */
-  async #store (batch: RawMessage[], parsed: ParsedBatch): Promise<void> {
+  /**
+   * Writes one batch, sends its dead letters, then queues its offset commit. The commit is
+   * skipped when the group rebalanced after the batch was handed out: the consumer then reads
+   * again from the committed offsets, and the rows already stored come again as duplicates.
+   */
+  async #store (batch: RawMessage[], parsed: ParsedBatch, generation: number): Promise<void> {
     const { metrics } = this.#deps
     const now = this.#deps.now ?? Date.now
     const deadLetters: EncodedDeadLetter[] = parsed.deadLetters
@@ -160,7 +165,8 @@ export class SinkStage implements Service {
     this.#commits = this.#commits.then(async () => {
       if (this.#commitFailed) return // a later commit covers these offsets after the rejoin
       try {
-        await this.#consumer.commit(offsets)
+        const committed = await this.#consumer.commit(offsets, generation)
+        if (!committed) this.#deps.logger.info({ generation }, 'group rebalanced since the batch was read; it is read again, not committed')
       } catch (err) {
         this.#deps.logger.warn({ err }, 'offset commit failed; rejoining from committed offsets')
         this.#commitFailed = true
