@@ -10,6 +10,7 @@ import { generateFleet, TEMPLATES } from '../../src/stages/simulator/fleet.ts'
 import { UNKNOWN_MACS, unknownMac, type LoadOptions, type LoadProgress } from '../load-worker.ts'
 import { createDatabase, createTopics, deleteTopics, dropDatabase, ROOT, runId, stackUrls } from './stack.ts'
 import { freePort } from '../../src/stack/ports.ts'
+import { stageMemoryEnv } from '../../src/stack/services.ts'
 
 /**
  * A private copy of the pipeline on the shared stack: its own Kafka topics, consumer groups,
@@ -157,7 +158,8 @@ export class Pipeline {
     try {
       child = spawn(process.execPath, [...(this.#options.nodeFlags?.[name] ?? []), join(ROOT, 'src', 'cli.ts'), name], {
         cwd: ROOT,
-        env: { ...process.env, ...this.#env(name, port) },
+        // The same memory settings the supervisor and the image give the stages.
+        env: { ...process.env, ...stageMemoryEnv(), ...this.#env(name, port) },
         stdio: ['ignore', log, log]
       })
     } finally {

@@ -6,7 +6,7 @@ import { Consumer } from '@platformatic/kafka'
 import { createMqttClient } from '../../src/adapters/mqtt.ts'
 import { decodeDeadLetter } from '../../src/core/dead-letter.ts'
 import { Pipeline, SERVICES } from '../../bench/lib/pipeline.ts'
-import { startPrivateBroker } from '../../bench/lib/private-broker.ts'
+import { startPrivateMosquitto } from '../helpers/private-mosquitto.ts'
 
 /**
  * The bad-input corpus (items.jsonl, one item per line) through the whole pipeline: a private
@@ -101,7 +101,7 @@ function judge (item: CorpusItem, rows: ItemResult['rows'], dls: ItemResult['dea
 
 export async function runCorpus (items = loadItems(), log: (s: string) => void = () => {}): Promise<CorpusReport> {
   const started = Date.now()
-  const broker = await startPrivateBroker()
+  const broker = await startPrivateMosquitto()
   const pipeline = new Pipeline({
     devices: 0, seed: 1, mqttUrl: broker.url, logDir: join('/tmp', `f2-corpus-${process.pid}`),
     env: { connector: { MQTT_TOPICS: '#', MQTT_SESSION_EXPIRY_S: '0' }, sink: { BATCH_TIMEOUT: '0.1' } }

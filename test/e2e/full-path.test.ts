@@ -14,7 +14,7 @@ import { createSimulator, type SentMessage, type Simulator } from '../../src/sta
 import { migrate } from '../../src/storage/migrate.ts'
 import { createTempDatabase, createTempTopics, stackEnv, uniqueName, type TempDatabase, type TempTopics } from '../helpers/stack.ts'
 import { freePorts } from '../../src/stack/ports.ts'
-import { startPrivateMosquitto, type PrivateMosquitto } from './private-mosquitto.ts'
+import { startPrivateMosquitto, type PrivateMosquitto } from '../helpers/private-mosquitto.ts'
 import { collect, spawnCli, waitFor, type ChildService } from './support.ts'
 
 /**

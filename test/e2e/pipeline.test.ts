@@ -6,7 +6,7 @@ import { decodeDeadLetter } from '../../src/core/dead-letter.ts'
 import { ErrorCodes } from '../../src/core/errors.ts'
 import { migrate } from '../../src/storage/migrate.ts'
 import { createTempDatabase, createTempTopics, stackEnv, uniqueName, type TempDatabase, type TempTopics } from '../helpers/stack.ts'
-import { startPrivatePostgres, type PrivatePostgres } from './private-postgres.ts'
+import { startPrivatePostgres, type PrivatePostgres } from '../helpers/private-postgres.ts'
 import { collect, deviceTime, produceAll, rawRecord, spawnCli, waitFor, type ChildService } from './support.ts'
 
 /**

@@ -7,6 +7,7 @@ import { buildRecord, createProducer, type KafkaRecord } from '../../src/adapter
 import { buildEnvelope, encodeEnvelope } from '../../src/core/envelope.ts'
 import { formatF2Timestamp } from '../../src/core/timestamp.ts'
 import { stackEnv } from '../helpers/stack.ts'
+import { stageMemoryEnv } from '../../src/stack/services.ts'
 
 /** Helpers shared by the processor, sink and end-to-end tests (real Kafka and PostgreSQL). */
 
@@ -116,7 +117,7 @@ export interface ChildService { child: ChildProcess, output: () => string, kill:
 export function spawnCli (args: string[], env: Record<string, string>): ChildService {
   const child = spawn(resolve(ROOT, 'node_modules/.bin/node'), ['src/cli.ts', ...args], {
     cwd: ROOT,
-    env: { ...process.env, LOG_LEVEL: 'warn', ...env },
+    env: { ...process.env, ...stageMemoryEnv(), LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe']
   })
   let output = ''

@@ -13,7 +13,7 @@ import { loadSinkConfig } from '../../../src/stages/sink/config.ts'
 import { createSinkMetrics, type SinkMetrics } from '../../../src/stages/sink/metrics.ts'
 import { SinkStage } from '../../../src/stages/sink/stage.ts'
 import { createTempTopics, stackEnv, uniqueName, type TempTopics } from '../../helpers/stack.ts'
-import { startPrivatePostgres, type PrivatePostgres } from '../../e2e/private-postgres.ts'
+import { startPrivatePostgres, type PrivatePostgres } from '../../helpers/private-postgres.ts'
 import { collect, groupLag, produceAll, waitFor } from '../../e2e/support.ts'
 
 /**
