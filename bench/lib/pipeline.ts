@@ -11,6 +11,7 @@ import { UNKNOWN_MACS, unknownMac, type LoadOptions, type LoadProgress } from '.
 import { createDatabase, createTopics, deleteTopics, dropDatabase, ROOT, runId, stackUrls } from './stack.ts'
 import { freePort } from '../../src/stack/ports.ts'
 import { stageMemoryEnv } from '../../src/stack/services.ts'
+import { postgresEnv } from '../../src/adapters/config.ts'
 
 /**
  * A private copy of the pipeline on the shared stack: its own Kafka topics, consumer groups,
@@ -36,16 +37,6 @@ export interface PipelineOptions {
 export interface RunningService { name: ServiceName, child: ChildProcess, port: number, startedAt: number }
 
 
-function pgEnv (prefix: 'POSTGRES' | 'TIMESCALE', url: string): Record<string, string> {
-  const u = new URL(url)
-  return {
-    [`${prefix}_HOST`]: u.hostname,
-    [`${prefix}_PORT`]: u.port,
-    [`${prefix}_DB`]: u.pathname.slice(1),
-    [`${prefix}_USER`]: decodeURIComponent(u.username),
-    [`${prefix}_PASSWORD`]: decodeURIComponent(u.password)
-  }
-}
 
 /** The simulator's sensor templates under their own names, with the simulator's data points. */
 export const SIM_TEMPLATE_NAMES: Record<keyof typeof TEMPLATES, string> = {
@@ -133,7 +124,7 @@ export class Pipeline {
       }
       case 'processor': return {
         ...common,
-        ...pgEnv('POSTGRES', this.registryUrl),
+        ...postgresEnv('POSTGRES', this.registryUrl),
         KAFKA_INPUT_TOPIC: this.topics.raw,
         KAFKA_OUTPUT_TOPIC: this.topics.decoded,
         KAFKA_CONSUMER_GROUP: `${this.id}-processor`,
@@ -142,7 +133,7 @@ export class Pipeline {
       }
       case 'sink': return {
         ...common,
-        ...pgEnv('TIMESCALE', this.timeseriesUrl),
+        ...postgresEnv('TIMESCALE', this.timeseriesUrl),
         KAFKA_INPUT_TOPIC: this.topics.decoded,
         KAFKA_CONSUMER_GROUP: `${this.id}-sink`,
         SINK_INSTANCE_ID: `${this.id}-s1`,

@@ -90,3 +90,15 @@ export function pickPostgres (prefix: string, values: Record<string, unknown>): 
 
 export const REGISTRY_DEFAULTS: PostgresConnection = { host: '127.0.0.1', port: 5432, database: 'device_params', user: 'iot_user', password: 'iot_password' }
 export const TIMESERIES_DEFAULTS: PostgresConnection = { host: '127.0.0.1', port: 5433, database: 'timeseries', user: 'ts_user', password: 'ts_password' }
+
+/** The inverse of `postgresFields`: a connection URL as the seed's `<PREFIX>_*` variables. */
+export function postgresEnv (prefix: 'POSTGRES' | 'TIMESCALE', url: string): Record<string, string> {
+  const u = new URL(url)
+  return {
+    [`${prefix}_HOST`]: u.hostname,
+    [`${prefix}_PORT`]: u.port,
+    [`${prefix}_DB`]: u.pathname.slice(1),
+    [`${prefix}_USER`]: decodeURIComponent(u.username),
+    [`${prefix}_PASSWORD`]: decodeURIComponent(u.password)
+  }
+}

@@ -16,6 +16,7 @@ import { createTempDatabase, createTempTopics, stackEnv, uniqueName, type TempDa
 import { freePorts } from '../../src/stack/ports.ts'
 import { startPrivateMosquitto, type PrivateMosquitto } from '../helpers/private-mosquitto.ts'
 import { collect, spawnCli, waitFor, type ChildService } from './support.ts'
+import { postgresEnv } from '../../src/adapters/config.ts'
 
 /**
  * The whole path with every stage a real process: simulator → Mosquitto → connector →
@@ -77,16 +78,6 @@ function expectedRows (m: SentMessage, fleet: readonly SimController[]): Row[] {
   }
 }
 
-function pgEnv (prefix: 'POSTGRES' | 'TIMESCALE', url: string): Record<string, string> {
-  const u = new URL(url)
-  return {
-    [`${prefix}_HOST`]: u.hostname,
-    [`${prefix}_PORT`]: u.port,
-    [`${prefix}_DB`]: u.pathname.slice(1),
-    [`${prefix}_USER`]: decodeURIComponent(u.username),
-    [`${prefix}_PASSWORD`]: decodeURIComponent(u.password)
-  }
-}
 
 describe('full path: simulator → Mosquitto → connector → Kafka → processor → sink → PostgreSQL', () => {
   let broker: PrivateMosquitto
@@ -139,7 +130,7 @@ describe('full path: simulator → Mosquitto → connector → Kafka → process
     const ports = await freePorts(STAGES.length)
     const common = {
       KAFKA_BOOTSTRAP_SERVERS: stackEnv().kafkaBootstrap, KAFKA_DEAD_LETTER_TOPIC: dead, KAFKA_SESSION_TIMEOUT_MS: '6000',
-      MQTT_BROKER: '127.0.0.1', MQTT_PORT: String(broker.port), ...pgEnv('POSTGRES', registry.url), ...pgEnv('TIMESCALE', timeseries.url)
+      MQTT_BROKER: '127.0.0.1', MQTT_PORT: String(broker.port), ...postgresEnv('POSTGRES', registry.url), ...postgresEnv('TIMESCALE', timeseries.url)
     }
     const env: Record<(typeof STAGES)[number], Record<string, string>> = {
       connector: { KAFKA_TOPIC: raw, MQTT_SHARE_GROUP: uniqueName('fp_share'), CONNECTOR_CLIENT_ID: uniqueName('fp_connector') },

@@ -8,6 +8,7 @@ import { migrate } from '../../src/storage/migrate.ts'
 import { createTempDatabase, createTempTopics, stackEnv, uniqueName, type TempDatabase, type TempTopics } from '../helpers/stack.ts'
 import { startPrivatePostgres, type PrivatePostgres } from '../helpers/private-postgres.ts'
 import { collect, deviceTime, produceAll, rawRecord, spawnCli, waitFor, type ChildService } from './support.ts'
+import { postgresEnv } from '../../src/adapters/config.ts'
 
 /**
  * The processor and the sink as real processes between real Kafka and PostgreSQL:
@@ -34,16 +35,6 @@ function message (topic: string, i: number): { record: KafkaRecord, rows: number
   }
 }
 
-function pgEnv (prefix: 'POSTGRES' | 'TIMESCALE', url: string): Record<string, string> {
-  const u = new URL(url)
-  return {
-    [`${prefix}_HOST`]: u.hostname,
-    [`${prefix}_PORT`]: u.port,
-    [`${prefix}_DB`]: u.pathname.slice(1),
-    [`${prefix}_USER`]: decodeURIComponent(u.username),
-    [`${prefix}_PASSWORD`]: decodeURIComponent(u.password) || 'unused'
-  }
-}
 
 describe('pipeline end to end: crashes and a database restart lose and duplicate nothing', () => {
   let registry: TempDatabase
@@ -75,12 +66,12 @@ describe('pipeline end to end: crashes and a database restart lose and duplicate
     const [raw, decoded, dead] = topics.names as [string, string, string]
     const common = { KAFKA_BOOTSTRAP_SERVERS: stackEnv().kafkaBootstrap, KAFKA_DEAD_LETTER_TOPIC: dead, KAFKA_SESSION_TIMEOUT_MS: '6000', HTTP_PORT: '0' }
     const processorEnv = {
-      ...common, ...pgEnv('POSTGRES', registry.url),
+      ...common, ...postgresEnv('POSTGRES', registry.url),
       KAFKA_INPUT_TOPIC: raw, KAFKA_OUTPUT_TOPIC: decoded,
       KAFKA_CONSUMER_GROUP: uniqueName('e2e_proc'), PROCESSOR_INSTANCE_ID: uniqueName('p'), PROCESSOR_BATCH_SIZE: '200'
     }
     const sinkEnv = {
-      ...common, ...pgEnv('TIMESCALE', pg.url),
+      ...common, ...postgresEnv('TIMESCALE', pg.url),
       KAFKA_INPUT_TOPIC: decoded, KAFKA_CONSUMER_GROUP: uniqueName('e2e_sink'), SINK_INSTANCE_ID: uniqueName('s'),
       BATCH_SIZE: '300', BATCH_TIMEOUT: '0.1', SINK_RETRY_MAX_MS: '1000'
     }

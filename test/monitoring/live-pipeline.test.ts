@@ -11,6 +11,7 @@ import { startPrivateMosquitto, type PrivateMosquitto } from '../helpers/private
 import { createTempDatabase, createTempTopics, stackEnv, uniqueName, type TempDatabase, type TempTopics } from '../helpers/stack.ts'
 import { documentedMetrics } from './metrics-doc.ts'
 import { ROOT } from './expressions.ts'
+import { postgresEnv } from '../../src/adapters/config.ts'
 
 /**
  * The pipeline as `npm start` runs it (every service, fed by the simulator), started here
@@ -55,17 +56,6 @@ async function scrape (service: string): Promise<Exposition> {
   return parseExposition(await res.text())
 }
 
-function pgEnv (prefix: 'POSTGRES' | 'TIMESCALE', u: string): Record<string, string> {
-  const parsed = new URL(u)
-  return {
-    [`${prefix}_HOST`]: parsed.hostname,
-    [`${prefix}_PORT`]: parsed.port,
-    [`${prefix}_DB`]: parsed.pathname.slice(1),
-    [`${prefix}_USER`]: decodeURIComponent(parsed.username),
-    [`${prefix}_PASSWORD`]: decodeURIComponent(parsed.password)
-  }
-}
-
 describe('the running pipeline', () => {
   let broker: PrivateMosquitto | undefined
   let registry: TempDatabase | undefined
@@ -96,8 +86,8 @@ describe('the running pipeline', () => {
     const base = {
       ...serviceEnv(stackConfig()),
       MQTT_PORT: String(broker.port),
-      ...pgEnv('POSTGRES', registry.url),
-      ...pgEnv('TIMESCALE', timeseries.url),
+      ...postgresEnv('POSTGRES', registry.url),
+      ...postgresEnv('TIMESCALE', timeseries.url),
       KAFKA_DEAD_LETTER_TOPIC: dead
     }
     const own: Record<string, Record<string, string>> = {
