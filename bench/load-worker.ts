@@ -17,7 +17,8 @@ import { performance } from 'node:perf_hooks'
 import { createMqttClient, type MqttHandle } from '../src/adapters/mqtt.ts'
 import { formatF2Timestamp } from '../src/core/timestamp.ts'
 import { createDeviceState, eventMessage, nextMessage, sensorMessage, type DeviceState, type OutMessage } from '../src/stages/simulator/device.ts'
-import { createRng, generateFleet, type SimController } from '../src/stages/simulator/fleet.ts'
+import { createRng } from '../src/core/random.ts'
+import { generateFleet, type SimController } from '../src/stages/simulator/fleet.ts'
 
 export type Mix = 'sim' | 'sensor' | 'events'
 

@@ -1,21 +1,10 @@
 import type { DataPointDef } from '../../core/datapoint.ts'
 import { decodeSensorFrame, encodeSensorFrame } from '../../core/sensor.ts'
 import { CONNECTOR_MAX, POSITION_MAX, type ConnectorMode } from '../../core/topic.ts'
+import { createRng } from '../../core/random.ts'
 import { initialValue, quantityFor, type Quantity } from './quantities.ts'
 
 export type { Quantity } from './quantities.ts'
-
-/** Deterministic PRNG (mulberry32): the same seed gives the same fleet and the same traffic. */
-export function createRng (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 export interface SimSensor {
   pin: number

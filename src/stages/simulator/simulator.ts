@@ -6,7 +6,8 @@ import { handleCommand } from './commands.ts'
 import type { SimulatorConfig } from './config.ts'
 import { ErrorCodes, F2Error } from '../../core/errors.ts'
 import { createDeviceState, eventMessage, nextMessage, sensorMessage, type DeviceState, type OutMessage } from './device.ts'
-import { createRng, generateFleet, type SimConnector, type SimController, type SimSensor } from './fleet.ts'
+import { createRng } from '../../core/random.ts'
+import { generateFleet, type SimConnector, type SimController, type SimSensor } from './fleet.ts'
 import type { SimulatorMetrics } from './metrics.ts'
 
 export interface SentMessage extends OutMessage {

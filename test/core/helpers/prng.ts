@@ -1,14 +1,4 @@
-/** A tiny seeded PRNG (mulberry32) so property and fuzz tests are reproducible. */
-export function prng (seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+export { createRng as prng } from '../../../src/core/random.ts'
 
 export function randInt (rnd: () => number, min: number, max: number): number {
   return min + Math.floor(rnd() * (max - min + 1))

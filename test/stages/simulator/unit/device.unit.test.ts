@@ -5,7 +5,8 @@ import { parseTimestamp } from '../../../../src/core/timestamp.ts'
 import { parseTopic } from '../../../../src/core/topic.ts'
 import { handleCommand } from '../../../../src/stages/simulator/commands.ts'
 import { createDeviceState, nextMessage } from '../../../../src/stages/simulator/device.ts'
-import { createRng, generateFleet } from '../../../../src/stages/simulator/fleet.ts'
+import { createRng } from '../../../../src/core/random.ts'
+import { generateFleet } from '../../../../src/stages/simulator/fleet.ts'
 
 let t = 0
 const stamp = (): string => `2026-01-01 00:00:${String(t++ % 60).padStart(2, '0')}.000001`

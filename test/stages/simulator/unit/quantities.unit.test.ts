@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import type { DataPointDef } from '../../../../src/core/datapoint.ts'
 import { encodeDataPoint } from '../../../../src/core/datapoint.ts'
-import { createRng } from '../../../../src/stages/simulator/fleet.ts'
+import { createRng } from '../../../../src/core/random.ts'
 import { drift, initialValue, profileFor, quantityFor, representable } from '../../../../src/stages/simulator/quantities.ts'
 
 const def = (label: string, dataFormat: string, decimals: number | null): DataPointDef => {
