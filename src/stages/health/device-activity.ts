@@ -1,4 +1,5 @@
 import postgres from 'postgres'
+import { connect } from '../../storage/connection.ts'
 import type { PostgresConnection } from '../../adapters/config.ts'
 import type { HealthMetrics } from './metrics.ts'
 import type { Collector } from './monitor.ts'
@@ -70,16 +71,10 @@ export function deviceActivity (options: {
   return {
     name: 'device-activity',
     async collect (signal) {
-      sql ??= postgres({
-        host: options.db.host,
-        port: options.db.port,
-        database: options.db.database,
-        username: options.db.user,
-        password: options.db.password,
+      sql ??= connect(options.db, {
         max: 1,
         idle_timeout: 60,
-        connect_timeout: Math.max(1, Math.ceil(options.timeoutMs / 1000)),
-        onnotice: () => {}
+        connect_timeout: Math.max(1, Math.ceil(options.timeoutMs / 1000))
       })
       try {
         const devices = await abortable(signal, sql.unsafe<Array<{ device_id: string, last_seen: Date, silent: boolean }>>(

@@ -1,4 +1,5 @@
 import postgres from 'postgres'
+import { connect as connectDb } from '../../../storage/connection.ts'
 import type { PostgresConnection } from '../../../adapters/config.ts'
 import { abortable, type Probe } from './types.ts'
 
@@ -10,16 +11,10 @@ import { abortable, type Probe } from './types.ts'
  */
 export function postgresProbe (options: { name: string, db: PostgresConnection, timeoutMs: number, measurements?: boolean }): Probe {
   let sql: postgres.Sql | undefined
-  const connect = (): postgres.Sql => postgres({
-    host: options.db.host,
-    port: options.db.port,
-    database: options.db.database,
-    username: options.db.user,
-    password: options.db.password,
+  const connect = (): postgres.Sql => connectDb(options.db, {
     max: 1,
     idle_timeout: 60,
-    connect_timeout: Math.max(1, Math.ceil(options.timeoutMs / 1000)),
-    onnotice: () => {}
+    connect_timeout: Math.max(1, Math.ceil(options.timeoutMs / 1000))
   })
   const drop = async (): Promise<void> => {
     const old = sql
