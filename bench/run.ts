@@ -13,6 +13,7 @@
  * latency from the rows. Writes <out>/<label>.json, .md and .svg; the JSON summary is the
  * last line printed.
  */
+import { execFileSync } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, relative } from 'node:path'
@@ -41,6 +42,8 @@ const { values: a } = parseArgs({
     label: { type: 'string' },
     out: { type: 'string', default: 'results/bench' },
     env: { type: 'string', multiple: true, default: [] },
+    'node-flag': { type: 'string', multiple: true, default: [] },
+    dist: { type: 'boolean', default: false },
     backlog: { type: 'string', default: '30000' },
     'cpu-prof': { type: 'boolean', default: false },
     keep: { type: 'boolean', default: false },
@@ -64,16 +67,33 @@ for (const kv of a.env as string[]) {
   serviceEnv[svc] = { ...serviceEnv[svc], [m[2] as string]: m[3] as string }
 }
 
+const nodeFlags: Partial<Record<ServiceName, string[]>> = {}
+for (const kv of a['node-flag'] as string[]) {
+  const m = /^(connector|processor|sink)\.(--.+)$/.exec(kv)
+  if (m === null) throw new Error(`--node-flag ${kv}: expected <service>.--<flag>`)
+  const svc = m[1] as ServiceName
+  nodeFlags[svc] = [...(nodeFlags[svc] ?? []), m[2] as string]
+}
+
 ensureStack()
+if (a.dist === true) {
+  // The image's build steps (Dockerfile), so the services run what the image runs.
+  execFileSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'], { cwd: ROOT, stdio: 'inherit' })
+  execFileSync(process.execPath, [join(ROOT, 'deploy', 'copy-assets.mjs'), 'src', 'dist'], { cwd: ROOT, stdio: 'inherit' })
+}
 const machine = await machineInfo()
 const work = mkdtempSync(join(tmpdir(), 'f2-bench-'))
 const profDir = join(work, 'profiles')
+if (a['cpu-prof'] === true) {
+  for (const s of SERVICES) nodeFlags[s] = [...(nodeFlags[s] ?? []), '--cpu-prof', `--cpu-prof-dir=${profDir}`, `--cpu-prof-name=${s}-\${pid}.cpuprofile`]
+}
 const pipeline = new Pipeline({
   devices: Number(a.devices),
   seed: Number(a.seed),
   env: serviceEnv,
   logDir: join(work, 'logs'),
-  ...(a['cpu-prof'] === true ? { nodeFlags: Object.fromEntries(SERVICES.map(s => [s, ['--cpu-prof', `--cpu-prof-dir=${profDir}`, `--cpu-prof-name=${s}-\${pid}.cpuprofile`]])) } : {})
+  nodeFlags,
+  dist: a.dist === true
 })
 log(`run ${pipeline.id}; logs in ${work}`)
 
@@ -148,7 +168,7 @@ try {
 
   const ceilingFile = join(ROOT, 'results', 'ceiling.json')
   const ceiling = existsSync(ceilingFile) ? JSON.parse(readFileSync(ceilingFile, 'utf8')) as { summary: { slowest: string, slowestMessagesPerSecond: number } } : undefined
-  const svc = (name: string): { cpuCoresAvg: number, peakRssMb: number } | undefined => procs.find(p => p.name === name)
+  const svc = (name: string): { cpuCoresAvg: number, peakRssMb: number, peakAnonMb: number } | undefined => procs.find(p => p.name === name)
   const summary = {
     label,
     mode: max ? 'max' : 'rate',
@@ -169,6 +189,7 @@ try {
     unexpectedDeadLetters: acc.unexpectedDeadLetters,
     foreignRows: acc.foreignRows,
     peakRssMb: Object.fromEntries(SERVICES.map(s => [s, svc(s)?.peakRssMb ?? null])),
+    peakAnonMb: Object.fromEntries(SERVICES.map(s => [s, svc(s)?.peakAnonMb ?? null])),
     cpuCores: Object.fromEntries(['connector', 'processor', 'sink', 'load-generator', 'kafka', 'mosquitto', 'postgres-timeseries'].map(s => [s, svc(s)?.cpuCoresAvg ?? null])),
     machineBusyPct: round(sampler.machine.slice(1).reduce((s, p) => s + p.busyPct, 0) / Math.max(1, sampler.machine.length - 1), 1),
     ceilingRatio: ceiling === undefined ? null : round(tm.messagesPerSecond / ceiling.summary.slowestMessagesPerSecond, 3),
@@ -190,6 +211,8 @@ try {
     machineCpu: sampler.machine,
     serviceMetrics: finalMetrics,
     serviceEnv,
+    serviceNodeFlags: nodeFlags,
+    serviceEntry: a.dist === true ? 'dist/cli.js' : 'src/cli.ts',
     latencyMethod: 'device timestamp in the payload (generated right before publish) → ingested_at of the message\'s last row, where ingested_at defaults to clock_timestamp() in the bench database (the moment the sink inserts the row, within its transaction; COMMIT follows)'
   }
   writeFile(`${outBase}.json`, `${JSON.stringify(report, null, 2)}\n`)
@@ -219,9 +242,11 @@ try {
     '',
     '## Processes',
     '',
-    table(['process', 'CPU avg (cores)', 'CPU max', 'peak RSS (MB)'], procs.map(p => [p.name, p.cpuCoresAvg, p.cpuCoresMax, p.name.startsWith('postgres') ? `${p.rssMbMax} (tree, shared buffers counted per process)` : p.peakRssMb])),
+    table(['process', 'CPU avg (cores)', 'CPU max', 'peak RSS (MB)', 'peak anonymous RSS (MB)'], procs.map(p => [p.name, p.cpuCoresAvg, p.cpuCoresMax, p.name.startsWith('postgres') ? `${p.rssMbMax} (tree, shared buffers counted per process)` : p.peakRssMb, p.peakAnonMb])),
     '',
-    `Dead letters by reason: ${JSON.stringify(acc.deadLetterReasons)}. Service tuning: ${JSON.stringify(serviceEnv)}.`,
+    'Anonymous RSS is the memory a process alone holds; the rest of its RSS is file pages (for the services, about 55 MB of the Node binary) that every process mapping the file shares.',
+    '',
+    `Dead letters by reason: ${JSON.stringify(acc.deadLetterReasons)}. Service tuning: ${JSON.stringify(serviceEnv)}; Node flags: ${JSON.stringify(nodeFlags)}; services run from \`${report.serviceEntry}\`.`,
     '',
     `Latency: ${report.latencyMethod}.`,
     ''

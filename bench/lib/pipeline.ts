@@ -27,6 +27,8 @@ export interface PipelineOptions {
   seed: number
   /** Extra environment per service (tuning knobs under test). */
   env?: Partial<Record<ServiceName, Record<string, string>>>
+  /** Run the services from the compiled `dist/cli.js` (what the image runs) instead of `src/cli.ts`. */
+  dist?: boolean
   /** Node flags per service, e.g. ['--cpu-prof', '--cpu-prof-dir=...']. */
   nodeFlags?: Partial<Record<ServiceName, string[]>>
   logDir: string
@@ -147,7 +149,7 @@ export class Pipeline {
     const log = openSync(join(this.#options.logDir, `${name}.log`), 'a')
     let child: ChildProcess
     try {
-      child = spawn(process.execPath, [...(this.#options.nodeFlags?.[name] ?? []), join(ROOT, 'src', 'cli.ts'), name], {
+      child = spawn(process.execPath, [...(this.#options.nodeFlags?.[name] ?? []), this.#options.dist === true ? join(ROOT, 'dist', 'cli.js') : join(ROOT, 'src', 'cli.ts'), name], {
         cwd: ROOT,
         // The same memory settings the supervisor and the image give the stages.
         env: { ...process.env, ...stageMemoryEnv(), ...this.#env(name, port) },

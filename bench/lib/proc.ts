@@ -6,7 +6,8 @@ import { readdirSync, readFileSync } from 'node:fs'
  */
 const TICKS = 100
 
-export interface ProcSample { cpuSeconds: number, rssBytes: number, hwmBytes: number }
+/** `anonBytes`: the resident memory that is the process's own (RssAnon); the rest of RSS is file pages, such as the Node binary's code, shared with every other process that maps them. */
+export interface ProcSample { cpuSeconds: number, rssBytes: number, hwmBytes: number, anonBytes: number }
 
 export function readProc (pid: number): ProcSample | undefined {
   try {
@@ -17,7 +18,7 @@ export function readProc (pid: number): ProcSample | undefined {
     const stime = Number(rest[12])
     const status = readFileSync(`/proc/${pid}/status`, 'utf8')
     const kb = (key: string): number => Number(new RegExp(`^${key}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? 0) * 1024
-    return { cpuSeconds: (utime + stime) / TICKS, rssBytes: kb('VmRSS'), hwmBytes: kb('VmHWM') }
+    return { cpuSeconds: (utime + stime) / TICKS, rssBytes: kb('VmRSS'), hwmBytes: kb('VmHWM'), anonBytes: kb('RssAnon') }
   } catch {
     return undefined
   }
@@ -60,6 +61,8 @@ export interface ProcessStats {
   rssMbMax: number
   /** Peak RSS the kernel recorded (VmHWM) of the last process with this name. */
   peakRssMb: number
+  /** Largest sampled anonymous RSS (RssAnon): the part of RSS no other process shares. */
+  peakAnonMb: number
   series: SeriesPoint[]
 }
 
@@ -81,7 +84,7 @@ export class Sampler {
 
   add (name: string, pids: () => number[], tree = false): void {
     this.#groups.push({ name, pids, tree })
-    this.#stats.set(name, { name, pids: [], cpuCoresAvg: 0, cpuCoresMax: 0, rssMbMax: 0, peakRssMb: 0, series: [], last: new Map(), hwm: new Map() })
+    this.#stats.set(name, { name, pids: [], cpuCoresAvg: 0, cpuCoresMax: 0, rssMbMax: 0, peakRssMb: 0, peakAnonMb: 0, series: [], last: new Map(), hwm: new Map() })
   }
 
   start (intervalMs = 1000): void {
@@ -106,6 +109,7 @@ export class Sampler {
       const pids = g.tree ? roots.flatMap(p => processTree(p)) : roots
       let cpuDelta = 0
       let rss = 0
+      let anon = 0
       for (const pid of pids) {
         const p = readProc(pid)
         if (p === undefined) continue
@@ -114,6 +118,7 @@ export class Sampler {
         if (prev !== undefined) cpuDelta += p.cpuSeconds - prev
         s.last.set(pid, p.cpuSeconds)
         rss += p.rssBytes
+        anon += p.anonBytes
         if (roots.includes(pid)) s.hwm.set(pid, p.hwmBytes)
       }
       const cpu = Math.max(0, cpuDelta / dt)
@@ -121,6 +126,7 @@ export class Sampler {
       s.series.push({ t: (now - this.#t0) / 1000, cpu, rssMb })
       s.cpuCoresMax = Math.max(s.cpuCoresMax, cpu)
       s.rssMbMax = Math.max(s.rssMbMax, rssMb)
+      s.peakAnonMb = Math.max(s.peakAnonMb, anon / 2 ** 20)
       s.peakRssMb = Math.max(s.peakRssMb, ...[...s.hwm.values()].map(b => b / 2 ** 20))
     }
   }
@@ -131,7 +137,7 @@ export class Sampler {
     return [...this.#stats.values()].map(({ last: _l, hwm: _h, ...s }) => {
       const pts = s.series.slice(1)
       const avg = pts.length === 0 ? 0 : pts.reduce((a, p) => a + p.cpu, 0) / pts.length
-      return { ...s, cpuCoresAvg: round(avg, 3), cpuCoresMax: round(s.cpuCoresMax, 3), rssMbMax: round(s.rssMbMax, 1), peakRssMb: round(s.peakRssMb, 1), series: s.series.map(p => ({ t: round(p.t, 1), cpu: round(p.cpu, 3), rssMb: round(p.rssMb, 1) })) }
+      return { ...s, cpuCoresAvg: round(avg, 3), cpuCoresMax: round(s.cpuCoresMax, 3), rssMbMax: round(s.rssMbMax, 1), peakRssMb: round(s.peakRssMb, 1), peakAnonMb: round(s.peakAnonMb, 1), series: s.series.map(p => ({ t: round(p.t, 1), cpu: round(p.cpu, 3), rssMb: round(p.rssMb, 1) })) }
     })
   }
 }

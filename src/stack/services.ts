@@ -1,3 +1,6 @@
+import { join } from 'node:path'
+import { projectRoot } from './config.ts'
+
 /**
  * The project's own services, run by the supervisor as `node src/cli.ts <args...>` after the
  * infrastructure is up. Each serves /healthz, /readyz and /metrics on `port`; `env` is added
@@ -20,10 +23,14 @@ export const simulatorEnabled = (env: Record<string, string | undefined> = proce
  * young generation on a large host is 128 MB per process; 8 MB semi-spaces save about 100 MB
  * of a stage's resident set and keep 12 000 messages/s. glibc: two malloc arenas, and
  * large blocks (Kafka fetch and socket buffers) mapped and returned on free instead of
- * fragmenting the heap. A NODE_OPTIONS of the caller's environment comes last, so it wins.
+ * fragmenting the heap. Node's compile cache holds the modules with their types already
+ * stripped, so a restarted stage never loads the TypeScript stripper (≈ 8 MB resident); the
+ * cache checks each source's hash, so an edited file is simply compiled again.
+ * A NODE_OPTIONS or NODE_COMPILE_CACHE of the caller's environment wins.
  */
 export const stageMemoryEnv = (env: Record<string, string | undefined> = process.env): Record<string, string> => ({
   NODE_OPTIONS: ['--max-semi-space-size=8', env.NODE_OPTIONS].filter(Boolean).join(' '),
+  NODE_COMPILE_CACHE: env.NODE_COMPILE_CACHE ?? join(projectRoot(), '.cache', 'node-compile'),
   MALLOC_ARENA_MAX: '2',
   MALLOC_MMAP_THRESHOLD_: '65536',
   MALLOC_TRIM_THRESHOLD_: '1048576'

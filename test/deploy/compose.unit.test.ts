@@ -155,6 +155,12 @@ describe('environment passed to the project services', { timeout: 30_000 }, () =
     const exporter = (name: string): Record<string, string> => envOf(m[name] as ComposeService)
     expect(exporter('postgres-exporter-registry')).toMatchObject({ DATA_SOURCE_URI: `postgres:5432/${registry.POSTGRES_DB}?sslmode=disable`, DATA_SOURCE_USER: registry.POSTGRES_USER, DATA_SOURCE_PASS: registry.POSTGRES_PASSWORD })
     expect(exporter('postgres-exporter-timeseries')).toMatchObject({ DATA_SOURCE_URI: `timescaledb:5432/${timeseries.POSTGRES_DB}?sslmode=disable`, DATA_SOURCE_USER: timeseries.POSTGRES_USER, DATA_SOURCE_PASS: timeseries.POSTGRES_PASSWORD })
+    // Grafana's TimescaleDB datasource takes the database and credentials from its environment.
+    expect(exporter('grafana')).toMatchObject({ TIMESCALE_DB: timeseries.POSTGRES_DB, TIMESCALE_USER: timeseries.POSTGRES_USER, TIMESCALE_PASSWORD: timeseries.POSTGRES_PASSWORD })
+    const datasources = readFileSync(join(ROOT, 'monitoring/grafana/provisioning/datasources/datasources.yml'), 'utf8')
+    expect(datasources).toContain('user: ${TIMESCALE_USER}')
+    expect(datasources).toContain('database: ${TIMESCALE_DB}')
+    expect(datasources).toContain('password: ${TIMESCALE_PASSWORD}')
   })
 
   it('every Kafka client uses the broker\'s advertised internal listener, and every topic it uses is created', () => {

@@ -1,5 +1,5 @@
-import { setFlagsFromString } from 'node:v8'
 import { parseArgs } from 'node:util'
+import { boundHeapGrowth } from '../../adapters/memory.ts'
 import { redact } from '../../adapters/config.ts'
 import { startHttp, type HttpHandle } from '../../adapters/http.ts'
 import { runService } from '../../adapters/lifecycle.ts'
@@ -23,10 +23,7 @@ export async function run (argv: string[]): Promise<number> {
     process.stdout.write(USAGE)
     return 0
   }
-  // Old space grows by at most 1.5× its live size before the next full GC (V8's default goes
-  // up to 4×): the stage's live set is small and promoted batch garbage would otherwise hold the
-  // heap at 150 MB+ (docs/architecture/processor.md, "Memory"). Not settable through NODE_OPTIONS.
-  setFlagsFromString('--heap-growing-percent=50')
+  boundHeapGrowth()
   const logger = createLogger('connector')
   const config = loadConnectorConfig()
   logger.info({ config: redact(config) }, 'connector configuration')

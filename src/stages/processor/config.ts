@@ -13,11 +13,11 @@ export const schema = z.object({
   PROCESSOR_INSTANCE_ID: env.string(`processor-${hostname()}`),
   /** Exactly-once consume-transform-produce; `false` = idempotent producer + commit after acks. */
   PROCESSOR_TRANSACTIONS: env.bool(true),
-  PROCESSOR_BATCH_SIZE: env.int(2000, 1, 100_000),
+  PROCESSOR_BATCH_SIZE: env.int(1500, 1, 100_000),
   /** Compression of decoded_iot_data / iot_dead_letter batches. */
   PROCESSOR_COMPRESSION: env.oneOf(COMPRESSIONS, 'none'),
   PROCESSOR_BATCH_WAIT_MS: env.int(20, 0, 60_000),
-  PROCESSOR_MAX_BUFFERED: env.int(6000, 1, 1_000_000),
+  PROCESSOR_MAX_BUFFERED: env.int(3000, 1, 1_000_000),
   KAFKA_SESSION_TIMEOUT_MS: env.int(10_000, 1000, 300_000),
   DEVICE_TIMEZONE: env.string('UTC'),
   ...postgresFields('POSTGRES', REGISTRY_DEFAULTS),

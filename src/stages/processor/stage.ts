@@ -10,7 +10,7 @@ import type { Result } from '../../core/result.ts'
 import type { SensorDefinition } from '../../core/sensor.ts'
 import type { ProcessorConfig } from './config.ts'
 import type { ProcessorMetrics } from './metrics.ts'
-import { chunkRecords, finish, parseSensorKey, prepare, SEND_CHUNK_BYTES, type Prepared } from './transform.ts'
+import { chunkRecords, finish, parseSensorKey, partitionOf, prepare, SEND_CHUNK_BYTES, type Prepared } from './transform.ts'
 
 /** What the processor needs from the device registry (RegistryStore satisfies it). */
 export interface SensorResolver {
@@ -221,7 +221,7 @@ export class ProcessorStage implements Service {
     const producer = this.#producer ?? (this.#producer = this.#createProducer())
     const offsets = commitOffsets(batch)
     if (!this.#deps.config.transactions) {
-      const partitionOf = await this.#partitioner(producer)
+      await this.#assignPartitions(producer, records)
       for (const chunk of chunkRecords(records, SEND_CHUNK_BYTES, partitionOf)) await producer.send({ messages: chunk })
       const t0 = performance.now()
       // Refused after a rebalance: the outputs are out, the batch is read again (at-least-once).
@@ -234,7 +234,7 @@ export class ProcessorStage implements Service {
     }
     let txn: Awaited<ReturnType<KafkaProducer['beginTransaction']>> | undefined
     try {
-      const partitionOf = await this.#partitioner(producer)
+      await this.#assignPartitions(producer, records)
       txn = await producer.beginTransaction()
       const t = txn
       for (const chunk of chunkRecords(records, SEND_CHUNK_BYTES, partitionOf)) await t.send({ messages: chunk })
@@ -256,18 +256,24 @@ export class ProcessorStage implements Service {
   }
 
   /**
-   * Where the producer will put each record (the same Java-compatible murmur2 of the key, modulo
-   * the partition count), so that produce requests can be cut per partition. Metadata comes from
-   * the client's cache.
+   * Sets each record's partition to where the producer would put it (the same Java-compatible
+   * murmur2 of the key, modulo the partition count), so that produce requests can be cut per
+   * partition and the client does not hash again. The records of one message share their key
+   * Buffer, so the hash runs once per message. Partition counts come from the client's cache.
    */
-  async #partitioner (producer: KafkaProducer): Promise<(record: KafkaRecord) => string> {
+  async #assignPartitions (producer: KafkaProducer, records: KafkaRecord[]): Promise<void> {
     const { outputTopic, deadLetterTopic } = this.#deps.config
     const metadata = await producer.metadata({ topics: [outputTopic, deadLetterTopic], autocreateTopics: false })
-    const counts = new Map<string, number>()
-    for (const [topic, t] of metadata.topics) counts.set(topic, t.partitionsCount)
-    return record => {
-      const count = counts.get(record.topic) ?? 1
-      return `${record.topic}:${compatibilityPartitioner(record, record.key) % count}`
+    let lastKey: Buffer | undefined
+    let lastTopic = ''
+    let partition = 0
+    for (const record of records) {
+      if (record.key !== lastKey || record.topic !== lastTopic) {
+        lastKey = record.key
+        lastTopic = record.topic
+        partition = compatibilityPartitioner(record, record.key) % (metadata.topics.get(record.topic)?.partitionsCount ?? 1)
+      }
+      record.partition = partition
     }
   }
 

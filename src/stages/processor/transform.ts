@@ -109,6 +109,11 @@ function deadLetter (record: SourceRecord, envelope: RawEnvelope | null, failure
   return { reason: failure.code, key: record.key, value: encodeDeadLetter(dl) }
 }
 
+/** A record's topic-partition (for `chunkRecords`), once its partition is set. */
+export function partitionOf (record: { topic: string, partition?: number }): string {
+  return `${record.topic}:${record.partition ?? -1}`
+}
+
 /** What one partition's record batch in a produce request may carry (see chunkRecords). */
 export const SEND_CHUNK_BYTES = 768 * 1024
 /** What one produce request may carry in all (far below the broker's socket.request.max.bytes). */

@@ -24,6 +24,8 @@ controllers (POSTGRES_HOST/PORT/DB/USER/PASSWORD), each sensor framed with its o
   --qos 0|1|2      publish QoS                                           (SIM_QOS, default 1)
   --no-commands    do not subscribe to cmnd/
 An unreachable registry is retried with back-off (one-shot runs give up after SIM_REGISTRY_WAIT_S, default 30).
+As a service, SIGHUP re-reads the fleet from the registry and continues with it; if the registry
+cannot be read, the current fleet keeps running.
 Broker: MQTT_BROKER, MQTT_PORT. Metrics on HTTP_PORT (default 9401) when running as a service.
 `
 
@@ -67,31 +69,32 @@ export async function run (argv: string[]): Promise<number> {
   const metrics = simulatorMetrics(registry)
   const oneShot = config.count > 0 || config.durationMs > 0
   const abort = new AbortController()
-  const load = async (): Promise<LoadedFleet> => {
+  const load = async (waitMs: number): Promise<LoadedFleet> => {
     const loaded = await loadFleet({
       devices: config.devices,
       seed: config.seed,
       register: config.register,
       registry: config.registry,
       logger,
-      waitMs: oneShot ? config.registryWaitMs : Number.POSITIVE_INFINITY,
+      waitMs,
       signal: abort.signal
     })
     if (loaded.skipped.length > 0) logger.warn({ skipped: loaded.skipped.slice(0, 20), count: loaded.skipped.length }, 'registry sensors left out (they cannot be framed so that they decode)')
-    const sensors = loaded.fleet.reduce((n, c) => n + c.connectors.reduce((k, cn) => k + cn.sensors.length, 0), 0)
-    logger.info({ source: loaded.source, controllers: loaded.fleet.length, sensors }, 'fleet loaded')
     return loaded
   }
+  const counts = ({ fleet }: LoadedFleet): { controllers: number, sensors: number } =>
+    ({ controllers: fleet.length, sensors: fleet.reduce((n, c) => n + c.connectors.reduce((k, cn) => k + cn.sensors.length, 0), 0) })
 
   if (oneShot) {
     let loaded: LoadedFleet
     try {
-      loaded = await load()
+      loaded = await load(config.registryWaitMs)
     } catch (err) {
       logger.error({ err }, 'no fleet')
       process.stderr.write(`simulator: ${(err as Error).message}\n`)
       return 1
     }
+    logger.info({ source: loaded.source, ...counts(loaded) }, 'fleet loaded')
     const sim = createSimulator({ config, logger, metrics, fleet: loaded.fleet })
     await sim.start()
     const report = await sim.runLoad({ rate: config.rate, count: config.count > 0 ? config.count : undefined, durationMs: config.durationMs })
@@ -104,7 +107,16 @@ export async function run (argv: string[]): Promise<number> {
   let sim: Simulator | undefined
   let starting: Promise<void> | undefined
   let loop: Promise<unknown> | undefined
+  let generation: AbortController | undefined
   let http: HttpHandle | undefined
+  const publish = (s: Simulator): void => {
+    // Its own controller, so a reload can end this loop without shutting the service down.
+    generation = new AbortController()
+    const signal = AbortSignal.any([abort.signal, generation.signal])
+    loop = config.rate > 0
+      ? s.runLoad({ rate: config.rate, signal })
+      : s.runPaced({ intervalMs: config.intervalMs, signal })
+  }
   const boot = async (): Promise<void> => {
     http = await startHttp({
       host: config.httpHost,
@@ -114,20 +126,70 @@ export async function run (argv: string[]): Promise<number> {
     })
     let loaded: LoadedFleet
     try {
-      loaded = await load()
+      loaded = await load(Number.POSITIVE_INFINITY)
     } catch (err) {
       if (abort.signal.aborted) return
       throw err
     }
     if (abort.signal.aborted) return
+    logger.info({ source: loaded.source, ...counts(loaded) }, 'fleet loaded')
     sim = createSimulator({ config, logger, metrics, fleet: loaded.fleet })
     await sim.start()
     if (abort.signal.aborted) return
     logger.info({ devices: sim.fleet.length, intervalS: config.intervalMs / 1000, rate: config.rate }, 'simulating')
-    loop = config.rate > 0
-      ? sim.runLoad({ rate: config.rate, signal: abort.signal })
-      : sim.runPaced({ intervalMs: config.intervalMs, signal: abort.signal })
+    publish(sim)
   }
+
+  // The new fleet is read before the old one stops, so a registry that cannot be read (one
+  // attempt: the operator can send SIGHUP again) leaves the running fleet untouched.
+  const reload = async (): Promise<void> => {
+    await starting?.catch(() => {})
+    if (sim === undefined || abort.signal.aborted) return
+    let loaded: LoadedFleet
+    try {
+      loaded = await load(0)
+    } catch (err) {
+      if (abort.signal.aborted) return
+      metrics.fleetReloads.inc({ result: 'failed' })
+      logger.warn({ err }, 'fleet reload failed, the previous fleet keeps running')
+      return
+    }
+    if (abort.signal.aborted) return
+    generation?.abort()
+    await loop
+    // Stopped before the next one starts: both would connect with the same MQTT client id.
+    await sim.stop()
+    sim = undefined
+    if (abort.signal.aborted) return
+    sim = createSimulator({ config, logger, metrics, fleet: loaded.fleet })
+    // Unlike at boot, a broker that is down is no reason to stop: the client keeps reconnecting
+    // (and subscribing) in the background, as through any outage.
+    await sim.start().catch((err: unknown) => { logger.warn({ err }, 'MQTT not connected after the fleet reload, publishing resumes once it is') })
+    if (abort.signal.aborted) return
+    publish(sim)
+    metrics.fleetReloads.inc({ result: 'ok' })
+    logger.info(counts(loaded), 'fleet reloaded')
+  }
+  let reloading: Promise<void> | undefined
+  let again = false
+  const onHangup = (): void => {
+    logger.info('SIGHUP: reloading the fleet from the registry')
+    if (reloading !== undefined) {
+      again = true
+      return
+    }
+    reloading = (async () => {
+      do {
+        again = false
+        await reload()
+      } while (again)
+    })()
+      .catch((err: unknown) => { logger.error({ err }, 'fleet reload failed') })
+      .finally(() => { reloading = undefined })
+  }
+  // Before anything can send SIGHUP: its default action ends the process.
+  process.on('SIGHUP', onHangup)
+
   return runService({
     start: async () => {
       starting = boot()
@@ -135,10 +197,16 @@ export async function run (argv: string[]): Promise<number> {
     },
     stop: async () => {
       abort.abort()
-      await starting?.catch(() => {})
-      await loop
-      await sim?.stop()
-      await http?.close()
+      try {
+        await starting?.catch(() => {})
+        await reloading
+        await loop
+        await sim?.stop()
+        await http?.close()
+      } finally {
+        // Only once stopped, for the same reason: a SIGHUP while stopping must not end the process.
+        process.off('SIGHUP', onHangup)
+      }
     }
   }, { name: 'simulator', logger })
 }

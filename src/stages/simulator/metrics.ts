@@ -7,6 +7,7 @@ export function simulatorMetrics (registry: Registry) {
     sent: new Counter({ name: 'f2_simulator_messages_sent_total', help: 'messages published and acknowledged by the broker', labelNames: ['kind', 'component'] as const, registers }),
     publishErrors: new Counter({ name: 'f2_simulator_publish_errors_total', help: 'publishes that failed', registers }),
     commands: new Counter({ name: 'f2_simulator_commands_handled_total', help: 'cmnd/ messages obeyed or refused', labelNames: ['component', 'result'] as const, registers }),
+    fleetReloads: new Counter({ name: 'f2_simulator_fleet_reloads_total', help: 'fleet reloads from the registry on SIGHUP', labelNames: ['result'] as const, registers }),
     devices: new Gauge({ name: 'f2_simulator_devices', help: 'controllers simulated', registers }),
     publishLatency: new Histogram({ name: 'f2_simulator_publish_latency_seconds', help: 'publish to broker acknowledgement', buckets: LATENCY_BUCKETS, registers })
   }

@@ -12,7 +12,7 @@ export const schema = z.object({
   BATCH_SIZE: env.int(5000, 1, 100_000),
   /** Longest wait for a full batch, in seconds (the seed's name and unit); fractions allowed. */
   BATCH_TIMEOUT: env.number(0.25, 0),
-  SINK_MAX_BUFFERED: env.int(10_000, 1, 1_000_000),
+  SINK_MAX_BUFFERED: env.int(7500, 1, 1_000_000),
   KAFKA_SESSION_TIMEOUT_MS: env.int(10_000, 1000, 300_000),
   /** Ceiling of the exponential backoff while the database is unavailable. */
   SINK_RETRY_MAX_MS: env.int(10_000, 10, 600_000),

@@ -1,4 +1,4 @@
-import { setFlagsFromString } from 'node:v8'
+import { boundHeapGrowth } from '../../adapters/memory.ts'
 import { startHttp, type HttpHandle } from '../../adapters/http.ts'
 import { runService, type Service } from '../../adapters/lifecycle.ts'
 import { createLogger } from '../../adapters/logger.ts'
@@ -11,10 +11,7 @@ import { SinkStage } from './stage.ts'
 
 /** `node src/cli.ts sink`: runs the TimescaleDB sink until SIGINT/SIGTERM. */
 export async function run (_argv: string[]): Promise<number> {
-  // Old space grows by at most 1.5× its live size before the next full GC (V8's default goes
-  // up to 4×): the stage's live set is small and promoted batch garbage would otherwise hold the
-  // heap at 150 MB+ (docs/architecture/processor.md, "Memory"). Not settable through NODE_OPTIONS.
-  setFlagsFromString('--heap-growing-percent=50')
+  boundHeapGrowth()
   const logger = createLogger('sink')
   const config = loadSinkConfig()
   logger.info({ config: redact(config) }, 'sink configuration')

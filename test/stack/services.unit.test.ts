@@ -1,0 +1,40 @@
+import { execFileSync } from 'node:child_process'
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterEach, describe, expect, it } from 'vitest'
+import { projectRoot } from '../../src/stack/config.ts'
+import { services, stageMemoryEnv } from '../../src/stack/services.ts'
+
+let dir: string | undefined
+afterEach(() => { if (dir !== undefined) rmSync(dir, { recursive: true, force: true }) })
+
+describe('stageMemoryEnv', () => {
+  it('bounds the young generation and keeps a caller’s NODE_OPTIONS last, so it wins', () => {
+    expect(stageMemoryEnv({}).NODE_OPTIONS).toBe('--max-semi-space-size=8')
+    expect(stageMemoryEnv({ NODE_OPTIONS: '--max-semi-space-size=16' }).NODE_OPTIONS).toBe('--max-semi-space-size=8 --max-semi-space-size=16')
+  })
+
+  it('keeps the compile cache under .cache unless the caller names one', () => {
+    expect(stageMemoryEnv({}).NODE_COMPILE_CACHE).toBe(join(projectRoot(), '.cache', 'node-compile'))
+    expect(stageMemoryEnv({ NODE_COMPILE_CACHE: '/elsewhere' }).NODE_COMPILE_CACHE).toBe('/elsewhere')
+  })
+
+  it('is what the supervisor gives the connector, processor and sink', () => {
+    for (const name of ['connector', 'processor', 'sink']) {
+      const env = services.find(s => s.name === name)?.env ?? {}
+      expect(env).toMatchObject({ MALLOC_ARENA_MAX: '2', NODE_OPTIONS: expect.stringContaining('--max-semi-space-size=8') })
+      expect(env.NODE_COMPILE_CACHE).toBeDefined()
+    }
+  })
+
+  it('is taken by Node: a TypeScript module run with it lands, stripped, in the cache', () => {
+    dir = mkdtempSync(join(tmpdir(), 'f2-compile-cache-'))
+    const cache = join(dir, 'cache')
+    const script = join(dir, 'mod.ts')
+    writeFileSync(script, 'const n: number = 41\nconsole.log(n + 1)\n')
+    const env = { ...process.env, ...stageMemoryEnv({ NODE_COMPILE_CACHE: cache }) }
+    expect(execFileSync(process.execPath, [script], { env, encoding: 'utf8' }).trim()).toBe('42')
+    expect(readdirSync(cache, { recursive: true }).length).toBeGreaterThan(0)
+  })
+})
