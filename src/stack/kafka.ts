@@ -17,9 +17,16 @@ export function renderServerProperties (template: string, values: Record<string,
   })
 }
 
-/** A Kafka cluster id: 16 random bytes, URL-safe base64 without padding (what `kafka-storage random-uuid` prints). */
-export function newClusterId (): string {
-  return randomBytes(16).toString('base64url')
+/**
+ * A Kafka cluster id: 16 random bytes, URL-safe base64 without padding (what `kafka-storage
+ * random-uuid` prints). Like Kafka's own Uuid.randomUuid(), never one that starts with '-': the
+ * storage tool would read it as an option (1 id in 64 did, and formatting failed).
+ */
+export function newClusterId (random: (size: number) => Buffer = randomBytes): string {
+  for (;;) {
+    const id = random(16).toString('base64url')
+    if (!id.startsWith('-')) return id
+  }
 }
 
 async function withAdmin<T> (cfg: StackConfig, fn: (admin: Admin) => Promise<T>): Promise<T> {

@@ -80,6 +80,17 @@ describe('Kafka server.properties', () => {
     expect(Buffer.from(id, 'base64url')).toHaveLength(16)
     expect(newClusterId()).not.toBe(id)
   })
+
+  it('never starts a cluster id with "-", which the storage tool would take for an option', () => {
+    // 0xf8 encodes as '-' first; the next draw does not.
+    const draws = [Buffer.alloc(16, 0xf8), Buffer.alloc(16, 0x01)]
+    let calls = 0
+    const id = newClusterId(() => draws[calls++] as Buffer)
+    expect(Buffer.alloc(16, 0xf8).toString('base64url')).toMatch(/^-/)
+    expect(id).toBe(Buffer.alloc(16, 0x01).toString('base64url'))
+    expect(calls).toBe(2)
+    for (let i = 0; i < 2000; i++) expect(newClusterId()).not.toMatch(/^-/)
+  })
 })
 
 describe('stack config', () => {
