@@ -20,7 +20,14 @@ export interface TimeseriesWriterOptions {
   method?: 'copy' | 'insert'
   /** Rows per chunk written to the COPY stream. Default 1000. */
   copyChunkRows?: number
+  /** How long one COPY may take before it counts as refused-but-unsettled (see #copy). Default 60 s. */
+  copyTimeoutMs?: number
 }
+
+type Method = 'copy' | 'insert'
+
+/** A COPY that did not settle in time: the batch is written again through INSERT. */
+class CopyNotSettled extends Error {}
 
 const STAGING = 'f2_measurements_staging'
 const COLUMN_LIST = MEASUREMENT_COLUMNS.map(c => `"${c}"`).join(', ')
@@ -63,13 +70,15 @@ type Conn = postgres.TransactionSql
  */
 export class TimeseriesWriter {
   readonly #sql: postgres.Sql
-  readonly #method: 'copy' | 'insert'
+  readonly #method: Method
   readonly #chunkRows: number
+  readonly #copyTimeoutMs: number
 
   constructor (sql: postgres.Sql, options: TimeseriesWriterOptions = {}) {
     this.#sql = sql
     this.#method = options.method ?? 'copy'
     this.#chunkRows = Math.max(1, options.copyChunkRows ?? 1000)
+    this.#copyTimeoutMs = Math.max(1, options.copyTimeoutMs ?? 60_000)
   }
 
   async writeBatch (rows: readonly Measurement[]): Promise<WriteOutcome> {
@@ -83,15 +92,29 @@ export class TimeseriesWriter {
     let inserted = 0
     if (items.length > 0) {
       try {
-        inserted = await this.#transaction(async tx => await this.#attempt(tx, items, false))
+        inserted = await this.#write(items, rejected, this.#method)
       } catch (err) {
-        if (!isRowDataError(err)) throw unavailable(err)
-        // The database refused some row: redo the batch in halves, each in a savepoint.
-        inserted = await this.#transaction(async tx => await this.#bisect(tx, items, rejected))
+        if (!(err instanceof CopyNotSettled)) throw err
+        // Nothing was committed (rows the bisection had refused are judged again); INSERT
+        // reports what the server refuses, row by row if need be.
+        const invalid = rejected.filter(r => r.code === ErrorCodes.MEASUREMENT_INVALID)
+        rejected.splice(0, rejected.length, ...invalid)
+        inserted = await this.#write(items, rejected, 'insert')
       }
     }
     rejected.sort((a, b) => a.index - b.index)
     return { inserted, duplicates: rows.length - inserted - rejected.length, rejected }
+  }
+
+  async #write (items: Item[], rejected: WriteOutcome['rejected'], method: Method): Promise<number> {
+    try {
+      return await this.#transaction(async tx => await this.#attempt(tx, items, false, method))
+    } catch (err) {
+      if (err instanceof CopyNotSettled) throw err
+      if (!isRowDataError(err)) throw unavailable(err)
+      // The database refused some row: redo the batch in halves, each in a savepoint.
+      return await this.#transaction(async tx => await this.#bisect(tx, items, rejected, method))
+    }
   }
 
   async #transaction (fn: (tx: Conn) => Promise<number>): Promise<number> {
@@ -101,24 +124,24 @@ export class TimeseriesWriter {
         return await fn(tx)
       })
     } catch (err) {
-      if (err instanceof F2Error || isRowDataError(err)) throw err
+      if (err instanceof F2Error || err instanceof CopyNotSettled || isRowDataError(err)) throw err
       throw unavailable(err)
     }
   }
 
-  async #bisect (tx: Conn, items: Item[], rejected: WriteOutcome['rejected']): Promise<number> {
+  async #bisect (tx: Conn, items: Item[], rejected: WriteOutcome['rejected'], method: Method): Promise<number> {
     const half = Math.ceil(items.length / 2)
     let inserted = 0
     for (const part of [items.slice(0, half), items.slice(half)]) {
       if (part.length === 0) continue
       try {
-        inserted += await tx.savepoint(async sp => await this.#attempt(sp, part, true))
+        inserted += await tx.savepoint(async sp => await this.#attempt(sp, part, true, method))
       } catch (err) {
         if (!isRowDataError(err)) throw err
         if (part.length === 1) {
           rejected.push({ index: (part[0] as Item).index, code: ErrorCodes.DB_ROW_REJECTED, message: describePgError(err) })
         } else {
-          inserted += await this.#bisect(tx, part, rejected)
+          inserted += await this.#bisect(tx, part, rejected, method)
         }
       }
     }
@@ -126,8 +149,8 @@ export class TimeseriesWriter {
   }
 
   /** Loads `items` into staging and moves them on; returns the number of new rows. */
-  async #attempt (tx: Conn, items: Item[], clearAfter: boolean): Promise<number> {
-    if (this.#method === 'copy') await this.#copy(tx, items)
+  async #attempt (tx: Conn, items: Item[], clearAfter: boolean, method: Method): Promise<number> {
+    if (method === 'copy') await this.#copy(tx, items)
     else await tx.unsafe(INSERT_STAGING, [JSON.stringify(items.map(i => ({ ...i.row, connector: i.row.connector ?? 0 })))])
     const result = await tx.unsafe(MOVE)
     // Later attempts in the same transaction must start from an empty staging table.
@@ -145,7 +168,20 @@ export class TimeseriesWriter {
       }
     }
     const writable = await tx.unsafe(`COPY pg_temp.${STAGING} (${COLUMN_LIST}) FROM STDIN`).writable()
-    await pipeline(Readable.from(chunks()), writable)
+    // postgres.js never settles a COPY the server refuses once all data is sent
+    // (porsager/postgres#1173): without a deadline the transaction would wait for ever. The
+    // staging table has no constraints and rows are validated first, so a refusal should not
+    // happen; if one does, giving up here rolls the transaction back and the connection is
+    // usable again, and the caller writes the batch through INSERT, which reports the error.
+    let timer: NodeJS.Timeout | undefined
+    const deadline = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => reject(new CopyNotSettled(`COPY of ${items.length} rows did not settle within ${this.#copyTimeoutMs} ms`)), this.#copyTimeoutMs)
+    })
+    try {
+      await Promise.race([pipeline(Readable.from(chunks()), writable), deadline])
+    } finally {
+      clearTimeout(timer)
+    }
   }
 }
 

@@ -95,6 +95,33 @@ describe.each(['copy', 'insert'] as const)('TimeseriesWriter (%s)', method => {
 })
 
 describe('TimeseriesWriter under concurrency and failure', () => {
+  it('writes a batch whose staging COPY the server refuses through INSERT, refused row apart, connection still usable', async () => {
+    // One connection whose staging table refuses large values, which no real staging table
+    // does: the COPY is refused after all data was sent, and postgres.js never settles it.
+    const sql = connect(db.url, { max: 1 })
+    try {
+      await sql.unsafe(`CREATE TEMP TABLE f2_measurements_staging (
+        "timestamp" timestamptz, device_id text, connector_mode text, datapoint_label text, pin_position text,
+        value double precision CHECK (value IS NULL OR value < 1000000), unit text, topic text, connector smallint,
+        value_text text, sensor_device_id integer, datapoint_id integer, received_at timestamptz
+      ) ON COMMIT DELETE ROWS`)
+      const writer = new TimeseriesWriter(sql, { method: 'copy', copyTimeoutMs: 1500 })
+      const batch = Array.from({ length: 20 }, (_, i) => measurement(i, i === 7 ? { value: 5e6 } : {}))
+      batch[3] = measurement(3, { value_text: 'nul\u0000byte' })
+      const t0 = Date.now()
+      const r = await writer.writeBatch(batch)
+      expect(r.inserted).toBe(18)
+      expect(r.rejected.map(x => [x.index, x.code])).toEqual([[3, 'F2_MEASUREMENT_INVALID'], [7, 'F2_DB_ROW_REJECTED']])
+      expect(r.rejected[1]?.message).toMatch(/check constraint/i)
+      expect(Date.now() - t0).toBeLessThan(15_000)
+      expect(await count()).toBe(18)
+      // The same connection writes the next batch.
+      expect(await writer.writeBatch([measurement(100), measurement(101)])).toEqual({ inserted: 2, duplicates: 0, rejected: [] })
+    } finally {
+      await sql.end({ timeout: 5 })
+    }
+  })
+
   it('writes overlapping batches concurrently, each row once', async () => {
     const writer = new TimeseriesWriter(db.sql)
     // 8 batches of 2000 rows; batch k covers rows 1000k .. 1000k+1999, so neighbours overlap by half
