@@ -15,8 +15,11 @@ export interface TemplateListing {
   dataPoints: Array<{ label: string, dataFormat: string, dataEncoding: string | null, offset: number, length: number, decimals: number | null, unit: string | null }>
 }
 
-/** Every device with a MAC (a controller) with its connectors, pins and the sensors wired there. */
-export async function listControllers (sql: postgres.Sql): Promise<ControllerListing[]> {
+/**
+ * Every device with a MAC (a controller) with its connectors, pins and the sensors wired there;
+ * with `mac` (normalised: 12 lowercase hex digits) only that controller (an empty list when unknown).
+ */
+export async function listControllers (sql: postgres.Sql, mac?: string): Promise<ControllerListing[]> {
   const rows = await sql<Array<{
     controller_id: number, mac: string, controller_name: string | null, connector: number | null, pin: number | null,
     sensor_id: number | null, sensor_name: string | null, template: string | null, datapoints: number
@@ -31,6 +34,7 @@ export async function listControllers (sql: postgres.Sql): Promise<ControllerLis
     LEFT JOIN "Device" s ON s."DeviceId" = p."DeviceId"
     LEFT JOIN "DeviceTemplate" t ON t."DeviceTemplateId" = s."DeviceTemplateId"
     WHERE coalesce(c."MacAddress", '') <> ''
+    ${mac === undefined ? sql`` : sql`AND ${sql.unsafe(MAC_SQL)} = ${mac}`}
     ORDER BY 2, c."DeviceId", cn."ConnectorNumber", p."Position", p."PinId"`
   const controllers: ControllerListing[] = []
   for (const r of rows) {
