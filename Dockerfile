@@ -45,10 +45,12 @@ COPY package.json package-lock.json ./
 COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY sql ./sql
+# The read API serves its OpenAPI document from here (src/stages/api/service.ts).
+COPY docs/api/openapi.json ./docs/api/
 COPY deploy/healthcheck.mjs ./deploy/
 # The base image's `node` user, by number so that runAsNonRoot-style checks can verify it.
 USER 1000:1000
-EXPOSE 8000 9401 9402 9403 9404
+EXPOSE 8000 8080 9401 9402 9403 9404
 HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
   CMD ["node", "deploy/healthcheck.mjs", "healthz"]
 ENTRYPOINT ["/usr/bin/tini", "--", "node", "dist/cli.js"]

@@ -92,7 +92,7 @@ describe('compose files', { timeout: 30_000 }, () => {
 describe('environment passed to the project services', { timeout: 30_000 }, () => {
   it('covers every service of the image', () => {
     expect(appServices().map(([name, , command]) => `${name}:${command}`).sort())
-      .toEqual(['connector-2:connector', 'connector:connector', 'health:health', 'migrate:migrate', 'processor:processor', 'simulator:simulator', 'sink:sink'])
+      .toEqual(['api:api', 'connector-2:connector', 'connector:connector', 'health:health', 'migrate:migrate', 'processor:processor', 'simulator:simulator', 'sink:sink'])
   })
 
   it('connectors on the shared subscription have distinct, fixed client ids', () => {
@@ -106,7 +106,7 @@ describe('environment passed to the project services', { timeout: 30_000 }, () =
     expect(readFileSync(join(ROOT, 'src/adapters/logger.ts'), 'utf8')).toContain('process.env.LOG_LEVEL')
   })
 
-  it.each(['connector', 'processor', 'sink', 'simulator', 'health'])('%s: only variables its config schema declares, every required one, and a config that loads', async command => {
+  it.each(['connector', 'processor', 'sink', 'simulator', 'health', 'api'])('%s: only variables its config schema declares, every required one, and a config that loads', async command => {
     const running = appServices().filter(([, , c]) => c === command)
     expect(running.length, `no compose service runs ${command}`).toBeGreaterThan(0)
     const mod = await configModule(command)
@@ -226,5 +226,6 @@ describe('start order and restarts', { timeout: 30_000 }, () => {
       expect(deps(stage)).toEqual({ 'kafka-init': 'service_completed_successfully', migrate: 'service_completed_successfully' })
     }
     expect(deps('simulator')).toEqual({ connector: 'service_healthy', migrate: 'service_completed_successfully' })
+    expect(deps('api')).toEqual({ migrate: 'service_completed_successfully' })
   })
 })

@@ -68,7 +68,7 @@ describe('Dockerfile', () => {
     expect(health).toMatch(/\bCMD \["node", "deploy\/healthcheck\.mjs"/)
     expect(runs(runtime).join('\n')).toMatch(/apt-get install [^\n]*\btini=/)
     const exposed = (last('EXPOSE')?.args ?? '').split(/\s+/).map(Number).sort()
-    expect(exposed).toEqual([8000, 9401, 9402, 9403, 9404])
+    expect(exposed).toEqual([8000, 8080, 9401, 9402, 9403, 9404])
     // USER comes after every COPY and RUN, so nothing the service runs as can change the code.
     const userAt = runtime.instructions.indexOf(last('USER') as (typeof runtime.instructions)[number])
     expect(runtime.instructions.slice(userAt).some(i => i.keyword === 'RUN' || i.keyword === 'COPY')).toBe(false)

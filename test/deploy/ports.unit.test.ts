@@ -53,6 +53,20 @@ describe('ports agree', { timeout: 30_000 }, () => {
     expect(DEFAULT_PORTS.health).toBe(port)
   })
 
+  it('read API: native default, compose (published on the host\'s loopback only), Prometheus, health monitor and healthcheck', async () => {
+    const port = await defaultPort('api', 'HTTP_PORT')
+    expect(port).toBe(8080)
+    expect(envOf('api').HTTP_PORT).toBe(String(port))
+    // compose 1.29 keeps the short syntax: host address, host port, container port
+    expect((services().api?.ports as unknown[] | undefined)?.map(String)).toEqual([`127.0.0.1:${port}:${port}/tcp`])
+    expect(promTargets('monitoring/prometheus/prometheus.yml').get('api')).toEqual([`api:${port}`])
+    expect(promTargets('monitoring/prometheus/prometheus.native.yml').get('api')).toEqual([`127.0.0.1:${port}`])
+    expect(DEFAULT_SERVICES.split(',')).toContain(`api=http://127.0.0.1:${port}`)
+    expect(String(envOf('health').HEALTH_SERVICES).split(',')).toContain(`api=http://api:${port}`)
+    const { DEFAULT_PORTS } = await import(join(ROOT, 'deploy', 'healthcheck.mjs')) as { DEFAULT_PORTS: Record<string, number> }
+    expect(DEFAULT_PORTS.api).toBe(port)
+  })
+
   it('the health monitor in compose probes exactly the native default services, by service name', () => {
     const native = DEFAULT_SERVICES.split(',').map(s => s.replace('http://127.0.0.1:', 'http://<host>:'))
     const compose = String(envOf('health').HEALTH_SERVICES).split(',').map(s => s.replace(/^([a-z]+)=http:\/\/\1:/, '$1=http://<host>:'))

@@ -24,8 +24,8 @@ import { postgresEnv } from '../../src/adapters/config.ts'
  * holds the port, this copy takes a free one and the target Prometheus sees is that running
  * service. Either way "every target up" is asserted for what Prometheus really scrapes.
  */
-const DEFAULT_PORTS: Record<string, number> = { simulator: 9401, connector: 9402, processor: 9403, sink: 9404, health: 8000 }
-const ORDER = ['sink', 'processor', 'connector', 'health', 'simulator']
+const DEFAULT_PORTS: Record<string, number> = { simulator: 9401, connector: 9402, processor: 9403, sink: 9404, api: 8080, health: 8000 }
+const ORDER = ['sink', 'processor', 'connector', 'api', 'health', 'simulator']
 const prometheus = stackEnv().prometheusUrl
 const PORTS: Record<string, number> = {}
 /** Services of this test listening on their documented port (the ones Prometheus scrapes). */
@@ -101,7 +101,7 @@ describe('the running pipeline', () => {
         HEALTH_PORT: String(PORTS.health),
         HEALTH_PROBE_INTERVAL_MS: '2000',
         HEALTH_PROBE_TIMEOUT_MS: '1500',
-        HEALTH_SERVICES: ['simulator', 'connector', 'processor', 'sink'].map(s => `${s}=http://127.0.0.1:${PORTS[s]}`).join(','),
+        HEALTH_SERVICES: ['simulator', 'connector', 'processor', 'sink', 'api'].map(s => `${s}=http://127.0.0.1:${PORTS[s]}`).join(','),
         HEALTH_LAG_GROUPS: `${groups.processor}:${raw},${groups.sink}:${decoded}`
       }
     }
@@ -187,7 +187,7 @@ describe('the running pipeline', () => {
     expect(last, `services on their documented ports started here: ${ours.join(', ') || 'none'}`).toEqual({
       notUp: [],
       stale: [],
-      jobs: ['connector', 'health', 'kafka', 'node', 'postgres-registry', 'postgres-timeseries', 'processor', 'prometheus', 'simulator', 'sink']
+      jobs: ['api', 'connector', 'health', 'kafka', 'node', 'postgres-registry', 'postgres-timeseries', 'processor', 'prometheus', 'simulator', 'sink']
     })
   }, 60_000)
 
@@ -196,6 +196,6 @@ describe('the running pipeline', () => {
       const b = await (await get(url('health', '/health')))?.json() as { status: string, services: Record<string, { status: string }> } | undefined
       return b?.status === 'healthy' ? b : undefined
     })
-    expect(Object.keys(body.services).sort()).toEqual(['connector', 'kafka', 'mqtt', 'processor', 'prometheus', 'registry-db', 'simulator', 'sink', 'timeseries-db'])
+    expect(Object.keys(body.services).sort()).toEqual(['api', 'connector', 'kafka', 'mqtt', 'processor', 'prometheus', 'registry-db', 'simulator', 'sink', 'timeseries-db'])
   })
 })

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { createRegistry } from '../../src/adapters/metrics.ts'
+import { createApiMetrics } from '../../src/stages/api/metrics.ts'
 import { createHealthMetrics } from '../../src/stages/health/metrics.ts'
 import { parseExposition } from '../../src/stages/health/prom-text.ts'
 import { documentedMetrics } from './metrics-doc.ts'
@@ -8,7 +9,7 @@ describe('docs/monitoring/metrics.md', () => {
   const metrics = documentedMetrics()
 
   it('documents every stage with names prefixed by their stage, counters ending in _total', () => {
-    expect(new Set(metrics.map(m => m.service))).toEqual(new Set(['simulator', 'connector', 'processor', 'sink', 'health']))
+    expect(new Set(metrics.map(m => m.service))).toEqual(new Set(['simulator', 'connector', 'processor', 'sink', 'health', 'api']))
     for (const m of metrics) {
       expect(m.name.startsWith(`f2_${m.service}_`), m.name).toBe(true)
       expect(m.name.endsWith('_total'), m.name).toBe(m.type === 'counter')
@@ -22,6 +23,19 @@ describe('docs/monitoring/metrics.md', () => {
     createHealthMetrics(registry)
     const declared = (await registry.getMetricsAsJSON()).filter(m => m.name.startsWith('f2_'))
     const documented = metrics.filter(m => m.service === 'health')
+    expect(declared.map(m => m.name).sort()).toEqual(documented.map(m => m.name).sort())
+    const { types } = parseExposition(await registry.metrics())
+    for (const m of documented) expect(types.get(m.name), m.name).toBe(m.type)
+    for (const m of documented) {
+      const metric = registry.getSingleMetric(m.name) as unknown as { labelNames: string[] }
+      expect([...metric.labelNames].sort(), m.name).toEqual([...m.labels].sort())
+    }
+  })
+
+  it('matches what the read API registers, name, type and labels', async () => {
+    const { registry } = createApiMetrics(createRegistry('api'))
+    const declared = (await registry.getMetricsAsJSON()).filter(m => m.name.startsWith('f2_'))
+    const documented = metrics.filter(m => m.service === 'api')
     expect(declared.map(m => m.name).sort()).toEqual(documented.map(m => m.name).sort())
     const { types } = parseExposition(await registry.metrics())
     for (const m of documented) expect(types.get(m.name), m.name).toBe(m.type)
