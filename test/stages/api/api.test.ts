@@ -4,7 +4,7 @@ import { TokenStore } from '../../../src/stages/api/token-store.ts'
 import type { ApiService } from '../../../src/stages/api/service.ts'
 import { postgresRunner } from '../../../src/storage/query-runner.ts'
 import { TimeseriesWriter } from '../../../src/storage/timeseries-writer.ts'
-import { measurement, migratedDatabase, type MigratedDatabase } from '../../storage/helpers.ts'
+import { measurement, migratedDatabase, waitFor, type MigratedDatabase } from '../../storage/helpers.ts'
 import { parseCsv } from './csv-reader.ts'
 import { createFleetTables } from './fixtures/fleet-state.ts'
 import { get, insertToken, startApi, type Answer } from './harness.ts'
@@ -116,8 +116,10 @@ describe('tokens', () => {
   })
 
   it('records the last use of a token', async () => {
-    const [row] = await registry.sql<Array<{ used: boolean }>>`SELECT last_used_at IS NOT NULL AS used FROM api_tokens WHERE name = 'tests'`
-    expect(row?.used).toBe(true)
+    await waitFor('last use recorded', async () => {
+      const [row] = await registry.sql<Array<{ used: boolean }>>`SELECT last_used_at IS NOT NULL AS used FROM api_tokens WHERE name = 'tests'`
+      return row?.used === true ? true : undefined
+    }, 10_000, 50)
   })
 })
 

@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ErrorCodes } from '../../../src/core/errors.ts'
 import { hashSecret, parseToken } from '../../../src/stages/api/tokens.ts'
-import { migratedDatabase, type MigratedDatabase } from '../../storage/helpers.ts'
+import { migratedDatabase, waitFor, type MigratedDatabase } from '../../storage/helpers.ts'
 import { get, pgConnection, startApi } from './harness.ts'
 import { createFleetTables } from './fixtures/fleet-state.ts'
 import { postgresRunner } from '../../../src/storage/query-runner.ts'
@@ -51,6 +51,11 @@ describe('token create | list | revoke', () => {
     expect(dump[0]?.t).not.toContain(parsed?.secret)
 
     expect((await get(`${api.base}/api/devices`, { token: value })).status).toBe(200)
+    // the last use is recorded off the request path
+    await waitFor('last use recorded', async () => {
+      const [row] = await registry.sql<Array<{ used: boolean }>>`SELECT last_used_at IS NOT NULL AS used FROM api_tokens`
+      return row?.used === true ? true : undefined
+    }, 10_000, 50)
 
     const list = token('list')
     expect(list.code).toBe(0)
