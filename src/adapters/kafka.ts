@@ -106,6 +106,38 @@ export function buildRecord (topic: string, key: string | Buffer | null, value: 
 }
 
 /**
+ * After a produce of `records` was refused because of a record in it (isRecordRejection),
+ * finds the refused records by sending halves, recursively, through `trySend` (which may
+ * send for real, or probe inside a transaction it then aborts). Resolves with every refused
+ * record and its error; rejects with any other error (the caller retries as usual).
+ */
+export async function findRefused<R> (records: R[], trySend: (part: R[]) => Promise<void>): Promise<Array<{ record: R, error: unknown }>> {
+  const refused: Array<{ record: R, error: unknown }> = []
+  const halves = async (part: R[]): Promise<void> => {
+    const half = Math.ceil(part.length / 2)
+    for (const piece of [part.slice(0, half), part.slice(half)]) {
+      if (piece.length === 0) continue
+      try {
+        await trySend(piece)
+      } catch (err) {
+        if (!isRecordRejection(err)) throw err
+        if (piece.length === 1) refused.push({ record: piece[0] as R, error: err })
+        else await halves(piece)
+      }
+    }
+  }
+  if (records.length === 1) {
+    try { await trySend(records) } catch (err) {
+      if (!isRecordRejection(err)) throw err
+      refused.push({ record: records[0] as R, error: err })
+    }
+  } else {
+    await halves(records)
+  }
+  return refused
+}
+
+/**
  * Sends `records` in one call and resolves when Kafka acknowledged all of them (acks=all).
  * Rejects with F2_KAFKA_PRODUCE_FAILED otherwise; nothing is known to be written then, and an
  * idempotent retry will not duplicate what was. `retryable` is false when the broker refused
