@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto'
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Admin } from '@platformatic/kafka'
+import { KAFKA_MESSAGE_MAX_BYTES } from '../adapters/kafka.ts'
 import { ErrorCodes, F2Error } from '../core/errors.ts'
 import type { Component, StackContext } from './component.ts'
 import type { StackConfig } from './config.ts'
@@ -71,7 +72,8 @@ export function kafkaComponent (): Component {
       const template = readFileSync(join(paths.root, 'stack', 'kafka', 'server.properties'), 'utf8')
       const properties = join(run, 'server.properties')
       writeFileSync(properties, renderServerProperties(template, {
-        KAFKA_PORT: cfg.kafkaPort, CONTROLLER_PORT: cfg.kafkaControllerPort, DATA_DIR: data, KAFKA_PARTITIONS: cfg.kafkaPartitions
+        KAFKA_PORT: cfg.kafkaPort, CONTROLLER_PORT: cfg.kafkaControllerPort, DATA_DIR: data, KAFKA_PARTITIONS: cfg.kafkaPartitions,
+        MESSAGE_MAX_BYTES: KAFKA_MESSAGE_MAX_BYTES
       }))
       const log4j = [`-Dlog4j2.configurationFile=${join(paths.root, 'stack', 'kafka', 'log4j2.yaml')}`, `-Dkafka.logs.dir=${logs}`]
       if (!existsSync(join(data, 'meta.properties'))) {
