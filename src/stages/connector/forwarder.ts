@@ -42,7 +42,7 @@ export interface Forwarder {
   pending: () => number
   /** Bytes held by the messages received and not yet acknowledged (see Pending.bytes). */
   pendingBytes: () => number
-  /** Seconds the batch in hand has been failing to send (0 while produces succeed). */
+  /** Seconds since the batch in hand was first sent, while Kafka has not acknowledged it (0 when idle). */
   blockedSeconds: () => number
   /** Resolves true once everything pushed so far is acknowledged, false at the deadline. */
   drain: (deadlineMs: number) => Promise<boolean>
@@ -72,7 +72,7 @@ export function createForwarder (options: ForwarderOptions): Forwarder {
   let bytes = 0
   let running = false
   let stopped = false
-  let failingSince: number | undefined
+  let sendingSince: number | undefined
   let timer: NodeJS.Timeout | undefined
   let idleWaiters: Array<() => void> = []
 
@@ -108,12 +108,14 @@ export function createForwarder (options: ForwarderOptions): Forwarder {
 
   /** Sends one batch until it is acknowledged; false when stopped first. */
   const sendBatch = async (batch: Pending[]): Promise<boolean> => {
+    // A produce that hangs is as stuck as one that fails: the clock starts at the first attempt.
+    sendingSince ??= performance.now()
     for (let attempt = 0; ; attempt++) {
       const started = performance.now()
       try {
         await options.send(batch.map(p => p.record))
         options.onSent?.(batch, (performance.now() - started) / 1000)
-        failingSince = undefined
+        sendingSince = undefined
         for (const p of batch) release(p)
         return true
       } catch (err) {
@@ -137,11 +139,10 @@ export function createForwarder (options: ForwarderOptions): Forwarder {
           attempt = -1
           continue
         }
-        failingSince ??= performance.now()
         options.onSendError?.(err, attempt)
-        if (stopped) return false
+        if (stopped) { sendingSince = undefined; return false }
         await sleep(backoffDelay(attempt, options.retryMinMs, options.retryMaxMs))
-        if (stopped) return false
+        if (stopped) { sendingSince = undefined; return false }
       }
     }
   }
@@ -180,7 +181,7 @@ export function createForwarder (options: ForwarderOptions): Forwarder {
     },
     pending: () => queue.length + inProduce + split.reduce((n, b) => n + b.length, 0),
     pendingBytes: () => bytes,
-    blockedSeconds: () => failingSince === undefined ? 0 : (performance.now() - failingSince) / 1000,
+    blockedSeconds: () => sendingSince === undefined ? 0 : (performance.now() - sendingSince) / 1000,
     drain (deadlineMs) {
       if (queue.length === 0 && !running) return Promise.resolve(true)
       kick()

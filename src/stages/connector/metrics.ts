@@ -19,7 +19,7 @@ export function connectorMetrics (registry: Registry) {
     kafkaConnected: new Gauge({ name: 'f2_connector_kafka_connected', help: '1 while the last produce or metadata call succeeded', registers }),
     inFlightBytes: new Gauge({ name: 'f2_connector_in_flight_bytes', help: 'bytes held by messages received but not yet acknowledged (payloads and records)', registers }),
     dropped: new Counter({ name: 'f2_connector_dropped_total', help: 'messages given up without a record: QoS 0 beyond the in-flight bound, or a dead letter the broker refused', labelNames: ['reason'] as const, registers }),
-    produceBlocked: new Gauge({ name: 'f2_connector_produce_blocked_seconds', help: 'how long the batch in hand has been failing to reach Kafka (0 while produces succeed)', registers, collect () { this.set(blocked.seconds()) } }),
+    produceBlocked: new Gauge({ name: 'f2_connector_produce_blocked_seconds', help: 'age of the produce in hand not yet acknowledged by Kafka (about 0 while produces succeed; grows while Kafka fails or hangs)', registers, collect () { this.set(blocked.seconds()) } }),
     mqttReconnects: new Counter({ name: 'f2_connector_mqtt_reconnects_total', help: 'reconnections to the broker', registers })
   }
 }
