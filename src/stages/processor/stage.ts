@@ -1,4 +1,5 @@
 import { compatibilityPartitioner } from '@platformatic/kafka'
+import { randomUUID } from 'node:crypto'
 import { performance } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { backoffDelay, buildRecord, createProducer, findRefused, isRecordRejection, kafkaReady, RECORD_OVERHEAD_BYTES, type KafkaProducer, type KafkaRecord } from '../../adapters/kafka.ts'
@@ -200,31 +201,49 @@ export class ProcessorStage implements Service {
   async #writeIsolating (batch: RawMessage[], outputs: Outputs, generation: number, cause: unknown): Promise<void> {
     const { logger, metrics, config } = this.#deps
     logger.warn({ err: cause, records: outputs.records.length }, 'Kafka refused a record of the batch; isolating it')
-    const producer = this.#producer ?? (this.#producer = this.#createProducer())
+    // After a refusal the client's idempotence sequence no longer matches the broker's: every
+    // probe, and the final write, starts from a fresh producer. Transactional probes each get
+    // a transactional id of their own: readers drop aborted transactions per producer id.
+    const fresh = async (): Promise<KafkaProducer> => {
+      await this.#replaceProducer()
+      return (this.#producer = this.#createProducer())
+    }
     const probe = async (part: KafkaRecord[]): Promise<void> => {
       if (!config.transactions) {
+        const producer = await fresh()
         for (const chunk of chunkRecords(part, SEND_CHUNK_BYTES, partitionOf)) await producer.send({ messages: chunk })
         return
       }
-      const txn = await producer.beginTransaction()
+      const producer = createProducer({
+        clientId: `${config.instanceId}-probe`,
+        bootstrapBrokers: config.brokers,
+        transactionalId: `${config.groupId}-${config.instanceId}-probe-${randomUUID()}`,
+        requestTimeoutMs: 15_000
+      })
       try {
-        for (const chunk of chunkRecords(part, SEND_CHUNK_BYTES, partitionOf)) await txn.send({ messages: chunk })
+        const txn = await producer.beginTransaction()
+        try {
+          for (const chunk of chunkRecords(part, SEND_CHUNK_BYTES, partitionOf)) await txn.send({ messages: chunk })
+        } finally {
+          if (!txn.completed) await txn.abort().catch(() => {})
+        }
       } finally {
-        if (!txn.completed) await txn.abort().catch(() => {})
+        await producer.close(true).catch(() => {})
       }
     }
     const index = new Map(outputs.records.map((r, i) => [r, i]))
+    // Without transactions the probes have written every accepted record already: only the
+    // replacements are left to send (round 1). With transactions nothing is written yet:
+    // round 1 checks the replacements within the whole batch, which is then written.
     let records = outputs.records
     for (let round = 0; round < 2; round++) {
       const refused = await findRefused(records, probe)
-      if (refused.length === 0) break
       const replace = new Map<KafkaRecord, KafkaRecord | null>()
       for (const { record, error } of refused) {
         const origin = outputs.origins[index.get(record) ?? -1]
         if (round === 0 && origin !== undefined) {
           const dl = rejectedDeadLetter(origin, (error as Error).message, (this.#deps.now ?? Date.now)(), this.#limits)
           const out = buildRecord(config.deadLetterTopic, dl.key, dl.value, { reason: dl.reason })
-          index.set(out, index.get(record) ?? -1)
           replace.set(record, out)
           metrics.deadLetters.inc({ reason: dl.reason })
         } else {
@@ -233,9 +252,16 @@ export class ProcessorStage implements Service {
           logger.error({ err: error, topic: record.topic }, 'Kafka refused a dead letter; given up')
         }
       }
-      records = records.flatMap(r => replace.has(r) ? (replace.get(r) === null ? [] : [replace.get(r) as KafkaRecord]) : [r])
+      if (!config.transactions) {
+        records = [...replace.values()].filter((r): r is KafkaRecord => r !== null)
+      } else {
+        records = records.flatMap(r => replace.has(r) ? (replace.get(r) === null ? [] : [replace.get(r) as KafkaRecord]) : [r])
+      }
+      if (refused.length === 0 || records.length === 0) break
     }
-    await this.#write(batch, records, generation)
+    await fresh()
+    // Without transactions this only commits the offsets (everything is out).
+    await this.#write(batch, config.transactions ? records : [], generation)
   }
 
   async #lookup (prepared: Prepared[]): Promise<{ sensors: Map<string, Result<SensorDefinition>>, lookupSeconds: Map<string, number> }> {
