@@ -10,7 +10,9 @@ import type { StackConfig } from './config.ts'
 import { javaBinary, kafkaLibsDir } from './provision.ts'
 import { waitUntil } from './wait.ts'
 
-export function renderServerProperties (template: string, values: Record<string, string | number>): string {
+/** Fills the template's placeholders; the broker's record limit is the stages' (KAFKA_MESSAGE_MAX_BYTES). */
+export function renderServerProperties (template: string, given: Record<string, string | number>): string {
+  const values: Record<string, string | number> = { MESSAGE_MAX_BYTES: KAFKA_MESSAGE_MAX_BYTES, ...given }
   return template.replace(/\$\{([A-Z_]+)\}/g, (whole, key: string) => {
     const value = values[key]
     if (value === undefined) throw new F2Error(ErrorCodes.STACK_START_FAILED, `stack/kafka/server.properties uses unknown placeholder ${whole}`)
@@ -72,8 +74,7 @@ export function kafkaComponent (): Component {
       const template = readFileSync(join(paths.root, 'stack', 'kafka', 'server.properties'), 'utf8')
       const properties = join(run, 'server.properties')
       writeFileSync(properties, renderServerProperties(template, {
-        KAFKA_PORT: cfg.kafkaPort, CONTROLLER_PORT: cfg.kafkaControllerPort, DATA_DIR: data, KAFKA_PARTITIONS: cfg.kafkaPartitions,
-        MESSAGE_MAX_BYTES: KAFKA_MESSAGE_MAX_BYTES
+        KAFKA_PORT: cfg.kafkaPort, CONTROLLER_PORT: cfg.kafkaControllerPort, DATA_DIR: data, KAFKA_PARTITIONS: cfg.kafkaPartitions
       }))
       const log4j = [`-Dlog4j2.configurationFile=${join(paths.root, 'stack', 'kafka', 'log4j2.yaml')}`, `-Dkafka.logs.dir=${logs}`]
       if (!existsSync(join(data, 'meta.properties'))) {
