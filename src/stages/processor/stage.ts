@@ -2,7 +2,7 @@ import { compatibilityPartitioner } from '@platformatic/kafka'
 import { randomUUID } from 'node:crypto'
 import { performance } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { backoffDelay, buildRecord, createProducer, findRefused, isRecordRejection, kafkaReady, RECORD_OVERHEAD_BYTES, type KafkaProducer, type KafkaRecord } from '../../adapters/kafka.ts'
+import { backoffDelay, buildRecord, createProducer, isRecordRejection, kafkaReady, RECORD_OVERHEAD_BYTES, type KafkaProducer, type KafkaRecord } from '../../adapters/kafka.ts'
 import { BatchConsumer, commitOffsets, type RawMessage } from '../../adapters/kafka-consumer.ts'
 import type { Logger } from '../../adapters/logger.ts'
 import type { Service } from '../../adapters/lifecycle.ts'
@@ -10,6 +10,7 @@ import { ErrorCodes, isF2Error } from '../../core/errors.ts'
 import type { Result } from '../../core/result.ts'
 import type { SensorDefinition } from '../../core/sensor.ts'
 import type { ProcessorConfig } from './config.ts'
+import { isolateRefused } from './isolate.ts'
 import type { ProcessorMetrics } from './metrics.ts'
 import { chunkRecords, finish, oversizeDeadLetter, parseSensorKey, partitionOf, prepare, rejectedDeadLetter, SEND_CHUNK_BYTES, type OutputLimits, type Prepared } from './transform.ts'
 
@@ -231,37 +232,24 @@ export class ProcessorStage implements Service {
         await producer.close(true).catch(() => {})
       }
     }
-    const index = new Map(outputs.records.map((r, i) => [r, i]))
-    // Without transactions the probes have written every accepted record already: only the
-    // replacements are left to send (round 1). With transactions nothing is written yet:
-    // round 1 checks the replacements within the whole batch, which is then written.
-    let records = outputs.records
-    for (let round = 0; round < 2; round++) {
-      const refused = await findRefused(records, probe)
-      const replace = new Map<KafkaRecord, KafkaRecord | null>()
-      for (const { record, error } of refused) {
-        const origin = outputs.origins[index.get(record) ?? -1]
-        if (round === 0 && origin !== undefined) {
-          const dl = rejectedDeadLetter(origin, (error as Error).message, (this.#deps.now ?? Date.now)(), this.#limits)
-          const out = buildRecord(config.deadLetterTopic, dl.key, dl.value, { reason: dl.reason })
-          replace.set(record, out)
-          metrics.deadLetters.inc({ reason: dl.reason })
-        } else {
-          replace.set(record, null)
-          metrics.dropped.inc()
-          logger.error({ err: error, topic: record.topic }, 'Kafka refused a dead letter; given up')
-        }
+    const left = await isolateRefused({
+      records: outputs.records,
+      origins: outputs.origins,
+      transactions: config.transactions,
+      probe,
+      replacement: (origin, error) => {
+        const dl = rejectedDeadLetter(origin, (error as Error).message, (this.#deps.now ?? Date.now)(), this.#limits)
+        metrics.deadLetters.inc({ reason: dl.reason })
+        return buildRecord(config.deadLetterTopic, dl.key, dl.value, { reason: dl.reason })
+      },
+      onGivenUp: (record, error) => {
+        metrics.dropped.inc()
+        logger.error({ err: error, topic: record.topic }, 'Kafka refused a dead letter; given up')
       }
-      if (!config.transactions) {
-        records = [...replace.values()].filter((r): r is KafkaRecord => r !== null)
-      } else {
-        records = records.flatMap(r => replace.has(r) ? (replace.get(r) === null ? [] : [replace.get(r) as KafkaRecord]) : [r])
-      }
-      if (refused.length === 0 || records.length === 0) break
-    }
+    })
     await fresh()
-    // Without transactions this only commits the offsets (everything is out).
-    await this.#write(batch, config.transactions ? records : [], generation)
+    // Without transactions this only commits the offsets (the probes sent everything).
+    await this.#write(batch, left, generation)
   }
 
   async #lookup (prepared: Prepared[]): Promise<{ sensors: Map<string, Result<SensorDefinition>>, lookupSeconds: Map<string, number> }> {
