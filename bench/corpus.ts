@@ -16,7 +16,7 @@ ensureStack()
 const machine = await machineInfo()
 const items = loadItems()
 const report = await runCorpus(items, s => process.stderr.write(`[corpus] ${s}\n`))
-const summary = { items: report.items, passed: report.passed, failed: report.failed.map(f => f.id), servicesSurvived: report.servicesSurvived, seconds: report.seconds }
+const summary = { items: report.items, passed: report.passed, failed: report.failed.map(f => f.id), servicesSurvived: report.servicesSurvived, http: report.http, seconds: report.seconds }
 writeFile(join(ROOT, 'results', 'corpus.json'), `${JSON.stringify({ summary, machine, command: 'npm run corpus', report }, null, 2)}\n`)
 const outcome = (e: (typeof items)[number]['expect']): string => [
   ...(e.rows.length > 0 ? [`${e.rows.length} row(s): ${e.rows.map(r => `${r.label}=${r.valueText ?? r.value}`).join(', ')}`] : []),
@@ -39,4 +39,4 @@ writeFile(join(ROOT, 'results', 'corpus.md'), [
   ''
 ].join('\n'))
 process.stdout.write(`${JSON.stringify(summary)}\n`)
-process.exitCode = report.failed.length === 0 && report.servicesSurvived ? 0 : 1
+process.exitCode = report.failed.length === 0 && report.servicesSurvived && Object.values(report.http).every(p => p.length === 0) ? 0 : 1

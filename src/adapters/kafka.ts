@@ -11,6 +11,39 @@ export type Compression = 'none' | 'gzip' | 'snappy' | 'lz4' | 'zstd'
 export const COMPRESSIONS: readonly [Compression, ...Compression[]] = ['none', 'gzip', 'snappy', 'lz4', 'zstd']
 
 export type KafkaRecord = MessageToProduce<Buffer, Buffer, string, Buffer>
+
+/**
+ * The broker's `message.max.bytes`, the largest record batch it accepts (Kafka's default,
+ * set explicitly): rendered into stack/kafka/server.properties, mirrored in
+ * docker-compose.yml (a test keeps them equal), and the default record limit of every stage.
+ */
+export const KAFKA_MESSAGE_MAX_BYTES = 1_048_588
+/** Room for the record batch header (61 bytes), the record's own framing and a `reason` header. */
+export const RECORD_OVERHEAD_BYTES = 256
+
+/** What `record` occupies in a record batch (an upper bound): key, value, headers and framing. */
+export function recordBytes (record: KafkaRecord): number {
+  let n = (record.key?.length ?? 0) + (record.value?.length ?? 0) + RECORD_OVERHEAD_BYTES
+  if (record.headers !== undefined) {
+    for (const [name, v] of Object.entries(record.headers as Record<string, Buffer>)) n += name.length + v.length
+  }
+  return n
+}
+
+/** Broker answers that refuse a record itself: sending it again cannot succeed. */
+const RECORD_REJECTIONS = new Set(['MESSAGE_TOO_LARGE', 'RECORD_LIST_TOO_LARGE', 'INVALID_RECORD'])
+
+/**
+ * True when a produce failed because the broker refused a record of it (too large, invalid):
+ * not retryable. The client nests protocol errors in aggregates and causes; all are searched.
+ */
+export function isRecordRejection (err: unknown, depth = 0): boolean {
+  if (typeof err !== 'object' || err === null || depth > 8) return false
+  const e = err as { apiId?: unknown, errors?: unknown, cause?: unknown }
+  if (typeof e.apiId === 'string' && RECORD_REJECTIONS.has(e.apiId)) return true
+  if (Array.isArray(e.errors) && e.errors.some(inner => isRecordRejection(inner, depth + 1))) return true
+  return isRecordRejection(e.cause, depth + 1)
+}
 export type KafkaProducer = Producer<Buffer, Buffer, string, Buffer>
 
 export interface ProducerOptions {
@@ -73,15 +106,48 @@ export function buildRecord (topic: string, key: string | Buffer | null, value: 
 }
 
 /**
+ * After a produce of `records` was refused because of a record in it (isRecordRejection),
+ * finds the refused records by sending halves, recursively, through `trySend` (which may
+ * send for real, or probe inside a transaction it then aborts). Resolves with every refused
+ * record and its error; rejects with any other error (the caller retries as usual).
+ */
+export async function findRefused<R> (records: R[], trySend: (part: R[]) => Promise<void>): Promise<Array<{ record: R, error: unknown }>> {
+  const refused: Array<{ record: R, error: unknown }> = []
+  const halves = async (part: R[]): Promise<void> => {
+    const half = Math.ceil(part.length / 2)
+    for (const piece of [part.slice(0, half), part.slice(half)]) {
+      if (piece.length === 0) continue
+      try {
+        await trySend(piece)
+      } catch (err) {
+        if (!isRecordRejection(err)) throw err
+        if (piece.length === 1) refused.push({ record: piece[0] as R, error: err })
+        else await halves(piece)
+      }
+    }
+  }
+  if (records.length === 1) {
+    try { await trySend(records) } catch (err) {
+      if (!isRecordRejection(err)) throw err
+      refused.push({ record: records[0] as R, error: err })
+    }
+  } else {
+    await halves(records)
+  }
+  return refused
+}
+
+/**
  * Sends `records` in one call and resolves when Kafka acknowledged all of them (acks=all).
- * Rejects with F2_KAFKA_PRODUCE_FAILED (retryable) otherwise; nothing is known to be written
- * then, and an idempotent retry will not duplicate what was.
+ * Rejects with F2_KAFKA_PRODUCE_FAILED otherwise; nothing is known to be written then, and an
+ * idempotent retry will not duplicate what was. `retryable` is false when the broker refused
+ * a record itself (see isRecordRejection): the caller must isolate and dead-letter it.
  */
 export async function produce (producer: KafkaProducer, records: KafkaRecord[]): Promise<ProduceResult> {
   try {
     return await producer.send({ messages: records })
   } catch (err) {
-    throw new F2Error(ErrorCodes.KAFKA_PRODUCE_FAILED, `produce of ${records.length} record(s) failed: ${(err as Error).message}`, { cause: err, retryable: true })
+    throw new F2Error(ErrorCodes.KAFKA_PRODUCE_FAILED, `produce of ${records.length} record(s) failed: ${(err as Error).message}`, { cause: err, retryable: !isRecordRejection(err) })
   }
 }
 

@@ -63,6 +63,11 @@ export interface MqttOptions {
    * sends a further window of messages for every PUBACK it receives.
    */
   maxUnacked?: number
+  /**
+   * Manual ack: also stop reading while this says so (e.g. the bytes held downstream are at
+   * their bound); reading resumes on a later `ack()` or `resume()` once it says false.
+   */
+  holdWhile?: () => boolean
   /** Subscribed on every (re)connection, whether or not the broker kept the session. */
   subscriptions?: Subscription[]
   onMessage?: (message: InboundMessage) => void
@@ -81,6 +86,8 @@ export interface MqttHandle {
   publish: (topic: string, payload: Buffer | string, options?: { qos?: 0 | 1 | 2, retain?: boolean }) => Promise<void>
   /** Closes the connection; unacknowledged messages stay with the broker. */
   close: (force?: boolean) => Promise<void>
+  /** Reads on if reading was held by `holdWhile` and it no longer holds. */
+  resume: () => void
   stats: () => { reconnects: number, staleAcks: number }
 }
 
@@ -126,6 +133,7 @@ export function createMqttClient (options: MqttOptions): MqttHandle {
   const maxUnacked = options.maxUnacked ?? options.receiveMaximum ?? 65535
   let unacked = 0
   let held: (() => void) | undefined
+  const holding = (): boolean => unacked >= maxUnacked || (options.holdWhile?.() ?? false)
   const release = (): void => {
     const h = held
     held = undefined
@@ -165,12 +173,12 @@ export function createMqttClient (options: MqttOptions): MqttHandle {
       }
       unacked--
       ;(client as unknown as { _sendPacket: SendPacket })._sendPacket({ cmd: 'puback', messageId, reasonCode: 0 })
-      if (unacked < maxUnacked) release()
+      if (!holding()) release()
     }, () => gen !== generation)
     // An error tells MQTT.js to skip its PUBACK and go on with the next packet. Holding the
     // callback instead stops MQTT.js reading the socket: TCP backpressure on the broker.
     const next = (): void => { callback(ACK_DEFERRED) }
-    if (unacked >= maxUnacked) held = next
+    if (holding()) held = next
     else next()
   }
 
@@ -225,6 +233,7 @@ export function createMqttClient (options: MqttOptions): MqttHandle {
       clearTimeout(reconnectTimer)
       await client.endAsync(force)
     },
+    resume: () => { if (!holding()) release() },
     stats: () => ({ reconnects, staleAcks })
   }
 }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import { z } from 'zod'
 import { ErrorCodes, type ErrorCode } from './errors.ts'
 import { fail, ok, type Result } from './result.ts'
@@ -95,4 +96,44 @@ export function decodeDeadLetter (bytes: Uint8Array): Result<DeadLetter> {
 /** The original bytes of a dead letter's message (for replay). */
 export function deadLetterValue (dl: DeadLetter): Uint8Array {
   return decodeBase64(dl.original_value) ?? new Uint8Array(0)
+}
+
+/** What a dead letter adds around the original's base64 beyond its other fields (see below). */
+const TRUNCATION_DETAILS_BYTES = 160
+/** Details larger than this are replaced by their size when the record must shrink. */
+const MAX_KEPT_DETAILS_BYTES = 16 * 1024
+const MAX_KEPT_MESSAGE_CHARS = 1000
+
+/**
+ * The dead letter of `input`, encoded in at most `maxBytes` (the record limit of the
+ * dead-letter topic, less key and header room). The original is kept whole when it fits and
+ * is at most `maxOriginalBytes`; otherwise the record keeps a prefix of it and says so in
+ * `details`: `truncated: true`, `original_bytes` (the full size) and `original_sha256` (hex of
+ * the full original). Oversized `details` are replaced by their size. The size of the base64
+ * is known without encoding it, so the whole record is serialised once.
+ */
+export function encodeDeadLetterWithin (input: DeadLetterInput, maxBytes: number, maxOriginalBytes = Number.POSITIVE_INFINITY): Buffer {
+  const original = input.originalValue
+  const dl = buildDeadLetter({ ...input, originalValue: new Uint8Array(0) })
+  const frame = Buffer.byteLength(JSON.stringify(dl), 'utf8')
+  if (original.length <= maxOriginalBytes && frame + base64Length(original.length) <= maxBytes) {
+    dl.original_value = encodeBase64(original)
+    return encodeDeadLetter(dl)
+  }
+  const truncation = { truncated: true, original_bytes: original.length, original_sha256: createHash('sha256').update(original).digest('hex') }
+  if (frame + TRUNCATION_DETAILS_BYTES > maxBytes / 2) {
+    // Details or message (e.g. a failure quoting the input) leave no room: keep their size only.
+    const detailsBytes = dl.details === undefined ? 0 : Buffer.byteLength(JSON.stringify(dl.details), 'utf8')
+    if (detailsBytes > MAX_KEPT_DETAILS_BYTES) dl.details = { details_omitted: true, details_bytes: detailsBytes }
+    if (dl.message.length > MAX_KEPT_MESSAGE_CHARS) dl.message = `${dl.message.slice(0, MAX_KEPT_MESSAGE_CHARS)}…`
+  }
+  dl.details = { ...dl.details, ...truncation }
+  const room = maxBytes - Buffer.byteLength(JSON.stringify(dl), 'utf8')
+  const keep = Math.max(0, Math.min(original.length - 1, maxOriginalBytes, Math.floor(room / 4) * 3))
+  dl.original_value = encodeBase64(original.subarray(0, keep))
+  return encodeDeadLetter(dl)
+}
+
+function base64Length (bytes: number): number {
+  return Math.ceil(bytes / 3) * 4
 }

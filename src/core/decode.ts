@@ -17,7 +17,12 @@ export type DecodeInput = {
   sensor: SensorDefinition | null
   /** IANA zone naive device timestamps are read in. */
   zone: string
+  /** Device times accepted around the connector's receipt time; none = any valid instant. */
+  window?: TimestampWindow
 }
+
+/** How far a device time may lie ahead of, or behind, the time the connector received it. */
+export type TimestampWindow = { maxAheadMs: number; maxAgeMs: number }
 export type DecodeOutput = { measurements: Measurement[]; failures: Failure[] }
 
 /** `datapoint_label` per component (sensors use their DataPoint's Label). See data-models.md. */
@@ -164,6 +169,10 @@ export function decodeMessage (input: DecodeInput): DecodeOutput {
   if (p.timestamp === undefined) return only(failure(ErrorCodes.TIMESTAMP_INVALID, "payload has no 'timestamp'", { reason: 'missing' }))
   const ts = parseTimestamp(p.timestamp, zone)
   if (!ts.ok) return only(ts.error)
+  if (input.window !== undefined) {
+    const outside = outsideWindow(ts.value, envelope.timestamp, input.window)
+    if (outside !== null) return only(outside)
+  }
   const c = new Collector(baseOf(envelope, topic, ts.value))
   switch (topic.component) {
     case 'strike':
@@ -185,6 +194,24 @@ export function decodeMessage (input: DecodeInput): DecodeOutput {
       break
   }
   return c.output()
+}
+
+/**
+ * F2_TIMESTAMP_OUT_OF_WINDOW when the device time is more than `maxAheadMs` after the receipt
+ * time or more than `maxAgeMs` before it (a wrong clock, a replay of ancient data); else null.
+ * Future rows would defeat retention and silent-device detection, and scattered times would
+ * create a chunk per day they touch.
+ */
+export function outsideWindow (time: DeviceTime, receivedAt: string, window: TimestampWindow): Failure | null {
+  const receivedMs = Date.parse(receivedAt)
+  if (Number.isNaN(receivedMs)) return null
+  const ahead = time.epochMs - receivedMs
+  if (ahead <= window.maxAheadMs && -ahead <= window.maxAgeMs) return null
+  const side = ahead > 0 ? 'ahead' : 'behind'
+  const limitS = (ahead > 0 ? window.maxAheadMs : window.maxAgeMs) / 1000
+  return failure(ErrorCodes.TIMESTAMP_OUT_OF_WINDOW,
+    `device time ${time.iso} is ${Math.round(Math.abs(ahead) / 1000)} s ${side} of its receipt at ${receivedAt} (limit ${limitS} s)`,
+    { timestamp: time.iso, received_at: receivedAt, side, offset_s: Math.round(ahead / 1000), limit_s: limitS })
 }
 
 function baseOf (envelope: RawEnvelope, topic: F2Topic, time: DeviceTime): Base {

@@ -3,13 +3,16 @@ import { randomBytes } from 'node:crypto'
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Admin } from '@platformatic/kafka'
+import { KAFKA_MESSAGE_MAX_BYTES } from '../adapters/kafka.ts'
 import { ErrorCodes, F2Error } from '../core/errors.ts'
 import type { Component, StackContext } from './component.ts'
 import type { StackConfig } from './config.ts'
 import { javaBinary, kafkaLibsDir } from './provision.ts'
 import { waitUntil } from './wait.ts'
 
-export function renderServerProperties (template: string, values: Record<string, string | number>): string {
+/** Fills the template's placeholders; the broker's record limit is the stages' (KAFKA_MESSAGE_MAX_BYTES). */
+export function renderServerProperties (template: string, given: Record<string, string | number>): string {
+  const values: Record<string, string | number> = { MESSAGE_MAX_BYTES: KAFKA_MESSAGE_MAX_BYTES, ...given }
   return template.replace(/\$\{([A-Z_]+)\}/g, (whole, key: string) => {
     const value = values[key]
     if (value === undefined) throw new F2Error(ErrorCodes.STACK_START_FAILED, `stack/kafka/server.properties uses unknown placeholder ${whole}`)

@@ -13,6 +13,17 @@ export interface WriteOutcome {
   duplicates: number
   /** Rows that can never be stored, by their index in the batch; not written, the rest is. */
   rejected: Array<{ index: number, code: ErrorCode, message: string }>
+  /**
+   * Rows whose key is already stored with a different value (value, value_text or unit), by
+   * their index in the batch, with what is stored; not written. Not counted as duplicates.
+   */
+  conflicts: Conflict[]
+}
+
+/** What iot_measurements holds for the key of a conflicting row. */
+export interface Conflict {
+  index: number
+  stored: { value: number | null, value_text: string | null, unit: string | null, received_at: string | null }
 }
 
 export interface TimeseriesWriterOptions {
@@ -39,7 +50,7 @@ const ENSURE_STAGING = `DO $$ BEGIN
     CREATE TEMP TABLE ${STAGING} (
       "timestamp" timestamptz, device_id text, connector_mode text, datapoint_label text, pin_position text,
       value double precision, unit text, topic text, connector smallint, value_text text,
-      sensor_device_id integer, datapoint_id integer, received_at timestamptz
+      sensor_device_id integer, datapoint_id integer, received_at timestamptz, f2_index integer
     ) ON COMMIT DELETE ROWS;
   END IF;
 END $$`
@@ -48,11 +59,21 @@ const MOVE = `INSERT INTO iot_measurements (${COLUMN_LIST})
 SELECT ${COLUMN_LIST} FROM pg_temp.${STAGING}
 ON CONFLICT DO NOTHING`
 
-const INSERT_STAGING = `INSERT INTO pg_temp.${STAGING} (${COLUMN_LIST})
-SELECT ${COLUMN_LIST} FROM jsonb_to_recordset($1::text::jsonb) AS u (
+const INSERT_STAGING = `INSERT INTO pg_temp.${STAGING} (${COLUMN_LIST}, f2_index)
+SELECT ${COLUMN_LIST}, f2_index FROM jsonb_to_recordset($1::text::jsonb) AS u (
   "timestamp" timestamptz, device_id text, connector_mode text, datapoint_label text, pin_position text,
   value double precision, unit text, topic text, connector smallint, value_text text,
-  sensor_device_id integer, datapoint_id integer, received_at timestamptz)`
+  sensor_device_id integer, datapoint_id integer, received_at timestamptz, f2_index integer)`
+
+/**
+ * Run only when the move skipped rows (the rare path): the staged rows whose key is stored
+ * with another value. Within the transaction the table includes the rows just moved, so a
+ * batch carrying one key twice with two values reports the one that lost.
+ */
+const CONFLICTS = `SELECT s.f2_index, m.value, m.value_text, m.unit, to_char(m.received_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS received_at
+FROM pg_temp.${STAGING} s
+JOIN iot_measurements m USING ("timestamp", device_id, connector, connector_mode, datapoint_label, pin_position)
+WHERE s.value IS DISTINCT FROM m.value OR s.value_text IS DISTINCT FROM m.value_text OR s.unit IS DISTINCT FROM m.unit`
 
 type Item = { index: number, row: Measurement }
 type Conn = postgres.TransactionSql
@@ -83,6 +104,7 @@ export class TimeseriesWriter {
 
   async writeBatch (rows: readonly Measurement[]): Promise<WriteOutcome> {
     const rejected: WriteOutcome['rejected'] = []
+    const conflicts: Conflict[] = []
     const items: Item[] = []
     rows.forEach((row, index) => {
       const problem = measurementProblem(row)
@@ -92,28 +114,31 @@ export class TimeseriesWriter {
     let inserted = 0
     if (items.length > 0) {
       try {
-        inserted = await this.#write(items, rejected, this.#method)
+        inserted = await this.#write(items, rejected, conflicts, this.#method)
       } catch (err) {
         if (!(err instanceof CopyNotSettled)) throw err
         // Nothing was committed (rows the bisection had refused are judged again); INSERT
         // reports what the server refuses, row by row if need be.
         const invalid = rejected.filter(r => r.code === ErrorCodes.MEASUREMENT_INVALID)
         rejected.splice(0, rejected.length, ...invalid)
-        inserted = await this.#write(items, rejected, 'insert')
+        conflicts.length = 0
+        inserted = await this.#write(items, rejected, conflicts, 'insert')
       }
     }
     rejected.sort((a, b) => a.index - b.index)
-    return { inserted, duplicates: rows.length - inserted - rejected.length, rejected }
+    conflicts.sort((a, b) => a.index - b.index)
+    return { inserted, duplicates: rows.length - inserted - rejected.length - conflicts.length, rejected, conflicts }
   }
 
-  async #write (items: Item[], rejected: WriteOutcome['rejected'], method: Method): Promise<number> {
+  async #write (items: Item[], rejected: WriteOutcome['rejected'], conflicts: Conflict[], method: Method): Promise<number> {
     try {
-      return await this.#transaction(async tx => await this.#attempt(tx, items, false, method))
+      return await this.#transaction(async tx => await this.#attempt(tx, items, false, method, conflicts))
     } catch (err) {
       if (err instanceof CopyNotSettled) throw err
       if (!isRowDataError(err)) throw unavailable(err)
       // The database refused some row: redo the batch in halves, each in a savepoint.
-      return await this.#transaction(async tx => await this.#bisect(tx, items, rejected, method))
+      conflicts.length = 0
+      return await this.#transaction(async tx => await this.#bisect(tx, items, rejected, conflicts, method))
     }
   }
 
@@ -129,30 +154,40 @@ export class TimeseriesWriter {
     }
   }
 
-  async #bisect (tx: Conn, items: Item[], rejected: WriteOutcome['rejected'], method: Method): Promise<number> {
+  async #bisect (tx: Conn, items: Item[], rejected: WriteOutcome['rejected'], conflicts: Conflict[], method: Method): Promise<number> {
     const half = Math.ceil(items.length / 2)
     let inserted = 0
     for (const part of [items.slice(0, half), items.slice(half)]) {
       if (part.length === 0) continue
       try {
-        inserted += await tx.savepoint(async sp => await this.#attempt(sp, part, true, method))
+        const found: Conflict[] = []
+        inserted += await tx.savepoint(async sp => await this.#attempt(sp, part, true, method, found))
+        conflicts.push(...found)
       } catch (err) {
         if (!isRowDataError(err)) throw err
         if (part.length === 1) {
           rejected.push({ index: (part[0] as Item).index, code: ErrorCodes.DB_ROW_REJECTED, message: describePgError(err) })
         } else {
-          inserted += await this.#bisect(tx, part, rejected, method)
+          inserted += await this.#bisect(tx, part, rejected, conflicts, method)
         }
       }
     }
     return inserted
   }
 
-  /** Loads `items` into staging and moves them on; returns the number of new rows. */
-  async #attempt (tx: Conn, items: Item[], clearAfter: boolean, method: Method): Promise<number> {
+  /**
+   * Loads `items` into staging and moves them on; returns the number of new rows. When some
+   * were skipped, those stored with another value are added to `conflicts`.
+   */
+  async #attempt (tx: Conn, items: Item[], clearAfter: boolean, method: Method, conflicts: Conflict[]): Promise<number> {
     if (method === 'copy') await this.#copy(tx, items)
-    else await tx.unsafe(INSERT_STAGING, [JSON.stringify(items.map(i => ({ ...i.row, connector: i.row.connector ?? 0 })))])
+    else await tx.unsafe(INSERT_STAGING, [JSON.stringify(items.map(i => ({ ...i.row, connector: i.row.connector ?? 0, f2_index: i.index })))])
     const result = await tx.unsafe(MOVE)
+    if (result.count < items.length) {
+      for (const c of await tx.unsafe(CONFLICTS)) {
+        conflicts.push({ index: c.f2_index as number, stored: { value: c.value as number | null, value_text: c.value_text as string | null, unit: c.unit as string | null, received_at: c.received_at as string | null } })
+      }
+    }
     // Later attempts in the same transaction must start from an empty staging table.
     if (clearAfter) await tx.unsafe(`DELETE FROM pg_temp.${STAGING}`)
     return result.count
@@ -163,11 +198,12 @@ export class TimeseriesWriter {
     function * chunks (): Generator<string> {
       for (let i = 0; i < items.length; i += chunkRows) {
         let text = ''
-        for (const item of items.slice(i, i + chunkRows)) text += copyLine(item.row)
+        // The batch index rides along, so that a conflicting row can be named (see CONFLICTS).
+        for (const item of items.slice(i, i + chunkRows)) text += `${copyLine(item.row).slice(0, -1)}\t${item.index}\n`
         yield text
       }
     }
-    const writable = await tx.unsafe(`COPY pg_temp.${STAGING} (${COLUMN_LIST}) FROM STDIN`).writable()
+    const writable = await tx.unsafe(`COPY pg_temp.${STAGING} (${COLUMN_LIST}, f2_index) FROM STDIN`).writable()
     // postgres.js never settles a COPY the server refuses once all data is sent
     // (porsager/postgres#1173): without a deadline the transaction would wait for ever. The
     // staging table has no constraints and rows are validated first, so a refusal should not

@@ -1,6 +1,7 @@
+import { createHash } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
 import { ErrorCodes, F2Error } from '../../src/core/errors.ts'
-import { buildDeadLetter, deadLetterValue, decodeDeadLetter, encodeDeadLetter } from '../../src/core/dead-letter.ts'
+import { buildDeadLetter, deadLetterValue, decodeDeadLetter, encodeDeadLetter, encodeDeadLetterWithin } from '../../src/core/dead-letter.ts'
 
 const value = Uint8Array.from([0xff, 0x00, 0x7b])
 
@@ -47,5 +48,42 @@ describe('dead letters', () => {
 
   it('rejects non-JSON bytes', () => {
     expect(decodeDeadLetter(Uint8Array.from([0xff])).ok).toBe(false)
+  })
+})
+
+describe('dead letters within a size bound', () => {
+  const input = (original: Uint8Array, details?: Record<string, unknown>) => ({
+    reason: ErrorCodes.PAYLOAD_NOT_JSON, message: 'm', stage: 'processor' as const, failedAtMs: 0,
+    mqttTopic: 't', originalKey: Buffer.from('k'), originalValue: original, ...(details === undefined ? {} : { details })
+  })
+
+  it('keeps the original whole when it fits, byte for byte what encodeDeadLetter gives', () => {
+    const original = Buffer.alloc(3000, 7)
+    const bounded = encodeDeadLetterWithin(input(original), 10_000)
+    expect(bounded).toEqual(encodeDeadLetter(buildDeadLetter(input(original))))
+  })
+
+  it.each([1_000_000, 10_000, 4097])('cuts a larger original to a prefix within %i bytes, with its size and SHA-256', limit => {
+    const original = Buffer.alloc(900_000, 0x5c)
+    const bytes = encodeDeadLetterWithin(input(original), limit)
+    expect(bytes.length).toBeLessThanOrEqual(limit)
+    expect(bytes.length).toBeGreaterThan(limit - 8)
+    const dl = decodeDeadLetter(bytes)
+    if (!dl.ok) throw new Error('undecodable')
+    expect(dl.value.details).toEqual({ truncated: true, original_bytes: 900_000, original_sha256: createHash('sha256').update(original).digest('hex') })
+    const kept = deadLetterValue(dl.value)
+    expect(Buffer.from(kept)).toEqual(original.subarray(0, kept.length))
+  })
+
+  it('honours a smaller cap on the original, and replaces oversized details by their size', () => {
+    const original = Buffer.alloc(5000, 1)
+    const capped = decodeDeadLetter(encodeDeadLetterWithin(input(original), 1_000_000, 100))
+    if (!capped.ok) throw new Error('undecodable')
+    expect(deadLetterValue(capped.value).length).toBe(100)
+    const noisy = encodeDeadLetterWithin(input(original, { quoted: 'x'.repeat(50_000) }), 40_000)
+    expect(noisy.length).toBeLessThanOrEqual(40_000)
+    const n = decodeDeadLetter(noisy)
+    if (!n.ok) throw new Error('undecodable')
+    expect(n.value.details).toMatchObject({ details_omitted: true, truncated: true, original_bytes: 5000 })
   })
 })

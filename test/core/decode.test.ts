@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { ErrorCodes } from '../../src/core/errors.ts'
-import { decodeMessage, needsSensor, type DecodeOutput } from '../../src/core/decode.ts'
+import { decodeMessage, needsSensor, outsideWindow, type DecodeOutput } from '../../src/core/decode.ts'
 import { buildEnvelope } from '../../src/core/envelope.ts'
 import { parseTopic, type F2Topic } from '../../src/core/topic.ts'
 import { encodeSensorFrame, type SensorDefinition } from '../../src/core/sensor.ts'
@@ -204,5 +204,38 @@ describe('time-series key', () => {
     }
     expect(count).toBe(4 * (2 * 4 + 2 + 2 + 5 + 6 * 3))
     expect(keys.size).toBe(count)
+  })
+})
+
+describe('the device-time window around receipt', () => {
+  const window = { maxAheadMs: 86_400_000, maxAgeMs: 365 * 86_400_000 }
+  const at = (ms: number): string => JSON.stringify({ timestamp: ms / 1000, status: true })
+  const decode = (ms: number) => {
+    const topic = `stat/f2-${MAC}/alarm-mode/J1/siren-1`
+    const envelope = buildEnvelope({ topic, payload: new TextEncoder().encode(at(ms)), receivedAtMs: RECEIVED, qos: 1, retain: false })
+    return decodeMessage({ envelope, topic: topicOf(topic), sensor: null, zone: 'UTC', window })
+  }
+
+  it.each([
+    ['at receipt', RECEIVED, true],
+    ['exactly one day ahead', RECEIVED + 86_400_000, true],
+    ['a second more than one day ahead', RECEIVED + 86_401_000, false],
+    ['exactly 365 days old', RECEIVED - 365 * 86_400_000, true],
+    ['a second older', RECEIVED - 365 * 86_400_000 - 1000, false],
+    ['1970', 0, false]
+  ])('%s: accepted %s', (_name, ms, accepted) => {
+    const out = decode(ms as number)
+    expect(codes(out)).toEqual(accepted === true ? [] : [ErrorCodes.TIMESTAMP_OUT_OF_WINDOW])
+    expect(out.measurements).toHaveLength(accepted === true ? 1 : 0)
+  })
+
+  it('says which side, by how much and against which limit', () => {
+    const ahead = outsideWindow({ iso: '2023-05-28T18:34:05.000000Z', epochMs: RECEIVED + 2 * 86_400_000 }, new Date(RECEIVED).toISOString(), window)
+    expect(ahead).toMatchObject({ code: ErrorCodes.TIMESTAMP_OUT_OF_WINDOW, details: { side: 'ahead', offset_s: 172_800, limit_s: 86_400 } })
+    expect(outsideWindow({ iso: '', epochMs: 0 }, 'not a time', window)).toBeNull()
+  })
+
+  it('is not applied without a window (the pure decoder accepts any valid instant)', () => {
+    expect(codes(run(`stat/f2-${MAC}/alarm-mode/J1/siren-1`, at(0)))).toEqual([])
   })
 })

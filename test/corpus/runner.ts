@@ -6,6 +6,7 @@ import { Consumer } from '@platformatic/kafka'
 import { createMqttClient } from '../../src/adapters/mqtt.ts'
 import { decodeDeadLetter } from '../../src/core/dead-letter.ts'
 import { Pipeline, SERVICES } from '../../bench/lib/pipeline.ts'
+import { abuseHttp } from '../helpers/http-abuse.ts'
 import { startPrivateMosquitto } from '../helpers/private-mosquitto.ts'
 
 /**
@@ -46,6 +47,8 @@ export interface CorpusReport {
   results: ItemResult[]
   /** Every service still ran after the corpus (no crash, no restart) and stopped cleanly. */
   servicesSurvived: boolean
+  /** Per service, what its HTTP server did wrong against malformed requests (empty: nothing). */
+  http: Record<string, string[]>
   exitCodes: Record<string, number | null>
   seconds: number
 }
@@ -63,7 +66,8 @@ export function topicOf (item: CorpusItem): string {
 export function payloadOf (item: CorpusItem): Buffer {
   if (item.payloadFill !== undefined) {
     const f = item.payloadFill
-    const body = f.char.repeat(Math.max(0, f.bytes - Buffer.byteLength(f.prefix) - Buffer.byteLength(f.suffix)))
+    // `bytes` is the payload's size: a multi-byte `char` is repeated fewer times.
+    const body = f.char.repeat(Math.max(0, Math.floor((f.bytes - Buffer.byteLength(f.prefix) - Buffer.byteLength(f.suffix)) / Buffer.byteLength(f.char))))
     return Buffer.from(`${f.prefix}${body}${f.suffix}`, 'utf8')
   }
   return Buffer.from(item.payload ?? '', 'base64')
@@ -104,7 +108,8 @@ export async function runCorpus (items = loadItems(), log: (s: string) => void =
   const broker = await startPrivateMosquitto()
   const pipeline = new Pipeline({
     devices: 0, seed: 1, mqttUrl: broker.url, logDir: join('/tmp', `f2-corpus-${process.pid}`),
-    env: { connector: { MQTT_TOPICS: '#', MQTT_SESSION_EXPIRY_S: '0' }, sink: { BATCH_TIMEOUT: '0.1' } }
+    // The items carry fixed device times (2024): the processor's window reaches back ten years.
+    env: { connector: { MQTT_TOPICS: '#', MQTT_SESSION_EXPIRY_S: '0' }, processor: { TIMESTAMP_MAX_AGE_S: String(10 * 365 * 86400) }, sink: { BATCH_TIMEOUT: '0.1' } }
   }, 'corpus')
   const consumer = new Consumer({
     clientId: 'f2-corpus-dead', bootstrapBrokers: pipeline.urls.kafka.split(','), groupId: `${pipeline.id}-reader`,
@@ -153,6 +158,12 @@ export async function runCorpus (items = loadItems(), log: (s: string) => void =
       }
     }
     await stream.close()
+    // Malformed HTTP requests and a slow client against every service, after the corpus.
+    const http: Record<string, string[]> = {}
+    await Promise.all(SERVICES.map(async s => {
+      const port = pipeline.services.get(s)?.port
+      http[s] = port === undefined ? ['not running'] : await abuseHttp(port, 15_000)
+    }))
     const alive = SERVICES.every(s => pipeline.pid(s) !== undefined && pipeline.restarts[s] === 0)
     const exitCodes = await pipeline.stopAll()
     const ordered = items.map(i => results.find(r => r.id === i.id) as ItemResult)
@@ -162,6 +173,7 @@ export async function runCorpus (items = loadItems(), log: (s: string) => void =
       failed: ordered.filter(r => !r.passed),
       results: ordered,
       servicesSurvived: alive && Object.values(exitCodes).every(c => c === 0),
+      http,
       exitCodes,
       seconds: Math.round((Date.now() - started) / 100) / 10
     }

@@ -2,6 +2,7 @@ import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs'
 import { join, relative, sep } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { z } from 'zod'
+import { KAFKA_MESSAGE_MAX_BYTES } from '../../src/adapters/kafka.ts'
 import { composeConfigText, composeModel, interpolatedNames, MAIN_FILE, MONITORING_FILE, readDotenv, ROOT, type ComposeModel, type ComposeService } from './compose.ts'
 
 const FILES = [MAIN_FILE, MONITORING_FILE]
@@ -177,6 +178,17 @@ describe('environment passed to the project services', { timeout: 30_000 }, () =
     expect(envOf(init).KAFKA_BOOTSTRAP_SERVERS).toBe(internal)
     expect([...used].sort()).toEqual([...(init.command ?? [])].sort())
     expect([...used].sort()).toEqual(['decoded_iot_data', 'iot_dead_letter', 'raw_iot_data'])
+  })
+
+  it('the broker\'s record limit is the one every stage checks its records against', () => {
+    const kafka = envOf(main().services.kafka as ComposeService)
+    expect(Number(kafka.KAFKA_MESSAGE_MAX_BYTES)).toBe(KAFKA_MESSAGE_MAX_BYTES)
+    expect(Number(kafka.KAFKA_REPLICA_FETCH_MAX_BYTES)).toBe(KAFKA_MESSAGE_MAX_BYTES)
+    // A stage told a larger limit than the broker's would send records the broker refuses.
+    for (const [name, service] of appServices()) {
+      const limit = envOf(service).KAFKA_MAX_RECORD_BYTES
+      if (limit !== undefined) expect(Number(limit), name).toBeLessThanOrEqual(KAFKA_MESSAGE_MAX_BYTES)
+    }
   })
 
   it('the health monitor measures the lag of the groups the processor and the sink consume with', () => {

@@ -15,7 +15,8 @@ import { postgresEnv } from '../../src/adapters/config.ts'
  * kill -9 of each mid-stream (restarted as the supervisor would), and a PostgreSQL restart
  * mid-stream. Every message must end up as rows or as dead letters: nothing missing, nothing twice.
  */
-const T0 = Date.UTC(2024, 5, 1, 0, 0, 0)
+// Device times must lie within the processor's window around receipt: yesterday, 00:00 UTC.
+const T0 = Math.floor(Date.now() / 86_400_000) * 86_400_000 - 86_400_000
 const N = 3000
 const LIVING_ROOM = 'tele/f2-e4fd45f654be/sensor-mode/J1/sensor-1'
 const KITCHEN = 'tele/f2-abc123def456/sensor-mode/J2/sensor-2'

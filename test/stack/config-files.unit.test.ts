@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { projectRoot, stackConfig } from '../../src/stack/config.ts'
+import { KAFKA_MESSAGE_MAX_BYTES } from '../../src/adapters/kafka.ts'
 import { newClusterId, renderServerProperties } from '../../src/stack/kafka.ts'
 import { renderNativeConfig } from '../../src/stack/prometheus.ts'
 
@@ -59,6 +60,8 @@ describe('Kafka server.properties', () => {
   it('renders every placeholder', () => {
     const out = renderServerProperties(template, { KAFKA_PORT: 9092, CONTROLLER_PORT: 9093, DATA_DIR: '/d', KAFKA_PARTITIONS: 3 })
     expect(out).not.toMatch(/\$\{/)
+    // Set explicitly: the stages check every record against this very value.
+    expect(out.split('\n')).toContain(`message.max.bytes=${KAFKA_MESSAGE_MAX_BYTES}`)
     expect(out).toContain('listeners=PLAINTEXT://127.0.0.1:9092,CONTROLLER://127.0.0.1:9093')
     expect(out).toContain('log.dirs=/d')
   })

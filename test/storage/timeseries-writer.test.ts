@@ -28,19 +28,19 @@ describe.each(['copy', 'insert'] as const)('TimeseriesWriter (%s)', method => {
   it('stores a batch delivered twice once', async () => {
     const writer = new TimeseriesWriter(db.sql, { method })
     const batch = Array.from({ length: 500 }, (_, i) => measurement(i))
-    expect(await writer.writeBatch(batch)).toEqual({ inserted: 500, duplicates: 0, rejected: [] })
-    expect(await writer.writeBatch(batch)).toEqual({ inserted: 0, duplicates: 500, rejected: [] })
+    expect(await writer.writeBatch(batch)).toEqual({ inserted: 500, duplicates: 0, rejected: [], conflicts: [] })
+    expect(await writer.writeBatch(batch)).toEqual({ inserted: 0, duplicates: 500, rejected: [], conflicts: [] })
     // duplicates inside one batch, and a batch overlapping the first one
     const overlap = [...batch.slice(490), measurement(1000), measurement(1000)]
-    expect(await writer.writeBatch(overlap)).toEqual({ inserted: 1, duplicates: 11, rejected: [] })
+    expect(await writer.writeBatch(overlap)).toEqual({ inserted: 1, duplicates: 11, rejected: [], conflicts: [] })
     expect(await count()).toBe(501)
-    expect(await writer.writeBatch([])).toEqual({ inserted: 0, duplicates: 0, rejected: [] })
+    expect(await writer.writeBatch([])).toEqual({ inserted: 0, duplicates: 0, rejected: [], conflicts: [] })
   })
 
   it('keeps readings that differ only by connector apart (the seed key collided)', async () => {
     const writer = new TimeseriesWriter(db.sql, { method })
     const r = await writer.writeBatch([measurement(1, { connector: 1 }), measurement(1, { connector: 2 }), measurement(1, { connector: null })])
-    expect(r).toEqual({ inserted: 3, duplicates: 0, rejected: [] })
+    expect(r).toEqual({ inserted: 3, duplicates: 0, rejected: [], conflicts: [] })
     const rows = await db.sql<{ connector: number }[]>`SELECT connector FROM iot_measurements ORDER BY connector`
     expect(rows.map(r => r.connector)).toEqual([0, 1, 2])
   })
@@ -92,6 +92,28 @@ describe.each(['copy', 'insert'] as const)('TimeseriesWriter (%s)', method => {
     expect(again).toMatchObject({ inserted: 0, duplicates: 294 })
     expect(again.rejected.length).toBe(6)
   })
+
+  it('reports a row whose key is stored with another value as a conflict, with what is stored; an identical one stays a duplicate', async () => {
+    const writer = new TimeseriesWriter(db.sql, { method })
+    const first = Array.from({ length: 50 }, (_, i) => measurement(i))
+    expect((await writer.writeBatch(first)).inserted).toBe(50)
+    const second = [
+      measurement(0), // identical redelivery
+      measurement(1, { value: 99.5 }), // same key, another value
+      measurement(2, { value: null, value_text: 'text now' }), // same key, text instead of a number
+      measurement(3, { unit: 'K' }), // same key, another unit
+      measurement(4, { received_at: '2030-01-01T00:00:00.000000Z' }), // a later receipt of the same reading: a duplicate
+      measurement(60), // new
+      measurement(61), measurement(61, { value: -1 }) // one key twice in one batch, two values: the second loses
+    ]
+    const r = await writer.writeBatch(second)
+    expect(r.conflicts.map(c => c.index)).toEqual([1, 2, 3, 7])
+    expect(r.conflicts[0]?.stored).toMatchObject({ value: first[1]?.value, value_text: null, unit: '°C' })
+    expect(r.conflicts[3]?.stored).toMatchObject({ value: measurement(61).value })
+    expect(r).toMatchObject({ inserted: 2, duplicates: 2, rejected: [] })
+    const [row] = await db.sql<Array<{ value: number }>>`SELECT value FROM iot_measurements WHERE "timestamp" = ${first[1]?.timestamp as string}`
+    expect(row?.value).toBe(first[1]?.value) // the stored row is kept
+  })
 })
 
 describe('TimeseriesWriter under concurrency and failure', () => {
@@ -103,7 +125,7 @@ describe('TimeseriesWriter under concurrency and failure', () => {
       await sql.unsafe(`CREATE TEMP TABLE f2_measurements_staging (
         "timestamp" timestamptz, device_id text, connector_mode text, datapoint_label text, pin_position text,
         value double precision CHECK (value IS NULL OR value < 1000000), unit text, topic text, connector smallint,
-        value_text text, sensor_device_id integer, datapoint_id integer, received_at timestamptz
+        value_text text, sensor_device_id integer, datapoint_id integer, received_at timestamptz, f2_index integer
       ) ON COMMIT DELETE ROWS`)
       const writer = new TimeseriesWriter(sql, { method: 'copy', copyTimeoutMs: 1500 })
       const batch = Array.from({ length: 20 }, (_, i) => measurement(i, i === 7 ? { value: 5e6 } : {}))
@@ -116,7 +138,7 @@ describe('TimeseriesWriter under concurrency and failure', () => {
       expect(Date.now() - t0).toBeLessThan(15_000)
       expect(await count()).toBe(18)
       // The same connection writes the next batch.
-      expect(await writer.writeBatch([measurement(100), measurement(101)])).toEqual({ inserted: 2, duplicates: 0, rejected: [] })
+      expect(await writer.writeBatch([measurement(100), measurement(101)])).toEqual({ inserted: 2, duplicates: 0, rejected: [], conflicts: [] })
     } finally {
       await sql.end({ timeout: 5 })
     }
@@ -151,7 +173,7 @@ describe('TimeseriesWriter under concurrency and failure', () => {
       }
       expect(isF2Error(error) && [error.code, error.retryable]).toEqual(['F2_DB_UNAVAILABLE', true])
       await proxy.up()
-      expect(await writer.writeBatch([measurement(2), measurement(3)])).toEqual({ inserted: 2, duplicates: 0, rejected: [] })
+      expect(await writer.writeBatch([measurement(2), measurement(3)])).toEqual({ inserted: 2, duplicates: 0, rejected: [], conflicts: [] })
       expect(await count()).toBe(3)
     } finally {
       await sql.end({ timeout: 2 })

@@ -1,7 +1,7 @@
 import { hostname } from 'node:os'
 import { z } from 'zod'
 import { env, kafkaBrokers, loadConfig, type Env } from '../../adapters/config.ts'
-import { COMPRESSIONS, type Compression } from '../../adapters/kafka.ts'
+import { COMPRESSIONS, KAFKA_MESSAGE_MAX_BYTES, type Compression } from '../../adapters/kafka.ts'
 
 export const schema = z.object({
   /** Host name (the seed's form) or a full `mqtt://host:port` URL. */
@@ -38,6 +38,12 @@ export const schema = z.object({
   MAX_PAYLOAD_BYTES: env.int(512 * 1024, 1, 64 * 1024 * 1024),
   /** Original bytes kept whole in a dead letter up to this size; larger ones are cut (with size and SHA-256). */
   DEAD_LETTER_MAX_BYTES: env.int(600_000, 1024, 64 * 1024 * 1024),
+  /** Largest record the topics accept (the broker's message.max.bytes); larger envelopes are dead-lettered. */
+  KAFKA_MAX_RECORD_BYTES: env.int(KAFKA_MESSAGE_MAX_BYTES, 16 * 1024, 100 * 1024 * 1024),
+  /** Bound on messages held before Kafka acknowledged them; QoS 0 beyond it is dropped and counted. */
+  CONNECTOR_MAX_IN_FLIGHT: env.int(10_000, 1, 1_000_000),
+  /** Bound on the bytes those messages hold (payloads and records), for every QoS level. */
+  CONNECTOR_MAX_IN_FLIGHT_BYTES: env.int(64 * 1024 * 1024, 64 * 1024, 4 * 1024 * 1024 * 1024),
   HTTP_HOST: env.string('127.0.0.1'),
   HTTP_PORT: env.int(9402, 0, 65535)
 })
@@ -66,6 +72,9 @@ export interface ConnectorConfig {
   retryMaxMs: number
   maxPayloadBytes: number
   deadLetterMaxBytes: number
+  maxRecordBytes: number
+  maxInFlight: number
+  maxInFlightBytes: number
   httpHost: string
   httpPort: number
 }
@@ -102,6 +111,9 @@ export function loadConnectorConfig (source: Env = process.env): Readonly<Connec
     retryMaxMs: Math.max(c.KAFKA_RETRY_MAX_MS, c.KAFKA_RETRY_MIN_MS),
     maxPayloadBytes: c.MAX_PAYLOAD_BYTES,
     deadLetterMaxBytes: c.DEAD_LETTER_MAX_BYTES,
+    maxRecordBytes: c.KAFKA_MAX_RECORD_BYTES,
+    maxInFlight: c.CONNECTOR_MAX_IN_FLIGHT,
+    maxInFlightBytes: c.CONNECTOR_MAX_IN_FLIGHT_BYTES,
     httpHost: c.HTTP_HOST,
     httpPort: c.HTTP_PORT
   })

@@ -2,10 +2,11 @@ import { createProducer, kafkaReady, produce, type KafkaProducer } from '../../a
 import type { Logger } from '../../adapters/logger.ts'
 import type { Service } from '../../adapters/lifecycle.ts'
 import { createMqttClient, type InboundMessage, type MqttHandle } from '../../adapters/mqtt.ts'
+import { ErrorCodes } from '../../core/errors.ts'
 import type { ConnectorConfig } from './config.ts'
 import { createForwarder, type Forwarder } from './forwarder.ts'
 import type { ConnectorMetrics } from './metrics.ts'
-import { toRecord, topicKind } from './records.ts'
+import { rejectedRecord, toRecord, topicKind } from './records.ts'
 
 export interface ConnectorDeps {
   config: ConnectorConfig
@@ -18,7 +19,10 @@ export interface ConnectorStats {
   forwarded: number
   deadLettered: number
   staleDropped: number
+  /** QoS 0 messages dropped beyond the in-flight bound, and dead letters the broker refused. */
+  dropped: number
   inFlight: number
+  inFlightBytes: number
 }
 
 const METADATA_CHECK_MS = 5000
@@ -41,7 +45,8 @@ export class ConnectorStage implements Service {
   #draining = false
   #checkTimer: NodeJS.Timeout | undefined
   #lastKafkaSuccess = 0
-  readonly #stats = { received: 0, forwarded: 0, deadLettered: 0, staleDropped: 0 }
+  readonly #stats = { received: 0, forwarded: 0, deadLettered: 0, staleDropped: 0, dropped: 0 }
+  #lastDropLog = 0
 
   constructor (deps: ConnectorDeps) {
     this.#deps = deps
@@ -73,6 +78,19 @@ export class ConnectorStage implements Service {
           }
         }
         m.inFlight.set(this.#forwarder.pending() - batch.length)
+        // Acknowledgements follow this call; reading resumes once the bytes are released.
+        queueMicrotask(() => {
+          m.inFlightBytes.set(this.#forwarder.pendingBytes())
+          this.#mqtt?.resume()
+        })
+      },
+      onRejected: (reason, err) => {
+        deps.logger.warn({ err, reason }, 'Kafka refused a record; its dead letter replaces it')
+      },
+      onDropped: (item, err) => {
+        m.dropped.inc({ reason: 'dead_letter_refused' })
+        this.#stats.dropped++
+        deps.logger.error({ err, reason: item.deadLetterReason }, 'Kafka refused a dead letter; the message is acknowledged and given up')
       },
       onStale: count => {
         this.#stats.staleDropped += count
@@ -85,6 +103,8 @@ export class ConnectorStage implements Service {
         log({ err, attempt, pending: this.#forwarder.pending() }, 'Kafka produce failed; retrying, MQTT acknowledgements withheld')
       }
     })
+    const forwarder = this.#forwarder
+    m.blocked.seconds = () => forwarder.blockedSeconds()
   }
 
   readiness (): { ready: boolean, checks: Record<string, boolean> } {
@@ -93,7 +113,7 @@ export class ConnectorStage implements Service {
   }
 
   stats (): ConnectorStats {
-    return { ...this.#stats, inFlight: this.#forwarder.pending() }
+    return { ...this.#stats, inFlight: this.#forwarder.pending(), inFlightBytes: this.#forwarder.pendingBytes() }
   }
 
   async start (): Promise<void> {
@@ -110,6 +130,8 @@ export class ConnectorStage implements Service {
       reconnectMinMs: c.reconnectMinMs,
       reconnectMaxMs: c.reconnectMaxMs,
       manualAck: true,
+      // QoS 1 beyond the byte bound waits at the broker (reading pauses); see #onMessage for QoS 0.
+      holdWhile: () => this.#forwarder.pendingBytes() >= c.maxInFlightBytes,
       subscriptions: c.subscriptions.map(filter => ({ filter, qos: 1 })),
       onMessage: msg => { this.#onMessage(msg) },
       onConnect: ({ sessionPresent, reconnect }) => {
@@ -152,9 +174,29 @@ export class ConnectorStage implements Service {
     m.received.inc({ kind: topicKind(msg.topic) })
     if (msg.retain) m.retained.inc()
     if (msg.dup) m.redelivered.inc()
+    const f = this.#forwarder
+    if (msg.qos === 0 && (f.pending() >= c.maxInFlight || f.pendingBytes() >= c.maxInFlightBytes)) {
+      // QoS 0 cannot wait at the broker (nothing is acknowledged), and holding it here would
+      // grow without bound during a Kafka outage: beyond the bound it is dropped, counted.
+      m.dropped.inc({ reason: 'qos0_overflow' })
+      this.#stats.dropped++
+      if (Date.now() - this.#lastDropLog > 10_000) {
+        this.#lastDropLog = Date.now()
+        this.#deps.logger.warn({ dropped: this.#stats.dropped, pending: f.pending(), pendingBytes: f.pendingBytes() }, 'in-flight bound reached; QoS 0 messages are dropped (counted)')
+      }
+      return
+    }
     const { record, deadLetterReason } = toRecord(msg, c)
-    this.#forwarder.push({ record, ack: msg.ack, stale: msg.stale, deadLetterReason })
-    m.inFlight.set(this.#forwarder.pending())
+    f.push({
+      record,
+      ack: msg.ack,
+      stale: msg.stale,
+      deadLetterReason,
+      bytes: msg.payload.length + (record.value?.length ?? 0),
+      ...(deadLetterReason === null ? { rejected: (err: unknown) => ({ record: rejectedRecord(msg, c, `Kafka refused the record: ${(err as Error).message}`), reason: ErrorCodes.RECORD_REJECTED }) } : {})
+    })
+    m.inFlight.set(f.pending())
+    m.inFlightBytes.set(f.pendingBytes())
   }
 
   #setKafka (up: boolean): void {

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs'
-import { sendJson, type Route } from '../../adapters/http.ts'
+import { decodePathPart, sendJson, type Route } from '../../adapters/http.ts'
 import type { Monitor } from './monitor.ts'
 import type { HealthConfig } from './config.ts'
 import type { DeviceActivitySnapshot } from './device-activity.ts'
@@ -22,7 +22,7 @@ export function healthRoutes (monitor: Monitor, status: () => StatusDocument): R
       sendJson(res, report.status === 'unhealthy' ? 503 : 200, report)
     },
     '/health/*': (_req, res, url) => {
-      const name = decodeURIComponent(url.pathname.slice('/health/'.length))
+      const name = decodePathPart(url.pathname.slice('/health/'.length))
       const state = monitor.component(name)
       if (state === undefined) {
         sendJson(res, 404, { error: `unknown component "${name}"`, components: Object.keys(monitor.report().services) })

@@ -1,6 +1,6 @@
 import { hostname } from 'node:os'
 import { z } from 'zod'
-import { COMPRESSIONS, type Compression } from '../../adapters/kafka.ts'
+import { COMPRESSIONS, KAFKA_MESSAGE_MAX_BYTES, type Compression } from '../../adapters/kafka.ts'
 import { env, kafkaBrokers, loadConfig, pickPostgres, postgresFields, REGISTRY_DEFAULTS, type Env, type PostgresConnection } from '../../adapters/config.ts'
 
 export const schema = z.object({
@@ -20,6 +20,12 @@ export const schema = z.object({
   PROCESSOR_MAX_BUFFERED: env.int(3000, 1, 1_000_000),
   KAFKA_SESSION_TIMEOUT_MS: env.int(10_000, 1000, 300_000),
   DEVICE_TIMEZONE: env.string('UTC'),
+  /** Largest record the output topics accept (the broker's message.max.bytes). */
+  KAFKA_MAX_RECORD_BYTES: env.int(KAFKA_MESSAGE_MAX_BYTES, 16 * 1024, 100 * 1024 * 1024),
+  /** Device times further ahead of the connector's receipt time are dead-lettered (1 day). */
+  TIMESTAMP_MAX_AHEAD_S: env.int(24 * 3600, 0, 100 * 365 * 24 * 3600),
+  /** Device times older than this at receipt are dead-lettered (365 days: the default retention). */
+  TIMESTAMP_MAX_AGE_S: env.int(365 * 24 * 3600, 0, 1000 * 365 * 24 * 3600),
   ...postgresFields('POSTGRES', REGISTRY_DEFAULTS),
   HTTP_HOST: env.string('127.0.0.1'),
   HTTP_PORT: env.int(9403, 0, 65535)
@@ -39,6 +45,9 @@ export interface ProcessorConfig {
   maxBuffered: number
   sessionTimeoutMs: number
   zone: string
+  maxRecordBytes: number
+  timestampMaxAheadMs: number
+  timestampMaxAgeMs: number
   registry: PostgresConnection
   httpHost: string
   httpPort: number
@@ -60,6 +69,9 @@ export function loadProcessorConfig (source: Env = process.env): Readonly<Proces
     maxBuffered: Math.max(c.PROCESSOR_MAX_BUFFERED, c.PROCESSOR_BATCH_SIZE),
     sessionTimeoutMs: c.KAFKA_SESSION_TIMEOUT_MS,
     zone: c.DEVICE_TIMEZONE,
+    maxRecordBytes: c.KAFKA_MAX_RECORD_BYTES,
+    timestampMaxAheadMs: c.TIMESTAMP_MAX_AHEAD_S * 1000,
+    timestampMaxAgeMs: c.TIMESTAMP_MAX_AGE_S * 1000,
     registry: pickPostgres('POSTGRES', c),
     httpHost: c.HTTP_HOST,
     httpPort: c.HTTP_PORT

@@ -1,4 +1,4 @@
-import { Counter, createRegistry, Histogram, LATENCY_BUCKETS, SIZE_BUCKETS, type Registry } from '../../adapters/metrics.ts'
+import { Counter, createRegistry, Gauge, Histogram, LATENCY_BUCKETS, SIZE_BUCKETS, type Registry } from '../../adapters/metrics.ts'
 
 /** The processor's metrics, named as in docs/monitoring/metrics.md. */
 export interface ProcessorMetrics {
@@ -14,12 +14,20 @@ export interface ProcessorMetrics {
   batchSize: Histogram
   batchFailures: Counter<'reason'>
   replayed: Counter<'reason'>
+  dropped: Counter
+  produceBlocked: Gauge
+  /** Read at scrape time; the stage points it at its own state. */
+  blocked: { seconds: () => number }
 }
 
 export function createProcessorMetrics (registry: Registry = createRegistry('processor')): ProcessorMetrics {
   const registers = [registry]
+  const blocked = { seconds: (): number => 0 }
   return {
     registry,
+    blocked,
+    dropped: new Counter({ name: 'f2_processor_dropped_total', help: 'dead letters the broker refused even when bounded (given up, logged)', registers }),
+    produceBlocked: new Gauge({ name: 'f2_processor_produce_blocked_seconds', help: 'how long batch writes have been failing (0 while they succeed)', registers, collect () { this.set(blocked.seconds()) } }),
     consumed: new Counter({ name: 'f2_processor_records_consumed_total', help: 'records read from raw_iot_data', registers }),
     produced: new Counter({ name: 'f2_processor_measurements_produced_total', help: 'measurements written to decoded_iot_data', labelNames: ['component'], registers }),
     deadLetters: new Counter({ name: 'f2_processor_dead_letters_total', help: 'records (or data points) sent to iot_dead_letter', labelNames: ['reason'], registers }),

@@ -23,13 +23,20 @@ export interface ReplayOptions {
   onReplayed?: (n: number) => void
 }
 
-export interface ReplayReport { scanned: number, matched: number, replayed: number }
+export interface ReplayReport {
+  scanned: number
+  matched: number
+  replayed: number
+  /** Matched, but holding only a prefix of the original (see encodeDeadLetterWithin): not replayed. */
+  truncated: number
+}
 
 /**
  * Re-reads `iot_dead_letter` from the beginning up to its end at the time of the call and
  * produces the original record of every processor dead letter with `reason` (and
  * `failed_at >= since`) back to the processor's input topic, with its original key.
- * The processor decodes it again; a record that still fails is dead-lettered anew.
+ * The processor decodes it again; a record that still fails is dead-lettered anew. A dead
+ * letter holding only a prefix of its original is counted as `truncated`, not replayed.
  * Replaying twice is harmless: the sink stores a measurement once.
  */
 export async function replayDeadLetters (o: ReplayOptions): Promise<ReplayReport> {
@@ -44,7 +51,7 @@ export async function replayDeadLetters (o: ReplayOptions): Promise<ReplayReport
     logger: o.logger
   })
   const producer = o.dryRun === true ? undefined : createProducer({ clientId: 'f2-replay-producer', bootstrapBrokers: o.brokers, retries: 5 })
-  const report: ReplayReport = { scanned: 0, matched: 0, replayed: 0 }
+  const report: ReplayReport = { scanned: 0, matched: 0, replayed: 0, truncated: 0 }
   try {
     await consumer.start()
     const ends = await endOffsets(consumer, o.deadLetterTopic)
@@ -62,6 +69,8 @@ export async function replayDeadLetters (o: ReplayOptions): Promise<ReplayReport
         if (!dl.ok || dl.value.reason !== o.reason || dl.value.stage !== 'processor') continue
         if (o.sinceMs !== undefined && Date.parse(dl.value.failed_at) < o.sinceMs) continue
         report.matched++
+        // A prefix of the original would decode as something else: never fed back.
+        if (dl.value.details?.truncated === true) { report.truncated++; continue }
         const originalKey = dl.value.original_key === null ? null : decodeBase64(dl.value.original_key)
         out.push(buildRecord(o.inputTopic, originalKey === null ? null : Buffer.from(originalKey), Buffer.from(deadLetterValue(dl.value)), { replayed_from: `${m.topic}/${m.partition}/${m.offset}` }))
       }

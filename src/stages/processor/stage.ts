@@ -1,7 +1,8 @@
 import { compatibilityPartitioner } from '@platformatic/kafka'
+import { randomUUID } from 'node:crypto'
 import { performance } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { backoffDelay, buildRecord, createProducer, kafkaReady, type KafkaProducer, type KafkaRecord } from '../../adapters/kafka.ts'
+import { backoffDelay, buildRecord, createProducer, isRecordRejection, kafkaReady, RECORD_OVERHEAD_BYTES, type KafkaProducer, type KafkaRecord } from '../../adapters/kafka.ts'
 import { BatchConsumer, commitOffsets, type RawMessage } from '../../adapters/kafka-consumer.ts'
 import type { Logger } from '../../adapters/logger.ts'
 import type { Service } from '../../adapters/lifecycle.ts'
@@ -9,13 +10,17 @@ import { ErrorCodes, isF2Error } from '../../core/errors.ts'
 import type { Result } from '../../core/result.ts'
 import type { SensorDefinition } from '../../core/sensor.ts'
 import type { ProcessorConfig } from './config.ts'
+import { isolateRefused } from './isolate.ts'
 import type { ProcessorMetrics } from './metrics.ts'
-import { chunkRecords, finish, parseSensorKey, partitionOf, prepare, SEND_CHUNK_BYTES, type Prepared } from './transform.ts'
+import { chunkRecords, finish, oversizeDeadLetter, parseSensorKey, partitionOf, prepare, rejectedDeadLetter, SEND_CHUNK_BYTES, type OutputLimits, type Prepared } from './transform.ts'
 
 /** What the processor needs from the device registry (RegistryStore satisfies it). */
 export interface SensorResolver {
   resolveSensor: (mac: string, connector: number, pin: number) => Promise<Result<SensorDefinition>>
 }
+
+/** A batch's output records; `origins[i]` is the message `records[i]` came from. */
+interface Outputs { records: KafkaRecord[], origins: Prepared[] }
 
 export interface ProcessorDeps {
   config: ProcessorConfig
@@ -50,6 +55,11 @@ export class ProcessorStage implements Service {
   #registryReady = true
   #recoverPending = false
   #recoverReason: string = ErrorCodes.KAFKA_PRODUCE_FAILED
+  /** Consecutive recoveries without a successful write: the backoff grows with it. */
+  #recoverAttempt = 0
+  /** When writes started failing (none has succeeded since); undefined while they succeed. */
+  #failingSince: number | undefined
+  readonly #limits: OutputLimits
 
   constructor (deps: ProcessorDeps) {
     this.#deps = deps
@@ -65,6 +75,8 @@ export class ProcessorStage implements Service {
       sessionTimeoutMs: c.sessionTimeoutMs,
       logger: deps.logger
     })
+    this.#limits = { maxRecordBytes: c.maxRecordBytes, window: { maxAheadMs: c.timestampMaxAheadMs, maxAgeMs: c.timestampMaxAgeMs } }
+    deps.metrics.blocked.seconds = () => this.#failingSince === undefined ? 0 : (performance.now() - this.#failingSince) / 1000
   }
 
   readiness (): { ready: boolean, checks: Record<string, boolean> } {
@@ -100,7 +112,7 @@ export class ProcessorStage implements Service {
     while (!this.#stopping) {
       if (this.#recoverPending) {
         await writing
-        await this.#recover(this.#recoverReason, 0)
+        await this.#recover(this.#recoverReason, this.#recoverAttempt++)
         continue
       }
       let batch: RawMessage[]
@@ -109,7 +121,7 @@ export class ProcessorStage implements Service {
       } catch (err) {
         await writing
         logger.warn({ err }, 'consumer failed; rejoining from committed offsets')
-        await this.#recover('F2_KAFKA_UNAVAILABLE', 0)
+        await this.#recover('F2_KAFKA_UNAVAILABLE', this.#recoverAttempt++)
         continue
       }
       if (batch.length === 0) continue
@@ -129,7 +141,7 @@ export class ProcessorStage implements Service {
   }
 
   /** Looks up the batch's sensors (retrying while the registry is down) and builds its outputs. */
-  async #decode (batch: RawMessage[]): Promise<KafkaRecord[] | undefined> {
+  async #decode (batch: RawMessage[]): Promise<Outputs | undefined> {
     const { logger, metrics } = this.#deps
     const prepared = batch.map(m => prepare({ topic: m.topic, partition: m.partition, offset: m.offset, key: m.key ?? null, value: m.value ?? null }))
     for (let attempt = 0; !this.#stopping; attempt++) {
@@ -150,11 +162,19 @@ export class ProcessorStage implements Service {
   }
 
   /** Writes one batch; never rejects. A failure marks the stage for recovery before the next write. */
-  async #writeBatch (batch: RawMessage[], records: KafkaRecord[], generation: number): Promise<void> {
+  async #writeBatch (batch: RawMessage[], outputs: Outputs, generation: number): Promise<void> {
     const { logger, metrics } = this.#deps
+    const records = outputs.records
     try {
-      await this.#write(batch, records, generation)
+      try {
+        await this.#write(batch, records, generation)
+      } catch (err) {
+        if (!isRecordRejection(err) || this.#consumer.rebalancedSince(generation)) throw err
+        await this.#writeIsolating(batch, outputs, generation, err)
+      }
       this.#producerReady = true
+      this.#recoverAttempt = 0
+      this.#failingSince = undefined
     } catch (err) {
       // Offsets were not committed: the batch will be read again from Kafka, not from memory.
       if (this.#consumer.rebalancedSince(generation)) {
@@ -165,10 +185,71 @@ export class ProcessorStage implements Service {
         return
       }
       this.#producerReady = false
+      this.#failingSince ??= performance.now()
       logger.warn({ err, records: records.length }, 'batch write failed; rejoining from committed offsets')
       this.#recoverPending = true
       this.#recoverReason = isF2Error(err) ? err.code : ErrorCodes.KAFKA_PRODUCE_FAILED
     }
+  }
+
+  /**
+   * The broker refused a record of the batch (not retryable): the refused records are found
+   * by sending halves — inside transactions that are then aborted, so nothing of a probe is
+   * visible to read_committed readers; without transactions the probes are real sends (at
+   * least once) — each is replaced by a dead letter of its message, and the batch is written.
+   * A replacement the broker refuses too is given up, logged and counted.
+   */
+  async #writeIsolating (batch: RawMessage[], outputs: Outputs, generation: number, cause: unknown): Promise<void> {
+    const { logger, metrics, config } = this.#deps
+    logger.warn({ err: cause, records: outputs.records.length }, 'Kafka refused a record of the batch; isolating it')
+    // After a refusal the client's idempotence sequence no longer matches the broker's: every
+    // probe, and the final write, starts from a fresh producer. Transactional probes each get
+    // a transactional id of their own: readers drop aborted transactions per producer id.
+    const fresh = async (): Promise<KafkaProducer> => {
+      await this.#replaceProducer()
+      return (this.#producer = this.#createProducer())
+    }
+    const probe = async (part: KafkaRecord[]): Promise<void> => {
+      if (!config.transactions) {
+        const producer = await fresh()
+        for (const chunk of chunkRecords(part, SEND_CHUNK_BYTES, partitionOf)) await producer.send({ messages: chunk })
+        return
+      }
+      const producer = createProducer({
+        clientId: `${config.instanceId}-probe`,
+        bootstrapBrokers: config.brokers,
+        transactionalId: `${config.groupId}-${config.instanceId}-probe-${randomUUID()}`,
+        requestTimeoutMs: 15_000
+      })
+      try {
+        const txn = await producer.beginTransaction()
+        try {
+          for (const chunk of chunkRecords(part, SEND_CHUNK_BYTES, partitionOf)) await txn.send({ messages: chunk })
+        } finally {
+          if (!txn.completed) await txn.abort().catch(() => {})
+        }
+      } finally {
+        await producer.close(true).catch(() => {})
+      }
+    }
+    const left = await isolateRefused({
+      records: outputs.records,
+      origins: outputs.origins,
+      transactions: config.transactions,
+      probe,
+      replacement: (origin, error) => {
+        const dl = rejectedDeadLetter(origin, (error as Error).message, (this.#deps.now ?? Date.now)(), this.#limits)
+        metrics.deadLetters.inc({ reason: dl.reason })
+        return buildRecord(config.deadLetterTopic, dl.key, dl.value, { reason: dl.reason })
+      },
+      onGivenUp: (record, error) => {
+        metrics.dropped.inc()
+        logger.error({ err: error, topic: record.topic }, 'Kafka refused a dead letter; given up')
+      }
+    })
+    await fresh()
+    // Without transactions this only commits the offsets (the probes sent everything).
+    await this.#write(batch, left, generation)
   }
 
   async #lookup (prepared: Prepared[]): Promise<{ sensors: Map<string, Result<SensorDefinition>>, lookupSeconds: Map<string, number> }> {
@@ -185,36 +266,48 @@ export class ProcessorStage implements Service {
     return { sensors, lookupSeconds }
   }
 
-  #outputs (prepared: Prepared[], sensors: Map<string, Result<SensorDefinition>>, lookupSeconds: Map<string, number>): KafkaRecord[] {
+  #outputs (prepared: Prepared[], sensors: Map<string, Result<SensorDefinition>>, lookupSeconds: Map<string, number>): Outputs {
     const { config, metrics } = this.#deps
+    const limits = this.#limits
     const now = (this.#deps.now ?? Date.now)()
     const records: KafkaRecord[] = []
+    const origins: Prepared[] = []
     const produced = new Map<string, number>()
     const dead = new Map<string, number>()
     for (const p of prepared) {
       const t0 = performance.now()
-      const out = finish(p, sensors, config.zone, now)
+      const out = finish(p, sensors, config.zone, now, limits)
       const lookup = p.ok && p.sensorKey !== null ? lookupSeconds.get(p.sensorKey) ?? 0 : 0
       metrics.decodeLatency.observe((performance.now() - t0) / 1000 + lookup)
       // The measurements of one message share their controller, hence their key.
       let keyOf: string | undefined
       let key = Buffer.alloc(0)
+      let producedHere = 0
       for (const m of out.measurements) {
         if (m.device_id !== keyOf) { keyOf = m.device_id; key = Buffer.from(keyOf, 'utf8') }
-        records.push(buildRecord(config.outputTopic, key, Buffer.from(JSON.stringify(m))))
+        const value = Buffer.from(JSON.stringify(m))
+        // The encoded size is at hand: a measurement the topic would refuse becomes a dead letter.
+        if (value.length + key.length + RECORD_OVERHEAD_BYTES > limits.maxRecordBytes) {
+          out.deadLetters.push(oversizeDeadLetter(p, m.datapoint_label, value.length + key.length + RECORD_OVERHEAD_BYTES, now, limits))
+          continue
+        }
+        records.push(buildRecord(config.outputTopic, key, value))
+        origins.push(p)
+        producedHere++
       }
-      if (out.measurements.length > 0 && p.ok) {
-        produced.set(p.topic.component, (produced.get(p.topic.component) ?? 0) + out.measurements.length)
+      if (producedHere > 0 && p.ok) {
+        produced.set(p.topic.component, (produced.get(p.topic.component) ?? 0) + producedHere)
       }
       for (const d of out.deadLetters) {
         records.push(buildRecord(config.deadLetterTopic, d.key, d.value, { reason: d.reason }))
+        origins.push(p)
         dead.set(d.reason, (dead.get(d.reason) ?? 0) + 1)
       }
     }
     // Counted when built; a batch that is aborted and re-read counts again (see docs).
     for (const [component, n] of produced) metrics.produced.inc({ component }, n)
     for (const [reason, n] of dead) metrics.deadLetters.inc({ reason }, n)
-    return records
+    return { records, origins }
   }
 
   async #write (batch: RawMessage[], records: KafkaRecord[], generation: number): Promise<void> {

@@ -1,5 +1,6 @@
-import { decodeMessage, needsSensor } from '../../core/decode.ts'
-import { buildDeadLetter, encodeDeadLetter } from '../../core/dead-letter.ts'
+import { decodeMessage, needsSensor, type TimestampWindow } from '../../core/decode.ts'
+import { RECORD_OVERHEAD_BYTES, KAFKA_MESSAGE_MAX_BYTES } from '../../adapters/kafka.ts'
+import { encodeDeadLetterWithin } from '../../core/dead-letter.ts'
 import { decodeEnvelope, type RawEnvelope } from '../../core/envelope.ts'
 import { ErrorCodes } from '../../core/errors.ts'
 import type { Measurement } from '../../core/measurement.ts'
@@ -35,6 +36,15 @@ export interface Output {
   deadLetters: Array<{ reason: Failure['code'], key: Buffer | null, value: Buffer }>
 }
 
+/** What every output must respect: the topics' record limit, and the device-time window. */
+export interface OutputLimits {
+  /** Largest record (key, value, headers, framing) the output topics accept. */
+  maxRecordBytes: number
+  window?: TimestampWindow
+}
+
+const NO_LIMITS: OutputLimits = { maxRecordBytes: KAFKA_MESSAGE_MAX_BYTES }
+
 export function sensorKey (t: SensorLookup): string {
   return `${t.mac}/${t.connector}/${t.pin}`
 }
@@ -64,10 +74,10 @@ export function prepare (record: SourceRecord): Prepared {
  * produced, the failed ones listed in one dead letter). Measurements are validated with the
  * shared schema (inside decodeMessage) before they leave.
  */
-export function finish (p: Prepared, sensors: ReadonlyMap<string, Result<SensorDefinition>>, zone: string, nowMs: number): Output {
+export function finish (p: Prepared, sensors: ReadonlyMap<string, Result<SensorDefinition>>, zone: string, nowMs: number, limits: OutputLimits = NO_LIMITS): Output {
   const out: Output = { measurements: [], deadLetters: [] }
   if (!p.ok) {
-    out.deadLetters.push(deadLetter(p.record, p.envelope, p.failure, nowMs))
+    out.deadLetters.push(deadLetter(p.record, p.envelope, p.failure, nowMs, limits))
     return out
   }
   let sensor: SensorDefinition | null = null
@@ -75,13 +85,15 @@ export function finish (p: Prepared, sensors: ReadonlyMap<string, Result<SensorD
     const found = sensors.get(p.sensorKey)
     if (found === undefined) throw new Error(`sensor ${p.sensorKey} was not looked up`)
     if (!found.ok) {
-      out.deadLetters.push(deadLetter(p.record, p.envelope, found.error, nowMs))
+      out.deadLetters.push(deadLetter(p.record, p.envelope, found.error, nowMs, limits))
       return out
     }
     sensor = found.value
   }
   // decodeMessage builds every measurement through parseMeasurement (the shared schema).
-  const decoded = decodeMessage({ envelope: p.envelope, topic: p.topic, sensor, zone })
+  const decoded = decodeMessage(limits.window === undefined
+    ? { envelope: p.envelope, topic: p.topic, sensor, zone }
+    : { envelope: p.envelope, topic: p.topic, sensor, zone, window: limits.window })
   const failures = decoded.failures
   out.measurements = decoded.measurements
   const first = failures[0]
@@ -89,15 +101,34 @@ export function finish (p: Prepared, sensors: ReadonlyMap<string, Result<SensorD
     const failure: Failure = failures.length === 1
       ? first
       : { code: first.code, message: `${failures.length} failures: ${failures.map(f => f.code).join(', ')}`, details: { failures } }
-    out.deadLetters.push(deadLetter(p.record, p.envelope, failure, nowMs))
+    out.deadLetters.push(deadLetter(p.record, p.envelope, failure, nowMs, limits))
   } else if (out.measurements.length === 0) {
-    out.deadLetters.push(deadLetter(p.record, p.envelope, { code: ErrorCodes.PAYLOAD_INVALID, message: 'the message carries no measurement' }, nowMs))
+    out.deadLetters.push(deadLetter(p.record, p.envelope, { code: ErrorCodes.PAYLOAD_INVALID, message: 'the message carries no measurement' }, nowMs, limits))
   }
   return out
 }
 
-function deadLetter (record: SourceRecord, envelope: RawEnvelope | null, failure: Failure, nowMs: number): Output['deadLetters'][number] {
-  const dl = buildDeadLetter({
+/**
+ * The dead letter of a message one of whose measurements encodes to `bytes`, above the
+ * output topic's record limit: the measurement is not produced (the rest of the message is).
+ */
+export function oversizeDeadLetter (p: Prepared, label: string, bytes: number, nowMs: number, limits: OutputLimits): Output['deadLetters'][number] {
+  return deadLetter(p.record, p.envelope, {
+    code: ErrorCodes.RECORD_TOO_LARGE,
+    message: `measurement '${label.slice(0, 100)}' encodes to ${bytes} bytes, above the record limit of ${limits.maxRecordBytes}`,
+    details: { label: label.slice(0, 100), record_bytes: bytes, limit: limits.maxRecordBytes }
+  }, nowMs, limits)
+}
+
+/** The dead letter of a message whose output record the broker refused (`error`). */
+export function rejectedDeadLetter (p: Prepared, error: string, nowMs: number, limits: OutputLimits): Output['deadLetters'][number] {
+  return deadLetter(p.record, p.envelope, { code: ErrorCodes.RECORD_REJECTED, message: `Kafka refused an output record: ${error.slice(0, 500)}` }, nowMs, limits)
+}
+
+/** Dead letters stay within the record limit: a larger original keeps a prefix, its size and SHA-256. */
+function deadLetter (record: SourceRecord, envelope: RawEnvelope | null, failure: Failure, nowMs: number, limits: OutputLimits): Output['deadLetters'][number] {
+  const keyBytes = record.key?.length ?? 0
+  const value = encodeDeadLetterWithin({
     error: failure,
     stage: 'processor',
     failedAtMs: nowMs,
@@ -105,8 +136,8 @@ function deadLetter (record: SourceRecord, envelope: RawEnvelope | null, failure
     mqttTopic: envelope?.original_topic ?? null,
     originalKey: record.key,
     originalValue: record.value ?? Buffer.alloc(0)
-  })
-  return { reason: failure.code, key: record.key, value: encodeDeadLetter(dl) }
+  }, limits.maxRecordBytes - RECORD_OVERHEAD_BYTES - 2 * keyBytes - 64)
+  return { reason: failure.code, key: record.key, value }
 }
 
 /** A record's topic-partition (for `chunkRecords`), once its partition is set. */
@@ -118,7 +149,7 @@ export function partitionOf (record: { topic: string, partition?: number }): str
 export const SEND_CHUNK_BYTES = 768 * 1024
 /** What one produce request may carry in all (far below the broker's socket.request.max.bytes). */
 export const SEND_REQUEST_BYTES = 4 * 1024 * 1024
-const RECORD_OVERHEAD_BYTES = 64
+const CHUNK_RECORD_OVERHEAD_BYTES = 64
 
 /**
  * Cuts outputs into produce requests under the broker's record-batch limit (message.max.bytes,
@@ -139,7 +170,7 @@ export function * chunkRecords<R extends { key?: Buffer | null, value?: Buffer |
   const perPartition = new Map<string, number>()
   for (let i = 0; i < records.length; i++) {
     const r = records[i] as R
-    const size = (r.value?.length ?? 0) + (r.key?.length ?? 0) + RECORD_OVERHEAD_BYTES
+    const size = (r.value?.length ?? 0) + (r.key?.length ?? 0) + CHUNK_RECORD_OVERHEAD_BYTES
     const partition = partitionOf?.(r) ?? ''
     const used = perPartition.get(partition) ?? 0
     if (i > start && (used + size > maxBytes || total + size > maxRequestBytes)) {

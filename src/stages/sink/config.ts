@@ -1,5 +1,6 @@
 import { hostname } from 'node:os'
 import { z } from 'zod'
+import { KAFKA_MESSAGE_MAX_BYTES } from '../../adapters/kafka.ts'
 import { env, kafkaBrokers, loadConfig, pickPostgres, postgresFields, TIMESERIES_DEFAULTS, type Env, type PostgresConnection } from '../../adapters/config.ts'
 
 export const schema = z.object({
@@ -16,6 +17,8 @@ export const schema = z.object({
   KAFKA_SESSION_TIMEOUT_MS: env.int(10_000, 1000, 300_000),
   /** Ceiling of the exponential backoff while the database is unavailable. */
   SINK_RETRY_MAX_MS: env.int(10_000, 10, 600_000),
+  /** Largest record the dead-letter topic accepts (the broker's message.max.bytes). */
+  KAFKA_MAX_RECORD_BYTES: env.int(KAFKA_MESSAGE_MAX_BYTES, 16 * 1024, 100 * 1024 * 1024),
   ...postgresFields('TIMESCALE', TIMESERIES_DEFAULTS),
   HTTP_HOST: env.string('127.0.0.1'),
   HTTP_PORT: env.int(9404, 0, 65535)
@@ -32,6 +35,7 @@ export interface SinkConfig {
   maxBuffered: number
   sessionTimeoutMs: number
   retryMaxMs: number
+  maxRecordBytes: number
   timeseries: PostgresConnection
   httpHost: string
   httpPort: number
@@ -50,6 +54,7 @@ export function loadSinkConfig (source: Env = process.env): Readonly<SinkConfig>
     maxBuffered: Math.max(c.SINK_MAX_BUFFERED, c.BATCH_SIZE),
     sessionTimeoutMs: c.KAFKA_SESSION_TIMEOUT_MS,
     retryMaxMs: c.SINK_RETRY_MAX_MS,
+    maxRecordBytes: c.KAFKA_MAX_RECORD_BYTES,
     timeseries: pickPostgres('TIMESCALE', c),
     httpHost: c.HTTP_HOST,
     httpPort: c.HTTP_PORT

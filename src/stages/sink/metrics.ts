@@ -14,6 +14,10 @@ export interface SinkMetrics {
   endToEnd: Histogram
   ingest: Histogram
   lastWrite: Gauge
+  dropped: Counter
+  blockedGauge: Gauge
+  /** Read at scrape time; the stage points it at its own state. */
+  blocked: { seconds: () => number }
 }
 
 /** Device time to commit spans clock skew and back-fills, so the buckets reach further. */
@@ -21,11 +25,15 @@ const E2E_BUCKETS = [...LATENCY_BUCKETS, 60, 300, 3600]
 
 export function createSinkMetrics (registry: Registry = createRegistry('sink')): SinkMetrics {
   const registers = [registry]
+  const blocked = { seconds: (): number => 0 }
   return {
     registry,
+    blocked,
+    dropped: new Counter({ name: 'f2_sink_dropped_total', help: 'dead letters the broker refused even when bounded (given up, logged)', registers }),
+    blockedGauge: new Gauge({ name: 'f2_sink_blocked_seconds', help: 'how long the batch in hand has been failing to be written or dead-lettered (0 while it goes on)', registers, collect () { this.set(blocked.seconds()) } }),
     consumed: new Counter({ name: 'f2_sink_records_consumed_total', help: 'records read from decoded_iot_data', registers }),
     rowsWritten: new Counter({ name: 'f2_sink_rows_written_total', help: 'rows inserted into iot_measurements', registers }),
-    rowsDuplicate: new Counter({ name: 'f2_sink_rows_duplicate_total', help: 'rows already present (replays), skipped', registers }),
+    rowsDuplicate: new Counter({ name: 'f2_sink_rows_duplicate_total', help: 'rows already present with the same value (replays), skipped', registers }),
     deadLetters: new Counter({ name: 'f2_sink_dead_letters_total', help: 'records that can never be written', labelNames: ['reason'], registers }),
     batchSize: new Histogram({ name: 'f2_sink_batch_size', help: 'rows per flush', buckets: SIZE_BUCKETS, registers }),
     flushLatency: new Histogram({ name: 'f2_sink_flush_latency_seconds', help: 'one database transaction', buckets: LATENCY_BUCKETS, registers }),

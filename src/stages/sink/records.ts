@@ -1,4 +1,5 @@
-import { buildDeadLetter, encodeDeadLetter } from '../../core/dead-letter.ts'
+import { KAFKA_MESSAGE_MAX_BYTES, RECORD_OVERHEAD_BYTES } from '../../adapters/kafka.ts'
+import { encodeDeadLetterWithin } from '../../core/dead-letter.ts'
 import { ErrorCodes } from '../../core/errors.ts'
 import { parseMeasurement, type Measurement } from '../../core/measurement.ts'
 import type { Failure } from '../../core/result.ts'
@@ -25,19 +26,19 @@ export interface ParsedBatch {
 }
 
 /** Validates every record with the shared measurement schema; invalid → F2_MEASUREMENT_INVALID. */
-export function parseBatch (records: readonly SinkRecord[], nowMs: number): ParsedBatch {
+export function parseBatch (records: readonly SinkRecord[], nowMs: number, maxRecordBytes = KAFKA_MESSAGE_MAX_BYTES): ParsedBatch {
   const out: ParsedBatch = { rows: [], sources: [], deadLetters: [] }
   for (const r of records) {
     let input: unknown
     try {
       input = JSON.parse(r.value?.toString('utf8') ?? '')
     } catch {
-      out.deadLetters.push(sinkDeadLetter(r, { code: ErrorCodes.MEASUREMENT_INVALID, message: 'record is not JSON' }, nowMs))
+      out.deadLetters.push(sinkDeadLetter(r, { code: ErrorCodes.MEASUREMENT_INVALID, message: 'record is not JSON' }, nowMs, null, maxRecordBytes))
       continue
     }
     const m = parseMeasurement(input)
     if (!m.ok) {
-      out.deadLetters.push(sinkDeadLetter(r, m.error, nowMs))
+      out.deadLetters.push(sinkDeadLetter(r, m.error, nowMs, null, maxRecordBytes))
       continue
     }
     out.rows.push(m.value)
@@ -46,8 +47,9 @@ export function parseBatch (records: readonly SinkRecord[], nowMs: number): Pars
   return out
 }
 
-export function sinkDeadLetter (r: SinkRecord, error: Failure, nowMs: number, mqttTopic: string | null = null): EncodedDeadLetter {
-  const dl = buildDeadLetter({
+/** A dead letter within the record limit (a larger original keeps a prefix, its size and SHA-256). */
+export function sinkDeadLetter (r: SinkRecord, error: Failure, nowMs: number, mqttTopic: string | null = null, maxRecordBytes = KAFKA_MESSAGE_MAX_BYTES): EncodedDeadLetter {
+  const value = encodeDeadLetterWithin({
     error,
     stage: 'sink',
     failedAtMs: nowMs,
@@ -55,6 +57,6 @@ export function sinkDeadLetter (r: SinkRecord, error: Failure, nowMs: number, mq
     mqttTopic,
     originalKey: r.key,
     originalValue: r.value ?? Buffer.alloc(0)
-  })
-  return { reason: error.code, key: r.key, value: encodeDeadLetter(dl) }
+  }, maxRecordBytes - RECORD_OVERHEAD_BYTES - 2 * (r.key?.length ?? 0) - 64)
+  return { reason: error.code, key: r.key, value }
 }

@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { backoffDelay, buildRecord, createProducer, type KafkaProducer } from '../../adapters/kafka.ts'
+import { backoffDelay, buildRecord, createProducer, findRefused, isRecordRejection, type KafkaProducer, type KafkaRecord } from '../../adapters/kafka.ts'
 import { BatchConsumer, commitOffsets, type RawMessage } from '../../adapters/kafka-consumer.ts'
 import type { Service } from '../../adapters/lifecycle.ts'
 import type { Logger } from '../../adapters/logger.ts'
@@ -12,7 +12,13 @@ import { parseBatch, sinkDeadLetter, type EncodedDeadLetter, type ParsedBatch, t
 
 /** What the sink needs from storage (TimeseriesWriter satisfies it). */
 export interface RowWriter {
-  writeBatch: (rows: Measurement[]) => Promise<{ inserted: number, duplicates: number, rejected: Array<{ index: number, code: ErrorCode, message: string }> }>
+  writeBatch: (rows: Measurement[]) => Promise<{
+    inserted: number
+    duplicates: number
+    rejected: Array<{ index: number, code: ErrorCode, message: string }>
+    /** Rows whose key is stored with another value: not written, dead-lettered with both values. */
+    conflicts: Array<{ index: number, stored: Record<string, unknown> }>
+  }>
 }
 
 export interface SinkDeps {
@@ -45,6 +51,8 @@ export class SinkStage implements Service {
   #dbUp = true
   #commits: Promise<void> = Promise.resolve()
   #commitFailed = false
+  /** When the batch in hand started failing (database or dead-letter produce); undefined otherwise. */
+  #failingSince: number | undefined
 
   constructor (deps: SinkDeps) {
     this.#deps = deps
@@ -62,6 +70,7 @@ export class SinkStage implements Service {
       logger: deps.logger
     })
     deps.metrics.dbUp.set(1)
+    deps.metrics.blocked.seconds = () => this.#failingSince === undefined ? 0 : (performance.now() - this.#failingSince) / 1000
   }
 
   readiness (): { ready: boolean, checks: Record<string, boolean> } {
@@ -116,7 +125,7 @@ export class SinkStage implements Service {
       if (batch.length === 0) continue
       const generation = this.#consumer.batchGeneration
       this.#deps.metrics.consumed.inc(batch.length)
-      const parsed = parseBatch(batch.map(toSinkRecord), (this.#deps.now ?? Date.now)())
+      const parsed = parseBatch(batch.map(toSinkRecord), (this.#deps.now ?? Date.now)(), this.#deps.config.maxRecordBytes)
       await writing
       writing = this.#store(batch, parsed, generation)
     }
@@ -147,8 +156,19 @@ export class SinkStage implements Service {
         const source = parsed.sources[r.index]
         const row = parsed.rows[r.index]
         if (source !== undefined) {
-          deadLetters.push(sinkDeadLetter(source, { code: r.code, message: r.message }, committedAt, row?.topic ?? null))
+          deadLetters.push(sinkDeadLetter(source, { code: r.code, message: r.message }, committedAt, row?.topic ?? null, this.#deps.config.maxRecordBytes))
         }
+      }
+      for (const c of result.conflicts) {
+        rejected.add(c.index)
+        const source = parsed.sources[c.index]
+        const row = parsed.rows[c.index]
+        if (source === undefined || row === undefined) continue
+        deadLetters.push(sinkDeadLetter(source, {
+          code: ErrorCodes.CONFLICTING_DUPLICATE,
+          message: `a row with this key is stored with another value (stored ${JSON.stringify(c.stored.value ?? c.stored.value_text)}, received ${JSON.stringify(row.value ?? row.value_text)})`.slice(0, 1000),
+          details: { stored: c.stored, received: { value: row.value, value_text: row.value_text, unit: row.unit, received_at: row.received_at } }
+        }, committedAt, row.topic, this.#deps.config.maxRecordBytes))
       }
       this.#observeLatency(parsed, rejected, committedAt)
     }
@@ -208,9 +228,11 @@ export class SinkStage implements Service {
         if (!this.#dbUp) logger.info({ attempts: attempt + 1 }, 'database reachable again; batch written')
         this.#dbUp = true
         metrics.dbUp.set(1)
+        this.#failingSince = undefined
         return result
       } catch (err) {
         if (isF2Error(err) && err.code !== ErrorCodes.DB_UNAVAILABLE && !err.retryable) throw err
+        this.#failingSince ??= performance.now()
         this.#dbUp = false
         metrics.dbUp.set(0)
         metrics.retries.inc()
@@ -222,15 +244,33 @@ export class SinkStage implements Service {
     }
   }
 
+  /**
+   * Sends the batch's dead letters, retrying with growing backoff. When the broker refuses a
+   * record itself (not retryable), the refused ones are found by sending halves, then given
+   * up (logged, counted in f2_sink_dropped_total) so that they never hold the batch; the
+   * others are sent (at least once).
+   */
   async #produceWithRetry (deadLetters: EncodedDeadLetter[]): Promise<boolean> {
-    const { config, logger } = this.#deps
+    const { config, logger, metrics } = this.#deps
     const messages = deadLetters.map(d => buildRecord(config.deadLetterTopic, d.key, d.value, { reason: d.reason }))
     for (let attempt = 0; !this.#stopping; attempt++) {
       try {
         const producer = this.#producer ?? (this.#producer = createProducer({ clientId: `${config.instanceId}-producer`, bootstrapBrokers: config.brokers, retries: 5 }))
-        await producer.send({ messages })
+        const send = async (part: KafkaRecord[]): Promise<void> => { await producer.send({ messages: part }) }
+        try {
+          await send(messages)
+        } catch (err) {
+          if (!isRecordRejection(err)) throw err
+          const refused = await findRefused(messages, send)
+          for (const r of refused) {
+            metrics.dropped.inc()
+            logger.error({ err: r.error, bytes: r.record.value?.length }, 'Kafka refused a dead letter; given up')
+          }
+        }
+        this.#failingSince = undefined
         return true
       } catch (err) {
+        this.#failingSince ??= performance.now()
         if (attempt % 10 === 0) logger.warn({ err, attempt }, 'dead-letter produce failed; retrying')
         await sleep(backoffDelay(attempt, 200, config.retryMaxMs))
       }

@@ -8,6 +8,7 @@ import type { ComponentState, HealthReport } from '../../../src/stages/health/mo
 import { parseExposition } from '../../../src/stages/health/prom-text.ts'
 import type { StatusDocument } from '../../../src/stages/health/status.ts'
 import { stackEnv } from '../../helpers/stack.ts'
+import { abuseHttp } from '../../helpers/http-abuse.ts'
 import { freePort, startMosquitto, waitFor } from './support.ts'
 
 const INTERVAL_MS = 1000
@@ -111,4 +112,9 @@ describe('health monitor (real broker, databases, Kafka, Prometheus)', () => {
     expect(status.lag.length).toBe(2)
     expect(status.devices).toHaveProperty('readings')
   })
+
+  it('answers malformed requests with 4xx (the two that used to kill it: 400), cuts off a slow client, and goes on', async () => {
+    expect(await abuseHttp(health.port(), 13_000)).toEqual([])
+    expect((await fetch(`${base}/health/kafka`)).status).toBeLessThan(500)
+  }, 30_000)
 })

@@ -16,7 +16,8 @@ import { createTempDatabase, createTempTopics, stackEnv, uniqueName, type TempDa
 import { brokers, collect, deviceTime, groupLag, produceAll, rawRecord, registerEnvSensor, waitFor } from '../../e2e/support.ts'
 
 const logger = createLogger('processor-test', 'warn')
-const T0 = Date.UTC(2024, 4, 1, 12, 0, 0)
+// Device times must lie within the window around receipt (TIMESTAMP_MAX_AGE_S): yesterday, 12:00 UTC.
+const T0 = Math.floor(Date.now() / 86_400_000) * 86_400_000 - 43_200_000
 
 describe('processor (real Kafka and registry)', () => {
   let db: TempDatabase
@@ -84,7 +85,7 @@ describe('processor (real Kafka and registry)', () => {
     const out = await collect(decoded, { count: 3 + 2 + 2 + 2 + 1 + 1 + 1 + 1, timeoutMs: 30_000 })
     const rows = out.map(r => JSON.parse(r.value.toString()) as Measurement)
     const byLabel = (device: string, label: string) => rows.filter(r => r.device_id === device && r.datapoint_label === label)
-    expect(byLabel(mac, 'Temperature').map(r => [r.value, r.unit, r.timestamp])).toEqual([[27.94, '°C', '2024-05-01T12:00:00.000000Z']])
+    expect(byLabel(mac, 'Temperature').map(r => [r.value, r.unit, r.timestamp])).toEqual([[27.94, '°C', new Date(T0).toISOString().replace('Z', '000Z')]])
     expect(byLabel(mac, 'Humidity').map(r => r.value)).toEqual([50.1])
     expect(byLabel(mac, 'CO2').map(r => r.value)).toEqual([420])
     expect(byLabel('abc123def456', 'Voltage').map(r => r.value)).toEqual([230])

@@ -8,6 +8,7 @@ import { listControllers } from '../../../src/registry/listing.ts'
 import { freePort } from '../../../src/stack/ports.ts'
 import { connect } from '../../../src/storage/connection.ts'
 import { migrate } from '../../../src/storage/migrate.ts'
+import { abuseHttp } from '../../helpers/http-abuse.ts'
 import { createTempDatabase, stackEnv, uniqueName, type TempDatabase } from '../../helpers/stack.ts'
 
 /**
@@ -111,6 +112,11 @@ describe('simulator service: SIGHUP reloads the fleet from the registry', () => 
     const before = seen.get(existing) ?? 0
     await waitFor('the existing controller after the reload', () => (seen.get(existing) ?? 0) > before, 10_000)
   }, 60_000)
+
+  it('answers malformed HTTP requests with 4xx, cuts off a slow client, and goes on', async () => {
+    expect(await abuseHttp(Number(new URL(metricsUrl).port), 13_000)).toEqual([])
+    expect(child.exitCode).toBeNull()
+  }, 30_000)
 
   it('keeps the running fleet when the registry cannot be read, and stops cleanly on SIGTERM', async () => {
     await db.drop()

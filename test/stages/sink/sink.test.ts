@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import postgres from 'postgres'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { buildRecord, type KafkaRecord } from '../../../src/adapters/kafka.ts'
+import { buildRecord, KAFKA_MESSAGE_MAX_BYTES, type KafkaRecord } from '../../../src/adapters/kafka.ts'
 import { createLogger } from '../../../src/adapters/logger.ts'
 import { createRegistry } from '../../../src/adapters/metrics.ts'
 import { decodeDeadLetter } from '../../../src/core/dead-letter.ts'
@@ -129,6 +129,43 @@ describe('sink (real Kafka and PostgreSQL)', () => {
     expect(await rowsOf(device)).toBe(40)
     expect(await gauge(metrics, 'rowsDuplicate')).toBeGreaterThanOrEqual(6)
     await stage.stop(5000)
+  }, 90_000)
+
+  it('dead-letters a row whose key is stored with another value (both values kept), absorbs an identical one, bounds a huge dead letter, and goes on', async () => {
+    const own = await createTempTopics([uniqueName('sink_in3'), uniqueName('sink_dead3')], 1)
+    try {
+      const [input, dead] = own.names as [string, string]
+      const group = uniqueName('sink_g3')
+      const { stage, metrics } = await startSink(input, dead, group)
+      const device = 'aaaaaaaa0003'
+      const rec = (m: Measurement | Buffer): KafkaRecord => buildRecord(input, device, Buffer.isBuffer(m) ? m : Buffer.from(JSON.stringify(m)))
+      await produceAll([rec(measurement(device, 1)), rec(measurement(device, 2))])
+      expect(await waitFor(async () => await rowsOf(device) === 2, 30_000)).toBe(true)
+      // 900 KB that is no JSON: its dead letter would be 1.2 MB with the original in base64.
+      const huge = Buffer.alloc(900_000, 0x5c)
+      await produceAll([
+        rec(measurement(device, 1)), // identical redelivery
+        rec(measurement(device, 2, { value: 42, received_at: '2030-01-01T00:00:00.000000Z' })), // same key, another value
+        rec(huge),
+        rec(measurement(device, 3)) // sent after: lands
+      ])
+      expect(await waitFor(async () => await rowsOf(device) === 3, 30_000)).toBe(true)
+      const dls = (await collect(dead, { count: 2, timeoutMs: 20_000 }))
+      expect(dls.every(r => r.value.length < KAFKA_MESSAGE_MAX_BYTES)).toBe(true)
+      const decoded = dls.map(r => decodeDeadLetter(r.value)).map(d => { if (!d.ok) throw new Error('undecodable'); return d.value })
+      const conflict = decoded.find(d => d.reason === ErrorCodes.CONFLICTING_DUPLICATE)
+      expect(conflict?.details).toMatchObject({ stored: { value: 0.2, unit: '°C' }, received: { value: 42, received_at: '2030-01-01T00:00:00.000000Z' } })
+      const tooBig = decoded.find(d => d.reason === ErrorCodes.MEASUREMENT_INVALID)
+      expect(tooBig?.details).toMatchObject({ truncated: true, original_bytes: 900_000 })
+      expect(decoded).toHaveLength(2)
+      const [stored] = await sql`SELECT value FROM iot_measurements WHERE device_id = ${device} AND "timestamp" = ${measurement(device, 2).timestamp}`
+      expect(stored?.value).toBe(0.2) // the first value stays
+      expect(await gauge(metrics, 'rowsDuplicate')).toBe(1)
+      expect(await waitFor(async () => await groupLag(group, input) === 0n, 15_000)).toBe(true)
+      await stage.stop(5000)
+    } finally {
+      await own.delete()
+    }
   }, 90_000)
 
   it('holds its input while the database is down, then writes everything once', async () => {

@@ -1,5 +1,7 @@
+import { createHash } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
-import { buildRecord, type KafkaRecord } from '../../../../src/adapters/kafka.ts'
+import { buildRecord, KAFKA_MESSAGE_MAX_BYTES, recordBytes, type KafkaRecord } from '../../../../src/adapters/kafka.ts'
+import { decodeDeadLetter, deadLetterValue } from '../../../../src/core/dead-letter.ts'
 import { decodeEnvelope } from '../../../../src/core/envelope.ts'
 import { createForwarder, type Pending } from '../../../../src/stages/connector/forwarder.ts'
 import { recordKey, toRecord, topicKind } from '../../../../src/stages/connector/records.ts'
@@ -60,10 +62,55 @@ describe('forwarder', () => {
     expect(acks).toEqual([2, 3, 4, 5, 6])
     expect(batches).toEqual([2, 2, 1])
   })
+
+  it('splits a batch the broker refuses until the refused record stands alone, replaces it by its dead letter, and goes on', async () => {
+    const acks: number[] = []
+    const sent: string[][] = []
+    let blockedWhileRefusing = -1
+    // The broker's answer to a record it refuses (shape of the client's protocol error).
+    const refused = Object.assign(new Error('produce failed'), { errors: [{ apiId: 'MESSAGE_TOO_LARGE' }] })
+    const f = createForwarder({
+      send: async records => {
+        const values = records.map(r => r.value?.toString() ?? '')
+        if (values.includes('bad')) throw refused
+        sent.push(values)
+      },
+      batchSize: 8, batchBytes: 1_000_000, lingerMs: 1, retryMinMs: 1, retryMaxMs: 2
+    })
+    const rejected: string[] = []
+    for (let i = 0; i < 8; i++) {
+      const p = item(i, acks)
+      if (i === 5) {
+        p.record = buildRecord('raw', 'k', Buffer.from('bad'))
+        p.rejected = () => { blockedWhileRefusing = f.blockedSeconds(); return { record: buildRecord('dlq', 'k', Buffer.from('dl-5')), reason: 'F2_RECORD_REJECTED' } }
+      }
+      f.push(p)
+    }
+    const f2 = createForwarder({ send: async () => { throw refused }, batchSize: 1, batchBytes: 1_000_000, lingerMs: 0, retryMinMs: 1, retryMaxMs: 2, onDropped: p => rejected.push(p.record.value?.toString() ?? '') })
+    f2.push({ ...item(99, acks), deadLetterReason: 'F2_PAYLOAD_TOO_LARGE' })
+    expect(await f.drain(1000)).toBe(true)
+    expect(await f2.drain(1000)).toBe(true)
+    expect(sent.flat()).toEqual(['0', '1', '2', '3', '4', 'dl-5', '6', '7'])
+    expect(acks.sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 99])
+    expect(rejected).toEqual(['99'])
+    expect(blockedWhileRefusing).toBeLessThan(0.1) // a refusal is not an outage: no backoff
+  })
+
+  it('counts the bytes held until acknowledged and reports how long a batch has been failing', async () => {
+    let fail = true
+    const f = createForwarder({ send: async () => { if (fail) throw new Error('down') }, batchSize: 10, batchBytes: 1_000_000, lingerMs: 0, retryMinMs: 5, retryMaxMs: 10 })
+    for (let i = 0; i < 3; i++) f.push({ ...item(i, []), bytes: 100 })
+    expect(f.pendingBytes()).toBe(300)
+    await sleep(60)
+    expect(f.blockedSeconds()).toBeGreaterThan(0.03)
+    fail = false
+    expect(await f.drain(1000)).toBe(true)
+    expect([f.pendingBytes(), f.blockedSeconds()]).toEqual([0, 0])
+  })
 })
 
 describe('records', () => {
-  const limits = { topic: 'raw', deadLetterTopic: 'dlq', maxPayloadBytes: 10, deadLetterMaxBytes: 4 }
+  const limits = { topic: 'raw', deadLetterTopic: 'dlq', maxPayloadBytes: 10, maxRecordBytes: 1_048_588, deadLetterMaxBytes: 4 }
   it('keys by controller MAC, else by topic; labels kinds', () => {
     expect(recordKey('tele/f2-E4FD45F654BE/sensor-mode/J1/sensor-1')).toBe('e4fd45f654be')
     expect(recordKey('weird/topic')).toBe('weird/topic')
@@ -77,5 +124,27 @@ describe('records', () => {
     const big = toRecord({ topic: 't', payload: Buffer.alloc(11), qos: 1, retain: false, receivedAtMs: 0 }, limits)
     expect(big.deadLetterReason).toBe('F2_PAYLOAD_TOO_LARGE')
     expect(big.record.topic).toBe('dlq')
+  })
+
+  it('dead-letters a payload whose envelope exceeds the record limit: 200 KB of 0x01 escapes to 1.2 MB', () => {
+    const payload = Buffer.alloc(200_000, 1)
+    const limitsOf = { topic: 'raw', deadLetterTopic: 'dlq', maxPayloadBytes: 512 * 1024, maxRecordBytes: KAFKA_MESSAGE_MAX_BYTES, deadLetterMaxBytes: 600_000 }
+    const r = toRecord({ topic: 'tele/f2-e4fd45f654be/sensor-mode/J1/sensor-1', payload, qos: 1, retain: false, receivedAtMs: 0 }, limitsOf)
+    expect(r.deadLetterReason).toBe('F2_RECORD_TOO_LARGE')
+    expect(recordBytes(r.record)).toBeLessThanOrEqual(KAFKA_MESSAGE_MAX_BYTES)
+    const dl = decodeDeadLetter(r.record.value ?? Buffer.alloc(0))
+    expect(dl.ok).toBe(true)
+    if (!dl.ok) return
+    expect(dl.value.details).toMatchObject({ payload_bytes: 200_000, limit: KAFKA_MESSAGE_MAX_BYTES })
+    expect(deadLetterValue(dl.value)).toEqual(new Uint8Array(payload)) // 200 KB fits whole in base64
+    // Above DEAD_LETTER_MAX_BYTES the original is cut: a prefix, its full size and SHA-256.
+    const huge = Buffer.alloc(900_000, 0x5c)
+    const cut = toRecord({ topic: 't', payload: huge, qos: 1, retain: false, receivedAtMs: 0 }, { ...limitsOf, maxPayloadBytes: 2_000_000 })
+    expect(cut.deadLetterReason).toBe('F2_RECORD_TOO_LARGE')
+    expect(recordBytes(cut.record)).toBeLessThanOrEqual(KAFKA_MESSAGE_MAX_BYTES)
+    const c = decodeDeadLetter(cut.record.value ?? Buffer.alloc(0))
+    if (!c.ok) throw new Error('undecodable')
+    expect(c.value.details).toMatchObject({ truncated: true, original_bytes: 900_000, original_sha256: createHash('sha256').update(huge).digest('hex') })
+    expect(deadLetterValue(c.value).length).toBe(600_000)
   })
 })
