@@ -1,10 +1,11 @@
 import { join } from 'node:path'
-import { projectRoot } from './config.ts'
+import { projectRoot, type DatabaseRoles } from './config.ts'
 
 /**
  * The project's own services, run by the supervisor as `node src/cli.ts <args...>` after the
- * infrastructure is up. Each serves /healthz, /readyz and /metrics on `port`; `env` is added
- * to the stack's service environment (seed variable names, see config.ts serviceEnv).
+ * infrastructure is up. Each serves /healthz, /readyz and /metrics on `port` (on 127.0.0.1);
+ * `env` is added to the stack's service environment (seed variable names, see config.ts
+ * serviceEnv), and so are the credentials of the database roles named in `db`, and no others.
  * Order matters: services start in this order and stop in reverse.
  */
 export interface ServiceDefinition {
@@ -12,6 +13,7 @@ export interface ServiceDefinition {
   args: string[]
   port: number
   env?: Record<string, string>
+  db?: DatabaseRoles
 }
 
 /** The demo fleet runs unless `F2_SIMULATOR=off` or `--no-simulator` (e.g. `npm start -- --no-simulator`). */
@@ -38,9 +40,10 @@ export const stageMemoryEnv = (env: Record<string, string | undefined> = process
 
 export const services: ServiceDefinition[] = [
   // The health monitor probes every other entry; it reports missing ones as down.
-  { name: 'health', args: ['health'], port: 8000 },
+  { name: 'health', args: ['health'], port: 8000, db: { registry: 'reader', timeseries: 'reader' } },
   { name: 'connector', args: ['connector'], port: 9402, env: { ...stageMemoryEnv(), HTTP_PORT: '9402', CONNECTOR_CLIENT_ID: 'f2-connector-1' } },
-  { name: 'processor', args: ['processor'], port: 9403, env: { ...stageMemoryEnv(), HTTP_PORT: '9403', PROCESSOR_INSTANCE_ID: 'processor-1' } },
-  { name: 'sink', args: ['sink'], port: 9404, env: { ...stageMemoryEnv(), HTTP_PORT: '9404', SINK_INSTANCE_ID: 'sink-1' } },
-  ...(simulatorEnabled() ? [{ name: 'simulator', args: ['simulator'], port: 9401, env: { HTTP_PORT: '9401' } }] : [])
+  { name: 'processor', args: ['processor'], port: 9403, env: { ...stageMemoryEnv(), HTTP_PORT: '9403', PROCESSOR_INSTANCE_ID: 'processor-1' }, db: { registry: 'processor' } },
+  { name: 'sink', args: ['sink'], port: 9404, env: { ...stageMemoryEnv(), HTTP_PORT: '9404', SINK_INSTANCE_ID: 'sink-1' }, db: { timeseries: 'sink' } },
+  // The demo fleet only reads the registry here (SIM_REGISTER is off by default).
+  ...(simulatorEnabled() ? [{ name: 'simulator', args: ['simulator'], port: 9401, env: { HTTP_PORT: '9401' }, db: { registry: 'reader' as const } }] : [])
 ]

@@ -2,6 +2,7 @@ import { hostname } from 'node:os'
 import { z } from 'zod'
 import { COMPRESSIONS, type Compression } from '../../adapters/kafka.ts'
 import { env, kafkaBrokers, loadConfig, pickPostgres, postgresFields, REGISTRY_DEFAULTS, type Env, type PostgresConnection } from '../../adapters/config.ts'
+import { DB_ROLES } from '../../storage/roles.ts'
 
 export const schema = z.object({
   KAFKA_BOOTSTRAP_SERVERS: kafkaBrokers(),
@@ -20,7 +21,7 @@ export const schema = z.object({
   PROCESSOR_MAX_BUFFERED: env.int(3000, 1, 1_000_000),
   KAFKA_SESSION_TIMEOUT_MS: env.int(10_000, 1000, 300_000),
   DEVICE_TIMEZONE: env.string('UTC'),
-  ...postgresFields('POSTGRES', REGISTRY_DEFAULTS),
+  ...postgresFields('POSTGRES', { ...REGISTRY_DEFAULTS, user: DB_ROLES.registry.processor }),
   HTTP_HOST: env.string('127.0.0.1'),
   HTTP_PORT: env.int(9403, 0, 65535)
 })

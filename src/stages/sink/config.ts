@@ -1,6 +1,7 @@
 import { hostname } from 'node:os'
 import { z } from 'zod'
 import { env, kafkaBrokers, loadConfig, pickPostgres, postgresFields, TIMESERIES_DEFAULTS, type Env, type PostgresConnection } from '../../adapters/config.ts'
+import { DB_ROLES } from '../../storage/roles.ts'
 
 export const schema = z.object({
   KAFKA_BOOTSTRAP_SERVERS: kafkaBrokers(),
@@ -16,7 +17,7 @@ export const schema = z.object({
   KAFKA_SESSION_TIMEOUT_MS: env.int(10_000, 1000, 300_000),
   /** Ceiling of the exponential backoff while the database is unavailable. */
   SINK_RETRY_MAX_MS: env.int(10_000, 10, 600_000),
-  ...postgresFields('TIMESCALE', TIMESERIES_DEFAULTS),
+  ...postgresFields('TIMESCALE', { ...TIMESERIES_DEFAULTS, user: DB_ROLES.timeseries.sink }),
   HTTP_HOST: env.string('127.0.0.1'),
   HTTP_PORT: env.int(9404, 0, 65535)
 })

@@ -1,0 +1,71 @@
+import type { MigrationTarget } from './migrate.ts'
+
+/**
+ * The database roles of the project (docs/operations/deployment-security.md). Each database
+ * has an owner, which owns the schema, runs the migrations and the registry admin CLI, and
+ * login roles with the least each service needs. The roles themselves are created by whoever
+ * holds the server's superuser (the native stack's bootstrap, the compose init script); the
+ * owner grants them their rights on the tables with `grantsSql` after every migration run.
+ */
+export const DB_ROLES = {
+  registry: {
+    /** Owns the registry: migrations, registry CLI, temporary test databases (CREATEDB). */
+    owner: 'iot_user',
+    /** The processor: reads the registry (SELECT, LISTEN), writes nothing. */
+    processor: 'iot_processor',
+    /** Health monitor, simulator, exporter, dashboards: SELECT only (and pg_monitor). */
+    reader: 'iot_reader'
+  },
+  timeseries: {
+    owner: 'ts_user',
+    /** The sink: INSERT into iot_measurements and a TEMP staging table, nothing else. */
+    sink: 'ts_sink',
+    reader: 'ts_reader'
+  }
+} as const
+
+export type RegistryRole = keyof typeof DB_ROLES.registry
+export type TimeseriesRole = keyof typeof DB_ROLES.timeseries
+
+/** Runs `body` (PL/pgSQL) only when role `role` exists: a database without it stays as it is. */
+function ifRole (role: string, body: string): string {
+  return `  IF EXISTS (SELECT FROM pg_roles WHERE rolname = '${role}') THEN\n${body}\n  END IF;`
+}
+
+/**
+ * The grants the owner gives the service roles on `target`, run by the migration runner after
+ * every run (GRANT and REVOKE are idempotent), so a table a later migration adds gets them
+ * too. Default privileges cover tables created by the owner between two runs. PUBLIC keeps
+ * nothing on the database: only the roles named here may connect.
+ */
+export function grantsSql (target: MigrationTarget): string {
+  const reader = DB_ROLES[target].reader
+  const worker = target === 'registry' ? DB_ROLES.registry.processor : DB_ROLES.timeseries.sink
+  const db = 'current_database()'
+  const common = [
+    `  EXECUTE format('REVOKE ALL ON DATABASE %I FROM PUBLIC', ${db});`,
+    '  REVOKE CREATE ON SCHEMA public FROM PUBLIC;',
+    ifRole(reader, [
+      `    EXECUTE format('GRANT CONNECT ON DATABASE %I TO ${reader}', ${db});`,
+      `    GRANT USAGE ON SCHEMA public TO ${reader};`,
+      `    GRANT SELECT ON ALL TABLES IN SCHEMA public TO ${reader};`,
+      `    ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT ON TABLES TO ${reader};`
+    ].join('\n'))
+  ]
+  const specific = target === 'registry'
+    // The processor resolves definitions from every registry table and LISTENs (no privilege needed).
+    ? ifRole(worker, [
+        `    EXECUTE format('GRANT CONNECT ON DATABASE %I TO ${worker}', ${db});`,
+        `    GRANT USAGE ON SCHEMA public TO ${worker};`,
+        `    GRANT SELECT ON ALL TABLES IN SCHEMA public TO ${worker};`,
+        `    ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT ON TABLES TO ${worker};`
+      ].join('\n'))
+    // The sink copies each batch into a TEMP staging table (TEMPORARY), then INSERT … ON
+    // CONFLICT DO NOTHING into iot_measurements (INSERT alone: no UPDATE, no SELECT, no DELETE).
+    : ifRole(worker, [
+        `    EXECUTE format('GRANT CONNECT, TEMPORARY ON DATABASE %I TO ${worker}', ${db});`,
+        `    GRANT USAGE ON SCHEMA public TO ${worker};`,
+        `    IF to_regclass('public.iot_measurements') IS NOT NULL THEN GRANT INSERT ON iot_measurements TO ${worker}; END IF;`
+      ].join('\n'))
+  return `DO $$ BEGIN\n${[...common, specific].join('\n')}\nEND $$`
+}
