@@ -43,7 +43,8 @@ export function grantsSql (target: MigrationTarget): string {
   const worker = target === 'registry' ? DB_ROLES.registry.processor : DB_ROLES.timeseries.sink
   const db = 'current_database()'
   const common = [
-    `  EXECUTE format('REVOKE ALL ON DATABASE %I FROM PUBLIC', ${db});`,
+    // Not on a template database (an embedded server runs in template1): nobody logs in there.
+    `  IF NOT (SELECT datistemplate FROM pg_database WHERE datname = ${db}) THEN EXECUTE format('REVOKE ALL ON DATABASE %I FROM PUBLIC', ${db}); END IF;`,
     '  REVOKE CREATE ON SCHEMA public FROM PUBLIC;',
     ifRole(reader, [
       `    EXECUTE format('GRANT CONNECT ON DATABASE %I TO ${reader}', ${db});`,
