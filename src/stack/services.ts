@@ -21,6 +21,13 @@ export const simulatorEnabled = (env: Record<string, string | undefined> = proce
   env.F2_SIMULATOR !== 'off' && !argv.includes('--no-simulator')
 
 /**
+ * A simulator that registers its generated fleet (SIM_REGISTER, off by default) writes to the
+ * registry and so logs in as its owner; otherwise it only reads, as the read-only role.
+ */
+export const simulatorRegisters = (env: Record<string, string | undefined> = process.env): boolean =>
+  ['true', '1', 'yes', 'on'].includes(env.SIM_REGISTER ?? '')
+
+/**
  * Memory bounds for the pipeline stages (docs/architecture/processor.md, "Memory"). Node's default
  * young generation on a large host is 128 MB per process; 8 MB semi-spaces save about 100 MB
  * of a stage's resident set and keep 12 000 messages/s. glibc: two malloc arenas, and
@@ -44,6 +51,5 @@ export const services: ServiceDefinition[] = [
   { name: 'connector', args: ['connector'], port: 9402, env: { ...stageMemoryEnv(), HTTP_PORT: '9402', CONNECTOR_CLIENT_ID: 'f2-connector-1' } },
   { name: 'processor', args: ['processor'], port: 9403, env: { ...stageMemoryEnv(), HTTP_PORT: '9403', PROCESSOR_INSTANCE_ID: 'processor-1' }, db: { registry: 'processor' } },
   { name: 'sink', args: ['sink'], port: 9404, env: { ...stageMemoryEnv(), HTTP_PORT: '9404', SINK_INSTANCE_ID: 'sink-1' }, db: { timeseries: 'sink' } },
-  // The demo fleet only reads the registry here (SIM_REGISTER is off by default).
-  ...(simulatorEnabled() ? [{ name: 'simulator', args: ['simulator'], port: 9401, env: { HTTP_PORT: '9401' }, db: { registry: 'reader' as const } }] : [])
+  ...(simulatorEnabled() ? [{ name: 'simulator', args: ['simulator'], port: 9401, env: { HTTP_PORT: '9401' }, db: { registry: simulatorRegisters() ? 'owner' as const : 'reader' as const } }] : [])
 ]
