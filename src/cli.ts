@@ -33,7 +33,15 @@ async function main (): Promise<void> {
     return
   }
   const mod = await command.load()
-  const code = await mod.run(argv)
+  let code
+  try {
+    code = await mod.run(argv)
+  } catch (err) {
+    // A configuration problem is the operator's to fix: the message says what, a stack trace adds nothing.
+    if ((err as { code?: unknown }).code !== 'F2_CONFIG_INVALID') throw err
+    process.stderr.write(`F2_CONFIG_INVALID: ${(err as Error).message}\n`)
+    code = 1
+  }
   if (typeof code === 'number') process.exitCode = code
 }
 
