@@ -22,7 +22,7 @@ const T0 = Date.UTC(2024, 4, 1, 12, 0, 0)
 describe('processor (real Kafka and registry)', () => {
   let db: TempDatabase
   let sql: postgres.Sql
-  let processorSql: postgres.Sql | undefined
+  let processorSql: postgres.Sql
   let topics: TempTopics
   let raw: string, decoded: string, dead: string
   const stages: Array<{ stage: ProcessorStage, store: RegistryStore, metrics: ProcessorMetrics }> = []
