@@ -42,12 +42,15 @@ export function grantsSql (target: MigrationTarget): string {
   const reader = DB_ROLES[target].reader
   const worker = target === 'registry' ? DB_ROLES.registry.processor : DB_ROLES.timeseries.sink
   const db = 'current_database()'
+  // Database-level rights are left alone on a template database (an embedded server runs in
+  // template1): nobody logs in there, and new databases would inherit nothing from it anyway.
+  const onDatabase = (privileges: string, to: string): string =>
+    `IF NOT template THEN EXECUTE format('${privileges} ON DATABASE %I ${to}', ${db}); END IF;`
   const common = [
-    // Not on a template database (an embedded server runs in template1): nobody logs in there.
-    `  IF NOT (SELECT datistemplate FROM pg_database WHERE datname = ${db}) THEN EXECUTE format('REVOKE ALL ON DATABASE %I FROM PUBLIC', ${db}); END IF;`,
+    `  ${onDatabase('REVOKE ALL', 'FROM PUBLIC')}`,
     '  REVOKE CREATE ON SCHEMA public FROM PUBLIC;',
     ifRole(reader, [
-      `    EXECUTE format('GRANT CONNECT ON DATABASE %I TO ${reader}', ${db});`,
+      `    ${onDatabase('GRANT CONNECT', `TO ${reader}`)}`,
       `    GRANT USAGE ON SCHEMA public TO ${reader};`,
       `    GRANT SELECT ON ALL TABLES IN SCHEMA public TO ${reader};`,
       `    ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT ON TABLES TO ${reader};`
@@ -56,7 +59,7 @@ export function grantsSql (target: MigrationTarget): string {
   const specific = target === 'registry'
     // The processor resolves definitions from every registry table and LISTENs (no privilege needed).
     ? ifRole(worker, [
-        `    EXECUTE format('GRANT CONNECT ON DATABASE %I TO ${worker}', ${db});`,
+        `    ${onDatabase('GRANT CONNECT', `TO ${worker}`)}`,
         `    GRANT USAGE ON SCHEMA public TO ${worker};`,
         `    GRANT SELECT ON ALL TABLES IN SCHEMA public TO ${worker};`,
         `    ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT ON TABLES TO ${worker};`
@@ -64,9 +67,14 @@ export function grantsSql (target: MigrationTarget): string {
     // The sink copies each batch into a TEMP staging table (TEMPORARY), then INSERT … ON
     // CONFLICT DO NOTHING into iot_measurements (INSERT alone: no UPDATE, no SELECT, no DELETE).
     : ifRole(worker, [
-        `    EXECUTE format('GRANT CONNECT, TEMPORARY ON DATABASE %I TO ${worker}', ${db});`,
+        `    ${onDatabase('GRANT CONNECT, TEMPORARY', `TO ${worker}`)}`,
         `    GRANT USAGE ON SCHEMA public TO ${worker};`,
         `    IF to_regclass('public.iot_measurements') IS NOT NULL THEN GRANT INSERT ON iot_measurements TO ${worker}; END IF;`
       ].join('\n'))
-  return `DO $$ BEGIN\n${[...common, specific].join('\n')}\nEND $$`
+  return `DO $$
+DECLARE
+  template boolean := (SELECT datistemplate FROM pg_database WHERE datname = ${db});
+BEGIN
+${[...common, specific].join('\n')}
+END $$`
 }

@@ -110,7 +110,7 @@ describe('bootstrapSql', () => {
 describe('grantsSql', () => {
   it('registry: the processor and the reader may connect and SELECT; PUBLIC keeps nothing', () => {
     const sql = grantsSql('registry')
-    expect(sql).toContain("REVOKE ALL ON DATABASE %I FROM PUBLIC")
+    expect(sql).toContain("'REVOKE ALL ON DATABASE %I FROM PUBLIC'")
     expect(sql).toContain('GRANT SELECT ON ALL TABLES IN SCHEMA public TO iot_processor')
     expect(sql).toContain('ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT ON TABLES TO iot_reader')
     expect(sql).not.toMatch(/GRANT (INSERT|UPDATE|DELETE|TRUNCATE|ALL)/)
@@ -118,7 +118,7 @@ describe('grantsSql', () => {
 
   it('time series: the sink may only INSERT into iot_measurements and use TEMP tables', () => {
     const sql = grantsSql('timeseries')
-    expect(sql).toContain('GRANT CONNECT, TEMPORARY ON DATABASE %I TO ts_sink')
+    expect(sql).toContain("'GRANT CONNECT, TEMPORARY ON DATABASE %I TO ts_sink'")
     expect(sql).toContain('GRANT INSERT ON iot_measurements TO ts_sink')
     expect(sql.match(/GRANT INSERT/g)).toHaveLength(1)
     expect(sql).not.toMatch(/GRANT (UPDATE|DELETE|TRUNCATE|ALL)/)
