@@ -30,11 +30,13 @@ RUN apt-get update \
   && apt-get install -y --no-install-recommends tini=0.19.0-1+b3 \
   && rm -rf /var/lib/apt/lists/*
 # Services bind every interface of the container; the native default (127.0.0.1) would be
-# unreachable from Prometheus and the health monitor.
+# unreachable from Prometheus and the health monitor. Compose publishes ports on the host's
+# 127.0.0.1 only (docs/operations/deployment-security.md).
 # Memory bounds of the stages (docs/architecture/processor.md, "Memory"; the same as the native
 # supervisor's, src/stack/services.ts): 8 MB semi-spaces, two malloc arenas, large blocks mmapped.
 ENV NODE_ENV=production \
     HTTP_HOST=0.0.0.0 \
+    HEALTH_HOST=0.0.0.0 \
     NODE_OPTIONS=--max-semi-space-size=8 \
     MALLOC_ARENA_MAX=2 \
     MALLOC_MMAP_THRESHOLD_=65536 \

@@ -2,12 +2,14 @@
  * Time-series write paths on 10 000 rows: the writer's COPY path, the writer's
  * INSERT … jsonb_to_recordset path, and a plain multi-row INSERT … VALUES (1000 rows per
  * statement, ON CONFLICT DO NOTHING). Runs in a throw-away database on the time-series
- * server (TIMESCALE_HOST/PORT/DB/USER/PASSWORD; the user needs CREATEDB).
+ * server (TIMESCALE_HOST/PORT/DB/USER/PASSWORD; the user needs CREATEDB; unset, the native
+ * stack's time-series owner with its generated password).
  *
  *   npx node bench/copy-vs-insert.ts [rows=10000] [rounds=7]
  */
 import { randomBytes } from 'node:crypto'
 import type { Measurement } from '../src/core/measurement.ts'
+import { roleEnv, serviceEnv, stackConfig } from '../src/stack/config.ts'
 import { connect, timeseriesConfigFromEnv } from '../src/storage/connection.ts'
 import { MEASUREMENT_COLUMNS } from '../src/storage/copy-format.ts'
 import { migrate } from '../src/storage/migrate.ts'
@@ -15,7 +17,8 @@ import { TimeseriesWriter } from '../src/storage/timeseries-writer.ts'
 
 const rows = Number(process.argv[2] ?? 10_000)
 const rounds = Number(process.argv[3] ?? 7)
-const base = timeseriesConfigFromEnv()
+const stack = stackConfig()
+const base = timeseriesConfigFromEnv({ ...serviceEnv(stack), ...roleEnv(stack, { timeseries: 'owner' }), ...process.env })
 const name = `f2_bench_${randomBytes(4).toString('hex')}`
 
 let offset = 0

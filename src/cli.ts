@@ -11,6 +11,7 @@ const commands: Record<string, { describe: string, load: () => Promise<CommandMo
   start: { describe: 'install what is missing, run the stack and every service in the foreground', load: () => import('./stack/commands/start.ts') },
   test: { describe: 'install what is missing, bring the stack up, run every test', load: () => import('./stack/commands/test.ts') },
   stack: { describe: 'stack up | down | status: the infrastructure, detached (for scripts)', load: () => import('./stack/commands/stack.ts') },
+  db: { describe: 'db url <registry|timeseries> | db env: the native stack\'s database URLs and credentials (--help)', load: () => import('./stack/commands/db.ts') },
   simulator: { describe: 'F2 controller fleet: telemetry, events, commands, load (--help)', load: () => import('./stages/simulator/main.ts') },
   connector: { describe: 'MQTT → Kafka connector (at-least-once, PUBACK after Kafka ack)', load: () => import('./stages/connector/main.ts') },
   processor: { describe: 'data processor: raw_iot_data → decode → decoded_iot_data + iot_dead_letter (port 9403)', load: () => import('./stages/processor/main.ts') },
@@ -34,7 +35,15 @@ async function main (): Promise<void> {
     return
   }
   const mod = await command.load()
-  const code = await mod.run(argv)
+  let code
+  try {
+    code = await mod.run(argv)
+  } catch (err) {
+    // A configuration problem is the operator's to fix: the message says what, a stack trace adds nothing.
+    if ((err as { code?: unknown }).code !== 'F2_CONFIG_INVALID') throw err
+    process.stderr.write(`F2_CONFIG_INVALID: ${(err as Error).message}\n`)
+    code = 1
+  }
   if (typeof code === 'number') process.exitCode = code
 }
 

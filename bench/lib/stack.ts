@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Admin } from '@platformatic/kafka'
 import postgres from 'postgres'
-import { projectRoot, stackConfig } from '../../src/stack/config.ts'
+import { projectRoot, stackConfig, type DatabaseConfig } from '../../src/stack/config.ts'
 
 /**
  * Where the benchmark finds the running stack, and the few controls it needs over it:
@@ -21,13 +21,24 @@ export interface StackUrls {
   timeseriesUrl: string
 }
 
+/**
+ * A database as its owner (the benchmark creates private databases): the seed's variables when
+ * set, else the native stack with its generated password (.stack/secrets).
+ */
+function ownerUrl (prefix: 'POSTGRES' | 'TIMESCALE', db: DatabaseConfig): string {
+  const e = process.env
+  const user = encodeURIComponent(e[`${prefix}_USER`] ?? db.user)
+  const password = encodeURIComponent(e[`${prefix}_PASSWORD`] ?? db.password)
+  return `postgres://${user}:${password}@${e[`${prefix}_HOST`] ?? '127.0.0.1'}:${e[`${prefix}_PORT`] ?? db.port}/${e[`${prefix}_DB`] ?? db.database}`
+}
+
 export function stackUrls (): StackUrls {
   const e = process.env
   return {
     mqttUrl: `mqtt://${e.MQTT_BROKER ?? '127.0.0.1'}:${e.MQTT_PORT ?? cfg.mqttPort}`,
     kafka: e.KAFKA_BOOTSTRAP_SERVERS ?? `127.0.0.1:${cfg.kafkaPort}`,
-    registryUrl: `postgres://${cfg.registry.user}:${cfg.registry.password}@127.0.0.1:${cfg.registry.port}/${cfg.registry.database}`,
-    timeseriesUrl: `postgres://${cfg.timeseries.user}:${cfg.timeseries.password}@127.0.0.1:${cfg.timeseries.port}/${cfg.timeseries.database}`
+    registryUrl: ownerUrl('POSTGRES', cfg.registry),
+    timeseriesUrl: ownerUrl('TIMESCALE', cfg.timeseries)
   }
 }
 

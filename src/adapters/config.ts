@@ -67,14 +67,23 @@ export const kafkaBrokers = (fallback = '127.0.0.1:9092') =>
 
 export interface PostgresConnection { host: string, port: number, database: string, user: string, password: string }
 
-/** The seed's `<PREFIX>_HOST/PORT/DB/USER/PASSWORD` group, as a nested object under `key`. */
-export function postgresFields (prefix: string, defaults: PostgresConnection) {
+/** Where a database is and as whom to log in: everything but the password has a default. */
+export type PostgresDefaults = Omit<PostgresConnection, 'password'>
+
+/**
+ * The seed's `<PREFIX>_HOST/PORT/DB/USER/PASSWORD` group. The password has no default: a
+ * service started without one fails at start-up (F2_CONFIG_INVALID) instead of trying a
+ * well-known password.
+ */
+export function postgresFields (prefix: string, defaults: PostgresDefaults) {
   return {
     [`${prefix}_HOST`]: env.string(defaults.host),
     [`${prefix}_PORT`]: env.int(defaults.port, 1, 65535),
     [`${prefix}_DB`]: env.string(defaults.database),
     [`${prefix}_USER`]: env.string(defaults.user),
-    [`${prefix}_PASSWORD`]: env.string(defaults.password)
+    [`${prefix}_PASSWORD`]: z.string({
+      error: `required: the password of ${prefix}_USER (there is no default; see docs/operations/deployment-security.md)`
+    })
   }
 }
 
@@ -88,8 +97,9 @@ export function pickPostgres (prefix: string, values: Record<string, unknown>): 
   }
 }
 
-export const REGISTRY_DEFAULTS: PostgresConnection = { host: '127.0.0.1', port: 5432, database: 'device_params', user: 'iot_user', password: 'iot_password' }
-export const TIMESERIES_DEFAULTS: PostgresConnection = { host: '127.0.0.1', port: 5433, database: 'timeseries', user: 'ts_user', password: 'ts_password' }
+/** Where the native stack's databases are; each service adds the role it logs in as. */
+export const REGISTRY_DEFAULTS = { host: '127.0.0.1', port: 5432, database: 'device_params' } as const
+export const TIMESERIES_DEFAULTS = { host: '127.0.0.1', port: 5433, database: 'timeseries' } as const
 
 /** The inverse of `postgresFields`: a connection URL as the seed's `<PREFIX>_*` variables. */
 export function postgresEnv (prefix: 'POSTGRES' | 'TIMESCALE', url: string): Record<string, string> {

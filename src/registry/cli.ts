@@ -15,7 +15,9 @@ const USAGE = `usage: registry <command> [options]
   add-sensor --controller <mac> --connector <1..5> --pin <n> --template <name> [--name <name>] [--replace]
 
 The registry database comes from POSTGRES_HOST, POSTGRES_PORT, POSTGRES_DB, POSTGRES_USER,
-POSTGRES_PASSWORD (default 127.0.0.1:5432 device_params iot_user). A data-points file holds
+POSTGRES_PASSWORD (default 127.0.0.1:5432 device_params iot_user, the registry's owner; the
+password has no default: on the native stack, eval "$(npm run -s db -- env registry)" sets
+them all). A data-points file holds
 an array of {label, dataFormat, dataEncoding?, offset, length, decimals?, prepend?, append?}
 or an object with such an array under "dataPoints".
 `
@@ -100,7 +102,14 @@ export async function run (argv: string[]): Promise<number> {
     process.stderr.write(`unknown command '${command}'\n\n${USAGE}`)
     return 2
   }
-  const sql = connect(registryConfigFromEnv(), { max: 2, connect_timeout: 10, connection: { application_name: 'f2-registry-cli' } })
+  let where
+  try {
+    where = registryConfigFromEnv()
+  } catch (err) {
+    process.stderr.write(`${isF2Error(err) ? `${err.code}: ` : ''}${(err as Error).message}\n`)
+    return 1
+  }
+  const sql = connect(where, { max: 2, connect_timeout: 10, connection: { application_name: 'f2-registry-cli' } })
   try {
     if (command === 'list') {
       const [controllers, templates] = await Promise.all([listControllers(sql), listTemplates(sql)])

@@ -3,6 +3,8 @@ import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { z } from 'zod'
 import { loadConfig, type Env } from '../adapters/config.ts'
+import { DB_ROLES, type RegistryRole, type TimeseriesRole } from '../storage/roles.ts'
+import { stackSecret } from './secrets.ts'
 
 /** Where the stack keeps its runtime files; everything lives under `<root>/.stack` (git-ignored). */
 export interface StackPaths {
@@ -37,11 +39,19 @@ export function stackPaths (root = projectRoot()): StackPaths {
   }
 }
 
-export interface DatabaseConfig {
+export interface DatabaseRole {
+  user: string
+  password: string
+}
+
+/** One database server; `user`/`password` are its owner's (migrations, registry CLI). */
+export interface DatabaseConfig<R extends string = string> {
   port: number
   database: string
   user: string
   password: string
+  /** Every login role of the database, the owner included (src/storage/roles.ts). */
+  roles: Readonly<Record<R, DatabaseRole>>
 }
 
 export interface StackConfig {
@@ -52,8 +62,8 @@ export interface StackConfig {
   kafkaPartitions: number
   kafkaHeapMb: number
   topics: readonly string[]
-  registry: DatabaseConfig
-  timeseries: DatabaseConfig
+  registry: DatabaseConfig<RegistryRole>
+  timeseries: DatabaseConfig<TimeseriesRole>
   prometheusPort: number
   nodeExporterPort: number
   registryExporterPort: number
@@ -70,10 +80,24 @@ const schema = z.object({
 })
 
 /**
- * The native stack's fixed layout (ports and credentials are part of the project's contract,
- * see docs/operations/native-stack.md); only sizing knobs come from the environment.
+ * A database of the stack: its roles' passwords are the stack's generated secrets
+ * (`.stack/secrets/<target>-<role>`, src/stack/secrets.ts), never a fixed value.
  */
-export function stackConfig (env: Env = process.env): StackConfig {
+function database<T extends 'registry' | 'timeseries'> (paths: StackPaths, target: T, port: number, name: string): DatabaseConfig<keyof typeof DB_ROLES[T] & string> {
+  const roles: Record<string, DatabaseRole> = {}
+  for (const [role, user] of Object.entries(DB_ROLES[target])) {
+    roles[role] = Object.freeze({ user, password: stackSecret(paths, `${target}-${role}`) })
+  }
+  const owner = roles.owner as DatabaseRole
+  return Object.freeze({ port, database: name, user: owner.user, password: owner.password, roles: Object.freeze(roles) }) as DatabaseConfig<keyof typeof DB_ROLES[T] & string>
+}
+
+/**
+ * The native stack's fixed layout (ports, databases and role names are part of the project's
+ * contract, see docs/operations/native-stack.md; passwords are generated per checkout); only
+ * sizing knobs come from the environment.
+ */
+export function stackConfig (env: Env = process.env, paths: StackPaths = stackPaths()): StackConfig {
   const { KAFKA_PARTITIONS, KAFKA_HEAP_MB, F2_STACK_PORT_OFFSET: off } = loadConfig('stack', schema, env)
   return Object.freeze({
     portOffset: off,
@@ -83,8 +107,8 @@ export function stackConfig (env: Env = process.env): StackConfig {
     kafkaPartitions: KAFKA_PARTITIONS,
     kafkaHeapMb: KAFKA_HEAP_MB,
     topics: Object.freeze(['raw_iot_data', 'decoded_iot_data', 'iot_dead_letter']),
-    registry: Object.freeze({ port: 5432 + off, database: 'device_params', user: 'iot_user', password: 'iot_password' }),
-    timeseries: Object.freeze({ port: 5433 + off, database: 'timeseries', user: 'ts_user', password: 'ts_password' }),
+    registry: database(paths, 'registry', 5432 + off, 'device_params'),
+    timeseries: database(paths, 'timeseries', 5433 + off, 'timeseries'),
     prometheusPort: 9090 + off,
     nodeExporterPort: 9100 + off,
     registryExporterPort: 9187 + off,
@@ -93,13 +117,15 @@ export function stackConfig (env: Env = process.env): StackConfig {
   })
 }
 
-export function databaseUrl (db: DatabaseConfig): string {
-  return `postgres://${db.user}:${db.password}@127.0.0.1:${db.port}/${db.database}`
+/** A connection URL as `role` (default: the owner). */
+export function databaseUrl (db: DatabaseConfig, role?: DatabaseRole): string {
+  const { user, password } = role ?? db
+  return `postgres://${encodeURIComponent(user)}:${encodeURIComponent(password)}@127.0.0.1:${db.port}/${db.database}`
 }
 
 /**
- * The environment every service of the project gets from the supervisor, using the seed's
- * variable names, so a service started by hand with the same variables behaves the same.
+ * Where everything is, in the seed's variable names, without any credentials: every service
+ * of the project gets this from the supervisor, plus its own database roles (`roleEnv`).
  */
 export function serviceEnv (cfg: StackConfig): Record<string, string> {
   return {
@@ -109,14 +135,32 @@ export function serviceEnv (cfg: StackConfig): Record<string, string> {
     POSTGRES_HOST: '127.0.0.1',
     POSTGRES_PORT: String(cfg.registry.port),
     POSTGRES_DB: cfg.registry.database,
-    POSTGRES_USER: cfg.registry.user,
-    POSTGRES_PASSWORD: cfg.registry.password,
     TIMESCALE_HOST: '127.0.0.1',
     TIMESCALE_PORT: String(cfg.timeseries.port),
     TIMESCALE_DB: cfg.timeseries.database,
-    TIMESCALE_USER: cfg.timeseries.user,
-    TIMESCALE_PASSWORD: cfg.timeseries.password,
     PROMETHEUS_URL: `http://127.0.0.1:${cfg.prometheusPort}`,
     F2_STACK_PORT_OFFSET: String(cfg.portOffset)
   }
+}
+
+/** Which role a service logs in as on each database it uses (none: it gets no credentials). */
+export interface DatabaseRoles {
+  registry?: RegistryRole
+  timeseries?: TimeseriesRole
+}
+
+/** POSTGRES_USER/PASSWORD and TIMESCALE_USER/PASSWORD for `roles`, and nothing for a database not named. */
+export function roleEnv (cfg: StackConfig, roles: DatabaseRoles): Record<string, string> {
+  const env: Record<string, string> = {}
+  if (roles.registry !== undefined) {
+    const r = cfg.registry.roles[roles.registry]
+    env.POSTGRES_USER = r.user
+    env.POSTGRES_PASSWORD = r.password
+  }
+  if (roles.timeseries !== undefined) {
+    const r = cfg.timeseries.roles[roles.timeseries]
+    env.TIMESCALE_USER = r.user
+    env.TIMESCALE_PASSWORD = r.password
+  }
+  return env
 }

@@ -6,5 +6,5 @@ import { stackConfig, stackPaths } from './config.ts'
 export function createContext (root?: string, level?: string): StackContext {
   const paths = stackPaths(root)
   for (const dir of [paths.logsDir, paths.runDir, paths.dataDir]) mkdirSync(dir, { recursive: true })
-  return { cfg: stackConfig(), paths, logger: createLogger('stack', level) }
+  return { cfg: stackConfig(process.env, paths), paths, logger: createLogger('stack', level) }
 }

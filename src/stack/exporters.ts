@@ -21,18 +21,20 @@ export function nodeExporterComponent (): Component {
   }
 }
 
-/** One postgres exporter per database server, each with its own DATA_SOURCE_NAME. */
+/** One postgres exporter per database server, each with its own DATA_SOURCE_NAME, as the read-only role. */
 export function postgresExporterComponent (name: string, pick: (cfg: StackConfig) => { db: DatabaseConfig, port: number }): Component {
   return {
     name,
     ports: cfg => [pick(cfg).port],
     async prepare (ctx) {
       const { db, port } = pick(ctx.cfg)
+      const reader = db.roles.reader ?? db
+      const auth = `${encodeURIComponent(reader.user)}:${encodeURIComponent(reader.password)}`
       return {
         name,
         command: '/usr/bin/prometheus-postgres-exporter',
         args: [`--web.listen-address=127.0.0.1:${port}`],
-        env: { DATA_SOURCE_NAME: `postgresql://${db.user}:${db.password}@127.0.0.1:${db.port}/${db.database}?sslmode=disable` },
+        env: { DATA_SOURCE_NAME: `postgresql://${auth}@127.0.0.1:${db.port}/${db.database}?sslmode=disable` },
         cwd: '/',
         logFile: join(ctx.paths.logsDir, `${name}.log`),
         ready: signal => waitUntil(`${name} to serve metrics`, () => httpOk(`http://127.0.0.1:${port}/metrics`), { timeoutMs: 30_000, intervalMs: 200, signal })

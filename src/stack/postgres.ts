@@ -40,20 +40,35 @@ function runAs (user: SystemUser | undefined, cmd: string, args: string[], input
   return out.stdout
 }
 
-/** SQL that creates (or realigns) the application role and its database; safe to run every time. */
+/**
+ * SQL, run as the superuser, that creates (or realigns) the database's roles and the database
+ * itself; safe to run every time. Passwords are set on every run, so a role that still had
+ * an old password (the fixed ones of earlier versions included) only takes the generated one.
+ * The owner owns the database (and, PostgreSQL 15, its public schema) and may create test
+ * databases; the service roles get nothing here beyond LOGIN: their rights on the database
+ * and its tables are granted by the owner after every migration run (src/storage/roles.ts).
+ * The reader is also the exporter's role: pg_monitor lets it read the server's statistics.
+ */
 export function bootstrapSql (db: DatabaseConfig): string {
-  const pw = db.password.replaceAll("'", "''")
+  const quote = (s: string): string => `'${s.replaceAll("'", "''")}'`
+  const roles = Object.entries(db.roles).map(([key, role]) => {
+    const attrs = key === 'owner' ? 'LOGIN CREATEDB' : 'LOGIN NOCREATEDB NOCREATEROLE NOSUPERUSER'
+    return `  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = ${quote(role.user)}) THEN
+    CREATE ROLE "${role.user}" ${attrs} PASSWORD ${quote(role.password)};
+  ELSE
+    ALTER ROLE "${role.user}" ${attrs} PASSWORD ${quote(role.password)};
+  END IF;`
+  }).join('\n')
+  const reader = db.roles.reader
   return `
 DO $$ BEGIN
-  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '${db.user}') THEN
-    CREATE ROLE ${db.user} LOGIN CREATEDB PASSWORD '${pw}';
-  ELSE
-    ALTER ROLE ${db.user} LOGIN CREATEDB PASSWORD '${pw}';
-  END IF;
+${roles}
 END $$;
 SELECT 'CREATE DATABASE ${db.database} OWNER ${db.user}' WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = '${db.database}')
 \\gexec
-GRANT pg_monitor TO ${db.user};
+ALTER DATABASE ${db.database} OWNER TO "${db.user}";
+REVOKE pg_monitor FROM "${db.user}";
+${reader === undefined ? '' : `GRANT pg_monitor TO "${reader.user}";`}
 `
 }
 

@@ -35,9 +35,9 @@ export function prometheusComponent (): Component {
           `--config.file=${config}`,
           `--storage.tsdb.path=${data}`,
           '--storage.tsdb.retention.time=7d',
-          `--web.listen-address=127.0.0.1:${ctx.cfg.prometheusPort}`,
-          // Lets tests and operators reload rules without a restart: POST /-/reload.
-          '--web.enable-lifecycle'
+          // No --web.enable-lifecycle: any local process could otherwise stop Prometheus or
+          // make it drop its config over HTTP. Rules and config reload on SIGHUP.
+          `--web.listen-address=127.0.0.1:${ctx.cfg.prometheusPort}`
         ],
         cwd: data,
         logFile: join(ctx.paths.logsDir, 'prometheus.log'),

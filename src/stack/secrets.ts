@@ -36,3 +36,14 @@ export function stackSecret (paths: StackPaths, name: string): string {
     return readFileSync(file, 'utf8').trim()
   }
 }
+
+/** Reads the secret `name` without creating it: undefined when the stack never made it. */
+export function readStackSecret (paths: StackPaths, name: string): string | undefined {
+  if (!NAME.test(name)) throw new TypeError(`invalid secret name ${JSON.stringify(name)}`)
+  try {
+    return readFileSync(join(secretsDir(paths), name), 'utf8').trim()
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
+    throw err
+  }
+}

@@ -1,10 +1,11 @@
 import { join } from 'node:path'
-import { projectRoot } from './config.ts'
+import { projectRoot, type DatabaseRoles } from './config.ts'
 
 /**
  * The project's own services, run by the supervisor as `node src/cli.ts <args...>` after the
- * infrastructure is up. Each serves /healthz, /readyz and /metrics on `port`; `env` is added
- * to the stack's service environment (seed variable names, see config.ts serviceEnv).
+ * infrastructure is up. Each serves /healthz, /readyz and /metrics on `port` (on 127.0.0.1);
+ * `env` is added to the stack's service environment (seed variable names, see config.ts
+ * serviceEnv), and so are the credentials of the database roles named in `db`, and no others.
  * Order matters: services start in this order and stop in reverse.
  */
 export interface ServiceDefinition {
@@ -12,11 +13,19 @@ export interface ServiceDefinition {
   args: string[]
   port: number
   env?: Record<string, string>
+  db?: DatabaseRoles
 }
 
 /** The demo fleet runs unless `F2_SIMULATOR=off` or `--no-simulator` (e.g. `npm start -- --no-simulator`). */
 export const simulatorEnabled = (env: Record<string, string | undefined> = process.env, argv: readonly string[] = process.argv): boolean =>
   env.F2_SIMULATOR !== 'off' && !argv.includes('--no-simulator')
+
+/**
+ * A simulator that registers its generated fleet (SIM_REGISTER, off by default) writes to the
+ * registry and so logs in as its owner; otherwise it only reads, as the read-only role.
+ */
+export const simulatorRegisters = (env: Record<string, string | undefined> = process.env): boolean =>
+  ['true', '1', 'yes', 'on'].includes(env.SIM_REGISTER ?? '')
 
 /**
  * Memory bounds for the pipeline stages (docs/architecture/processor.md, "Memory"). Node's default
@@ -38,11 +47,11 @@ export const stageMemoryEnv = (env: Record<string, string | undefined> = process
 
 export const services: ServiceDefinition[] = [
   // The health monitor probes every other entry; it reports missing ones as down.
-  { name: 'health', args: ['health'], port: 8000 },
+  { name: 'health', args: ['health'], port: 8000, db: { registry: 'reader', timeseries: 'reader' } },
   { name: 'connector', args: ['connector'], port: 9402, env: { ...stageMemoryEnv(), HTTP_PORT: '9402', CONNECTOR_CLIENT_ID: 'f2-connector-1' } },
-  { name: 'processor', args: ['processor'], port: 9403, env: { ...stageMemoryEnv(), HTTP_PORT: '9403', PROCESSOR_INSTANCE_ID: 'processor-1' } },
-  { name: 'sink', args: ['sink'], port: 9404, env: { ...stageMemoryEnv(), HTTP_PORT: '9404', SINK_INSTANCE_ID: 'sink-1' } },
+  { name: 'processor', args: ['processor'], port: 9403, env: { ...stageMemoryEnv(), HTTP_PORT: '9403', PROCESSOR_INSTANCE_ID: 'processor-1' }, db: { registry: 'processor' } },
+  { name: 'sink', args: ['sink'], port: 9404, env: { ...stageMemoryEnv(), HTTP_PORT: '9404', SINK_INSTANCE_ID: 'sink-1' }, db: { timeseries: 'sink' } },
   // The read API: off the data path (it only reads the databases), so its memory is not bounded like the stages'.
-  { name: 'api', args: ['api'], port: 8080, env: { HTTP_PORT: '8080' } },
-  ...(simulatorEnabled() ? [{ name: 'simulator', args: ['simulator'], port: 9401, env: { HTTP_PORT: '9401' } }] : [])
+  { name: 'api', args: ['api'], port: 8080, env: { HTTP_PORT: '8080' }, db: { registry: 'api', timeseries: 'reader' } },
+  ...(simulatorEnabled() ? [{ name: 'simulator', args: ['simulator'], port: 9401, env: { HTTP_PORT: '9401' }, db: { registry: simulatorRegisters() ? 'owner' as const : 'reader' as const } }] : [])
 ]

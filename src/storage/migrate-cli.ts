@@ -11,7 +11,8 @@ const USAGE = `usage: migrate [registry|timeseries|all] [options]   (default: al
   --chunk-interval <interval>      hypertable chunk size (default '1 day')
 
 Databases: POSTGRES_HOST/PORT/DB/USER/PASSWORD (registry) and TIMESCALE_HOST/PORT/DB/USER/PASSWORD
-(time series). TIMESCALE_COMPRESS_AFTER and TIMESCALE_RETAIN_FOR supply the policy defaults.
+(time series), as each database's owner (iot_user, ts_user); passwords have no default. Every run
+ends by granting the service roles their rights (src/storage/roles.ts). TIMESCALE_COMPRESS_AFTER and TIMESCALE_RETAIN_FOR supply the policy defaults.
 Intervals are read when the migration that creates a policy is applied, not afterwards.
 `
 
@@ -59,7 +60,13 @@ export async function run (argv: string[]): Promise<number> {
   if (values['chunk-interval'] !== undefined) settings.chunkTimeInterval = values['chunk-interval']
   const targets: MigrationTarget[] = which === 'all' ? ['registry', 'timeseries'] : [which as MigrationTarget]
   for (const target of targets) {
-    const where = target === 'registry' ? registryConfigFromEnv() : timeseriesConfigFromEnv()
+    let where
+    try {
+      where = target === 'registry' ? registryConfigFromEnv() : timeseriesConfigFromEnv()
+    } catch (err) {
+      process.stderr.write(`${isF2Error(err) ? `${err.code}: ` : ''}${(err as Error).message}\n`)
+      return 1
+    }
     const sql = connect(where, { max: 1, connect_timeout: 10, connection: { application_name: `f2-migrate-${target}` } })
     try {
       const report = await migrate(sql, target, { variant: variant as 'auto' | TimeseriesVariant, settings })

@@ -7,6 +7,7 @@ import { ErrorCodes, F2Error } from '../core/errors.ts'
 import { connect, describeTarget, type PgTarget } from './connection.ts'
 import { describePgError, isUnavailableError } from './pg-errors.ts'
 import { isPostgresSql, postgresRunner, type QueryRunner } from './query-runner.ts'
+import { grantsSql } from './roles.ts'
 
 export type MigrationTarget = 'registry' | 'timeseries'
 export type TimeseriesVariant = 'timescale' | 'plain'
@@ -218,6 +219,12 @@ async function migrateWith (r: QueryRunner, target: MigrationTarget, opts: Migra
       report.applied.push({ version: mig.version, name: mig.name })
       opts.logger?.info({ target, version: mig.version, name: mig.name, variant }, 'migration applied')
     }
+    try {
+      await r.exec(grantsSql(target))
+    } catch (err) {
+      throw new F2Error(ErrorCodes.MIGRATION_FAILED, `${target} grants failed: ${describePgError(err)}`,
+        { cause: err, retryable: isUnavailableError(err), details: { target } })
+    }
     return report
   } finally {
     await r.query('SELECT pg_advisory_unlock(hashtext($1))', [`f2:migrate:${target}`]).catch(() => {})
@@ -228,7 +235,8 @@ async function migrateWith (r: QueryRunner, target: MigrationTarget, opts: Migra
  * Brings `target`'s schema up to date: applies pending migrations in version order, each
  * in its own transaction with its schema_migrations row; an applied version whose file
  * changed is F2_MIGRATION_CHECKSUM_MISMATCH (nothing after it runs). Concurrent runners
- * are serialised by an advisory lock. With a postgres.js pool one connection is reserved
+ * are serialised by an advisory lock. Every run ends by re-applying the service roles'
+ * grants (src/storage/roles.ts). With a postgres.js pool one connection is reserved
  * for the whole run. Unreachable database → F2_DB_UNAVAILABLE (retryable).
  */
 export async function migrate (db: postgres.Sql | QueryRunner, target: MigrationTarget, opts: MigrateOptions = {}): Promise<MigrateReport> {

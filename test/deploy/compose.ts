@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -23,7 +24,8 @@ export interface ComposeService {
   healthcheck?: { test: string[] | string, disable?: boolean }
   restart?: string
   expose?: string[]
-  ports?: Array<{ target: number, published?: number | string }>
+  /** Long form, or `host_ip:published:target/proto` as docker-compose 1.29 prints a port bound to an address. */
+  ports?: Array<{ target: number, published?: number | string, host_ip?: string } | string>
   volumes?: string[]
   networks?: Record<string, unknown>
 }
@@ -34,16 +36,29 @@ export interface ComposeModel {
   networks?: Record<string, { name?: string, external?: boolean | { name?: string } }>
 }
 
+/** Every password the compose files require (`${NAME:?…}`): compose refuses to start without them. */
+export const REQUIRED_SECRETS = [
+  'PG_SUPERUSER_PASSWORD', 'POSTGRES_PASSWORD', 'POSTGRES_PROCESSOR_PASSWORD', 'POSTGRES_READER_PASSWORD', 'POSTGRES_API_PASSWORD',
+  'TIMESCALE_PASSWORD', 'TIMESCALE_SINK_PASSWORD', 'TIMESCALE_READER_PASSWORD', 'GF_SECURITY_ADMIN_PASSWORD'
+] as const
+
+/** What an operator puts in `.env`: a distinct random value per password, new for every test run. */
+export const TEST_SECRETS: Readonly<Record<string, string>> = Object.freeze(Object.fromEntries(
+  REQUIRED_SECRETS.map(name => [name, `${name.toLowerCase()}-${randomBytes(6).toString('hex')}`])))
+
 /** A clean environment, so values from the caller's shell cannot leak into interpolation. */
-function cleanEnv (): NodeJS.ProcessEnv {
-  return { PATH: process.env.PATH, HOME: process.env.HOME, LANG: 'C.UTF-8' }
+function cleanEnv (extra: Record<string, string>): NodeJS.ProcessEnv {
+  return { PATH: process.env.PATH, HOME: process.env.HOME, LANG: 'C.UTF-8', ...extra }
 }
 
-/** `docker-compose [--env-file f] -f file config`: throws with compose's message when invalid. */
-export function composeConfigText (file: string, envFile?: string): string {
+/**
+ * `docker-compose [--env-file f] -f file config` with `env` in the environment (by default the
+ * passwords an operator sets, TEST_SECRETS): throws with compose's message when invalid.
+ */
+export function composeConfigText (file: string, envFile?: string, env: Record<string, string> = TEST_SECRETS): string {
   const args = [...(envFile === undefined ? [] : ['--env-file', join(ROOT, envFile)]), '-f', join(ROOT, file), 'config']
   try {
-    return execFileSync('docker-compose', args, { cwd: ROOT, env: cleanEnv(), encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
+    return execFileSync('docker-compose', args, { cwd: ROOT, env: cleanEnv(env), encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
   } catch (err) {
     const e = err as { code?: string, stderr?: string, message: string }
     if (e.code === 'ENOENT') throw new Error('docker-compose is not installed (Debian package docker-compose)', { cause: err })
@@ -91,7 +106,24 @@ export function readDotenv (file: string): Map<string, string> {
   return out
 }
 
+export interface PublishedPort {
+  /** The host address it is bound to; undefined = every interface. */
+  hostIp: string | undefined
+  published: number
+  target: number
+}
+
+/** The ports a service publishes on the host, whichever form compose printed them in. */
+export function publishedPorts (service: ComposeService): PublishedPort[] {
+  return (service.ports ?? []).map(p => {
+    if (typeof p !== 'string') return { hostIp: p.host_ip, published: Number(p.published), target: Number(p.target) }
+    const m = /^(?:(.+):)?(\d+):(\d+)(?:\/\w+)?$/.exec(p)
+    if (m === null) throw new Error(`unexpected port ${p}`)
+    return { hostIp: m[1], published: Number(m[2]), target: Number(m[3]) }
+  })
+}
+
 /** Container ports a service offers on the network: `expose` plus the targets of `ports`. */
 export function containerPorts (service: ComposeService): number[] {
-  return [...(service.expose ?? []).map(Number), ...(service.ports ?? []).map(p => Number(p.target))]
+  return [...(service.expose ?? []).map(Number), ...publishedPorts(service).map(p => p.target)]
 }

@@ -3,7 +3,8 @@ import { join, relative, sep } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { z } from 'zod'
 import { KAFKA_MESSAGE_MAX_BYTES } from '../../src/adapters/kafka.ts'
-import { composeConfigText, composeModel, interpolatedNames, MAIN_FILE, MONITORING_FILE, readDotenv, ROOT, type ComposeModel, type ComposeService } from './compose.ts'
+import { DB_ROLES } from '../../src/storage/roles.ts'
+import { composeConfigText, composeModel, interpolatedNames, MAIN_FILE, MONITORING_FILE, publishedPorts, readDotenv, REQUIRED_SECRETS, ROOT, TEST_SECRETS, type ComposeModel, type ComposeService } from './compose.ts'
 
 const FILES = [MAIN_FILE, MONITORING_FILE]
 const main = (): ComposeModel => composeModel(MAIN_FILE)
@@ -137,31 +138,67 @@ describe('environment passed to the project services', { timeout: 30_000 }, () =
     expect(service?.command).toEqual(['migrate', 'all'])
   })
 
-  it('database credentials agree between the servers, the services and the exporters', () => {
+  it('every service logs in as its own role, with the password that server gave that role at its first start', () => {
     const s = main().services
-    const registry = envOf(s.postgres as ComposeService)
-    const timeseries = envOf(s.timescaledb as ComposeService)
+    /** role → password, as deploy/postgres/init-roles.sh creates them from the server's environment. */
+    const rolesOf = (server: string): Map<string, string> => {
+      const e = envOf(s[server] as ComposeService)
+      return new Map([[e.F2_DB_OWNER ?? '', e.F2_DB_OWNER_PASSWORD ?? ''], [e.F2_DB_SERVICE_ROLE ?? '', e.F2_DB_SERVICE_PASSWORD ?? ''], [e.F2_DB_READER_ROLE ?? '', e.F2_DB_READER_PASSWORD ?? '']])
+    }
+    const registry = rolesOf('postgres')
+    const timeseries = rolesOf('timescaledb')
+    expect([...registry.keys()].sort()).toEqual(Object.values(DB_ROLES.registry).sort())
+    expect([...timeseries.keys()].sort()).toEqual(Object.values(DB_ROLES.timeseries).sort())
+    // Distinct passwords: the superuser's is not any role's, and no two roles share one.
+    const passwords = [...registry.values(), ...timeseries.values(), envOf(s.postgres as ComposeService).POSTGRES_PASSWORD]
+    expect(new Set(passwords).size).toBe(passwords.length)
+    expect(envOf(s.postgres as ComposeService).POSTGRES_USER).toBe('postgres')
+    expect(envOf(s.timescaledb as ComposeService).POSTGRES_PASSWORD).toBe(envOf(s.postgres as ComposeService).POSTGRES_PASSWORD)
+    const regDb = envOf(s.postgres as ComposeService).POSTGRES_DB
+    const tsDb = envOf(s.timescaledb as ComposeService).POSTGRES_DB
+    const used: Record<string, string[]> = {}
     for (const [name, service] of appServices()) {
       const env = envOf(service)
       if (env.POSTGRES_HOST !== undefined) {
-        expect([env.POSTGRES_HOST, env.POSTGRES_PORT, env.POSTGRES_DB, env.POSTGRES_USER, env.POSTGRES_PASSWORD], name)
-          .toEqual(['postgres', '5432', registry.POSTGRES_DB, registry.POSTGRES_USER, registry.POSTGRES_PASSWORD])
+        expect([env.POSTGRES_HOST, env.POSTGRES_PORT, env.POSTGRES_DB], name).toEqual(['postgres', '5432', regDb])
+        expect(registry.get(env.POSTGRES_USER ?? ''), `${name}: ${env.POSTGRES_USER}`).toBe(env.POSTGRES_PASSWORD)
+        ;(used[name] ??= []).push(env.POSTGRES_USER ?? '')
       }
       if (env.TIMESCALE_HOST !== undefined) {
-        expect([env.TIMESCALE_HOST, env.TIMESCALE_PORT, env.TIMESCALE_DB, env.TIMESCALE_USER, env.TIMESCALE_PASSWORD], name)
-          .toEqual(['timescaledb', '5432', timeseries.POSTGRES_DB, timeseries.POSTGRES_USER, timeseries.POSTGRES_PASSWORD])
+        expect([env.TIMESCALE_HOST, env.TIMESCALE_PORT, env.TIMESCALE_DB], name).toEqual(['timescaledb', '5432', tsDb])
+        expect(timeseries.get(env.TIMESCALE_USER ?? ''), `${name}: ${env.TIMESCALE_USER}`).toBe(env.TIMESCALE_PASSWORD)
+        ;(used[name] ??= []).push(env.TIMESCALE_USER ?? '')
       }
     }
+    // Least privilege: the owners only where the schema or the registry is written.
+    expect(used).toEqual({
+      migrate: ['iot_user', 'ts_user'],
+      processor: ['iot_processor'],
+      sink: ['ts_sink'],
+      simulator: ['iot_user'],
+      health: ['iot_reader', 'ts_reader']
+    })
     const m = monitoring().services
     const exporter = (name: string): Record<string, string> => envOf(m[name] as ComposeService)
-    expect(exporter('postgres-exporter-registry')).toMatchObject({ DATA_SOURCE_URI: `postgres:5432/${registry.POSTGRES_DB}?sslmode=disable`, DATA_SOURCE_USER: registry.POSTGRES_USER, DATA_SOURCE_PASS: registry.POSTGRES_PASSWORD })
-    expect(exporter('postgres-exporter-timeseries')).toMatchObject({ DATA_SOURCE_URI: `timescaledb:5432/${timeseries.POSTGRES_DB}?sslmode=disable`, DATA_SOURCE_USER: timeseries.POSTGRES_USER, DATA_SOURCE_PASS: timeseries.POSTGRES_PASSWORD })
+    expect(exporter('postgres-exporter-registry')).toMatchObject({ DATA_SOURCE_URI: `postgres:5432/${regDb}?sslmode=disable`, DATA_SOURCE_USER: 'iot_reader', DATA_SOURCE_PASS: registry.get('iot_reader') })
+    expect(exporter('postgres-exporter-timeseries')).toMatchObject({ DATA_SOURCE_URI: `timescaledb:5432/${tsDb}?sslmode=disable`, DATA_SOURCE_USER: 'ts_reader', DATA_SOURCE_PASS: timeseries.get('ts_reader') })
     // Grafana's TimescaleDB datasource takes the database and credentials from its environment.
-    expect(exporter('grafana')).toMatchObject({ TIMESCALE_DB: timeseries.POSTGRES_DB, TIMESCALE_USER: timeseries.POSTGRES_USER, TIMESCALE_PASSWORD: timeseries.POSTGRES_PASSWORD })
+    expect(exporter('grafana')).toMatchObject({ TIMESCALE_DB: tsDb, TIMESCALE_USER: 'ts_reader', TIMESCALE_PASSWORD: timeseries.get('ts_reader') })
     const datasources = readFileSync(join(ROOT, 'monitoring/grafana/provisioning/datasources/datasources.yml'), 'utf8')
     expect(datasources).toContain('user: ${TIMESCALE_USER}')
     expect(datasources).toContain('database: ${TIMESCALE_DB}')
     expect(datasources).toContain('password: ${TIMESCALE_PASSWORD}')
+  })
+
+  it('the databases create the roles at their first start with the project\'s init script', () => {
+    for (const server of ['postgres', 'timescaledb']) {
+      const volumes = main().services[server]?.volumes ?? []
+      expect(volumes, server).toContain(`${join(ROOT, 'deploy/postgres/init-roles.sh')}:/docker-entrypoint-initdb.d/010-f2-roles.sh:ro`)
+    }
+    const script = readFileSync(join(ROOT, 'deploy/postgres/init-roles.sh'), 'utf8')
+    for (const v of ['F2_DB_OWNER', 'F2_DB_OWNER_PASSWORD', 'F2_DB_SERVICE_ROLE', 'F2_DB_SERVICE_PASSWORD', 'F2_DB_READER_ROLE', 'F2_DB_READER_PASSWORD']) expect(script).toContain(v)
+    expect(script).toContain('LOGIN CREATEDB')
+    expect(script).toContain('REVOKE ALL ON DATABASE')
   })
 
   it('every Kafka client uses the broker\'s advertised internal listener, and every topic it uses is created', () => {
@@ -195,6 +232,75 @@ describe('environment passed to the project services', { timeout: 30_000 }, () =
     const s = main().services
     const pair = (name: string): string => { const e = envOf(s[name] as ComposeService); return `${e.KAFKA_CONSUMER_GROUP}:${e.KAFKA_INPUT_TOPIC}` }
     expect(envOf(monitoring().services.health as ComposeService).HEALTH_LAG_GROUPS?.split(',').sort()).toEqual([pair('processor'), pair('sink')].sort())
+  })
+})
+
+describe('safe defaults', { timeout: 60_000 }, () => {
+  const raw = (file: string): string => readFileSync(join(ROOT, file), 'utf8')
+
+  it.each(FILES)('%s refuses to start without its passwords, naming the one missing', file => {
+    const needed = REQUIRED_SECRETS.filter(name => interpolatedNames(file).includes(name))
+    expect(needed.length).toBeGreaterThan(0)
+    for (const name of needed) {
+      const env = Object.fromEntries(Object.entries(TEST_SECRETS).filter(([k]) => k !== name))
+      expect(() => composeConfigText(file, undefined, env), name).toThrow(new RegExp(`set ${name} in \\.env`))
+      // Empty counts as missing, as in a copy of .env.example not filled in.
+      expect(() => composeConfigText(file, undefined, { ...env, [name]: '' }), name).toThrow(new RegExp(name))
+    }
+    expect(() => composeConfigText(file, '.env.example', {}), 'with .env.example as it is').toThrow(/Missing mandatory value/)
+  })
+
+  it('every password is required (`${NAME:?…}`), none has a default, and .env.example holds none', () => {
+    const text = FILES.map(raw).join('\n')
+    const uses = [...text.matchAll(/(?<!\$)\$\{([A-Z_]*PASSWORD[A-Z_]*)(:?[-?+]?)/g)].map(m => [m[1], m[2]])
+    expect(uses.length).toBeGreaterThan(10)
+    for (const [name, op] of uses) expect(op, name).toBe(':?')
+    expect([...new Set(uses.map(u => u[0]))].sort()).toEqual([...REQUIRED_SECRETS].sort())
+    const example = readDotenv('.env.example')
+    for (const name of REQUIRED_SECRETS) expect(example.get(name), name).toBe('')
+    // No fixed credential of earlier versions anywhere.
+    for (const file of [...FILES, '.env.example']) expect(raw(file)).not.toMatch(/iot_password|ts_password|ADMIN_PASSWORD:-|PASSWORD=admin/)
+  })
+
+  it('every published port is bound to 127.0.0.1, except the MQTT broker\'s (devices connect to it; it authenticates them)', () => {
+    const published: string[] = []
+    for (const [name, service] of allServices()) {
+      for (const port of publishedPorts(service)) {
+        published.push(`${name}:${port.published}`)
+        if (name !== 'mosquitto') expect(port.hostIp, `${name} publishes ${port.published}`).toBe('127.0.0.1')
+      }
+    }
+    expect(published).toEqual(expect.arrayContaining(['kafka:9092', 'postgres:5432', 'timescaledb:5433', 'prometheus:9090', 'alertmanager:9093', 'grafana:3000', 'health:8000']))
+  })
+
+  it('Kafka\'s plaintext listener for the host is advertised on this host only', () => {
+    const kafka = envOf(main().services.kafka as ComposeService)
+    expect(publishedPorts(main().services.kafka as ComposeService)).toEqual([{ hostIp: '127.0.0.1', published: 9092, target: 9092 }])
+    expect(kafka.KAFKA_ADVERTISED_LISTENERS).toMatch(/EXTERNAL:\/\/localhost:9092/)
+  })
+
+  it('Prometheus runs without the lifecycle API, in compose and natively', () => {
+    expect(monitoring().services.prometheus?.command?.some(a => a.includes('lifecycle'))).toBe(false)
+    expect(raw('src/stack/prometheus.ts')).not.toContain("'--web.enable-lifecycle'")
+  })
+
+  it('Grafana needs its admin password from the environment and allows no sign-up', () => {
+    const env = envOf(monitoring().services.grafana as ComposeService)
+    expect(env.GF_SECURITY_ADMIN_PASSWORD).toBe(TEST_SECRETS.GF_SECURITY_ADMIN_PASSWORD)
+    expect(env.GF_USERS_ALLOW_SIGN_UP).toBe('false')
+  })
+
+  it.each(['connector', 'processor', 'sink', 'simulator'])('%s listens on 127.0.0.1 natively and on every interface in its container', async command => {
+    const mod = await configModule(command)
+    expect((mod.schema as z.ZodObject).shape.HTTP_HOST?.parse(undefined)).toBe('127.0.0.1')
+    expect(raw('Dockerfile')).toMatch(/^\s+HTTP_HOST=0\.0\.0\.0 \\$/m)
+  })
+
+  it('the health monitor listens on 127.0.0.1 natively and on every interface in its container', async () => {
+    const mod = await configModule('health')
+    expect((mod.schema as z.ZodObject).shape.HEALTH_HOST?.parse(undefined)).toBe('127.0.0.1')
+    expect(envOf(monitoring().services.health as ComposeService).HEALTH_HOST).toBe('0.0.0.0')
+    expect(raw('Dockerfile')).toMatch(/^\s+HEALTH_HOST=0\.0\.0\.0 \\$/m)
   })
 })
 

@@ -122,6 +122,9 @@ describe('image build replayed outside Docker', { timeout: 60_000 }, () => {
       KAFKA_BOOTSTRAP_SERVERS: `127.0.0.1:${closed}`,
       POSTGRES_PORT: String(closed),
       TIMESCALE_PORT: String(closed),
+      // Passwords have no default; nothing listens on these ports anyway.
+      POSTGRES_PASSWORD: 'unused',
+      TIMESCALE_PASSWORD: 'unused',
       PROMETHEUS_URL: `http://127.0.0.1:${closed}`,
       HEALTH_SERVICES: `sink=http://127.0.0.1:${closed}`,
       LOG_LEVEL: 'warn'

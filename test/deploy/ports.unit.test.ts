@@ -2,7 +2,7 @@ import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import type { z } from 'zod'
 import { DEFAULT_SERVICES, schema as healthSchema } from '../../src/stages/health/config.ts'
-import { composeModel, containerPorts, MAIN_FILE, MONITORING_FILE, readYaml, ROOT, type ComposeService } from './compose.ts'
+import { composeModel, containerPorts, publishedPorts, MAIN_FILE, MONITORING_FILE, readYaml, ROOT, type ComposeService } from './compose.ts'
 
 /**
  * One port per service everywhere: the service's own default (the native stack), compose,
@@ -46,7 +46,7 @@ describe('ports agree', { timeout: 30_000 }, () => {
   it('health monitor: native default, compose, published port, Prometheus and healthcheck', async () => {
     const port = healthSchema.shape.HEALTH_PORT.parse(undefined)
     expect(envOf('health').HEALTH_PORT).toBe(String(port))
-    expect(services().health?.ports?.map(p => [Number(p.published), Number(p.target)])).toEqual([[port, port]])
+    expect(publishedPorts(services().health as ComposeService).map(p => [p.published, p.target])).toEqual([[port, port]])
     expect(promTargets('monitoring/prometheus/prometheus.yml').get('health')).toEqual([`health:${port}`])
     expect(promTargets('monitoring/prometheus/prometheus.native.yml').get('health')).toEqual([`127.0.0.1:${port}`])
     const { DEFAULT_PORTS } = await import(join(ROOT, 'deploy', 'healthcheck.mjs')) as { DEFAULT_PORTS: Record<string, number> }
@@ -102,7 +102,7 @@ describe('ports agree', { timeout: 30_000 }, () => {
   })
 
   it('the host ports of the infrastructure are those of the native stack', () => {
-    const published = (name: string): Array<[number, number]> => (services()[name]?.ports ?? []).map(p => [Number(p.published), Number(p.target)])
+    const published = (name: string): Array<[number, number]> => publishedPorts(services()[name] ?? {}).map(p => [p.published, p.target])
     expect(published('mosquitto')).toEqual([[1883, 1883]])
     expect(published('kafka')).toEqual([[9092, 9092]])
     expect(published('postgres')).toEqual([[5432, 5432]])

@@ -94,7 +94,7 @@ describe('full path: simulator → Mosquitto → connector → Kafka → process
   const logs = (): string => [...children].map(([name, c]) => `--- ${name}\n${c.output().slice(-3000)}`).join('\n')
 
   const simulator = (seed: number, fleet: SimController[]): Simulator => {
-    const config = loadSimulatorConfig({ MQTT_BROKER: '127.0.0.1', MQTT_PORT: String(broker.port), SIM_SEED: String(seed) })
+    const config = loadSimulatorConfig({ MQTT_BROKER: '127.0.0.1', MQTT_PORT: String(broker.port), SIM_SEED: String(seed), ...postgresEnv('POSTGRES', registry.url) })
     const sim = createSimulator({ config, logger: createLogger('simulator', 'warn'), metrics: simulatorMetrics(createRegistry('simulator')), fleet })
     sims.push(sim)
     return sim

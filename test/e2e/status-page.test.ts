@@ -7,7 +7,8 @@ import { createLogger } from '../../src/adapters/logger.ts'
 import { loadHealthConfig } from '../../src/stages/health/config.ts'
 import { createHealthService, type HealthService } from '../../src/stages/health/main.ts'
 import { migrate } from '../../src/storage/migrate.ts'
-import { createTempDatabase, stackEnv, type TempDatabase } from '../helpers/stack.ts'
+import { postgresEnv } from '../../src/adapters/config.ts'
+import { createTempDatabase, roleUrl, stackEnv, type TempDatabase } from '../helpers/stack.ts'
 import { ROOT } from './support.ts'
 
 // Debian's chromium (apt-get install chromium), driven by playwright-core: no browser download.
@@ -31,20 +32,19 @@ describe('status page in headless Chromium', () => {
     temp = await createTempDatabase('timeseries')
     sql = postgres(temp.url, { max: 1, onnotice: () => {} })
     await migrate(sql, 'timeseries')
-    const url = new URL(temp.url)
     const env = stackEnv()
     health = createHealthService(loadHealthConfig({
       HEALTH_HOST: '127.0.0.1',
       HEALTH_PORT: '0',
       HEALTH_PROBE_INTERVAL_MS: '1000',
       HEALTH_PROBE_TIMEOUT_MS: '800',
+      MQTT_BROKER: new URL(env.mqttUrl).hostname,
+      MQTT_PORT: new URL(env.mqttUrl).port,
       KAFKA_BOOTSTRAP_SERVERS: env.kafkaBootstrap,
       PROMETHEUS_URL: env.prometheusUrl,
-      TIMESCALE_HOST: url.hostname,
-      TIMESCALE_PORT: url.port,
-      TIMESCALE_DB: temp.name,
-      TIMESCALE_USER: decodeURIComponent(url.username),
-      TIMESCALE_PASSWORD: decodeURIComponent(url.password)
+      // As the stack runs it: the read-only roles (the page's rows come from the temporary database).
+      ...postgresEnv('POSTGRES', roleUrl('registry', 'reader')),
+      ...postgresEnv('TIMESCALE', roleUrl('timeseries', 'reader', temp.name))
     }), createLogger('health', 'silent'))
     await health.start()
     browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS })

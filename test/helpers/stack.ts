@@ -1,8 +1,15 @@
 import { randomBytes } from 'node:crypto'
 import { Admin } from '@platformatic/kafka'
 import postgres from 'postgres'
+import { stackPaths } from '../../src/stack/config.ts'
+import { readStackSecret } from '../../src/stack/secrets.ts'
+import { DB_ROLES } from '../../src/storage/roles.ts'
 
-/** Where the integration tests find the stack: env vars (seed names) with the native defaults. */
+/**
+ * Where the integration tests find the stack: env vars (seed names, set by `npm test`), else
+ * the native stack's layout with the generated passwords of its `.stack/secrets`. Database
+ * URLs are the owners': tests create databases and tables.
+ */
 export interface StackEnv {
   mqttUrl: string
   kafkaBootstrap: string
@@ -14,14 +21,34 @@ export interface StackEnv {
 /** The stack can run with every port shifted (F2_STACK_PORT_OFFSET); defaults follow it. */
 const offset = (): number => Number(process.env.F2_STACK_PORT_OFFSET ?? 0)
 
-function pgUrl (prefix: 'POSTGRES' | 'TIMESCALE', defaults: { port: number, db: string, user: string, password: string }): string {
+type Kind = 'registry' | 'timeseries'
+
+/** The generated password of `kind`'s `role` (the stack must have started once). */
+export function stackRolePassword (kind: Kind, role: string): string {
+  const secret = readStackSecret(stackPaths(), `${kind}-${role}`)
+  if (secret === undefined) throw new Error(`no generated password for ${kind}/${role}: start the stack first (npm run stack -- up)`)
+  return secret
+}
+
+function pgUrl (prefix: 'POSTGRES' | 'TIMESCALE', kind: Kind, defaults: { port: number, db: string }): string {
   const env = process.env
   const host = env[`${prefix}_HOST`] ?? '127.0.0.1'
   const port = env[`${prefix}_PORT`] ?? String(defaults.port + offset())
-  const user = encodeURIComponent(env[`${prefix}_USER`] ?? defaults.user)
-  const password = encodeURIComponent(env[`${prefix}_PASSWORD`] ?? defaults.password)
+  const user = encodeURIComponent(env[`${prefix}_USER`] ?? DB_ROLES[kind].owner)
+  const password = encodeURIComponent(env[`${prefix}_PASSWORD`] ?? stackRolePassword(kind, 'owner'))
   const db = env[`${prefix}_DB`] ?? defaults.db
   return `postgres://${user}:${password}@${host}:${port}/${db}`
+}
+
+/** The URL of `kind`'s database (or of `database` on the same server) as the service role `role`. */
+export function roleUrl (kind: Kind, role: string, database?: string): string {
+  const url = new URL(kind === 'registry' ? stackEnv().registryUrl : stackEnv().timeseriesUrl)
+  const user = (DB_ROLES[kind] as Record<string, string>)[role]
+  if (user === undefined) throw new Error(`${kind} has no role ${role}`)
+  url.username = encodeURIComponent(user)
+  url.password = encodeURIComponent(stackRolePassword(kind, role))
+  if (database !== undefined) url.pathname = `/${database}`
+  return url.toString()
 }
 
 export function stackEnv (): StackEnv {
@@ -29,8 +56,8 @@ export function stackEnv (): StackEnv {
   return {
     mqttUrl: `mqtt://${env.MQTT_BROKER ?? '127.0.0.1'}:${env.MQTT_PORT ?? 1883 + offset()}`,
     kafkaBootstrap: env.KAFKA_BOOTSTRAP_SERVERS ?? `127.0.0.1:${9092 + offset()}`,
-    registryUrl: pgUrl('POSTGRES', { port: 5432, db: 'device_params', user: 'iot_user', password: 'iot_password' }),
-    timeseriesUrl: pgUrl('TIMESCALE', { port: 5433, db: 'timeseries', user: 'ts_user', password: 'ts_password' }),
+    registryUrl: pgUrl('POSTGRES', 'registry', { port: 5432, db: 'device_params' }),
+    timeseriesUrl: pgUrl('TIMESCALE', 'timeseries', { port: 5433, db: 'timeseries' }),
     prometheusUrl: env.PROMETHEUS_URL ?? `http://127.0.0.1:${9090 + offset()}`
   }
 }
@@ -45,7 +72,7 @@ export function uniqueTopicName (prefix: string): string {
 }
 
 export interface TempDatabase {
-  /** Connection URL of the new, empty database (same user as the stack's database). */
+  /** Connection URL of the new, empty database (as the owner of the stack's database, who owns it). */
   url: string
   name: string
   drop: () => Promise<void>

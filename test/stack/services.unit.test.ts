@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { projectRoot } from '../../src/stack/config.ts'
-import { services, stageMemoryEnv } from '../../src/stack/services.ts'
+import { services, simulatorRegisters, stageMemoryEnv } from '../../src/stack/services.ts'
 
 let dir: string | undefined
 afterEach(() => { if (dir !== undefined) rmSync(dir, { recursive: true, force: true }) })
@@ -36,5 +36,14 @@ describe('stageMemoryEnv', () => {
     const env = { ...process.env, ...stageMemoryEnv({ NODE_COMPILE_CACHE: cache }) }
     expect(execFileSync(process.execPath, [script], { env, encoding: 'utf8' }).trim()).toBe('42')
     expect(readdirSync(cache, { recursive: true }).length).toBeGreaterThan(0)
+  })
+})
+
+describe('simulatorRegisters', () => {
+  it('is on only when SIM_REGISTER asks for it (the simulator then logs in as the registry owner)', () => {
+    expect(simulatorRegisters({})).toBe(false)
+    expect(simulatorRegisters({ SIM_REGISTER: 'false' })).toBe(false)
+    expect(simulatorRegisters({ SIM_REGISTER: 'true' })).toBe(true)
+    expect(simulatorRegisters({ SIM_REGISTER: 'on' })).toBe(true)
   })
 })

@@ -102,6 +102,46 @@ describe('TimescaleDB variant (PGlite with TimescaleDB)', () => {
     expect(materialised?.n).toBeGreaterThan(0)
     await compare()
   })
+
+  it('the sink\'s role writes into the hypertable (new chunks, the aggregate\'s invalidations) and reads nothing; the reader reads the aggregate', async () => {
+    // The roles as the stack creates them; the next migration run grants them their rights.
+    await runner.exec(`DO $$ BEGIN
+      IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'ts_sink') THEN CREATE ROLE ts_sink LOGIN; END IF;
+      IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'ts_reader') THEN CREATE ROLE ts_reader LOGIN; END IF;
+    END $$`)
+    await migrate(runner, 'timeseries')
+    const columns = '"timestamp", device_id, connector, connector_mode, datapoint_label, pin_position, value'
+    const refused = async (sql: string): Promise<string> => {
+      try {
+        await runner.exec(sql)
+        return 'allowed'
+      } catch (err) {
+        return (err as { code?: string }).code ?? String(err)
+      }
+    }
+    try {
+      await runner.exec('SET ROLE ts_sink')
+      // The writer's path: a TEMP staging table, then INSERT … ON CONFLICT DO NOTHING; a year
+      // ahead of every other row, so the hypertable needs a new chunk for it.
+      // (Its columns spelled out, as the writer does: LIKE would need SELECT on the table.)
+      await runner.exec(`CREATE TEMP TABLE f2_staging_probe ("timestamp" timestamptz, device_id text, connector smallint,
+          connector_mode text, datapoint_label text, pin_position text, value double precision);
+        INSERT INTO f2_staging_probe VALUES ('2031-06-01T00:00:00Z', 'role-probe', 1, 'analog', 'probe', '1', 1.5);
+        INSERT INTO iot_measurements (${columns}) SELECT ${columns} FROM f2_staging_probe ON CONFLICT DO NOTHING;
+        INSERT INTO iot_measurements (${columns}) SELECT ${columns} FROM f2_staging_probe ON CONFLICT DO NOTHING`)
+      expect(await refused('SELECT count(*) FROM iot_measurements')).toBe('42501')
+      expect(await refused('SELECT * FROM iot_hourly_stats')).toBe('42501')
+      expect(await refused("DELETE FROM iot_measurements WHERE device_id = 'role-probe'")).toBe('42501')
+      expect(await refused("UPDATE iot_measurements SET value = 0 WHERE device_id = 'role-probe'")).toBe('42501')
+      expect(await refused("SELECT drop_chunks('iot_measurements', older_than => now())")).toBe('42501')
+      await runner.exec('RESET ROLE; SET ROLE ts_reader')
+      const rows = await runner.query<{ n: number }>("SELECT sample_count::int AS n FROM iot_hourly_stats WHERE device_id = 'role-probe'")
+      expect(rows).toEqual([{ n: 1 }])
+      expect(await refused("DELETE FROM iot_measurements WHERE device_id = 'role-probe'")).toBe('42501')
+    } finally {
+      await runner.exec('RESET ROLE')
+    }
+  })
 })
 
 /** Three devices, two connectors, numeric and text readings over 20 hours, with duplicates. */

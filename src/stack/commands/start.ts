@@ -14,7 +14,8 @@ function banner (ctx: StackContext, reused: boolean): string {
     'stack ready',
     `  health       http://127.0.0.1:8000/health`,
     `  prometheus   http://127.0.0.1:${cfg.prometheusPort}/targets`,
-    `  newest rows  psql postgres://${cfg.timeseries.user}:${cfg.timeseries.password}@127.0.0.1:${cfg.timeseries.port}/${cfg.timeseries.database} -c 'select * from iot_measurements order by timestamp desc limit 10'`,
+    // The read-only role's URL comes from `db url` (generated password): nothing secret is printed.
+    `  newest rows  psql "$(${cfg.portOffset === 0 ? '' : `F2_STACK_PORT_OFFSET=${cfg.portOffset} `}npm run -s db -- url timeseries)" -c 'select * from iot_measurements order by timestamp desc limit 10'`,
     `  logs         ${paths.logsDir}`,
     reused ? '  Ctrl-C stops the services; the detached stack stays up (npm run stack -- down)' : '  Ctrl-C stops everything',
     ''

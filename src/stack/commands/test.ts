@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process'
 import { constants } from 'node:os'
 import { join } from 'node:path'
 import { isF2Error } from '../../core/errors.ts'
-import { serviceEnv } from '../config.ts'
+import { roleEnv, serviceEnv } from '../config.ts'
 import { createContext } from '../context.ts'
 import { down, up } from '../detached.ts'
 import { runPostStartHooks } from '../hooks.ts'
@@ -27,9 +27,11 @@ export async function run (argv: string[]): Promise<number> {
     await runPostStartHooks({ cfg: ctx.cfg, logger: ctx.logger, env: serviceEnv(ctx.cfg) })
     const vitest = join(ctx.paths.root, 'node_modules', 'vitest', 'vitest.mjs')
     return await new Promise<number>((resolve, reject) => {
-      // A shifted stack (F2_STACK_PORT_OFFSET) is announced to the tests in the seed's variable
-      // names, so every test finds it, whichever helper it uses; variables already set win.
-      const env = ctx.cfg.portOffset === 0 ? process.env : { ...serviceEnv(ctx.cfg), ...process.env }
+      // The stack is announced to the tests in the seed's variable names, so every test finds
+      // it, whichever helper it uses; variables already set win. Tests create databases and
+      // tables, so they get the owners' credentials (the generated ones of .stack/secrets);
+      // tests of the service roles read those roles' secrets themselves (test/helpers/stack.ts).
+      const env = { ...serviceEnv(ctx.cfg), ...roleEnv(ctx.cfg, { registry: 'owner', timeseries: 'owner' }), ...process.env }
       const child = spawn(process.execPath, [vitest, 'run', ...argv], { cwd: ctx.paths.root, stdio: 'inherit', env })
       child.once('error', reject)
       child.once('exit', (code, sig) => resolve(code ?? 128 + (sig === null ? 1 : constants.signals[sig])))

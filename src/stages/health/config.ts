@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import { env, kafkaBrokers, loadConfig, pickPostgres, postgresFields, REGISTRY_DEFAULTS, TIMESERIES_DEFAULTS, type Env, type PostgresConnection } from '../../adapters/config.ts'
+import { DB_ROLES } from '../../storage/roles.ts'
 
 /** A pipeline service the monitor probes on `<url>/readyz` and scrapes on `<url>/metrics`. */
 export interface ServiceTarget { name: string, url: string }
@@ -55,15 +56,16 @@ const lagField = z.string().default(DEFAULT_LAG).transform((v, ctx) => {
 })
 
 export const schema = z.object({
-  HEALTH_HOST: env.string('0.0.0.0'),
+  // Loopback unless asked: /api/status shows controllers' MACs and the newest readings.
+  HEALTH_HOST: env.string('127.0.0.1'),
   HEALTH_PORT: env.int(8000, 0, 65535),
   HEALTH_PROBE_INTERVAL_MS: env.int(10_000, 200),
   HEALTH_PROBE_TIMEOUT_MS: env.int(3_000, 100),
   MQTT_BROKER: env.string('127.0.0.1'),
   MQTT_PORT: env.int(1883, 1, 65535),
   KAFKA_BOOTSTRAP_SERVERS: kafkaBrokers(),
-  ...postgresFields('POSTGRES', REGISTRY_DEFAULTS),
-  ...postgresFields('TIMESCALE', TIMESERIES_DEFAULTS),
+  ...postgresFields('POSTGRES', { ...REGISTRY_DEFAULTS, user: DB_ROLES.registry.reader }),
+  ...postgresFields('TIMESCALE', { ...TIMESERIES_DEFAULTS, user: DB_ROLES.timeseries.reader }),
   PROMETHEUS_URL: z.url().default('http://127.0.0.1:9090'),
   HEALTH_SERVICES: servicesField,
   HEALTH_LAG_GROUPS: lagField,

@@ -2,6 +2,7 @@ import { hostname } from 'node:os'
 import { z } from 'zod'
 import { COMPRESSIONS, KAFKA_MESSAGE_MAX_BYTES, type Compression } from '../../adapters/kafka.ts'
 import { env, kafkaBrokers, loadConfig, pickPostgres, postgresFields, REGISTRY_DEFAULTS, type Env, type PostgresConnection } from '../../adapters/config.ts'
+import { DB_ROLES } from '../../storage/roles.ts'
 
 export const schema = z.object({
   KAFKA_BOOTSTRAP_SERVERS: kafkaBrokers(),
@@ -26,7 +27,7 @@ export const schema = z.object({
   TIMESTAMP_MAX_AHEAD_S: env.int(24 * 3600, 0, 100 * 365 * 24 * 3600),
   /** Device times older than this at receipt are dead-lettered (365 days: the default retention). */
   TIMESTAMP_MAX_AGE_S: env.int(365 * 24 * 3600, 0, 1000 * 365 * 24 * 3600),
-  ...postgresFields('POSTGRES', REGISTRY_DEFAULTS),
+  ...postgresFields('POSTGRES', { ...REGISTRY_DEFAULTS, user: DB_ROLES.registry.processor }),
   HTTP_HOST: env.string('127.0.0.1'),
   HTTP_PORT: env.int(9403, 0, 65535)
 })

@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import { env, loadConfig, pickPostgres, postgresFields, REGISTRY_DEFAULTS, type Env, type PostgresConnection } from '../../adapters/config.ts'
+import { DB_ROLES } from '../../storage/roles.ts'
 import { mqttUrl } from '../connector/config.ts'
 
 export const schema = z.object({
@@ -26,7 +27,18 @@ export const schema = z.object({
   DEVICE_TIMEZONE: env.string('UTC'),
   HTTP_HOST: env.string('127.0.0.1'),
   HTTP_PORT: env.int(9401, 0, 65535),
-  ...postgresFields('POSTGRES', REGISTRY_DEFAULTS)
+  ...postgresFields('POSTGRES', { ...REGISTRY_DEFAULTS, user: DB_ROLES.registry.reader }),
+  // Required only when the registry is used (see the refinement below): a generated fleet
+  // that is not registered never connects to it.
+  POSTGRES_PASSWORD: z.string().optional()
+}).superRefine((v, ctx) => {
+  if (v.POSTGRES_PASSWORD === undefined && (v.SIM_DEVICES === 0 || v.SIM_REGISTER)) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['POSTGRES_PASSWORD'],
+      message: 'required to read the registry (SIM_DEVICES=0) or register a fleet (SIM_REGISTER): the password of POSTGRES_USER, there is no default; see docs/operations/deployment-security.md'
+    })
+  }
 })
 
 export interface SimulatorConfig {
@@ -62,7 +74,7 @@ export function loadSimulatorConfig (source: Env = process.env): Readonly<Simula
     devices: c.SIM_DEVICES,
     register: c.SIM_REGISTER,
     registryWaitMs: c.SIM_REGISTRY_WAIT_S * 1000,
-    registry: Object.freeze(pickPostgres('POSTGRES', c)),
+    registry: Object.freeze({ ...pickPostgres('POSTGRES', c), password: c.POSTGRES_PASSWORD ?? '' }),
     seed: c.SIM_SEED,
     qos: Number(c.SIM_QOS) as 0 | 1 | 2,
     rate: c.SIM_RATE,

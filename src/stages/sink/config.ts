@@ -2,6 +2,7 @@ import { hostname } from 'node:os'
 import { z } from 'zod'
 import { KAFKA_MESSAGE_MAX_BYTES } from '../../adapters/kafka.ts'
 import { env, kafkaBrokers, loadConfig, pickPostgres, postgresFields, TIMESERIES_DEFAULTS, type Env, type PostgresConnection } from '../../adapters/config.ts'
+import { DB_ROLES } from '../../storage/roles.ts'
 
 export const schema = z.object({
   KAFKA_BOOTSTRAP_SERVERS: kafkaBrokers(),
@@ -19,7 +20,7 @@ export const schema = z.object({
   SINK_RETRY_MAX_MS: env.int(10_000, 10, 600_000),
   /** Largest record the dead-letter topic accepts (the broker's message.max.bytes). */
   KAFKA_MAX_RECORD_BYTES: env.int(KAFKA_MESSAGE_MAX_BYTES, 16 * 1024, 100 * 1024 * 1024),
-  ...postgresFields('TIMESCALE', TIMESERIES_DEFAULTS),
+  ...postgresFields('TIMESCALE', { ...TIMESERIES_DEFAULTS, user: DB_ROLES.timeseries.sink }),
   HTTP_HOST: env.string('127.0.0.1'),
   HTTP_PORT: env.int(9404, 0, 65535)
 })

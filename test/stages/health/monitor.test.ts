@@ -7,7 +7,8 @@ import { createHealthService, type HealthService } from '../../../src/stages/hea
 import type { ComponentState, HealthReport } from '../../../src/stages/health/monitor.ts'
 import { parseExposition } from '../../../src/stages/health/prom-text.ts'
 import type { StatusDocument } from '../../../src/stages/health/status.ts'
-import { stackEnv } from '../../helpers/stack.ts'
+import { postgresEnv } from '../../../src/adapters/config.ts'
+import { roleUrl, stackEnv } from '../../helpers/stack.ts'
 import { abuseHttp } from '../../helpers/http-abuse.ts'
 import { freePort, startMosquitto, waitFor } from './support.ts'
 
@@ -26,7 +27,6 @@ describe('health monitor (real broker, databases, Kafka, Prometheus)', () => {
     broker = await startMosquitto(brokerPort)
     service = await startHttp({ host: '127.0.0.1', port: 0, registry: createRegistry('fake-stage'), readiness: () => ({ ready: true, checks: {} }) })
     const env = stackEnv()
-    const ts = new URL(env.timeseriesUrl)
     const missing = await freePort()
     const config = loadHealthConfig({
       HEALTH_HOST: '127.0.0.1',
@@ -36,8 +36,9 @@ describe('health monitor (real broker, databases, Kafka, Prometheus)', () => {
       MQTT_BROKER: '127.0.0.1',
       MQTT_PORT: String(brokerPort),
       KAFKA_BOOTSTRAP_SERVERS: env.kafkaBootstrap,
-      TIMESCALE_HOST: ts.hostname,
-      TIMESCALE_PORT: ts.port,
+      // As the stack runs it: the read-only roles.
+      ...postgresEnv('POSTGRES', roleUrl('registry', 'reader')),
+      ...postgresEnv('TIMESCALE', roleUrl('timeseries', 'reader')),
       PROMETHEUS_URL: env.prometheusUrl,
       HEALTH_SERVICES: `stage=http://127.0.0.1:${service.port},absent=http://127.0.0.1:${missing}`
     })

@@ -12,7 +12,8 @@ import { loadProcessorConfig } from '../../../src/stages/processor/config.ts'
 import { createProcessorMetrics, type ProcessorMetrics } from '../../../src/stages/processor/metrics.ts'
 import { replayDeadLetters } from '../../../src/stages/processor/replay.ts'
 import { ProcessorStage } from '../../../src/stages/processor/stage.ts'
-import { createTempDatabase, createTempTopics, stackEnv, uniqueName, type TempDatabase, type TempTopics } from '../../helpers/stack.ts'
+import { postgresEnv } from '../../../src/adapters/config.ts'
+import { createTempDatabase, createTempTopics, roleUrl, stackEnv, uniqueName, type TempDatabase, type TempTopics } from '../../helpers/stack.ts'
 import { brokers, collect, deviceTime, groupLag, produceAll, rawRecord, registerEnvSensor, waitFor } from '../../e2e/support.ts'
 
 const logger = createLogger('processor-test', 'warn')
@@ -22,6 +23,7 @@ const T0 = Math.floor(Date.now() / 86_400_000) * 86_400_000 - 43_200_000
 describe('processor (real Kafka and registry)', () => {
   let db: TempDatabase
   let sql: postgres.Sql
+  let processorSql: postgres.Sql
   let topics: TempTopics
   let raw: string, decoded: string, dead: string
   const stages: Array<{ stage: ProcessorStage, store: RegistryStore, metrics: ProcessorMetrics }> = []
@@ -30,12 +32,15 @@ describe('processor (real Kafka and registry)', () => {
     db = await createTempDatabase('registry')
     sql = postgres(db.url, { max: 4, onnotice: () => {} })
     await migrate(sql, 'registry')
+    // The stages resolve as the processor's own read-only role; `sql` (the owner) registers sensors.
+    processorSql = postgres(roleUrl('registry', 'processor', db.name), { max: 4, onnotice: () => {} })
     raw = uniqueName('raw'); decoded = uniqueName('decoded'); dead = uniqueName('dead')
     topics = await createTempTopics([raw, decoded, dead], 3)
   })
 
   afterAll(async () => {
     for (const s of stages) { await s.stage.stop(5000).catch(() => {}); await s.store.close() }
+    await processorSql?.end()
     await sql?.end()
     await db?.drop()
     await topics?.delete()
@@ -50,10 +55,11 @@ describe('processor (real Kafka and registry)', () => {
       KAFKA_CONSUMER_GROUP: group,
       PROCESSOR_INSTANCE_ID: instance,
       PROCESSOR_BATCH_WAIT_MS: '20',
+      ...postgresEnv('POSTGRES', roleUrl('registry', 'processor', db.name)),
       ...extra
     })
     const metrics = createProcessorMetrics(createRegistry(`processor-${instance}`))
-    const store = new RegistryStore(sql, { onHit: () => metrics.cacheHits.inc(), onMiss: () => metrics.cacheMisses.inc() })
+    const store = new RegistryStore(processorSql, { onHit: () => metrics.cacheHits.inc(), onMiss: () => metrics.cacheMisses.inc() })
     const stage = new ProcessorStage({ config, logger, metrics, resolver: store })
     stages.push({ stage, store, metrics })
     return stage

@@ -7,7 +7,8 @@ import { migrate } from '../../../src/storage/migrate.ts'
 import { loadProcessorConfig } from '../../../src/stages/processor/config.ts'
 import { createProcessorMetrics } from '../../../src/stages/processor/metrics.ts'
 import { ProcessorStage } from '../../../src/stages/processor/stage.ts'
-import { createTempDatabase, createTempTopics, stackEnv, uniqueName, type TempDatabase, type TempTopics } from '../../helpers/stack.ts'
+import { postgresEnv } from '../../../src/adapters/config.ts'
+import { createTempDatabase, createTempTopics, roleUrl, stackEnv, uniqueName, type TempDatabase, type TempTopics } from '../../helpers/stack.ts'
 
 const logger = createLogger('processor-readiness-test', 'warn')
 
@@ -38,10 +39,12 @@ describe('processor readiness (real Kafka and registry)', () => {
       KAFKA_OUTPUT_TOPIC: decoded,
       KAFKA_DEAD_LETTER_TOPIC: dead,
       KAFKA_CONSUMER_GROUP: uniqueName('ready-g'),
-      PROCESSOR_INSTANCE_ID: uniqueName('ready')
+      PROCESSOR_INSTANCE_ID: uniqueName('ready'),
+      ...postgresEnv('POSTGRES', roleUrl('registry', 'processor', db.name))
     })
     const metrics = createProcessorMetrics(createRegistry('processor-readiness'))
-    const store = new RegistryStore(sql, {})
+    const processorSql = postgres(roleUrl('registry', 'processor', db.name), { max: 2, onnotice: () => {} })
+    const store = new RegistryStore(processorSql, {})
     const stage = new ProcessorStage({ config, logger, metrics, resolver: store })
     try {
       expect(stage.readiness().checks.kafka_producer).toBe(false)
@@ -54,6 +57,7 @@ describe('processor readiness (real Kafka and registry)', () => {
     } finally {
       await stage.stop(5000)
       await store.close()
+      await processorSql.end()
     }
   })
 })
