@@ -1,12 +1,13 @@
 import { z } from 'zod'
 import { env, loadConfig, pickPostgres, postgresFields, REGISTRY_DEFAULTS, TIMESERIES_DEFAULTS, type Env, type PostgresConnection } from '../../adapters/config.ts'
+import { DB_ROLES } from '../../storage/roles.ts'
 
 export const schema = z.object({
   /** Loopback unless configured otherwise (the image sets 0.0.0.0 inside its container). */
   HTTP_HOST: env.string('127.0.0.1'),
   HTTP_PORT: env.int(8080, 0, 65535),
-  ...postgresFields('POSTGRES', REGISTRY_DEFAULTS),
-  ...postgresFields('TIMESCALE', TIMESERIES_DEFAULTS),
+  ...postgresFields('POSTGRES', { ...REGISTRY_DEFAULTS, user: DB_ROLES.registry.api }),
+  ...postgresFields('TIMESCALE', { ...TIMESERIES_DEFAULTS, user: DB_ROLES.timeseries.reader }),
   /** Longest a query may run before the database cancels it (statement_timeout). */
   API_QUERY_TIMEOUT_MS: env.int(10_000, 100, 300_000),
   /** Connections per database pool. */
