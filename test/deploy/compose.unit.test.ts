@@ -143,7 +143,9 @@ describe('environment passed to the project services', { timeout: 30_000 }, () =
     /** role → password, as deploy/postgres/init-roles.sh creates them from the server's environment. */
     const rolesOf = (server: string): Map<string, string> => {
       const e = envOf(s[server] as ComposeService)
-      return new Map([[e.F2_DB_OWNER ?? '', e.F2_DB_OWNER_PASSWORD ?? ''], [e.F2_DB_SERVICE_ROLE ?? '', e.F2_DB_SERVICE_PASSWORD ?? ''], [e.F2_DB_READER_ROLE ?? '', e.F2_DB_READER_PASSWORD ?? '']])
+      const roles: Array<[string, string]> = [[e.F2_DB_OWNER ?? '', e.F2_DB_OWNER_PASSWORD ?? ''], [e.F2_DB_SERVICE_ROLE ?? '', e.F2_DB_SERVICE_PASSWORD ?? ''], [e.F2_DB_READER_ROLE ?? '', e.F2_DB_READER_PASSWORD ?? '']]
+      if (e.F2_DB_SERVICE2_ROLE !== undefined) roles.push([e.F2_DB_SERVICE2_ROLE, e.F2_DB_SERVICE2_PASSWORD ?? ''])
+      return new Map(roles)
     }
     const registry = rolesOf('postgres')
     const timeseries = rolesOf('timescaledb')
@@ -176,7 +178,8 @@ describe('environment passed to the project services', { timeout: 30_000 }, () =
       processor: ['iot_processor'],
       sink: ['ts_sink'],
       simulator: ['iot_user'],
-      health: ['iot_reader', 'ts_reader']
+      health: ['iot_reader', 'ts_reader'],
+      api: ['iot_api', 'ts_reader']
     })
     const m = monitoring().services
     const exporter = (name: string): Record<string, string> => envOf(m[name] as ComposeService)
