@@ -1,4 +1,5 @@
 import { join } from 'node:path'
+import type { BrokerRole } from './broker-accounts.ts'
 import { projectRoot } from './config.ts'
 
 /**
@@ -12,6 +13,8 @@ export interface ServiceDefinition {
   args: string[]
   port: number
   env?: Record<string, string>
+  /** The broker account it connects with (MQTT_USERNAME/PASSWORD, or the admin's for the simulator). */
+  mqtt?: BrokerRole
 }
 
 /** The demo fleet runs unless `F2_SIMULATOR=off` or `--no-simulator` (e.g. `npm start -- --no-simulator`). */
@@ -38,9 +41,9 @@ export const stageMemoryEnv = (env: Record<string, string | undefined> = process
 
 export const services: ServiceDefinition[] = [
   // The health monitor probes every other entry; it reports missing ones as down.
-  { name: 'health', args: ['health'], port: 8000 },
-  { name: 'connector', args: ['connector'], port: 9402, env: { ...stageMemoryEnv(), HTTP_PORT: '9402', CONNECTOR_CLIENT_ID: 'f2-connector-1' } },
+  { name: 'health', args: ['health'], port: 8000, mqtt: 'health' },
+  { name: 'connector', args: ['connector'], port: 9402, env: { ...stageMemoryEnv(), HTTP_PORT: '9402', CONNECTOR_CLIENT_ID: 'f2-connector-1' }, mqtt: 'connector' },
   { name: 'processor', args: ['processor'], port: 9403, env: { ...stageMemoryEnv(), HTTP_PORT: '9403', PROCESSOR_INSTANCE_ID: 'processor-1' } },
   { name: 'sink', args: ['sink'], port: 9404, env: { ...stageMemoryEnv(), HTTP_PORT: '9404', SINK_INSTANCE_ID: 'sink-1' } },
-  ...(simulatorEnabled() ? [{ name: 'simulator', args: ['simulator'], port: 9401, env: { HTTP_PORT: '9401' } }] : [])
+  ...(simulatorEnabled() ? [{ name: 'simulator', args: ['simulator'], port: 9401, env: { HTTP_PORT: '9401' }, mqtt: 'admin' as const }] : [])
 ]

@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process'
 import { constants } from 'node:os'
 import { join } from 'node:path'
 import { isF2Error } from '../../core/errors.ts'
+import { brokerEnv } from '../broker-accounts.ts'
 import { serviceEnv } from '../config.ts'
 import { createContext } from '../context.ts'
 import { down, up } from '../detached.ts'
@@ -29,7 +30,7 @@ export async function run (argv: string[]): Promise<number> {
     return await new Promise<number>((resolve, reject) => {
       // A shifted stack (F2_STACK_PORT_OFFSET) is announced to the tests in the seed's variable
       // names, so every test finds it, whichever helper it uses; variables already set win.
-      const env = ctx.cfg.portOffset === 0 ? process.env : { ...serviceEnv(ctx.cfg), ...process.env }
+      const env = ctx.cfg.portOffset === 0 ? { ...brokerEnv(ctx.cfg, ctx.paths, undefined), ...process.env } : { ...serviceEnv(ctx.cfg), ...brokerEnv(ctx.cfg, ctx.paths, undefined), ...process.env }
       const child = spawn(process.execPath, [vitest, 'run', ...argv], { cwd: ctx.paths.root, stdio: 'inherit', env })
       child.once('error', reject)
       child.once('exit', (code, sig) => resolve(code ?? 128 + (sig === null ? 1 : constants.signals[sig])))

@@ -33,7 +33,7 @@ export function createHealthService (config: Readonly<HealthConfig>, logger: Log
   const metrics = createHealthMetrics(registry)
   const lag = new Map<string, LagReading>()
   const probes = [
-    mqttProbe({ host: config.mqtt.host, port: config.mqtt.port }),
+    mqttProbe(config.mqtt),
     kafkaProbe({
       brokers: config.kafka.brokers,
       lag: config.lag,
