@@ -82,3 +82,20 @@ export async function testAccount (broker: Pick<TestBroker, 'admin'>, rights: { 
     }
   }
 }
+
+/**
+ * The simulator's broker settings for `broker` (TLS with per-controller accounts given as the
+ * admin), in the variable names loadSimulatorConfig reads.
+ */
+export function simulatorBrokerEnv (broker: TestBroker, caFile: string): Record<string, string> {
+  const plain = new URL(broker.url)
+  const tls = new URL(broker.mqttsPasswordUrl)
+  return {
+    MQTT_BROKER: plain.hostname,
+    MQTT_PORT: plain.port,
+    MQTT_TLS_PASSWORD_PORT: tls.port,
+    MQTT_CA_FILE: caFile,
+    MQTT_ADMIN_USERNAME: broker.admin.username,
+    MQTT_ADMIN_PASSWORD: broker.admin.password
+  }
+}
