@@ -38,6 +38,8 @@ export function parseCredentialsCsv (text: string): Map<string, string> {
 }
 
 const BATCH = 50
+/** The text name of the accounts a simulator made (dynamic security `textname`). */
+const SIMULATED = 'simulated controller'
 
 /**
  * The accounts of the controllers the simulator plays. With SIM_CREDENTIALS_FILE, the passwords
@@ -47,7 +49,7 @@ const BATCH = 50
  */
 export async function prepareAccess (config: SimulatorConfig, macs: readonly string[], logger: Logger): Promise<AccessFor> {
   const url = config.transport === 'tls' ? config.mqttTlsUrl : config.mqttUrl
-  const tls = config.transport === 'tls' ? (config.mqttCa === undefined ? {} : { ca: config.mqttCa }) : undefined
+  const tls = config.transport === 'tls' ? (config.mqttCaFile === undefined ? {} : { ca: readFileSync(config.mqttCaFile) }) : undefined
   let passwords: Map<string, string>
   if (config.credentialsFile !== undefined) {
     passwords = parseCredentialsCsv(readFileSync(config.credentialsFile, 'utf8'))
@@ -58,19 +60,27 @@ export async function prepareAccess (config: SimulatorConfig, macs: readonly str
     passwords = new Map(macs.map(m => [m, simulatedPassword(admin, m)]))
     const control = await connectBrokerControl({ url: config.mqttUrl, username: config.adminUsername, password: admin })
     try {
-      const [listed] = await control.run([{ command: 'listClients' }])
-      const existing = new Set(((listed?.data as { clients?: string[] } | undefined)?.clients ?? []))
+      const [listed] = await control.run([{ command: 'listClients', verbose: true }])
+      const existing = new Map(((listed?.data as { clients?: Array<{ username: string, textname?: string }> } | undefined)?.clients ?? []).map(c => [c.username, c.textname]))
       let created = 0
+      let changed = 0
       for (let i = 0; i < macs.length; i += BATCH) {
-        const commands: Command[] = macs.slice(i, i + BATCH).flatMap(m => {
+        const commands: Command[] = macs.slice(i, i + BATCH).flatMap((m): Command[] => {
           const password = passwords.get(m) as string
-          if (existing.has(controllerAccount(m))) return [{ command: 'setClientPassword', username: controllerAccount(m), password }]
+          const account = controllerAccount(m)
+          // Made by a simulator already: the password is the derived one. Changing a password
+          // disconnects the account's client, which would cut a fleet that is being reloaded.
+          if (existing.get(account) === SIMULATED) return []
+          if (existing.has(account)) {
+            changed++
+            return [{ command: 'setClientPassword', username: account, password }, { command: 'modifyClient', username: account, textname: SIMULATED }]
+          }
           created++
-          return grantControllerCommands(m, password)
+          return grantControllerCommands(m, password).map(c => c.command === 'createClient' ? { ...c, textname: SIMULATED } : c)
         })
         await control.run(commands, 60_000)
       }
-      logger.info({ controllers: macs.length, created }, 'broker accounts of the simulated controllers ready')
+      logger.info({ controllers: macs.length, created, passwordsChanged: changed }, 'broker accounts of the simulated controllers ready')
     } finally {
       await control.close()
     }

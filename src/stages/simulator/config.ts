@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs'
 import { z } from 'zod'
 import { env, loadConfig, pickPostgres, postgresFields, REGISTRY_DEFAULTS, type Env, type PostgresConnection } from '../../adapters/config.ts'
 import { mqttUrl } from '../connector/config.ts'
@@ -42,7 +41,7 @@ export interface SimulatorConfig {
   mqttUrl: string
   transport: 'tls' | 'plain'
   mqttTlsUrl: string
-  mqttCa: Buffer | undefined
+  mqttCaFile: string | undefined
   adminUsername: string
   adminPassword: string | undefined
   credentialsFile: string | undefined
@@ -77,7 +76,7 @@ export function loadSimulatorConfig (source: Env = process.env): Readonly<Simula
     mqttUrl: mqttUrl(c.MQTT_BROKER, c.MQTT_PORT),
     transport: c.SIM_TRANSPORT,
     mqttTlsUrl: tlsUrl(c.MQTT_BROKER, c.MQTT_TLS_PASSWORD_PORT),
-    mqttCa: c.MQTT_CA_FILE === undefined ? undefined : readFileSync(c.MQTT_CA_FILE),
+    mqttCaFile: c.MQTT_CA_FILE,
     adminUsername: c.MQTT_ADMIN_USERNAME,
     adminPassword: c.MQTT_ADMIN_PASSWORD,
     credentialsFile: c.SIM_CREDENTIALS_FILE,
