@@ -47,7 +47,10 @@ const SIMULATED = 'simulated controller'
  * an account (a missing one with its topics, an existing one a new password) — the simulator
  * is a development tool: it changes the passwords of the controllers it plays.
  */
-export async function prepareAccess (config: SimulatorConfig, macs: readonly string[], logger: Logger): Promise<AccessFor> {
+/** What prepareAccess needs of the simulator's settings (the benchmark's load generator passes the same). */
+export type AccessSettings = Pick<SimulatorConfig, 'transport' | 'mqttUrl' | 'mqttTlsUrl' | 'mqttCaFile' | 'adminUsername' | 'adminPassword' | 'credentialsFile'>
+
+export async function prepareAccess (config: AccessSettings, macs: readonly string[], logger: Logger): Promise<AccessFor> {
   const url = config.transport === 'tls' ? config.mqttTlsUrl : config.mqttUrl
   const tls = config.transport === 'tls' ? (config.mqttCaFile === undefined ? {} : { ca: readFileSync(config.mqttCaFile) }) : undefined
   let passwords: Map<string, string>
