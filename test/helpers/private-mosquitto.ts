@@ -19,6 +19,7 @@ import { freePort } from '../../src/stack/ports.ts'
  * into its own pipeline; a broker of its own keeps a test's traffic exact.
  */
 export interface PrivateMosquitto {
+  pid: number
   port: number
   /** Plain listener (services). */
   url: string
@@ -35,7 +36,11 @@ export interface PrivateMosquitto {
   stop: () => Promise<void>
 }
 
-export async function startPrivateMosquitto (): Promise<PrivateMosquitto> {
+/**
+ * `open`: the broker as it was before access control (anonymous clients, no plugin, no TLS),
+ * only for the benchmark's baseline; the other fields are then unused by it.
+ */
+export async function startPrivateMosquitto (options: { open?: boolean } = {}): Promise<PrivateMosquitto> {
   const dir = mkdtempSync(join(tmpdir(), 'f2-mqtt-'))
   const [port, mqttsPort, mqttsPasswordPort] = [await freePort(), await freePort(), await freePort()]
   const pki = ensurePki(join(dir, 'pki'), ['localhost', '127.0.0.1'])
@@ -45,10 +50,13 @@ export async function startPrivateMosquitto (): Promise<PrivateMosquitto> {
   const passwords = { admin: secret(), connector: secret(), health: secret() }
   writeFileSync(join(data, 'dynamic-security.json'), JSON.stringify(initialDynsecFile(passwords)))
   const conf = join(dir, 'mosquitto.conf')
-  const body = renderMosquittoConf(projectRoot(), {
+  const secured = renderMosquittoConf(projectRoot(), {
     dynsecPlugin: dynsecPluginPath(), dataDir: data, pkiDir: pki.dir, mqttPort: String(port),
     mqttsPort: String(mqttsPort), mqttsPasswordPort: String(mqttsPasswordPort), deviceBind: '127.0.0.1'
   })
+  const body = options.open === true
+    ? `listener ${port} 127.0.0.1\nallow_anonymous true\nmax_queued_messages 100000\nmax_inflight_messages 100\nlog_dest stderr\nlog_type error\nlog_type warning\n`
+    : secured
   // As shipped, minus persistence (nothing outlives the test).
   const user = process.getuid?.() === 0 ? 'user root\n' : ''
   writeFileSync(conf, `${body.replace(/^persistence true$/m, 'persistence false')}\n${user}`)
@@ -65,6 +73,7 @@ export async function startPrivateMosquitto (): Promise<PrivateMosquitto> {
   }
   const url = `mqtt://127.0.0.1:${port}`
   return {
+    pid: child.pid ?? 0,
     port,
     url,
     mqttsUrl: `mqtts://localhost:${mqttsPort}`,
