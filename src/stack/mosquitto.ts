@@ -2,7 +2,7 @@ import { chownSync, copyFileSync, existsSync, readFileSync, writeFileSync } from
 import { hostname } from 'node:os'
 import { join } from 'node:path'
 import mqtt from 'mqtt'
-import { initialDynsecFile, type DynsecFile } from '../broker/dynsec.ts'
+import { writeDynsecFile } from '../broker/dynsec-file.ts'
 import { ensurePki } from '../broker/pki.ts'
 import { brokerAccount, stackPki, type BrokerAccount } from './broker-accounts.ts'
 import type { Component } from './component.ts'
@@ -32,24 +32,6 @@ export function dynsecPluginPath (): string {
     if (existsSync(path)) return path
   }
   throw new Error(`mosquitto_dynamic_security.so not found in ${PLUGIN_DIRS.join(', ')} (install Mosquitto 2.0 or later)`)
-}
-
-/**
- * The plugin's file: created on the first start; on later starts the service accounts and
- * roles are brought in step with `.stack/secrets` (the broker is stopped, so the edit is safe),
- * and every controller account is kept.
- */
-export function syncDynsecFile (file: string, wanted: DynsecFile): DynsecFile {
-  if (!existsSync(file)) return wanted
-  const current = JSON.parse(readFileSync(file, 'utf8')) as DynsecFile
-  const services = new Set(wanted.clients.map(c => c.username))
-  const roles = new Set(wanted.roles.map(r => r.rolename))
-  return {
-    ...current,
-    defaultACLAccess: wanted.defaultACLAccess,
-    clients: [...wanted.clients, ...(current.clients ?? []).filter(c => !services.has(c.username))],
-    roles: [...wanted.roles, ...(current.roles ?? []).filter(r => !roles.has(r.rolename))]
-  }
 }
 
 export interface MosquittoConfValues {
@@ -92,14 +74,11 @@ export function mosquittoComponent (): Component {
         own(join(pkiDir, to))
       }
 
-      const dynsecFile = join(dataDir, 'dynamic-security.json')
-      const wanted = initialDynsecFile({
+      writeDynsecFile(join(dataDir, 'dynamic-security.json'), {
         admin: brokerAccount(ctx.paths, 'admin').password,
         connector: brokerAccount(ctx.paths, 'connector').password,
         health: brokerAccount(ctx.paths, 'health').password
-      })
-      writeFileSync(dynsecFile, `${JSON.stringify(syncDynsecFile(dynsecFile, wanted), null, 2)}\n`, { mode: 0o600 })
-      own(dynsecFile)
+      }, user)
 
       const body = renderMosquittoConf(ctx.paths.root, {
         dynsecPlugin: dynsecPluginPath(),

@@ -23,7 +23,7 @@ export interface ComposeService {
   healthcheck?: { test: string[] | string, disable?: boolean }
   restart?: string
   expose?: string[]
-  ports?: Array<{ target: number, published?: number | string }>
+  ports?: Array<{ target: number, published?: number | string } | string>
   volumes?: string[]
   networks?: Record<string, unknown>
 }
@@ -34,9 +34,23 @@ export interface ComposeModel {
   networks?: Record<string, { name?: string, external?: boolean | { name?: string } }>
 }
 
-/** A clean environment, so values from the caller's shell cannot leak into interpolation. */
+/**
+ * A clean environment, so values from the caller's shell cannot leak into interpolation. The
+ * variables a compose file requires (`${NAME:?…}`: passwords, with no default on purpose) get a
+ * recognisable stand-in, as an operator's `.env` would give them.
+ */
 function cleanEnv (): NodeJS.ProcessEnv {
-  return { PATH: process.env.PATH, HOME: process.env.HOME, LANG: 'C.UTF-8' }
+  const required = Object.fromEntries(requiredNames().map(n => [n, `compose-test-${n.toLowerCase()}`]))
+  return { PATH: process.env.PATH, HOME: process.env.HOME, LANG: 'C.UTF-8', ...required }
+}
+
+/** Every variable a compose file requires (`${NAME:?message}`). */
+export function requiredNames (): string[] {
+  const names = new Set<string>()
+  for (const file of [MAIN_FILE, MONITORING_FILE]) {
+    for (const m of readFileSync(join(ROOT, file), 'utf8').matchAll(/(?<!\$)\$\{([A-Z_][A-Z0-9_]*):\?/g)) names.add(m[1] as string)
+  }
+  return [...names].sort()
 }
 
 /** `docker-compose [--env-file f] -f file config`: throws with compose's message when invalid. */
@@ -93,5 +107,10 @@ export function readDotenv (file: string): Map<string, string> {
 
 /** Container ports a service offers on the network: `expose` plus the targets of `ports`. */
 export function containerPorts (service: ComposeService): number[] {
-  return [...(service.expose ?? []).map(Number), ...(service.ports ?? []).map(p => Number(p.target))]
+  return [...(service.expose ?? []).map(Number), ...(service.ports ?? []).map(portTarget)]
+}
+
+/** The container port of a `ports` entry (docker-compose 1.29 keeps one with a host address as `ip:published:target/proto`). */
+export function portTarget (p: NonNullable<ComposeService['ports']>[number]): number {
+  return typeof p === 'string' ? Number((p.split('/')[0] ?? '').split(':').at(-1)) : Number(p.target)
 }
