@@ -9,6 +9,7 @@ import { createHealthService, type HealthService } from '../../src/stages/health
 import { migrate } from '../../src/storage/migrate.ts'
 import { createTempDatabase, stackEnv, type TempDatabase } from '../helpers/stack.ts'
 import { ROOT } from './support.ts'
+import { stackBroker } from '../helpers/broker.ts'
 
 // Debian's chromium (apt-get install chromium), driven by playwright-core: no browser download.
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
@@ -40,6 +41,11 @@ describe('status page in headless Chromium', () => {
       HEALTH_PROBE_TIMEOUT_MS: '800',
       KAFKA_BOOTSTRAP_SERVERS: env.kafkaBootstrap,
       PROMETHEUS_URL: env.prometheusUrl,
+      // The stack's broker, as the health account (it may use f2/health/ only).
+      MQTT_BROKER: new URL(env.mqttUrl).hostname,
+      MQTT_PORT: new URL(env.mqttUrl).port,
+      MQTT_USERNAME: stackBroker().health.username,
+      MQTT_PASSWORD: stackBroker().health.password,
       TIMESCALE_HOST: url.hostname,
       TIMESCALE_PORT: url.port,
       TIMESCALE_DB: temp.name,
