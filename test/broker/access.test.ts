@@ -1,11 +1,14 @@
 import { randomBytes } from 'node:crypto'
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { ensurePki, issueClientCertificate } from '../../src/broker/pki.ts'
+import { createLogger } from '../../src/adapters/logger.ts'
 import { decodeEnvelope } from '../../src/core/envelope.ts'
+import { prepareAccess } from '../../src/stages/simulator/access.ts'
+import { loadSimulatorConfig } from '../../src/stages/simulator/config.ts'
 import { run as registry } from '../../src/registry/cli.ts'
 import { stackBroker, type TestBroker } from '../helpers/broker.ts'
 import { connectorEnv, startConnector, waitFor, type TestConnector } from '../stages/connector/harness.ts'
@@ -159,6 +162,34 @@ describe('per-controller authorisation', () => {
     await new Promise(resolve => setTimeout(resolve, 500))
     expect(kicked).toBe(false)
     expect(conn.connected).toBe(true)
+  })
+})
+
+describe('provisioning a fleet', () => {
+  it('issues passwords for a list of controllers into a 0600 file that the simulator can use', async () => {
+    const fleet = [newMac(), newMac()]
+    const list = join(out, 'macs.txt')
+    writeFileSync(list, `# two doors\n${fleet[0] ?? ''},door 1\n${fleet[1] ?? ''}\n`)
+    const dir = join(out, 'fleet')
+    const r = await cli(['add-controllers', '--file', list, '--out', dir])
+    try {
+      expect(r.code, r.stdout).toBe(0)
+      expect(r.stdout).not.toMatch(/password: /)
+      const file = join(dir, 'credentials.csv')
+      expect(statSync(file).mode & 0o777).toBe(0o600)
+      const tls = new URL(broker.mqttsPasswordUrl)
+      const plain = new URL(broker.url)
+      const config = loadSimulatorConfig({ MQTT_BROKER: plain.hostname, MQTT_PORT: plain.port, MQTT_TLS_PASSWORD_PORT: tls.port, MQTT_CA_FILE: broker.pki.caCert, SIM_CREDENTIALS_FILE: file })
+      const access = await prepareAccess(config, fleet, createLogger('simulator', 'silent'))
+      for (const mac of fleet) {
+        const a = access(mac)
+        expect(a.url).toBe(`mqtts://${plain.hostname}:${tls.port}`)
+        expect(await attempt(a.url, { username: a.username, password: a.password, clientId: a.clientId, ca: broker.ca })).toBe('connected')
+      }
+      await expect(prepareAccess(config, [newMac()], createLogger('simulator', 'silent'))).rejects.toThrow(/no password/)
+    } finally {
+      for (const mac of fleet) await cli(['revoke-controller', mac])
+    }
   })
 })
 
