@@ -10,6 +10,8 @@ import { migrate } from '../../src/storage/migrate.ts'
 import { createTempDatabase, stackEnv, type TempDatabase } from '../helpers/stack.ts'
 import { ROOT } from './support.ts'
 import { stackBroker } from '../helpers/broker.ts'
+import mqtt from 'mqtt'
+import { stackPaths } from '../../src/stack/config.ts'
 
 // Debian's chromium (apt-get install chromium), driven by playwright-core: no browser download.
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
@@ -46,6 +48,7 @@ describe('status page in headless Chromium', () => {
       MQTT_PORT: new URL(env.mqttUrl).port,
       MQTT_USERNAME: stackBroker().health.username,
       MQTT_PASSWORD: stackBroker().health.password,
+      MQTT_LOG_FILE: join(stackPaths().logsDir, 'mosquitto.log'),
       TIMESCALE_HOST: url.hostname,
       TIMESCALE_PORT: url.port,
       TIMESCALE_DB: temp.name,
@@ -86,6 +89,12 @@ describe('status page in headless Chromium', () => {
     await insertReading(23.25)
     await readings.getByText('23.25').waitFor({ timeout: 10_000 })
     await expect(readings.getByText('21.5').count()).resolves.toBe(0)
+
+    // A client the broker refuses shows up among the refusals, with its address.
+    await mqtt.connectAsync(stackEnv().mqttUrl, { protocolVersion: 5, reconnectPeriod: 0, username: 'intruder', password: 'guess' }).then(c => c.endAsync(), () => {})
+    const refusals = page.getByTestId('broker-refusals')
+    await refusals.getByText('auth_failed').first().waitFor({ timeout: 15_000 })
+    await expect(refusals.locator('tr', { hasText: 'auth_failed' }).first().textContent()).resolves.toMatch(/127\.0\.0\.1:\d+/)
 
     mkdirSync(ARTIFACTS, { recursive: true })
     await page.screenshot({ path: join(ARTIFACTS, 'status-page.png'), fullPage: true })
