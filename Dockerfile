@@ -27,7 +27,7 @@ FROM node:${NODE_VERSION}-bookworm-slim AS runtime
 # tini as PID 1 forwards SIGTERM/SIGINT to Node (which drains and stops within its deadline)
 # and reaps orphaned processes.
 RUN apt-get update \
-  && apt-get install -y --no-install-recommends tini=0.19.0-1+b3 \
+  && apt-get install -y --no-install-recommends tini=0.19.0-1+b3 'openssl=3.0.*' \
   && rm -rf /var/lib/apt/lists/*
 # Services bind every interface of the container; the native default (127.0.0.1) would be
 # unreachable from Prometheus and the health monitor. Compose publishes ports on the host's

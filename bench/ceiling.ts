@@ -91,13 +91,14 @@ async function mqttCeiling (): Promise<{ published: number, received: number, se
   let lastAt = 0
   const sub = createMqttClient({
     url: urls.mqttUrl,
+    ...p.broker.connector,
     clientId: `${p.id}-sub`,
     subscriptions: fleet.flatMap(c => [{ filter: `tele/f2-${c.mac}/#`, qos: 1 as const }, { filter: `stat/f2-${c.mac}/#`, qos: 1 as const }]),
     onMessage: () => { received++; lastAt = performance.now(); if (first === 0) first = lastAt }
   })
   await sub.waitConnected()
   await sleep(1000)
-  const load = p.load({ rate: 0, durationS: seconds, count: 0, connections: 4, windowPerConnection: 500, mix: 'sim', unknownFraction: 0, expectedFile: join(work, 'mqtt-expected.tsv'), clientPrefix: `${p.id}-pub` })
+  const load = p.load({ rate: 0, durationS: seconds, count: 0, windowPerConnection: 20, mix: 'sim', unknownFraction: 0, expectedFile: join(work, 'mqtt-expected.tsv'), clientPrefix: `${p.id}-pub` })
   load.child.send({ credit: -1 })
   const done = await load.done
   const until = Date.now() + 30_000

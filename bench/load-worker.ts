@@ -2,7 +2,9 @@
  * The benchmark's load generator, run as a child process (forked, with an IPC channel) so its
  * CPU is measured apart from the pipeline's. Traffic comes from the simulator's device model
  * (src/stages/simulator: fleet, sensor frames, events, F2 timestamps); this file only paces it
- * over several MQTT connections and writes down what the broker acknowledged.
+ * and writes down what the broker acknowledged. Every controller has its own connection and
+ * account, over TLS unless `access.transport` is plain, as the simulator's (the broker lets a
+ * controller publish on its own topics only); so do the unregistered controllers it plays.
  *
  * Every message acknowledged by the broker (QoS 1 PUBACK) is appended to `expectedFile` as
  * `topic \t device timestamp (UTC) \t rows expected \t dead-letter reason or -`, which is what
@@ -19,13 +21,17 @@ import { formatF2Timestamp } from '../src/core/timestamp.ts'
 import { createDeviceState, eventMessage, nextMessage, sensorMessage, type DeviceState, type OutMessage } from '../src/stages/simulator/device.ts'
 import { createRng } from '../src/core/random.ts'
 import { generateFleet, type SimController } from '../src/stages/simulator/fleet.ts'
+import { prepareAccess, type AccessSettings } from '../src/stages/simulator/access.ts'
+import { createLogger } from '../src/adapters/logger.ts'
+import { extractMac } from '../src/core/topic.ts'
 
 export type Mix = 'sim' | 'sensor' | 'events'
 
 const PUBLISH_TIMEOUT_MS = 10_000
 
 export interface LoadOptions {
-  mqttUrl: string
+  /** How the controllers reach the broker (their accounts are given as the admin). */
+  access: AccessSettings
   devices: number
   seed: number
   /** Messages per second; 0 = as fast as the in-flight windows (and the parent's credit) allow. */
@@ -33,7 +39,7 @@ export interface LoadOptions {
   durationS: number
   /** Stop after this many messages (0 = no limit). */
   count: number
-  connections: number
+  /** Unacknowledged publishes per controller connection. */
   windowPerConnection: number
   mix: Mix
   /** Share of messages sent as sensor readings of unregistered controllers (expected dead letters). */
@@ -103,12 +109,16 @@ async function main (): Promise<void> {
     return { m, ts: lastStamp, rows: rowsOf(byMac, m.topic), reason: '-' }
   }
 
-  const clients: Array<{ mqtt: MqttHandle, inFlight: number }> = []
-  for (let k = 0; k < o.connections; k++) {
-    const mqtt = createMqttClient({ url: o.mqttUrl, clientId: `${o.clientPrefix}-${k}`, reconnectMinMs: 200, reconnectMaxMs: 2000 })
-    await mqtt.waitConnected(30_000)
-    clients.push({ mqtt, inFlight: 0 })
+  type Client = { mqtt: MqttHandle, inFlight: number }
+  const macs = [...fleet.map(c => c.mac), ...(o.unknownFraction > 0 ? Array.from({ length: UNKNOWN_MACS }, (_, i) => unknownMac(i)) : [])]
+  const accessFor = await prepareAccess(o.access, macs, createLogger('load', 'warn'))
+  const clients = new Map<string, Client>()
+  for (const mac of macs) {
+    const a = accessFor(mac)
+    const mqtt = createMqttClient({ url: a.url, clientId: a.clientId, username: a.username, password: a.password, ...(a.tls === undefined ? {} : { tls: a.tls }), reconnectMinMs: 200, reconnectMaxMs: 2000 })
+    clients.set(mac, { mqtt, inFlight: 0 })
   }
+  await Promise.all([...clients.values()].map(c => c.mqtt.waitConnected(60_000)))
 
   let credit = o.rate > 0 ? -1 : 0
   let stopping = false
@@ -128,7 +138,7 @@ async function main (): Promise<void> {
   }
   const progressTimer = setInterval(() => report('progress'), 500)
 
-  const publish = (client: { mqtt: MqttHandle, inFlight: number }, item: ReturnType<typeof next>): void => {
+  const publish = (client: Client, item: ReturnType<typeof next>): void => {
     client.inFlight++
     pending++
     let done = false
@@ -157,7 +167,8 @@ async function main (): Promise<void> {
     attempt()
   }
 
-  let rr = 0
+  // The next message waits for room in its own controller's window (per-device order kept).
+  let held: ReturnType<typeof next> | undefined
   while (!stopping) {
     const t = elapsed()
     if (o.durationS > 0 && t >= o.durationS) break
@@ -167,13 +178,11 @@ async function main (): Promise<void> {
     if (o.count > 0) due = Math.min(due, o.count)
     let room = true
     while (sent < due) {
-      let chosen: { mqtt: MqttHandle, inFlight: number } | undefined
-      for (let k = 0; k < clients.length; k++) {
-        const c = clients[(rr + k) % clients.length] as { mqtt: MqttHandle, inFlight: number }
-        if (c.inFlight < o.windowPerConnection) { chosen = c; rr = (rr + k + 1) % clients.length; break }
-      }
-      if (chosen === undefined) { room = false; break }
-      publish(chosen, next())
+      const item = held ?? next()
+      const client = clients.get(extractMac(item.m.topic) ?? '') as Client
+      if (client.inFlight >= o.windowPerConnection) { held = item; room = false; break }
+      held = undefined
+      publish(client, item)
       sent++
       if ((sent & 255) === 0) break
     }
@@ -185,7 +194,7 @@ async function main (): Promise<void> {
   await new Promise<void>(resolve => out.end(resolve))
   report('done')
   // Clients with unsettled publishes (after a broker restart) may never finish closing.
-  await Promise.race([Promise.all(clients.map(c => c.mqtt.close(true).catch(() => {}))), new Promise(resolve => setTimeout(resolve, 2000))])
+  await Promise.race([Promise.all([...clients.values()].map(c => c.mqtt.close(true).catch(() => {}))), new Promise(resolve => setTimeout(resolve, 2000))])
   process.exit(0)
 }
 

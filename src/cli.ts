@@ -19,7 +19,8 @@ const commands: Record<string, { describe: string, load: () => Promise<CommandMo
   replay: { describe: 'replay --reason F2_… [--since ISO] [--dry-run]: feed dead letters back to the processor', load: () => import('./stages/processor/replay.ts') },
   health: { describe: 'health monitor: probes every component, serves /health, /status, /metrics (port 8000)', load: () => import('./stages/health/main.ts') },
   migrate: { describe: 'migrate [registry|timeseries|all]: apply the SQL migrations (one-shot)', load: () => import('./storage/migrate-cli.ts') },
-  registry: { describe: 'registry list|add-controller|add-template|add-sensor: manage the device registry', load: () => import('./registry/cli.ts') },
+  registry: { describe: 'registry list|add-controller(s)|revoke-controller|add-template|add-sensor: manage the device registry and controllers\' broker access', load: () => import('./registry/cli.ts') },
+  'broker-init': { describe: 'broker-init: the project CA, the broker certificate and its service accounts (compose, one-shot)', load: () => import('./broker/init-cli.ts') },
   api: { describe: 'read API: devices, readings, dead letters over HTTP with bearer tokens (port 8080)', load: () => import('./stages/api/main.ts') },
   token: { describe: 'token create --name N [--scope read] | list | revoke ID: API bearer tokens', load: () => import('./stages/api/token-cli.ts') }
 }

@@ -99,7 +99,7 @@ export async function runFault (fault: FaultName, o: FaultOptions): Promise<Faul
     await p.startAll()
     const expectedFile = join(work, 'expected.tsv')
     const t0 = Date.now()
-    const load = p.load({ rate: o.rate, durationS: 0, count: 0, connections: 2, windowPerConnection: 500, mix: 'sim', unknownFraction: o.unknownFraction, expectedFile, clientPrefix: `${p.id}-load` })
+    const load = p.load({ rate: o.rate, durationS: 0, count: 0, windowPerConnection: 20, mix: 'sim', unknownFraction: o.unknownFraction, expectedFile, clientPrefix: `${p.id}-load` })
     await sleep(o.beforeS * 1000)
     const faultAt = (Date.now() - t0) / 1000
     log(`${fault}: injecting at t=${faultAt.toFixed(1)} s`)

@@ -8,7 +8,8 @@ import { registerFleet } from '../../src/registry/admin.ts'
 import { migrate } from '../../src/storage/migrate.ts'
 import { generateFleet, TEMPLATES } from '../../src/stages/simulator/fleet.ts'
 import { UNKNOWN_MACS, unknownMac, type LoadOptions, type LoadProgress } from '../load-worker.ts'
-import { createDatabase, createTopics, deleteTopics, dropDatabase, ROOT, runId, stackUrls } from './stack.ts'
+import { createDatabase, createTopics, deleteTopics, dropDatabase, ROOT, runId, stackBroker, stackUrls, type BenchBroker } from './stack.ts'
+import type { AccessSettings } from '../../src/stages/simulator/access.ts'
 import { freePort } from '../../src/stack/ports.ts'
 import { stageMemoryEnv } from '../../src/stack/services.ts'
 import { postgresEnv } from '../../src/adapters/config.ts'
@@ -33,7 +34,9 @@ export interface PipelineOptions {
   nodeFlags?: Partial<Record<ServiceName, string[]>>
   logDir: string
   /** Another broker than the stack's (the corpus uses a private one). */
-  mqttUrl?: string
+  broker?: BenchBroker
+  /** How the load generator's controllers connect: TLS (default, the real path) or plain. */
+  transport?: 'tls' | 'plain'
 }
 
 export interface RunningService { name: ServiceName, child: ChildProcess, port: number, startedAt: number }
@@ -46,10 +49,24 @@ export const SIM_TEMPLATE_NAMES: Record<keyof typeof TEMPLATES, string> = {
   'Power Monitor': 'Sim Power Monitor'
 }
 
+/** The load generator's controllers: each with its own account, given as `broker`'s admin. */
+export function loadAccess (broker: BenchBroker, transport: 'tls' | 'plain'): AccessSettings {
+  return {
+    transport,
+    mqttUrl: broker.mqttUrl,
+    mqttTlsUrl: broker.mqttTlsUrl,
+    mqttCaFile: broker.caFile,
+    adminUsername: broker.admin.username,
+    adminPassword: broker.admin.password,
+    credentialsFile: undefined
+  }
+}
+
 export class Pipeline {
   readonly id: string
   readonly topics: { raw: string, decoded: string, dead: string }
   readonly urls: ReturnType<typeof stackUrls>
+  readonly broker: BenchBroker
   registryUrl = ''
   timeseriesUrl = ''
   readonly #dbs: Array<{ server: string, name: string }> = []
@@ -60,7 +77,8 @@ export class Pipeline {
 
   constructor (options: PipelineOptions, prefix = 'bench') {
     this.#options = options
-    this.urls = { ...stackUrls(), ...(options.mqttUrl === undefined ? {} : { mqttUrl: options.mqttUrl }) }
+    this.broker = options.broker ?? stackBroker()
+    this.urls = { ...stackUrls(), mqttUrl: this.broker.mqttUrl }
     this.id = runId(prefix)
     this.topics = { raw: `${this.id}_raw`, decoded: `${this.id}_decoded`, dead: `${this.id}_dead` }
     mkdirSync(options.logDir, { recursive: true })
@@ -113,6 +131,8 @@ export class Pipeline {
         ...common,
         MQTT_BROKER: mqtt.hostname,
         MQTT_PORT: mqtt.port,
+        MQTT_USERNAME: this.broker.connector.username,
+        MQTT_PASSWORD: this.broker.connector.password,
         // This run's controllers only (and the unregistered ones the load sends on purpose).
         MQTT_TOPICS: fleet.length <= 300
           ? [...fleet.flatMap(c => [`tele/f2-${c.mac}/#`, `stat/f2-${c.mac}/#`]),
@@ -267,8 +287,8 @@ export class Pipeline {
   }
 
   /** Starts the load generator (bench/load-worker.ts) as a forked child. */
-  load (options: Omit<LoadOptions, 'mqttUrl' | 'devices' | 'seed'>, onProgress?: (p: LoadProgress) => void): { child: ChildProcess, done: Promise<LoadProgress> } {
-    const full: LoadOptions = { ...options, mqttUrl: this.urls.mqttUrl, devices: this.#options.devices, seed: this.#options.seed }
+  load (options: Omit<LoadOptions, 'access' | 'devices' | 'seed'>, onProgress?: (p: LoadProgress) => void): { child: ChildProcess, done: Promise<LoadProgress> } {
+    const full: LoadOptions = { ...options, access: loadAccess(this.broker, this.#options.transport ?? 'tls'), devices: this.#options.devices, seed: this.#options.seed }
     const child = fork(join(ROOT, 'bench', 'load-worker.ts'), [JSON.stringify(full)], { execPath: process.execPath, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
     const done = new Promise<LoadProgress>((resolve, reject) => {
       let last: LoadProgress | undefined

@@ -5,7 +5,8 @@ import { randomBytes } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Admin } from '@platformatic/kafka'
 import postgres from 'postgres'
-import { projectRoot, stackConfig, type DatabaseConfig } from '../../src/stack/config.ts'
+import { brokerAccount, stackPki } from '../../src/stack/broker-accounts.ts'
+import { projectRoot, stackConfig, stackPaths, type DatabaseConfig } from '../../src/stack/config.ts'
 
 /**
  * Where the benchmark finds the running stack, and the few controls it needs over it:
@@ -13,6 +14,31 @@ import { projectRoot, stackConfig, type DatabaseConfig } from '../../src/stack/c
  */
 export const ROOT = projectRoot()
 const cfg = stackConfig()
+
+/** A broker and the accounts the benchmark uses on it (the stack's, from .stack/, unless given). */
+export interface BenchBroker {
+  /** Plain listener (127.0.0.1): the connector, and plain-transport controllers. */
+  mqttUrl: string
+  /** TLS listener for controllers with a password. */
+  mqttTlsUrl: string
+  caFile: string
+  admin: { username: string, password: string }
+  connector: { username: string, password: string }
+}
+
+export function stackBroker (): BenchBroker {
+  const e = process.env
+  const paths = stackPaths(ROOT)
+  const host = e.MQTT_BROKER ?? '127.0.0.1'
+  const admin = brokerAccount(paths, 'admin')
+  return {
+    mqttUrl: `mqtt://${host}:${e.MQTT_PORT ?? cfg.mqttPort}`,
+    mqttTlsUrl: `mqtts://${host}:${e.MQTT_TLS_PASSWORD_PORT ?? cfg.mqttsPasswordPort}`,
+    caFile: e.MQTT_CA_FILE ?? stackPki(paths).caCert,
+    admin: { username: admin.username, password: e.MQTT_ADMIN_PASSWORD ?? admin.password },
+    connector: brokerAccount(paths, 'connector')
+  }
+}
 
 export interface StackUrls {
   mqttUrl: string

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs'
 import { connect, type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt'
 import { backoffDelay } from './kafka.ts'
 
@@ -41,11 +42,19 @@ export interface Subscription {
   qos: 0 | 1
 }
 
+/** TLS material for an `mqtts://` URL: the CA that signed the broker, and a client certificate for mTLS. */
+export interface MqttTls {
+  ca?: string | Buffer
+  cert?: string | Buffer
+  key?: string | Buffer
+}
+
 export interface MqttOptions {
   url: string
   clientId: string
   username?: string
   password?: string
+  tls?: MqttTls
   /** false = resume the persistent session the broker keeps for `clientId`. */
   clean?: boolean
   /** How long the broker keeps the session after a disconnect (MQTT v5 Session Expiry Interval). */
@@ -92,6 +101,29 @@ export interface MqttHandle {
 }
 
 /**
+ * TLS material from files (MQTT_CA_FILE, MQTT_CERT_FILE, MQTT_KEY_FILE), read once at start-up;
+ * undefined when no file is named.
+ */
+export function tlsFromFiles (files: { ca?: string | undefined, cert?: string | undefined, key?: string | undefined }): MqttTls | undefined {
+  const tls: MqttTls = {}
+  if (files.ca !== undefined) tls.ca = readFileSync(files.ca)
+  if (files.cert !== undefined) tls.cert = readFileSync(files.cert)
+  if (files.key !== undefined) tls.key = readFileSync(files.key)
+  return Object.keys(tls).length === 0 ? undefined : tls
+}
+
+/** MQTT.js options for `tls`: the broker's certificate is always verified (against `ca` when given). */
+export function tlsOptions (tls: MqttTls | undefined): Pick<IClientOptions, 'ca' | 'cert' | 'key' | 'rejectUnauthorized'> {
+  if (tls === undefined) return {}
+  return {
+    rejectUnauthorized: true,
+    ...(tls.ca === undefined ? {} : { ca: tls.ca }),
+    ...(tls.cert === undefined ? {} : { cert: tls.cert }),
+    ...(tls.key === undefined ? {} : { key: tls.key })
+  }
+}
+
+/**
  * One shared instance: MQTT.js only tests the error for truthiness here, and building a new
  * Error (with its stack trace) per message cost about a quarter of the connector's CPU.
  */
@@ -119,6 +151,7 @@ export function createMqttClient (options: MqttOptions): MqttHandle {
   }
   if (options.username !== undefined) clientOptions.username = options.username
   if (options.password !== undefined) clientOptions.password = options.password
+  Object.assign(clientOptions, tlsOptions(options.tls))
 
   const client = connect(options.url, clientOptions)
   let generation = 0

@@ -1,6 +1,13 @@
+import { writeFileSync, mkdirSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
+import { join } from 'node:path'
 import { parseArgs } from 'node:util'
+import { adminSettings } from '../broker/config.ts'
+import { connectBrokerControl } from '../broker/control.ts'
+import { grantControllers, revokeControllers, type CredentialKind, type IssuedCredentials } from '../broker/provisioning.ts'
 import { isF2Error } from '../core/errors.ts'
+import { stackPaths } from '../stack/config.ts'
+import { existingStackSecret, stackPki } from '../stack/broker-accounts.ts'
 import { connect, registryConfigFromEnv } from '../storage/connection.ts'
 import { addController, addSensor, addTemplate, type DataPointInput, type TemplateInput } from './admin.ts'
 import { invalidChange } from './admin-input.ts'
@@ -9,7 +16,13 @@ import { listControllers, listTemplates } from './listing.ts'
 const USAGE = `usage: registry <command> [options]
 
   list [--json]                                   controllers, their connectors, pins and sensors; templates
-  add-controller --mac <mac> [--name <name>]
+  add-controller --mac <mac> [--name <name>] [--credentials password|certificate|none] [--out <dir>]
+                                                  register it and issue its broker credentials: a password
+                                                  (printed once) or a certificate + key written to --out
+  add-controllers --file <macs> [--credentials password|certificate] [--out <dir>]
+                                                  the same for a fleet: one MAC (optionally "mac,name") a line;
+                                                  passwords go to <out>/credentials.csv (0600), never to stdout
+  revoke-controller <mac>                         remove its broker account: disconnected at once, refused after
   add-template --name <name> [--model <m>] [--description <d>] [--type <device type>] [--replace]
                (--file <data-points.json> | --datapoint <label:format:offset:length[:decimals[:unit[:encoding]]]> ...)
   add-sensor --controller <mac> --connector <1..5> --pin <n> --template <name> [--name <name>] [--replace]
@@ -20,6 +33,11 @@ password has no default: on the native stack, eval "$(npm run -s db -- env regis
 them all). A data-points file holds
 an array of {label, dataFormat, dataEncoding?, offset, length, decimals?, prepend?, append?}
 or an object with such an array under "dataPoints".
+
+Broker credentials are changed over MQTT as the admin account: MQTT_BROKER, MQTT_PORT,
+MQTT_ADMIN_USERNAME (f2-admin), MQTT_ADMIN_PASSWORD, MQTT_CA_FILE (for mqtts://); certificates come
+from the CA in F2_PKI_DIR. The native stack's own (.stack/secrets, .stack/pki) are used when unset.
+--out defaults to ./f2-credentials.
 `
 
 /** Parses `label:format:offset:length[:decimals[:unit[:encoding]]]`. */
@@ -75,6 +93,38 @@ function str (value: unknown, flag: string): string {
   return value
 }
 
+function credentialKind (value: unknown, allowNone: boolean): CredentialKind | 'none' {
+  if (value === undefined) return 'password'
+  if (value === 'password' || value === 'certificate' || (allowNone && value === 'none')) return value
+  throw invalidChange(`--credentials must be password${allowNone ? ', certificate or none' : ' or certificate'}`)
+}
+
+const outDir = (value: unknown): string => typeof value === 'string' ? value : join(process.cwd(), 'f2-credentials')
+
+function brokerAdmin (): ReturnType<typeof adminSettings> {
+  const paths = stackPaths()
+  return adminSettings(process.env, { password: () => existingStackSecret(paths, 'mqtt-admin'), pkiDir: stackPki(paths).dir })
+}
+
+async function issueCredentials (macs: string[], kind: CredentialKind, out: string): Promise<IssuedCredentials[]> {
+  const settings = brokerAdmin()
+  if (kind === 'certificate' && settings.pki === undefined) throw invalidChange('no CA to issue certificates from: set F2_PKI_DIR (the directory with ca.crt and ca.key)')
+  const control = await connectBrokerControl(settings.admin)
+  try {
+    return await grantControllers(control, macs, kind, { ...(settings.pki === undefined ? {} : { pki: settings.pki }), outDir: out })
+  } finally {
+    await control.close()
+  }
+}
+
+function describeCredentials (c: IssuedCredentials): string {
+  if (c.kind === 'password') {
+    return `broker account ${c.account} (username and client id), password: ${c.password ?? ''}\n` +
+      'the password is shown only this once; issuing again replaces it\n'
+  }
+  return `broker account ${c.account}: certificate ${c.files?.cert ?? ''}, key ${c.files?.key ?? ''} (0600), CA ${c.files?.ca ?? ''}\n`
+}
+
 /** `registry <command>`: returns the exit code (0 ok, 1 failed, 2 usage). */
 export async function run (argv: string[]): Promise<number> {
   const [command, ...rest] = argv
@@ -91,14 +141,19 @@ export async function run (argv: string[]): Promise<number> {
         json: { type: 'boolean' }, mac: { type: 'string' }, name: { type: 'string' }, model: { type: 'string' },
         description: { type: 'string' }, type: { type: 'string' }, file: { type: 'string' },
         datapoint: { type: 'string', multiple: true }, replace: { type: 'boolean' }, controller: { type: 'string' },
-        connector: { type: 'string' }, pin: { type: 'string' }, template: { type: 'string' }
-      }
+        connector: { type: 'string' }, pin: { type: 'string' }, template: { type: 'string' },
+        credentials: { type: 'string' }, out: { type: 'string' }
+      },
+      allowPositionals: command === 'revoke-controller'
     }).values
   } catch (err) {
     process.stderr.write(`${(err as Error).message}\n\n${USAGE}`)
     return 2
   }
-  if (!['list', 'add-controller', 'add-template', 'add-sensor'].includes(command)) {
+  if (command === 'revoke-controller' && values.mac === undefined) {
+    values.mac = parseArgs({ args: rest, strict: false, allowPositionals: true }).positionals[0]
+  }
+  if (!['list', 'add-controller', 'add-controllers', 'revoke-controller', 'add-template', 'add-sensor'].includes(command)) {
     process.stderr.write(`unknown command '${command}'\n\n${USAGE}`)
     return 2
   }
@@ -136,8 +191,37 @@ export async function run (argv: string[]): Promise<number> {
       }
       process.stdout.write(`${lines.join('\n')}\n`)
     } else if (command === 'add-controller') {
+      const kind = credentialKind(values.credentials, true)
       const r = await addController(sql, { mac: str(values.mac, '--mac'), name: typeof values.name === 'string' ? values.name : null })
       process.stdout.write(`controller ${r.mac} #${r.deviceId} ${r.created ? 'created' : 'already registered'}\n`)
+      if (kind !== 'none') {
+        const [issued] = await issueCredentials([r.mac], kind, outDir(values.out))
+        if (issued !== undefined) process.stdout.write(describeCredentials(issued))
+      }
+    } else if (command === 'add-controllers') {
+      const kind = credentialKind(values.credentials, false)
+      const lines = (await readFile(str(values.file, '--file'), 'utf8')).split('\n').map(l => l.trim()).filter(l => l !== '' && !l.startsWith('#'))
+      const macs: string[] = []
+      for (const line of lines) {
+        const [mac, name] = line.split(',').map(s => s.trim())
+        const r = await addController(sql, { mac: mac ?? '', name: name === undefined || name === '' ? null : name })
+        macs.push(r.mac)
+      }
+      const out = outDir(values.out)
+      const issued = await issueCredentials(macs, kind === 'none' ? 'password' : kind, out)
+      if (issued[0]?.kind === 'password') {
+        mkdirSync(out, { recursive: true, mode: 0o700 })
+        const file = join(out, 'credentials.csv')
+        writeFileSync(file, `mac,username,password\n${issued.map(i => `${i.mac},${i.account},${i.password ?? ''}`).join('\n')}\n`, { mode: 0o600 })
+        process.stdout.write(`${issued.length} controllers registered; their passwords are in ${file} (0600): hand them over, then delete the file\n`)
+      } else {
+        process.stdout.write(`${issued.length} controllers registered; certificates and keys in ${out}\n`)
+      }
+    } else if (command === 'revoke-controller') {
+      const mac = str(values.mac, '<mac>')
+      const control = await connectBrokerControl(brokerAdmin().admin)
+      try { await revokeControllers(control, [mac]) } finally { await control.close() }
+      process.stdout.write(`controller ${mac}: broker access revoked\n`)
     } else if (command === 'add-template') {
       const template = await templateFromFlags(values)
       const r = await addTemplate(sql, template, { ifExists: values.replace === true ? 'replace' : 'error' })

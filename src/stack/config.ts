@@ -56,7 +56,14 @@ export interface DatabaseConfig<R extends string = string> {
 
 export interface StackConfig {
   portOffset: number
+  /** Plain MQTT on 127.0.0.1, for the services (credentials required). */
   mqttPort: number
+  /** MQTT over TLS with client certificates (controllers). */
+  mqttsPort: number
+  /** MQTT over TLS with username and password (controllers without a certificate). */
+  mqttsPasswordPort: number
+  /** Address of the two controller listeners (127.0.0.1 unless exposed, docs/operations/security.md). */
+  mqttDeviceBind: string
   kafkaPort: number
   kafkaControllerPort: number
   kafkaPartitions: number
@@ -76,7 +83,8 @@ const schema = z.object({
   KAFKA_HEAP_MB: z.coerce.number().int().min(256).max(8192).default(512),
   // Shifts every port of the stack, so a second copy (CI on a shared machine, a clean-clone
   // check) can run beside the usual one. 0 keeps the documented ports.
-  F2_STACK_PORT_OFFSET: z.coerce.number().int().min(0).max(50_000).default(0)
+  F2_STACK_PORT_OFFSET: z.coerce.number().int().min(0).max(50_000).default(0),
+  F2_MQTT_DEVICE_BIND: z.union([z.ipv4(), z.ipv6()]).default('127.0.0.1')
 })
 
 /**
@@ -98,10 +106,13 @@ function database<T extends 'registry' | 'timeseries'> (paths: StackPaths, targe
  * sizing knobs come from the environment.
  */
 export function stackConfig (env: Env = process.env, paths: StackPaths = stackPaths()): StackConfig {
-  const { KAFKA_PARTITIONS, KAFKA_HEAP_MB, F2_STACK_PORT_OFFSET: off } = loadConfig('stack', schema, env)
+  const { KAFKA_PARTITIONS, KAFKA_HEAP_MB, F2_STACK_PORT_OFFSET: off, F2_MQTT_DEVICE_BIND } = loadConfig('stack', schema, env)
   return Object.freeze({
     portOffset: off,
     mqttPort: 1883 + off,
+    mqttsPort: 8883 + off,
+    mqttsPasswordPort: 8884 + off,
+    mqttDeviceBind: F2_MQTT_DEVICE_BIND,
     kafkaPort: 9092 + off,
     kafkaControllerPort: 9093 + off,
     kafkaPartitions: KAFKA_PARTITIONS,

@@ -1,6 +1,7 @@
 import { join } from 'node:path'
 import { isF2Error } from '../core/errors.ts'
 import type { StackContext } from './component.ts'
+import { brokerEnv } from './broker-accounts.ts'
 import { roleEnv, serviceEnv } from './config.ts'
 import { runPostStartHooks } from './hooks.ts'
 import { bringUp } from './infrastructure.ts'
@@ -28,7 +29,7 @@ export function serviceSpec (ctx: StackContext, def: ServiceDefinition): Supervi
     name: def.name,
     command: process.execPath,
     args: [join(ctx.paths.root, 'src', 'cli.ts'), ...def.args],
-    env: { ...serviceEnv(ctx.cfg), ...roleEnv(ctx.cfg, def.db ?? {}), ...def.env },
+    env: { ...serviceEnv(ctx.cfg), ...roleEnv(ctx.cfg, def.db ?? {}), ...brokerEnv(ctx.cfg, ctx.paths, def.mqtt), ...def.env },
     cwd: ctx.paths.root,
     logFile: join(ctx.paths.logsDir, `${def.name}.log`),
     ready: signal => waitUntil(`${def.name} to answer ${url}`, () => httpOk(url), { timeoutMs: 60_000, intervalMs: 300, signal })

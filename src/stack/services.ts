@@ -1,4 +1,5 @@
 import { join } from 'node:path'
+import type { BrokerRole } from './broker-accounts.ts'
 import { projectRoot, type DatabaseRoles } from './config.ts'
 
 /**
@@ -14,6 +15,8 @@ export interface ServiceDefinition {
   port: number
   env?: Record<string, string>
   db?: DatabaseRoles
+  /** The broker account it connects with (MQTT_USERNAME/PASSWORD, or the admin's for the simulator). */
+  mqtt?: BrokerRole
 }
 
 /** The demo fleet runs unless `F2_SIMULATOR=off` or `--no-simulator` (e.g. `npm start -- --no-simulator`). */
@@ -47,11 +50,11 @@ export const stageMemoryEnv = (env: Record<string, string | undefined> = process
 
 export const services: ServiceDefinition[] = [
   // The health monitor probes every other entry; it reports missing ones as down.
-  { name: 'health', args: ['health'], port: 8000, db: { registry: 'reader', timeseries: 'reader' } },
-  { name: 'connector', args: ['connector'], port: 9402, env: { ...stageMemoryEnv(), HTTP_PORT: '9402', CONNECTOR_CLIENT_ID: 'f2-connector-1' } },
+  { name: 'health', args: ['health'], port: 8000, db: { registry: 'reader', timeseries: 'reader' }, mqtt: 'health' },
+  { name: 'connector', args: ['connector'], port: 9402, env: { ...stageMemoryEnv(), HTTP_PORT: '9402', CONNECTOR_CLIENT_ID: 'f2-connector-1' }, mqtt: 'connector' },
   { name: 'processor', args: ['processor'], port: 9403, env: { ...stageMemoryEnv(), HTTP_PORT: '9403', PROCESSOR_INSTANCE_ID: 'processor-1' }, db: { registry: 'processor' } },
   { name: 'sink', args: ['sink'], port: 9404, env: { ...stageMemoryEnv(), HTTP_PORT: '9404', SINK_INSTANCE_ID: 'sink-1' }, db: { timeseries: 'sink' } },
   // The read API: off the data path (it only reads the databases), so its memory is not bounded like the stages'.
   { name: 'api', args: ['api'], port: 8080, env: { HTTP_PORT: '8080' }, db: { registry: 'api', timeseries: 'reader' } },
-  ...(simulatorEnabled() ? [{ name: 'simulator', args: ['simulator'], port: 9401, env: { HTTP_PORT: '9401' }, db: { registry: simulatorRegisters() ? 'owner' as const : 'reader' as const } }] : [])
+  ...(simulatorEnabled() ? [{ name: 'simulator', args: ['simulator'], port: 9401, env: { HTTP_PORT: '9401' }, db: { registry: simulatorRegisters() ? 'owner' as const : 'reader' as const }, mqtt: 'admin' as const }] : [])
 ]

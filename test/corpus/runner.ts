@@ -8,6 +8,7 @@ import { decodeDeadLetter } from '../../src/core/dead-letter.ts'
 import { Pipeline, SERVICES } from '../../bench/lib/pipeline.ts'
 import { abuseHttp } from '../helpers/http-abuse.ts'
 import { startPrivateMosquitto } from '../helpers/private-mosquitto.ts'
+import { testAccount } from '../helpers/broker.ts'
 
 /**
  * The bad-input corpus (items.jsonl, one item per line) through the whole pipeline: a private
@@ -106,8 +107,14 @@ function judge (item: CorpusItem, rows: ItemResult['rows'], dls: ItemResult['dea
 export async function runCorpus (items = loadItems(), log: (s: string) => void = () => {}): Promise<CorpusReport> {
   const started = Date.now()
   const broker = await startPrivateMosquitto()
+  // The corpus publishes on any topic, malformed ones included: one account publishes and the
+  // connector subscribes to everything with another (the controllers' rules are tested in test/broker/).
+  const anyTopic = await testAccount(broker, { publish: ['#'], subscribe: ['#', '$share/#'] })
   const pipeline = new Pipeline({
-    devices: 0, seed: 1, mqttUrl: broker.url, logDir: join('/tmp', `f2-corpus-${process.pid}`),
+    devices: 0,
+    seed: 1,
+    broker: { mqttUrl: broker.url, mqttTlsUrl: broker.mqttsPasswordUrl, caFile: broker.pki.caCert, admin: broker.admin, connector: anyTopic },
+    logDir: join('/tmp', `f2-corpus-${process.pid}`),
     // The items carry fixed device times (2024): the processor's window reaches back ten years.
     env: { connector: { MQTT_TOPICS: '#', MQTT_SESSION_EXPIRY_S: '0' }, processor: { TIMESTAMP_MAX_AGE_S: String(10 * 365 * 86400) }, sink: { BATCH_TIMEOUT: '0.1' } }
   }, 'corpus')
@@ -115,7 +122,7 @@ export async function runCorpus (items = loadItems(), log: (s: string) => void =
     clientId: 'f2-corpus-dead', bootstrapBrokers: pipeline.urls.kafka.split(','), groupId: `${pipeline.id}-reader`,
     autocommit: false, isolationLevel: 1, maxWaitTime: 100, sessionTimeout: 10_000, heartbeatInterval: 1000
   })
-  const publisher = createMqttClient({ url: broker.url, clientId: `${pipeline.id}-pub` })
+  const publisher = createMqttClient({ url: broker.url, clientId: `${pipeline.id}-pub`, username: anyTopic.username, password: anyTopic.password })
   try {
     await pipeline.setUp()
     await pipeline.startAll()

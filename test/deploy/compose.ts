@@ -39,7 +39,8 @@ export interface ComposeModel {
 /** Every password the compose files require (`${NAME:?…}`): compose refuses to start without them. */
 export const REQUIRED_SECRETS = [
   'PG_SUPERUSER_PASSWORD', 'POSTGRES_PASSWORD', 'POSTGRES_PROCESSOR_PASSWORD', 'POSTGRES_READER_PASSWORD', 'POSTGRES_API_PASSWORD',
-  'TIMESCALE_PASSWORD', 'TIMESCALE_SINK_PASSWORD', 'TIMESCALE_READER_PASSWORD', 'GF_SECURITY_ADMIN_PASSWORD'
+  'TIMESCALE_PASSWORD', 'TIMESCALE_SINK_PASSWORD', 'TIMESCALE_READER_PASSWORD', 'GF_SECURITY_ADMIN_PASSWORD',
+  'MQTT_ADMIN_PASSWORD', 'MQTT_CONNECTOR_PASSWORD', 'MQTT_HEALTH_PASSWORD'
 ] as const
 
 /** What an operator puts in `.env`: a distinct random value per password, new for every test run. */

@@ -16,7 +16,7 @@ const appServices = (): Array<[string, ComposeService, string]> => allServices()
   .filter(([, s]) => s.image?.startsWith('f2-pipeline:') === true)
   .map(([name, s]) => [name, s, s.command?.[0] ?? ''])
 
-const ONE_SHOTS = ['kafka-jmx-agent', 'kafka-init', 'migrate']
+const ONE_SHOTS = ['kafka-jmx-agent', 'kafka-init', 'migrate', 'mosquitto-init']
 
 // Read outside the services' schemas: LOG_LEVEL by src/adapters/logger.ts (every service);
 // the migration command reads the two database groups (src/storage/connection.ts) and its
@@ -94,7 +94,7 @@ describe('compose files', { timeout: 30_000 }, () => {
 describe('environment passed to the project services', { timeout: 30_000 }, () => {
   it('covers every service of the image', () => {
     expect(appServices().map(([name, , command]) => `${name}:${command}`).sort())
-      .toEqual(['api:api', 'connector-2:connector', 'connector:connector', 'health:health', 'migrate:migrate', 'processor:processor', 'simulator:simulator', 'sink:sink'])
+      .toEqual(['api:api', 'connector-2:connector', 'connector:connector', 'health:health', 'migrate:migrate', 'mosquitto-init:broker-init', 'processor:processor', 'simulator:simulator', 'sink:sink'])
   })
 
   it('connectors on the shared subscription have distinct, fixed client ids', () => {

@@ -103,7 +103,9 @@ describe('ports agree', { timeout: 30_000 }, () => {
 
   it('the host ports of the infrastructure are those of the native stack', () => {
     const published = (name: string): Array<[number, number]> => publishedPorts(services()[name] ?? {}).map(p => [p.published, p.target])
-    expect(published('mosquitto')).toEqual([[1883, 1883]])
+    // Controllers reach the broker over TLS only; the plain listener (services) stays on loopback.
+    expect(published('mosquitto')).toEqual([[8883, 8883], [8884, 8884], [1883, 1883]])
+    expect(publishedPorts(services().mosquitto ?? {}).find(p => p.target === 1883)?.hostIp).toBe('127.0.0.1')
     expect(published('kafka')).toEqual([[9092, 9092]])
     expect(published('postgres')).toEqual([[5432, 5432]])
     expect(published('timescaledb')).toEqual([[5433, 5432]])

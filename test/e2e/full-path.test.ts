@@ -15,6 +15,8 @@ import { migrate } from '../../src/storage/migrate.ts'
 import { createTempDatabase, createTempTopics, stackEnv, uniqueName, type TempDatabase, type TempTopics } from '../helpers/stack.ts'
 import { freePorts } from '../../src/stack/ports.ts'
 import { startPrivateMosquitto, type PrivateMosquitto } from '../helpers/private-mosquitto.ts'
+import { simulatorBrokerEnv, testAccount } from '../helpers/broker.ts'
+import { prepareAccess } from '../../src/stages/simulator/access.ts'
 import { collect, spawnCli, waitFor, type ChildService } from './support.ts'
 import { postgresEnv } from '../../src/adapters/config.ts'
 
@@ -93,9 +95,12 @@ describe('full path: simulator → Mosquitto → connector → Kafka → process
 
   const logs = (): string => [...children].map(([name, c]) => `--- ${name}\n${c.output().slice(-3000)}`).join('\n')
 
-  const simulator = (seed: number, fleet: SimController[]): Simulator => {
-    const config = loadSimulatorConfig({ MQTT_BROKER: '127.0.0.1', MQTT_PORT: String(broker.port), SIM_SEED: String(seed), ...postgresEnv('POSTGRES', registry.url) })
-    const sim = createSimulator({ config, logger: createLogger('simulator', 'warn'), metrics: simulatorMetrics(createRegistry('simulator')), fleet })
+  // Every simulated controller connects over TLS with its own account, as a real one does.
+  const simulator = async (seed: number, fleet: SimController[]): Promise<Simulator> => {
+    const config = loadSimulatorConfig({ ...simulatorBrokerEnv(broker, broker.pki.caCert), SIM_SEED: String(seed), ...postgresEnv('POSTGRES', registry.url) })
+    const logger = createLogger('simulator', 'warn')
+    const access = await prepareAccess(config, fleet.map(c => c.mac), logger)
+    const sim = createSimulator({ config, logger, metrics: simulatorMetrics(createRegistry('simulator')), fleet, access })
     sims.push(sim)
     return sim
   }
@@ -133,7 +138,7 @@ describe('full path: simulator → Mosquitto → connector → Kafka → process
       MQTT_BROKER: '127.0.0.1', MQTT_PORT: String(broker.port), ...postgresEnv('POSTGRES', registry.url), ...postgresEnv('TIMESCALE', timeseries.url)
     }
     const env: Record<(typeof STAGES)[number], Record<string, string>> = {
-      connector: { KAFKA_TOPIC: raw, MQTT_SHARE_GROUP: uniqueName('fp_share'), CONNECTOR_CLIENT_ID: uniqueName('fp_connector') },
+      connector: { MQTT_USERNAME: broker.connector.username, MQTT_PASSWORD: broker.connector.password, KAFKA_TOPIC: raw, MQTT_SHARE_GROUP: uniqueName('fp_share'), CONNECTOR_CLIENT_ID: uniqueName('fp_connector') },
       processor: { KAFKA_INPUT_TOPIC: raw, KAFKA_OUTPUT_TOPIC: decoded, KAFKA_CONSUMER_GROUP: uniqueName('fp_proc'), PROCESSOR_INSTANCE_ID: uniqueName('fp_p') },
       sink: { KAFKA_INPUT_TOPIC: decoded, KAFKA_CONSUMER_GROUP: uniqueName('fp_sink'), SINK_INSTANCE_ID: uniqueName('fp_s'), BATCH_TIMEOUT: '0.1' }
     }
@@ -175,7 +180,7 @@ describe('full path: simulator → Mosquitto → connector → Kafka → process
   it('accounts for every message the simulator sent, with the values it encoded', async () => {
     const { fleet } = await loadFleet({ devices: 0, seed: SEED, register: false, registry: registry.url, logger: createLogger('simulator', 'warn'), waitMs: 10_000 })
     expect(fleet.map(c => c.mac).sort()).toEqual(['123456abcdef', 'abc123def456', 'e4fd45f654be'])
-    const sim = simulator(SEED, fleet)
+    const sim = await simulator(SEED, fleet)
     await sim.start()
     const sent = await sim.sendCount(N)
     expect(sent).toHaveLength(N)
@@ -183,12 +188,13 @@ describe('full path: simulator → Mosquitto → connector → Kafka → process
     // A controller that is not in the registry: every one of its readings is dead-lettered.
     unknownMac = `e2e0${uniqueName('m').slice(-8)}`
     strangerFleet = [{ mac: unknownMac, name: 'unregistered', connectors: [{ number: 1, mode: 'sensor-mode', sensors: [simSensor(1, { name: 'Environmental Sensor', dataPoints: [...TEMPLATES['Environmental Sensor'].dataPoints] })] }] }]
-    const stranger = simulator(SEED + 1, strangerFleet)
+    const stranger = await simulator(SEED + 1, strangerFleet)
     await stranger.start()
     strangers = await stranger.sendCount(UNKNOWN_MESSAGES)
 
     // Outputs only answer commands: strike on, strike off, siren on (then asked), a reader LED reply.
-    const commander = await mqtt.connectAsync(broker.url, { protocolVersion: 5, clientId: uniqueName('fp_cmd') })
+    const operator = await testAccount(broker, { publish: ['cmnd/#'] })
+    const commander = await mqtt.connectAsync(broker.url, { protocolVersion: 5, clientId: uniqueName('fp_cmd'), username: operator.username, password: operator.password })
     const commands: Array<[string, string]> = []
     for (const c of fleet) {
       const access = c.connectors.find(k => k.mode === 'access-control-mode')?.number

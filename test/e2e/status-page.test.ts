@@ -10,6 +10,9 @@ import { migrate } from '../../src/storage/migrate.ts'
 import { postgresEnv } from '../../src/adapters/config.ts'
 import { createTempDatabase, roleUrl, stackEnv, type TempDatabase } from '../helpers/stack.ts'
 import { ROOT } from './support.ts'
+import { stackBroker } from '../helpers/broker.ts'
+import mqtt from 'mqtt'
+import { stackPaths } from '../../src/stack/config.ts'
 
 // Debian's chromium (apt-get install chromium), driven by playwright-core: no browser download.
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
@@ -42,6 +45,10 @@ describe('status page in headless Chromium', () => {
       MQTT_PORT: new URL(env.mqttUrl).port,
       KAFKA_BOOTSTRAP_SERVERS: env.kafkaBootstrap,
       PROMETHEUS_URL: env.prometheusUrl,
+      // The stack's broker, as the health account (it may use f2/health/ only).
+      MQTT_USERNAME: stackBroker().health.username,
+      MQTT_PASSWORD: stackBroker().health.password,
+      MQTT_LOG_FILE: join(stackPaths().logsDir, 'mosquitto.log'),
       // As the stack runs it: the read-only roles (the page's rows come from the temporary database).
       ...postgresEnv('POSTGRES', roleUrl('registry', 'reader')),
       ...postgresEnv('TIMESCALE', roleUrl('timeseries', 'reader', temp.name))
@@ -80,6 +87,12 @@ describe('status page in headless Chromium', () => {
     await insertReading(23.25)
     await readings.getByText('23.25').waitFor({ timeout: 10_000 })
     await expect(readings.getByText('21.5').count()).resolves.toBe(0)
+
+    // A client the broker refuses shows up among the refusals, with its address.
+    await mqtt.connectAsync(stackEnv().mqttUrl, { protocolVersion: 5, reconnectPeriod: 0, username: 'intruder', password: 'guess' }).then(c => c.endAsync(), () => {})
+    const refusals = page.getByTestId('broker-refusals')
+    await refusals.getByText('auth_failed').first().waitFor({ timeout: 15_000 })
+    await expect(refusals.locator('tr', { hasText: 'auth_failed' }).first().textContent()).resolves.toMatch(/127\.0\.0\.1:\d+/)
 
     mkdirSync(ARTIFACTS, { recursive: true })
     await page.screenshot({ path: join(ARTIFACTS, 'status-page.png'), fullPage: true })

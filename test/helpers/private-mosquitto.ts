@@ -1,38 +1,89 @@
 import { spawn } from 'node:child_process'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { randomBytes } from 'node:crypto'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { mqttReady } from '../../src/stack/mosquitto.ts'
+import type { BrokerAdmin } from '../../src/broker/control.ts'
+import { ACCOUNTS, initialDynsecFile } from '../../src/broker/dynsec.ts'
+import { ensurePki, type PkiPaths } from '../../src/broker/pki.ts'
+import { projectRoot } from '../../src/stack/config.ts'
+import { dynsecPluginPath, mqttReady, renderMosquittoConf } from '../../src/stack/mosquitto.ts'
 import { freePort } from '../../src/stack/ports.ts'
 
 /**
- * A throw-away Mosquitto on a free port. The F2 topic grammar fixes every topic by MAC, so
- * on the shared broker a running `npm start` (whose simulator plays the same sample
- * controllers) would feed its readings into a test's connector and take copies of the
- * test's messages into its own pipeline; a broker of its own keeps a test's traffic exact.
+ * A throw-away Mosquitto on free ports, configured from the shipped
+ * stack/mosquitto/mosquitto.conf (accounts, TLS listeners, topic rules) with a CA and
+ * service accounts of its own. The F2 topic grammar fixes every topic by MAC, so on the
+ * shared broker a running `npm start` (whose simulator plays the same sample controllers)
+ * would feed its readings into a test's connector and take copies of the test's messages
+ * into its own pipeline; a broker of its own keeps a test's traffic exact.
  */
-export interface PrivateMosquitto { port: number, url: string, stop: () => Promise<void> }
+export interface PrivateMosquitto {
+  pid: number
+  port: number
+  /** Plain listener (services). */
+  url: string
+  /** TLS listener for certificate controllers, and for password controllers. */
+  mqttsUrl: string
+  mqttsPasswordUrl: string
+  pki: PkiPaths
+  ca: string
+  admin: BrokerAdmin
+  connector: { username: string, password: string }
+  health: { username: string, password: string }
+  /** The broker's log so far. */
+  log: () => string
+  stop: () => Promise<void>
+}
 
-export async function startPrivateMosquitto (): Promise<PrivateMosquitto> {
+/**
+ * `open`: the broker as it was before access control (anonymous clients, no plugin, no TLS),
+ * only for the benchmark's baseline; the other fields are then unused by it.
+ */
+export async function startPrivateMosquitto (options: { open?: boolean } = {}): Promise<PrivateMosquitto> {
   const dir = mkdtempSync(join(tmpdir(), 'f2-mqtt-'))
-  const port = await freePort()
+  const [port, mqttsPort, mqttsPasswordPort] = [await freePort(), await freePort(), await freePort()]
+  const pki = ensurePki(join(dir, 'pki'), ['localhost', '127.0.0.1'])
+  const data = join(dir, 'data')
+  mkdirSync(data)
+  const secret = (): string => randomBytes(18).toString('base64url')
+  const passwords = { admin: secret(), connector: secret(), health: secret() }
+  writeFileSync(join(data, 'dynamic-security.json'), JSON.stringify(initialDynsecFile(passwords)))
   const conf = join(dir, 'mosquitto.conf')
-  // As stack/mosquitto/mosquitto.conf, minus persistence (nothing outlives the test).
+  const secured = renderMosquittoConf(projectRoot(), {
+    dynsecPlugin: dynsecPluginPath(), dataDir: data, pkiDir: pki.dir, mqttPort: String(port),
+    mqttsPort: String(mqttsPort), mqttsPasswordPort: String(mqttsPasswordPort), deviceBind: '127.0.0.1'
+  })
+  const body = options.open === true
+    ? `listener ${port} 127.0.0.1\nallow_anonymous true\nmax_queued_messages 100000\nmax_inflight_messages 100\nlog_dest stderr\nlog_type error\nlog_type warning\n`
+    : secured
+  // As shipped, minus persistence (nothing outlives the test).
   const user = process.getuid?.() === 0 ? 'user root\n' : ''
-  writeFileSync(conf, `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence false\nmax_queued_messages 100000\nmax_inflight_messages 100\nlog_dest stderr\nlog_type error\nlog_type warning\n${user}`)
+  writeFileSync(conf, `${body.replace(/^persistence true$/m, 'persistence false')}\n${user}`)
   const child = spawn('/usr/sbin/mosquitto', ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] })
   let log = ''
-  child.stderr.on('data', (d: Buffer) => { log = (log + d.toString()).slice(-4000) })
+  child.stderr.on('data', (d: Buffer) => { log = (log + d.toString()).slice(-200_000) })
+  const health = { username: ACCOUNTS.health, password: passwords.health }
   const until = Date.now() + 15_000
   for (;;) {
     if (child.exitCode !== null) throw new Error(`mosquitto exited with ${child.exitCode}: ${log}`)
-    if (await mqttReady(port).catch(() => false)) break
+    if (await mqttReady(port, health).catch(() => false)) break
     if (Date.now() > until) { child.kill('SIGKILL'); throw new Error(`mosquitto on ${port} not ready after 15 s: ${log}`) }
     await new Promise(resolve => setTimeout(resolve, 100))
   }
+  const url = `mqtt://127.0.0.1:${port}`
   return {
+    pid: child.pid ?? 0,
     port,
-    url: `mqtt://127.0.0.1:${port}`,
+    url,
+    mqttsUrl: `mqtts://localhost:${mqttsPort}`,
+    mqttsPasswordUrl: `mqtts://localhost:${mqttsPasswordPort}`,
+    pki,
+    ca: readFileSync(pki.caCert, 'utf8'),
+    admin: { url, username: ACCOUNTS.admin, password: passwords.admin },
+    connector: { username: ACCOUNTS.connector, password: passwords.connector },
+    health,
+    log: () => log,
     async stop () {
       if (child.exitCode === null && child.signalCode === null) {
         const exited = new Promise(resolve => child.once('exit', resolve))

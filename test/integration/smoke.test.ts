@@ -4,6 +4,7 @@ import mqtt from 'mqtt'
 import postgres from 'postgres'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createTempDatabase, createTempTopics, stackEnv, uniqueName, uniqueTopicName, type TempTopics } from '../helpers/stack.ts'
+import { auth } from '../helpers/mqtt-account.ts'
 
 /** Proves each real part of the stack works with the clients the project uses. */
 const env = stackEnv()
@@ -74,8 +75,8 @@ describe('Mosquitto (MQTT v5)', () => {
   it('delivers a QoS 1 message to a subscriber', async () => {
     const topic = `smoke/${uniqueName('t')}`
     const payload = JSON.stringify({ id: randomUUID() })
-    const sub = await mqtt.connectAsync(env.mqttUrl, { protocolVersion: 5, clientId: uniqueName('smoke_sub'), reconnectPeriod: 0 })
-    const pub = await mqtt.connectAsync(env.mqttUrl, { protocolVersion: 5, clientId: uniqueName('smoke_pub'), reconnectPeriod: 0 })
+    const sub = await mqtt.connectAsync(env.mqttUrl, { protocolVersion: 5, clientId: uniqueName('smoke_sub'), reconnectPeriod: 0, ...auth() })
+    const pub = await mqtt.connectAsync(env.mqttUrl, { protocolVersion: 5, clientId: uniqueName('smoke_pub'), reconnectPeriod: 0, ...auth() })
     try {
       const granted = await sub.subscribeAsync(topic, { qos: 1 })
       expect(granted[0]?.qos).toBe(1)

@@ -90,13 +90,17 @@ describe('the running pipeline', () => {
       ...postgresEnv('TIMESCALE', timeseries.url),
       KAFKA_DEAD_LETTER_TOPIC: dead
     }
+    const tls = new URL(broker.mqttsPasswordUrl)
     const own: Record<string, Record<string, string>> = {
-      connector: { KAFKA_TOPIC: raw, MQTT_SHARE_GROUP: uniqueName('live_share'), CONNECTOR_CLIENT_ID: uniqueName('live_connector') },
+      connector: { MQTT_USERNAME: broker.connector.username, MQTT_PASSWORD: broker.connector.password, KAFKA_TOPIC: raw, MQTT_SHARE_GROUP: uniqueName('live_share'), CONNECTOR_CLIENT_ID: uniqueName('live_connector') },
       processor: { KAFKA_INPUT_TOPIC: raw, KAFKA_OUTPUT_TOPIC: decoded, KAFKA_CONSUMER_GROUP: groups.processor, PROCESSOR_INSTANCE_ID: uniqueName('live_p') },
       sink: { KAFKA_INPUT_TOPIC: decoded, KAFKA_CONSUMER_GROUP: groups.sink, SINK_INSTANCE_ID: uniqueName('live_s') },
       // Readings every few seconds, so every stage sees traffic soon.
-      simulator: { PUBLISH_INTERVAL: '3' },
+      // Each simulated controller over TLS with its own account, given as the admin.
+      simulator: { PUBLISH_INTERVAL: '3', MQTT_TLS_PASSWORD_PORT: tls.port, MQTT_CA_FILE: broker.pki.caCert, MQTT_ADMIN_PASSWORD: broker.admin.password },
       health: {
+        MQTT_USERNAME: broker.health.username,
+        MQTT_PASSWORD: broker.health.password,
         HEALTH_HOST: '127.0.0.1',
         HEALTH_PORT: String(PORTS.health),
         HEALTH_PROBE_INTERVAL_MS: '2000',

@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process'
 import { constants } from 'node:os'
 import { join } from 'node:path'
 import { isF2Error } from '../../core/errors.ts'
+import { brokerEnv } from '../broker-accounts.ts'
 import { roleEnv, serviceEnv } from '../config.ts'
 import { createContext } from '../context.ts'
 import { down, up } from '../detached.ts'
@@ -31,7 +32,7 @@ export async function run (argv: string[]): Promise<number> {
       // it, whichever helper it uses; variables already set win. Tests create databases and
       // tables, so they get the owners' credentials (the generated ones of .stack/secrets);
       // tests of the service roles read those roles' secrets themselves (test/helpers/stack.ts).
-      const env = { ...serviceEnv(ctx.cfg), ...roleEnv(ctx.cfg, { registry: 'owner', timeseries: 'owner' }), ...process.env }
+      const env = { ...serviceEnv(ctx.cfg), ...roleEnv(ctx.cfg, { registry: 'owner', timeseries: 'owner' }), ...brokerEnv(ctx.cfg, ctx.paths, undefined), ...process.env }
       const child = spawn(process.execPath, [vitest, 'run', ...argv], { cwd: ctx.paths.root, stdio: 'inherit', env })
       child.once('error', reject)
       child.once('exit', (code, sig) => resolve(code ?? 128 + (sig === null ? 1 : constants.signals[sig])))

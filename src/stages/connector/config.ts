@@ -2,6 +2,7 @@ import { hostname } from 'node:os'
 import { z } from 'zod'
 import { env, kafkaBrokers, loadConfig, type Env } from '../../adapters/config.ts'
 import { COMPRESSIONS, KAFKA_MESSAGE_MAX_BYTES, type Compression } from '../../adapters/kafka.ts'
+import { tlsFromFiles, type MqttTls } from '../../adapters/mqtt.ts'
 
 export const schema = z.object({
   /** Host name (the seed's form) or a full `mqtt://host:port` URL. */
@@ -9,6 +10,10 @@ export const schema = z.object({
   MQTT_PORT: env.int(1883, 1, 65535),
   MQTT_USERNAME: z.string().optional(),
   MQTT_PASSWORD: z.string().optional(),
+  /** TLS (an `mqtts://` MQTT_BROKER): the broker's CA, and a client certificate and key if it asks for one. */
+  MQTT_CA_FILE: z.string().optional(),
+  MQTT_CERT_FILE: z.string().optional(),
+  MQTT_KEY_FILE: z.string().optional(),
   /** The seed's single filter; a comma-separated list is accepted. Overrides MQTT_TOPICS. */
   MQTT_TOPIC_PATTERN: z.string().optional(),
   MQTT_TOPICS: env.list(['tele/#', 'stat/#']),
@@ -52,6 +57,7 @@ export interface ConnectorConfig {
   mqttUrl: string
   mqttUsername: string | undefined
   mqttPassword: string | undefined
+  mqttTls: MqttTls | undefined
   /** The filters as subscribed (with the `$share/<group>/` prefix when shared). */
   subscriptions: string[]
   clientId: string
@@ -92,6 +98,7 @@ export function loadConnectorConfig (source: Env = process.env): Readonly<Connec
     mqttUrl: mqttUrl(c.MQTT_BROKER, c.MQTT_PORT),
     mqttUsername: c.MQTT_USERNAME,
     mqttPassword: c.MQTT_PASSWORD,
+    mqttTls: tlsFromFiles({ ca: c.MQTT_CA_FILE, cert: c.MQTT_CERT_FILE, key: c.MQTT_KEY_FILE }),
     subscriptions: filters.map(f => c.MQTT_SHARED && !f.startsWith('$share/') ? `$share/${c.MQTT_SHARE_GROUP}/${f}` : f),
     clientId: c.CONNECTOR_CLIENT_ID,
     sessionExpirySeconds: c.MQTT_SESSION_EXPIRY_S,

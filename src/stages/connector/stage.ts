@@ -144,6 +144,7 @@ export class ConnectorStage implements Service {
     }
     if (c.mqttUsername !== undefined) options.username = c.mqttUsername
     if (c.mqttPassword !== undefined) options.password = c.mqttPassword
+    if (c.mqttTls !== undefined) options.tls = c.mqttTls
     this.#mqtt = createMqttClient(options)
     this.#checkTimer = setInterval(() => { void this.#checkKafka() }, METADATA_CHECK_MS)
     this.#checkTimer.unref()

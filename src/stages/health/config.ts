@@ -13,7 +13,8 @@ export interface HealthConfig {
   port: number
   intervalMs: number
   timeoutMs: number
-  mqtt: { host: string, port: number }
+  mqtt: { host: string, port: number, username?: string, password?: string }
+  brokerLog: string | undefined
   kafka: { brokers: string[] }
   registry: PostgresConnection
   timeseries: PostgresConnection
@@ -63,6 +64,11 @@ export const schema = z.object({
   HEALTH_PROBE_TIMEOUT_MS: env.int(3_000, 100),
   MQTT_BROKER: env.string('127.0.0.1'),
   MQTT_PORT: env.int(1883, 1, 65535),
+  /** The health account (publishes and subscribes under f2/health/ only). */
+  MQTT_USERNAME: z.string().optional(),
+  MQTT_PASSWORD: z.string().optional(),
+  /** The broker's log (natively .stack/logs/mosquitto.log): refused connections and publishes are counted from it. */
+  MQTT_LOG_FILE: z.string().optional(),
   KAFKA_BOOTSTRAP_SERVERS: kafkaBrokers(),
   ...postgresFields('POSTGRES', { ...REGISTRY_DEFAULTS, user: DB_ROLES.registry.reader }),
   ...postgresFields('TIMESCALE', { ...TIMESERIES_DEFAULTS, user: DB_ROLES.timeseries.reader }),
@@ -91,7 +97,8 @@ export function loadHealthConfig (source: Env = process.env): Readonly<HealthCon
     port: v.HEALTH_PORT,
     intervalMs: v.HEALTH_PROBE_INTERVAL_MS,
     timeoutMs: v.HEALTH_PROBE_TIMEOUT_MS,
-    mqtt: { host: v.MQTT_BROKER, port: v.MQTT_PORT },
+    mqtt: { host: v.MQTT_BROKER, port: v.MQTT_PORT, ...(v.MQTT_USERNAME === undefined ? {} : { username: v.MQTT_USERNAME }), ...(v.MQTT_PASSWORD === undefined ? {} : { password: v.MQTT_PASSWORD }) },
+    brokerLog: v.MQTT_LOG_FILE,
     kafka: { brokers: [...v.KAFKA_BOOTSTRAP_SERVERS] },
     registry: pickPostgres('POSTGRES', values),
     timeseries: pickPostgres('TIMESCALE', values),

@@ -4,6 +4,7 @@ import { runService, type Service } from '../../adapters/lifecycle.ts'
 import { createLogger, type Logger } from '../../adapters/logger.ts'
 import { createRegistry } from '../../adapters/metrics.ts'
 import { loadHealthConfig, type HealthConfig } from './config.ts'
+import { brokerLogWatcher } from './broker-log.ts'
 import { deviceActivity } from './device-activity.ts'
 import { createHealthMetrics } from './metrics.ts'
 import { createMonitor, type Monitor } from './monitor.ts'
@@ -33,7 +34,7 @@ export function createHealthService (config: Readonly<HealthConfig>, logger: Log
   const metrics = createHealthMetrics(registry)
   const lag = new Map<string, LagReading>()
   const probes = [
-    mqttProbe({ host: config.mqtt.host, port: config.mqtt.port }),
+    mqttProbe(config.mqtt),
     kafkaProbe({
       brokers: config.kafka.brokers,
       lag: config.lag,
@@ -56,9 +57,10 @@ export function createHealthService (config: Readonly<HealthConfig>, logger: Log
     metrics
   })
   const scraper = serviceScraper(config.services)
+  const brokerLog = brokerLogWatcher({ file: config.brokerLog, refusals: metrics.brokerRefusals, logger })
   const monitor = createMonitor({
     probes,
-    collectors: [devices, scraper],
+    collectors: [devices, scraper, brokerLog],
     intervalMs: config.intervalMs,
     timeoutMs: config.timeoutMs,
     metrics,
@@ -78,8 +80,9 @@ export function createHealthService (config: Readonly<HealthConfig>, logger: Log
         port: config.port,
         registry,
         readiness: () => ({ ready: monitor.cycles() > 0, checks: { first_cycle: monitor.cycles() > 0 } }),
-        routes: routesFor(monitor, config, { scraper, devices, lag })
+        routes: routesFor(monitor, config, { scraper, devices, lag, brokerLog })
       })
+      await brokerLog.readNow()
       await monitor.start()
       logger.info({ port: http.port, intervalMs: config.intervalMs, components: probes.map(p => p.name) }, 'health monitor serving')
     },

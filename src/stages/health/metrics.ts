@@ -10,6 +10,7 @@ export interface HealthMetrics {
   devicesSilent: Gauge
   devicesSeen: Gauge
   collections: Counter<'collector' | 'result'>
+  brokerRefusals: Counter<'kind'>
 }
 
 export function createHealthMetrics (registry: Registry): HealthMetrics {
@@ -22,6 +23,7 @@ export function createHealthMetrics (registry: Registry): HealthMetrics {
     consumerLag: new Gauge({ name: 'f2_health_consumer_lag', help: 'Records not yet consumed by the group on the topic', labelNames: ['group', 'topic'], registers }),
     devicesSilent: new Gauge({ name: 'f2_health_devices_silent', help: 'Controllers seen in the seen-window with no reading for longer than the silence threshold', registers }),
     devicesSeen: new Gauge({ name: 'f2_health_devices_seen', help: 'Controllers with at least one reading in the seen-window', registers }),
+    brokerRefusals: new Counter({ name: 'f2_health_broker_refusals_total', help: 'Clients the broker refused or cut, from its log: auth_failed, tls_failed, publish_denied, revoked', labelNames: ['kind'], registers }),
     collections: new Counter({ name: 'f2_health_collections_total', help: 'Per-cycle collections (device activity, service scrapes), by outcome (ok, failed)', labelNames: ['collector', 'result'], registers })
   }
 }

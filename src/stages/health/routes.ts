@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs'
 import { decodePathPart, sendJson, type Route } from '../../adapters/http.ts'
+import type { BrokerSecuritySnapshot } from './broker-log.ts'
 import type { Monitor } from './monitor.ts'
 import type { HealthConfig } from './config.ts'
 import type { DeviceActivitySnapshot } from './device-activity.ts'
@@ -43,12 +44,14 @@ export function routesFor (monitor: Monitor, config: Readonly<HealthConfig>, sou
   scraper: { snapshot: () => ServiceCounters[] }
   devices: { snapshot: () => DeviceActivitySnapshot }
   lag: ReadonlyMap<string, LagReading>
+  brokerLog?: { snapshot: () => BrokerSecuritySnapshot }
 }): Record<string, Route> {
   return healthRoutes(monitor, () => buildStatus({
     monitor,
     intervalMs: config.intervalMs,
     services: sources.scraper.snapshot(),
     lag: [...sources.lag.values()],
-    devices: sources.devices.snapshot()
+    devices: sources.devices.snapshot(),
+    broker: sources.brokerLog?.snapshot()
   }))
 }

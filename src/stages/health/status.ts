@@ -1,3 +1,4 @@
+import type { BrokerSecuritySnapshot } from './broker-log.ts'
 import type { DeviceActivitySnapshot } from './device-activity.ts'
 import type { Monitor, OverallStatus } from './monitor.ts'
 import type { LagReading } from './probes/kafka.ts'
@@ -31,6 +32,8 @@ export interface StatusDocument {
   lag: LagReading[]
   dead_letters: Array<{ stage: string, reason: string } & CounterRate>
   devices: DeviceActivitySnapshot
+  /** Refusals at the broker (its log); null when the monitor has no broker log to read. */
+  broker: BrokerSecuritySnapshot | null
 }
 
 function pick (counters: Record<string, CounterRate>, metric: string | undefined): (CounterRate & { metric: string }) | null {
@@ -45,6 +48,7 @@ export function buildStatus (input: {
   services: readonly ServiceCounters[]
   lag: readonly LagReading[]
   devices: DeviceActivitySnapshot
+  broker?: BrokerSecuritySnapshot | undefined
 }): StatusDocument {
   const report = input.monitor.report()
   const stages: StageStatus[] = input.services.map(s => {
@@ -81,6 +85,7 @@ export function buildStatus (input: {
     stages,
     lag: [...input.lag],
     dead_letters: deadLetters,
-    devices: input.devices
+    devices: input.devices,
+    broker: input.broker?.source === null || input.broker === undefined ? null : input.broker
   }
 }

@@ -6,8 +6,16 @@ import { mqttUrl } from '../connector/config.ts'
 export const schema = z.object({
   MQTT_BROKER: env.string('127.0.0.1'),
   MQTT_PORT: env.int(1883, 1, 65535),
-  MQTT_USERNAME: z.string().optional(),
-  MQTT_PASSWORD: z.string().optional(),
+  /** Each simulated controller connects with its own account: over TLS (default) or, when asked, plain. */
+  SIM_TRANSPORT: env.oneOf(['tls', 'plain'], 'tls'),
+  /** The broker's listener for controllers with a password (TLS), and the CA of its certificate. */
+  MQTT_TLS_PASSWORD_PORT: env.int(8884, 1, 65535),
+  MQTT_CA_FILE: z.string().optional(),
+  /** The admin account: the simulator gives the controllers it plays their accounts. */
+  MQTT_ADMIN_USERNAME: env.string('f2-admin'),
+  MQTT_ADMIN_PASSWORD: z.string().min(1).optional(),
+  /** Instead of the admin account: `registry add-controllers`' credentials.csv. */
+  SIM_CREDENTIALS_FILE: z.string().optional(),
   /** Seconds between one sensor's readings (the seed's setting; F2 default 30). */
   PUBLISH_INTERVAL: env.number(30, 0.001),
   /** 0 = the registry's controllers; N = a generated fleet of N controllers. */
@@ -43,8 +51,12 @@ export const schema = z.object({
 
 export interface SimulatorConfig {
   mqttUrl: string
-  mqttUsername: string | undefined
-  mqttPassword: string | undefined
+  transport: 'tls' | 'plain'
+  mqttTlsUrl: string
+  mqttCaFile: string | undefined
+  adminUsername: string
+  adminPassword: string | undefined
+  credentialsFile: string | undefined
   intervalMs: number
   /** 0 = the registry's controllers. */
   devices: number
@@ -64,12 +76,22 @@ export interface SimulatorConfig {
   clientId: string
 }
 
+/** The TLS listener on the broker's host (a full URL in MQTT_BROKER keeps its host, not its port). */
+function tlsUrl (broker: string, port: number): string {
+  const host = /^[a-z]+:\/\//i.test(broker) ? new URL(broker).hostname : broker
+  return `mqtts://${host}:${port}`
+}
+
 export function loadSimulatorConfig (source: Env = process.env): Readonly<SimulatorConfig> {
   const c = loadConfig('simulator', schema, source)
   return Object.freeze({
     mqttUrl: mqttUrl(c.MQTT_BROKER, c.MQTT_PORT),
-    mqttUsername: c.MQTT_USERNAME,
-    mqttPassword: c.MQTT_PASSWORD,
+    transport: c.SIM_TRANSPORT,
+    mqttTlsUrl: tlsUrl(c.MQTT_BROKER, c.MQTT_TLS_PASSWORD_PORT),
+    mqttCaFile: c.MQTT_CA_FILE,
+    adminUsername: c.MQTT_ADMIN_USERNAME,
+    adminPassword: c.MQTT_ADMIN_PASSWORD,
+    credentialsFile: c.SIM_CREDENTIALS_FILE,
     intervalMs: c.PUBLISH_INTERVAL * 1000,
     devices: c.SIM_DEVICES,
     register: c.SIM_REGISTER,

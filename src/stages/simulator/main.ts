@@ -4,6 +4,7 @@ import { startHttp, type HttpHandle } from '../../adapters/http.ts'
 import { runService } from '../../adapters/lifecycle.ts'
 import { createLogger } from '../../adapters/logger.ts'
 import { createRegistry } from '../../adapters/metrics.ts'
+import { prepareAccess, type AccessFor } from './access.ts'
 import { loadSimulatorConfig } from './config.ts'
 import { simulatorMetrics } from './metrics.ts'
 import { loadFleet, type LoadedFleet } from './registry-fleet.ts'
@@ -26,7 +27,10 @@ controllers (POSTGRES_HOST/PORT/DB/USER/PASSWORD), each sensor framed with its o
 An unreachable registry is retried with back-off (one-shot runs give up after SIM_REGISTRY_WAIT_S, default 30).
 As a service, SIGHUP re-reads the fleet from the registry and continues with it; if the registry
 cannot be read, the current fleet keeps running.
-Broker: MQTT_BROKER, MQTT_PORT. Metrics on HTTP_PORT (default 9401) when running as a service.
+Broker: each controller connects with its own account (client id = username = f2-<mac>), over
+TLS to MQTT_BROKER:MQTT_TLS_PASSWORD_PORT (default 8884, CA in MQTT_CA_FILE), or with
+SIM_TRANSPORT=plain to MQTT_BROKER:MQTT_PORT. The accounts are given as the admin
+(MQTT_ADMIN_USERNAME/MQTT_ADMIN_PASSWORD) or read from SIM_CREDENTIALS_FILE. Metrics on HTTP_PORT (default 9401) when running as a service.
 `
 
 export async function run (argv: string[]): Promise<number> {
@@ -95,7 +99,7 @@ export async function run (argv: string[]): Promise<number> {
       return 1
     }
     logger.info({ source: loaded.source, ...counts(loaded) }, 'fleet loaded')
-    const sim = createSimulator({ config, logger, metrics, fleet: loaded.fleet })
+    const sim = createSimulator({ config, logger, metrics, fleet: loaded.fleet, access: await prepareAccess(config, loaded.fleet.map(c => c.mac), logger) })
     await sim.start()
     const report = await sim.runLoad({ rate: config.rate, count: config.count > 0 ? config.count : undefined, durationMs: config.durationMs })
     await sim.stop()
@@ -133,7 +137,7 @@ export async function run (argv: string[]): Promise<number> {
     }
     if (abort.signal.aborted) return
     logger.info({ source: loaded.source, ...counts(loaded) }, 'fleet loaded')
-    sim = createSimulator({ config, logger, metrics, fleet: loaded.fleet })
+    sim = createSimulator({ config, logger, metrics, fleet: loaded.fleet, access: await prepareAccess(config, loaded.fleet.map(c => c.mac), logger) })
     await sim.start()
     if (abort.signal.aborted) return
     logger.info({ devices: sim.fleet.length, intervalS: config.intervalMs / 1000, rate: config.rate }, 'simulating')
@@ -155,13 +159,21 @@ export async function run (argv: string[]): Promise<number> {
       return
     }
     if (abort.signal.aborted) return
+    let access: AccessFor
+    try {
+      access = await prepareAccess(config, loaded.fleet.map(c => c.mac), logger)
+    } catch (err) {
+      metrics.fleetReloads.inc({ result: 'failed' })
+      logger.warn({ err }, 'broker accounts for the reloaded fleet failed, the previous fleet keeps running')
+      return
+    }
     generation?.abort()
     await loop
-    // Stopped before the next one starts: both would connect with the same MQTT client id.
+    // Stopped before the next one starts: both would connect with the same MQTT client ids.
     await sim.stop()
     sim = undefined
     if (abort.signal.aborted) return
-    sim = createSimulator({ config, logger, metrics, fleet: loaded.fleet })
+    sim = createSimulator({ config, logger, metrics, fleet: loaded.fleet, access })
     // Unlike at boot, a broker that is down is no reason to stop: the client keeps reconnecting
     // (and subscribing) in the background, as through any outage.
     await sim.start().catch((err: unknown) => { logger.warn({ err }, 'MQTT not connected after the fleet reload, publishing resumes once it is') })

@@ -3,6 +3,7 @@ import { createMqttClient, type MqttHandle } from '../../adapters/mqtt.ts'
 import { formatF2Timestamp } from '../../core/timestamp.ts'
 import { extractMac } from '../../core/topic.ts'
 import { handleCommand } from './commands.ts'
+import type { AccessFor } from './access.ts'
 import type { SimulatorConfig } from './config.ts'
 import { ErrorCodes, F2Error } from '../../core/errors.ts'
 import { createDeviceState, eventMessage, nextMessage, sensorMessage, type DeviceState, type OutMessage } from './device.ts'
@@ -42,15 +43,18 @@ export interface SimulatorDeps {
   config: SimulatorConfig
   logger: Logger
   metrics: SimulatorMetrics
+  /** Each controller's broker account (src/stages/simulator/access.ts). */
+  access: AccessFor
   /** Default: `config.devices` generated controllers with the built-in templates (for tests; the service passes the fleet loadFleet read). */
   fleet?: SimController[]
 }
 
 /**
- * A fleet of F2 controllers on one MQTT connection. Messages follow f2-protocol.md: sensor
- * frames that decode with the fleet's data-point definitions, state-change events, reader
- * scans, device timestamps; commands on `cmnd/` are obeyed and answered on `stat/` (or `tele/`
- * for the reader). One wildcard subscription serves the whole fleet, filtered in process.
+ * A fleet of F2 controllers, each on its own MQTT connection with its own account, as real
+ * controllers are (the broker lets a controller publish only on its own topics). Messages
+ * follow f2-protocol.md: sensor frames that decode with the fleet's data-point definitions,
+ * state-change events, reader scans, device timestamps; each controller obeys the commands on
+ * its `cmnd/f2-<mac>/#` and answers on `stat/` (or `tele/` for the reader).
  */
 export function createSimulator (deps: SimulatorDeps): Simulator {
   const { config, logger, metrics } = deps
@@ -62,8 +66,9 @@ export function createSimulator (deps: SimulatorDeps): Simulator {
   let cursor = 0
   let lastMicros = 0
   let commandsHandled = 0
-  let mqtt: MqttHandle | undefined
+  const connections = new Map<string, MqttHandle>()
   const timers = new Set<NodeJS.Timeout>()
+  const connected = new Set<string>()
   metrics.devices.set(fleet.length)
 
   const stamp = (): string => {
@@ -74,7 +79,9 @@ export function createSimulator (deps: SimulatorDeps): Simulator {
   const publish = async (m: OutMessage): Promise<boolean> => {
     const started = performance.now()
     try {
-      await (mqtt as MqttHandle).publish(m.topic, m.payload, { qos: config.qos })
+      const mqtt = connections.get(extractMac(m.topic) ?? '')
+      if (mqtt === undefined) throw new Error(`no connection for ${m.topic}`)
+      await mqtt.publish(m.topic, m.payload, { qos: config.qos })
       metrics.sent.inc({ kind: m.kind, component: m.component })
       metrics.publishLatency.observe((performance.now() - started) / 1000)
       return true
@@ -180,26 +187,38 @@ export function createSimulator (deps: SimulatorDeps): Simulator {
     fleet,
     runPaced,
     commandsHandled: () => commandsHandled,
-    ready: () => mqtt?.connected() ?? false,
+    ready: () => connections.size === fleet.length && [...connections.values()].every(c => c.connected()),
     start: async () => {
-      const options: Parameters<typeof createMqttClient>[0] = {
-        url: config.mqttUrl,
-        clientId: config.clientId,
-        subscriptions: config.commands ? [{ filter: 'cmnd/#', qos: 1 }] : [],
-        onMessage: m => { onCommand(m.topic, m.payload) },
-        onError: err => { logger.warn({ err: err.message }, 'MQTT error') }
+      for (const controller of fleet) {
+        const a = deps.access(controller.mac)
+        const filter = `cmnd/f2-${controller.mac}/#`
+        const options: Parameters<typeof createMqttClient>[0] = {
+          url: a.url,
+          clientId: a.clientId,
+          username: a.username,
+          password: a.password,
+          subscriptions: config.commands ? [{ filter, qos: 1 }] : [],
+          onMessage: m => { onCommand(m.topic, m.payload) },
+          onConnect: () => { connected.add(controller.mac); metrics.connected.set(connected.size) },
+          onDisconnect: () => { connected.delete(controller.mac); metrics.connected.set(connected.size) },
+          onError: err => { logger.warn({ err: err.message, controller: a.username }, 'MQTT error') }
+        }
+        if (a.tls !== undefined) options.tls = a.tls
+        connections.set(controller.mac, createMqttClient(options))
       }
-      if (config.mqttUsername !== undefined) options.username = config.mqttUsername
-      if (config.mqttPassword !== undefined) options.password = config.mqttPassword
-      mqtt = createMqttClient(options)
-      await mqtt.waitConnected()
-      // The subscription is acknowledged before commands are expected.
-      if (config.commands) await mqtt.client.subscribeAsync({ 'cmnd/#': { qos: 1 } })
+      await Promise.all([...connections.values()].map(c => c.waitConnected(30_000)))
+      // The subscriptions are acknowledged before commands are expected.
+      if (config.commands) {
+        await Promise.all(fleet.map(c => connections.get(c.mac)?.client.subscribeAsync({ [`cmnd/f2-${c.mac}/#`]: { qos: 1 } })))
+      }
     },
     stop: async () => {
       for (const t of timers) clearTimeout(t)
       timers.clear()
-      await mqtt?.close()
+      await Promise.all([...connections.values()].map(c => c.close()))
+      connections.clear()
+      connected.clear()
+      metrics.connected.set(0)
     },
     sendCount: async n => {
       const out: SentMessage[] = []

@@ -4,6 +4,7 @@ import { decodeDeadLetter } from '../../../src/core/dead-letter.ts'
 import { decodeEnvelope } from '../../../src/core/envelope.ts'
 import { connectorEnv, startConnector, waitFor, type TestConnector } from './harness.ts'
 import { createTopics, filtersFor, MQTT_URL, readRecords, testMacs, uniqueName } from './kafka-helpers.ts'
+import { auth } from '../../helpers/mqtt-account.ts'
 
 const raw = uniqueName('raw')
 const dlq = uniqueName('dlq')
@@ -19,7 +20,7 @@ beforeAll(async () => {
     topic: raw, deadLetterTopic: dlq, filters: [...filtersFor(macs), `${odd}/#`], clientId: uniqueName('conn'), group: uniqueName('g'),
     extra: { MAX_PAYLOAD_BYTES: '2048', DEAD_LETTER_MAX_BYTES: '1024' }
   }))
-  publisher = createMqttClient({ url: MQTT_URL, clientId: uniqueName('pub') })
+  publisher = createMqttClient({ url: MQTT_URL, ...auth(), clientId: uniqueName('pub') })
   await publisher.waitConnected()
 }, 60_000)
 

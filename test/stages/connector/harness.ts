@@ -3,7 +3,10 @@ import { createRegistry } from '../../../src/adapters/metrics.ts'
 import { loadConnectorConfig } from '../../../src/stages/connector/config.ts'
 import { connectorMetrics } from '../../../src/stages/connector/metrics.ts'
 import { ConnectorStage } from '../../../src/stages/connector/stage.ts'
+import { auth } from '../../helpers/mqtt-account.ts'
 import { KAFKA } from './kafka-helpers.ts'
+
+const mqttCredentials = (): Record<string, string> => { const a = auth(); return { MQTT_USERNAME: a.username, MQTT_PASSWORD: a.password } }
 
 export interface TestConnector {
   stage: ConnectorStage
@@ -16,6 +19,7 @@ export function connectorEnv (o: { topic: string, deadLetterTopic: string, filte
   return {
     MQTT_BROKER: process.env.MQTT_BROKER ?? '127.0.0.1',
     MQTT_PORT: process.env.MQTT_PORT ?? '1883',
+    ...mqttCredentials(),
     MQTT_TOPICS: o.filters.join(','),
     MQTT_SHARE_GROUP: o.group,
     CONNECTOR_CLIENT_ID: o.clientId,

@@ -4,6 +4,7 @@ import { decodeEnvelope } from '../../../src/core/envelope.ts'
 import { connectorEnv, startConnector, waitFor, type TestConnector } from './harness.ts'
 import { createTopics, filtersFor, MQTT_URL, readRecords, testMacs, uniqueName } from './kafka-helpers.ts'
 import { privateKafka, type PrivateKafka } from './private-kafka.ts'
+import { auth } from '../../helpers/mqtt-account.ts'
 
 // A broker of our own: stopping the shared one would disturb every other test.
 const port = Number(process.env.PRIVATE_KAFKA_PORT ?? 39092)
@@ -20,7 +21,7 @@ beforeAll(async () => {
     topic: 'raw_iot_data', deadLetterTopic: 'iot_dead_letter', filters: filtersFor(macs), clientId: uniqueName('outage'), group: uniqueName('g'), bootstrap: kafka.bootstrap,
     extra: { KAFKA_REQUEST_TIMEOUT_MS: '1000', MQTT_RECEIVE_MAXIMUM: '200' }
   }))
-  publisher = createMqttClient({ url: MQTT_URL, clientId: uniqueName('pub') })
+  publisher = createMqttClient({ url: MQTT_URL, ...auth(), clientId: uniqueName('pub') })
   await publisher.waitConnected()
 }, 120_000)
 

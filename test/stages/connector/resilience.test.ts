@@ -4,6 +4,7 @@ import { createMqttClient, type MqttHandle } from '../../../src/adapters/mqtt.ts
 import { decodeEnvelope } from '../../../src/core/envelope.ts'
 import { connectorEnv, startConnector, waitFor } from './harness.ts'
 import { createTopics, filtersFor, MQTT_URL, readRecords, testMacs, uniqueName, type ReadRecord } from './kafka-helpers.ts'
+import { auth } from '../../helpers/mqtt-account.ts'
 
 const rawKill = uniqueName('raw-kill')
 const rawShared = uniqueName('raw-shared')
@@ -13,7 +14,7 @@ let publisher: MqttHandle
 
 beforeAll(async () => {
   dropTopics = await createTopics([rawKill, rawShared, dlq])
-  publisher = createMqttClient({ url: MQTT_URL, clientId: uniqueName('pub') })
+  publisher = createMqttClient({ url: MQTT_URL, ...auth(), clientId: uniqueName('pub') })
   await publisher.waitConnected()
 }, 60_000)
 

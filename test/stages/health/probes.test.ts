@@ -9,6 +9,7 @@ import { postgresProbe } from '../../../src/stages/health/probes/postgres.ts'
 import { prometheusProbe, serviceProbe } from '../../../src/stages/health/probes/http.ts'
 import { createTempTopics, stackEnv, uniqueName, uniqueTopicName, type TempTopics } from '../../helpers/stack.ts'
 import { freePort } from './support.ts'
+import { stackBroker } from '../../helpers/broker.ts'
 
 const env = stackEnv()
 const signal = (ms = 5000): AbortSignal => AbortSignal.timeout(ms)
@@ -20,8 +21,15 @@ const pg = (url: string) => {
 describe('mqtt probe', () => {
   it('completes a publish/subscribe round trip through the broker', async () => {
     const u = new URL(env.mqttUrl)
-    const details = await mqttProbe({ host: u.hostname, port: Number(u.port) }).check(signal())
+    // As the health account: it may publish and subscribe under f2/health/ only.
+    const details = await mqttProbe({ host: u.hostname, port: Number(u.port), ...stackBroker().health }).check(signal())
     expect(details.round_trip_ms).toBeTypeOf('number')
+  })
+
+  it('fails without an account, or with a wrong password', async () => {
+    const u = new URL(env.mqttUrl)
+    await expect(mqttProbe({ host: u.hostname, port: Number(u.port) }).check(signal())).rejects.toThrow(/Not authorized/i)
+    await expect(mqttProbe({ host: u.hostname, port: Number(u.port), username: stackBroker().health.username, password: 'wrong' }).check(signal())).rejects.toThrow(/Not authorized/i)
   })
 
   it('fails when nothing listens', async () => {

@@ -10,6 +10,8 @@ import { connect } from '../../../src/storage/connection.ts'
 import { migrate } from '../../../src/storage/migrate.ts'
 import { abuseHttp } from '../../helpers/http-abuse.ts'
 import { createTempDatabase, stackEnv, uniqueName, type TempDatabase } from '../../helpers/stack.ts'
+import { simulatorBrokerEnv, stackBroker } from '../../helpers/broker.ts'
+import { auth } from '../../helpers/mqtt-account.ts'
 
 /**
  * The simulator service re-reads its fleet from the registry on SIGHUP: a controller added
@@ -54,9 +56,9 @@ beforeAll(async () => {
   await addController(sql, { mac: existing, name: 'Existing' })
   await addSensor(sql, { controller: existing, connector: 3, pin: 1, template: 'Environmental Sensor' })
 
-  const mqtt = new URL(stackEnv().mqttUrl)
   observer = createMqttClient({
     url: stackEnv().mqttUrl,
+    ...auth(),
     clientId: uniqueName('reload-obs'),
     subscriptions: [existing, added].map(mac => ({ filter: `tele/f2-${mac}/#`, qos: 1 as const })),
     onMessage: m => { const mac = /^tele\/f2-([0-9a-f]{12})\//.exec(m.topic)?.[1] ?? ''; seen.set(mac, (seen.get(mac) ?? 0) + 1) }
@@ -70,8 +72,7 @@ beforeAll(async () => {
     env: {
       ...process.env,
       LOG_LEVEL: 'info',
-      MQTT_BROKER: mqtt.hostname,
-      MQTT_PORT: mqtt.port || '1883',
+      ...simulatorBrokerEnv(stackBroker(), stackBroker().pki.caCert),
       POSTGRES_HOST: u.hostname,
       POSTGRES_PORT: u.port,
       POSTGRES_DB: db.name,

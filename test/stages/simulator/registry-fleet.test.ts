@@ -14,7 +14,8 @@ import { createDeviceState, eventMessage, sensorMessage, type OutMessage } from 
 import { createRng } from '../../../src/core/random.ts'
 import { generatedMac, type SimController } from '../../../src/stages/simulator/fleet.ts'
 import { loadFleet } from '../../../src/stages/simulator/registry-fleet.ts'
-import { createTempDatabase, stackEnv, type TempDatabase } from '../../helpers/stack.ts'
+import { createTempDatabase, type TempDatabase } from '../../helpers/stack.ts'
+import { simulatorBrokerEnv, stackBroker } from '../../helpers/broker.ts'
 
 const logger = createLogger('simulator', 'silent')
 const dbs: TempDatabase[] = []
@@ -183,8 +184,8 @@ function runCli (args: string[], env: Record<string, string>): Promise<{ code: n
 }
 
 describe('command line', () => {
-  const mqtt = new URL(stackEnv().mqttUrl)
-  const base = { MQTT_BROKER: mqtt.hostname, MQTT_PORT: mqtt.port || '1883' }
+  // Each simulated controller over TLS with the account the simulator gives it as the admin.
+  const base = simulatorBrokerEnv(stackBroker(), stackBroker().pki.caCert)
 
   it('--devices N --register --count registers, sends, reports', async () => {
     const { db, sql } = await migratedRegistry()

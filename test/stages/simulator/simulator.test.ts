@@ -5,10 +5,15 @@ import { createMqttClient, type InboundMessage, type MqttHandle } from '../../..
 import { decodeEnvelope } from '../../../src/core/envelope.ts'
 import { loadSimulatorConfig } from '../../../src/stages/simulator/config.ts'
 import { simulatorMetrics } from '../../../src/stages/simulator/metrics.ts'
+import { prepareAccess } from '../../../src/stages/simulator/access.ts'
+import { generateFleet } from '../../../src/stages/simulator/fleet.ts'
 import { createSimulator, type Simulator } from '../../../src/stages/simulator/simulator.ts'
+import { simulatorBrokerEnv, stackBroker } from '../../helpers/broker.ts'
+import { auth } from '../../helpers/mqtt-account.ts'
 import { connectorEnv, startConnector, waitFor, type TestConnector } from '../connector/harness.ts'
 import { createTopics, MQTT_URL, readRecords, uniqueName } from '../connector/kafka-helpers.ts'
 
+const broker = stackBroker()
 const seed = Math.floor(Math.random() * 0xffffff)
 const raw = uniqueName('raw-sim')
 const dlq = uniqueName('dlq-sim')
@@ -21,11 +26,14 @@ const observed: InboundMessage[] = []
 
 beforeAll(async () => {
   registry = createRegistry('simulator')
-  const config = loadSimulatorConfig({ MQTT_BROKER: process.env.MQTT_BROKER, MQTT_PORT: process.env.MQTT_PORT, SIM_DEVICES: '6', SIM_SEED: String(seed) })
-  sim = createSimulator({ config, logger: createLogger('simulator', 'silent'), metrics: simulatorMetrics(registry) })
+  // Each simulated controller connects over TLS with the account the simulator gives it.
+  const config = loadSimulatorConfig({ ...simulatorBrokerEnv(broker, broker.pki.caCert), SIM_DEVICES: '6', SIM_SEED: String(seed) })
+  const logger = createLogger('simulator', 'silent')
+  const fleet = generateFleet(6, seed)
+  sim = createSimulator({ config, logger, metrics: simulatorMetrics(registry), fleet, access: await prepareAccess(config, fleet.map(c => c.mac), logger) })
   await sim.start()
   const mac = sim.fleet[0]?.mac ?? ''
-  observer = createMqttClient({ url: MQTT_URL, clientId: uniqueName('obs'), subscriptions: [{ filter: `stat/f2-${mac}/#`, qos: 1 }, { filter: `tele/f2-${mac}/access-control-mode/#`, qos: 1 }], onMessage: m => observed.push(m) })
+  observer = createMqttClient({ url: MQTT_URL, ...auth(), clientId: uniqueName('obs'), subscriptions: [{ filter: `stat/f2-${mac}/#`, qos: 1 }, { filter: `tele/f2-${mac}/access-control-mode/#`, qos: 1 }], onMessage: m => observed.push(m) })
   await observer.waitConnected()
   dropTopics = await createTopics([raw, dlq])
   connector = await startConnector(connectorEnv({ topic: raw, deadLetterTopic: dlq, filters: sim.fleet.flatMap(c => [`tele/f2-${c.mac}/#`, `stat/f2-${c.mac}/#`]), clientId: uniqueName('c'), group: uniqueName('g') }))

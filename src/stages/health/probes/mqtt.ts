@@ -7,7 +7,7 @@ import { abortable, type Probe } from './types.ts'
  * QoS 1 message there and waits for it to come back: a broker that accepts connections but
  * does not route messages is reported down. The client is closed after every check.
  */
-export function mqttProbe (options: { name?: string, host: string, port: number }): Probe {
+export function mqttProbe (options: { name?: string, host: string, port: number, username?: string, password?: string }): Probe {
   return {
     name: options.name ?? 'mqtt',
     kind: 'mqtt',
@@ -21,6 +21,8 @@ export function mqttProbe (options: { name?: string, host: string, port: number 
         port: options.port,
         protocolVersion: 5,
         clientId: `f2-health-${id}`,
+        ...(options.username === undefined ? {} : { username: options.username }),
+        ...(options.password === undefined ? {} : { password: options.password }),
         clean: true,
         reconnectPeriod: 0,
         connectTimeout: 10_000

@@ -1,0 +1,101 @@
+import { randomBytes } from 'node:crypto'
+import { readFileSync } from 'node:fs'
+import type { BrokerAdmin } from '../../src/broker/control.ts'
+import { connectBrokerControl } from '../../src/broker/control.ts'
+import { ACCOUNTS, type Acl } from '../../src/broker/dynsec.ts'
+import { pkiPaths, type PkiPaths } from '../../src/broker/pki.ts'
+import { existingStackSecret, stackPki } from '../../src/stack/broker-accounts.ts'
+import { stackPaths } from '../../src/stack/config.ts'
+
+/** A broker with its accounts: the native stack's (stackBroker) or a private one (private-mosquitto.ts). */
+export interface TestBroker {
+  /** Plain listener: services and test accounts. */
+  url: string
+  mqttsUrl: string
+  mqttsPasswordUrl: string
+  ca: string
+  admin: BrokerAdmin
+  connector: Account
+  health: Account
+  pki: PkiPaths
+}
+
+export interface Account { username: string, password: string }
+
+const offset = (): number => Number(process.env.F2_STACK_PORT_OFFSET ?? 0)
+
+/** The running stack's broker: ports from the environment (or the offset), accounts and CA from `.stack/`. */
+export function stackBroker (): TestBroker {
+  const env = process.env
+  const paths = stackPaths()
+  const host = env.MQTT_BROKER ?? '127.0.0.1'
+  const secret = (name: string): string => {
+    const s = existingStackSecret(paths, name)
+    if (s === undefined) throw new Error(`no .stack/secrets/${name}: start the stack first`)
+    return s
+  }
+  const url = `mqtt://${host}:${env.MQTT_PORT ?? 1883 + offset()}`
+  const pki = env.F2_PKI_DIR === undefined ? stackPki(paths) : pkiPaths(env.F2_PKI_DIR)
+  return {
+    url,
+    mqttsUrl: `mqtts://${host}:${env.MQTT_TLS_PORT ?? 8883 + offset()}`,
+    mqttsPasswordUrl: `mqtts://${host}:${env.MQTT_TLS_PASSWORD_PORT ?? 8884 + offset()}`,
+    ca: readFileSync(env.MQTT_CA_FILE ?? pki.caCert, 'utf8'),
+    admin: { url, username: env.MQTT_ADMIN_USERNAME ?? ACCOUNTS.admin, password: env.MQTT_ADMIN_PASSWORD ?? secret('mqtt-admin') },
+    connector: { username: ACCOUNTS.connector, password: secret('mqtt-connector') },
+    health: { username: ACCOUNTS.health, password: secret('mqtt-health') },
+    pki
+  }
+}
+
+export interface TestAccount extends Account {
+  /** Deletes the account and its role (connected clients are disconnected). */
+  remove: () => Promise<void>
+}
+
+/**
+ * A throw-away broker account allowed exactly `publish` and `subscribe` (topic filters), for a
+ * test's publishers and observers; no test needs more than the filters it names.
+ */
+export async function testAccount (broker: Pick<TestBroker, 'admin'>, rights: { publish?: string[], subscribe?: string[] }): Promise<TestAccount> {
+  const username = `test-${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`
+  const password = randomBytes(18).toString('base64url')
+  const acls: Acl[] = [
+    ...(rights.publish ?? []).map(topic => ({ acltype: 'publishClientSend' as const, topic, allow: true, priority: 0 })),
+    ...(rights.subscribe ?? []).map(topic => ({ acltype: 'subscribePattern' as const, topic, allow: true, priority: 0 }))
+  ]
+  const control = await connectBrokerControl(broker.admin)
+  try {
+    await control.run([
+      { command: 'createRole', rolename: username, acls },
+      { command: 'createClient', username, password, roles: [{ rolename: username }] }
+    ])
+  } finally {
+    await control.close()
+  }
+  return {
+    username,
+    password,
+    remove: async () => {
+      const c = await connectBrokerControl(broker.admin)
+      try { await c.run([{ command: 'deleteClient', username }, { command: 'deleteRole', rolename: username }]) } finally { await c.close() }
+    }
+  }
+}
+
+/**
+ * The simulator's broker settings for `broker` (TLS with per-controller accounts given as the
+ * admin), in the variable names loadSimulatorConfig reads.
+ */
+export function simulatorBrokerEnv (broker: TestBroker, caFile: string): Record<string, string> {
+  const plain = new URL(broker.url)
+  const tls = new URL(broker.mqttsPasswordUrl)
+  return {
+    MQTT_BROKER: plain.hostname,
+    MQTT_PORT: plain.port,
+    MQTT_TLS_PASSWORD_PORT: tls.port,
+    MQTT_CA_FILE: caFile,
+    MQTT_ADMIN_USERNAME: broker.admin.username,
+    MQTT_ADMIN_PASSWORD: broker.admin.password
+  }
+}
