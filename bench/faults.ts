@@ -5,7 +5,8 @@
  *                     [--pause 60] [--short]
  *
  * Faults: SIGKILL of the connector, the processor and the sink; the sink paused 60 s (SIGSTOP);
- * Kafka restarted; the time-series PostgreSQL restarted; Mosquitto restarted (persistence on).
+ * scale-out (two of each service, one of each SIGKILLed at once); Kafka restarted; the
+ * time-series PostgreSQL restarted; Mosquitto restarted (SIGTERM) and killed (SIGKILL).
  * The infrastructure restarts act on the shared stack (other users of it see the outage); the
  * suite waits until each component is back. Reports per fault: sent, landed, dead-lettered,
  * lost, duplicated, recovery time → results/faults.{json,md} (results/faults-short.* with --short).
