@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { account, collectDeadLetters, duplicatesIn, expectedTotals, loadExpected, type Accounting } from './account.ts'
-import { Pipeline, type ServiceName } from './pipeline.ts'
+import { Pipeline, serviceOf, type ServiceName } from './pipeline.ts'
 import { round } from './proc.ts'
 import { restartInfra, type InfraName } from './stack.ts'
 
@@ -55,6 +55,8 @@ export interface FaultResult {
   baselineP99S: number
   maxLatencyS: number
   restarts: Record<ServiceName, number>
+  /** Messages (connector) or records (processor, sink) each instance had handled when the fault hit. */
+  workBeforeFault: Record<string, number>
   /** Records each stage had not committed when the drain ended (per partition; transaction markers count 1). */
   lagLeft: { processor: number[], sink: number[] }
   /** The sink's last warnings and errors (for a failed fault). */
@@ -101,6 +103,19 @@ async function inject (fault: FaultName, p: Pipeline, pauseS: number): Promise<v
   }
 }
 
+const WORK_METRIC: Record<ServiceName, string> = {
+  connector: 'f2_connector_messages_forwarded_total',
+  processor: 'f2_processor_records_consumed_total',
+  sink: 'f2_sink_records_consumed_total'
+}
+
+/** What each running instance has handled so far (shows that every replica carries load). */
+async function instanceWork (p: Pipeline): Promise<Record<string, number>> {
+  const out: Record<string, number> = {}
+  for (const name of p.instances()) out[name] = Pipeline.sum(await p.metrics(name), WORK_METRIC[serviceOf(name)])
+  return out
+}
+
 export async function runFault (fault: FaultName, o: FaultOptions): Promise<FaultResult> {
   const log = o.log ?? (() => {})
   const work = mkdtempSync(join(tmpdir(), `f2-fault-${fault}-`))
@@ -112,6 +127,7 @@ export async function runFault (fault: FaultName, o: FaultOptions): Promise<Faul
     const t0 = Date.now()
     const load = p.load({ rate: o.rate, durationS: 0, count: 0, connections: 2, windowPerConnection: 500, mix: 'sim', unknownFraction: o.unknownFraction, expectedFile, clientPrefix: `${p.id}-load` })
     await sleep(o.beforeS * 1000)
+    const workBeforeFault = await instanceWork(p)
     const faultAt = (Date.now() - t0) / 1000
     log(`${fault}: injecting at t=${faultAt.toFixed(1)} s`)
     await inject(fault, p, o.pauseS)
@@ -167,6 +183,7 @@ export async function runFault (fault: FaultName, o: FaultOptions): Promise<Faul
       baselineP99S: round(baselineP99, 3),
       maxLatencyS: round(Number(mx?.m ?? 0), 2),
       restarts: { ...p.restarts },
+      workBeforeFault,
       lagLeft,
       sinkLog,
       passed: acc.lost === 0 && acc.partial === 0 && acc.duplicateRows === 0 && acc.duplicateDeadLetters === 0 && acc.unexpectedDeadLetters === 0 && acc.landed + acc.deadLettered === acc.messagesSent,

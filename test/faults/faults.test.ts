@@ -21,7 +21,12 @@ describe('fault suite (short form)', () => {
         .toEqual({ lost: 0, partial: 0, duplicatedRows: 0, duplicateDeadLetters: 0, unexpectedDeadLetters: 0 })
       expect(r.landed + r.deadLettered).toBe(r.sent)
       if (fault.startsWith('kill-')) expect(Object.values(r.restarts).reduce((s, n) => s + n, 0)).toBe(1)
-      if (fault === 'scale-out') expect(r.restarts).toEqual({ connector: 1, processor: 1, sink: 1 })
+      if (fault === 'scale-out') {
+        expect(r.restarts).toEqual({ connector: 1, processor: 1, sink: 1 })
+        // Both copies of every service carried part of the load before one of them was killed.
+        for (const [instance, n] of Object.entries(r.workBeforeFault)) expect(n, instance).toBeGreaterThan(0)
+        expect(Object.keys(r.workBeforeFault).sort()).toEqual(['connector', 'connector-2', 'processor', 'processor-2', 'sink', 'sink-2'])
+      }
     }, 120_000)
   }
 })
