@@ -10,7 +10,7 @@ import { RegistryStore } from '../../src/registry/store.ts'
 import { parseSensorKey } from '../../src/stages/processor/transform.ts'
 import { Pipeline, SERVICES } from '../../bench/lib/pipeline.ts'
 import { startPrivateMosquitto } from '../helpers/private-mosquitto.ts'
-import { expect1, generate, rowId, sensorKeys, type Expectation, type GeneratedMessage } from './generated.ts'
+import { expect1, generate, rowId, sensorKeys, type Expectation } from './generated.ts'
 
 /**
  * Runs the generated corpus (generated.ts) through a private broker and the real connector,

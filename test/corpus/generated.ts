@@ -107,7 +107,7 @@ export function generate (count: number, seed: number, baseMs: number): Generate
       kind = 'random-bytes'
       topic = rng() < 0.5 ? gridTopic() : Array.from({ length: 1 + int(4) }, level).join('/')
       payload = Buffer.from(Array.from({ length: int(rng() < 0.9 ? 64 : 4096) }, () => int(256)))
-    } else if (r < 0.92) {
+    } else if (r < 0.95) {
       kind = 'huge-numbers'
       topic = rng() < 0.5 ? gridTopic() : `tele/f2-${pick(SENSORS).mac}/sensor-mode/J1/sensor-1`
       const n = pick(HUGE)
@@ -118,7 +118,7 @@ export function generate (count: number, seed: number, baseMs: number): Generate
         `${n}`,
         `{"timestamp":"${ts}","door-sensor-1":${n},"door-sensor-2":${n}}`
       ]))
-    } else if (r < 0.97) {
+    } else if (r < 0.995) {
       kind = 'deep-json'
       topic = rng() < 0.5 ? gridTopic() : level()
       const depth = pick([10, 100, 1000, 5000, 20_000])
