@@ -1,7 +1,7 @@
 /**
  * Soak: the pipeline under steady load for a long time, watched for creeping memory, lag or loss.
  *
- *   npm run soak -- [--minutes 30] [--rate N] [--devices 100] [--interval 10] [--warmup 0.2]
+ *   npm run soak -- [--minutes 30] [--rate N] [--devices 100] [--interval 10] [--warmup 0.2] [--out results/soak]
  *
  * Without --rate it runs at half the measured maximum: the highest sustained messages/s of the
  * `npm run bench -- --rate max` reports under results/bench/. A private pipeline (bench/lib/pipeline.ts)
@@ -9,7 +9,7 @@
  * consumer group's lag (records not yet committed) and how far the rows in the database trail
  * what the broker acknowledged ("behind"). At the end every message is accounted for (lost,
  * duplicated). Flat: after warm-up (the first `warmup` share of the run), each service's RSS
- * trend and the lag stay bounded (see `verdict`). → results/soak.{json,md}; exit 1 when a
+ * trend and the lag stay bounded (see `verdict`). → <out>.{json,md}; exit 1 when a
  * message was lost or duplicated or the run is not flat.
  */
 import { existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs'
@@ -32,7 +32,8 @@ const { values: a } = parseArgs({
     devices: { type: 'string', default: '100' },
     interval: { type: 'string', default: '10' },
     warmup: { type: 'string', default: '0.2' },
-    connections: { type: 'string', default: '4' }
+    connections: { type: 'string', default: '4' },
+    out: { type: 'string', default: 'results/soak' }
   }
 })
 const log = (s: string): void => { process.stderr.write(`[soak] ${s}\n`) }
@@ -160,16 +161,16 @@ try {
   const verdict = { memoryFlat, lagBounded, lossless, passed: memoryFlat && lagBounded && lossless }
   const summary = { rate, rateSource, minutes, sent: acc.messagesSent, landed: acc.landed, deadLettered: acc.deadLettered, lost: acc.lost + acc.partial, duplicated: acc.duplicateRows + acc.duplicateDeadLetters, lagMax, behindMax, perService, verdict }
   const command = `npm run soak -- ${process.argv.slice(2).join(' ')}`.trim()
-  writeFile(join(ROOT, 'results', 'soak.json'), `${JSON.stringify({ summary, machine, command, points, exitCodes, accounting: acc }, null, 2)}\n`)
+  writeFile(join(ROOT, `${a.out}.json`), `${JSON.stringify({ summary, machine, command, points, exitCodes, accounting: acc }, null, 2)}\n`)
   const everyNth = Math.max(1, Math.ceil(points.length / 30))
-  writeFile(join(ROOT, 'results', 'soak.md'), [
+  writeFile(join(ROOT, `${a.out}.md`), [
     '# Soak',
     '',
     `Command: \`${command}\` — ${rate} messages/s (${rateSource}), ${minutes} min, simulator mix, ${a.devices} controllers, 1 % unregistered (expected dead letters).`,
     '',
     `Machine: ${machineLine(machine)}`,
     '',
-    `**${verdict.passed ? 'Flat and lossless' : 'NOT flat or not lossless'}**: sent ${acc.messagesSent}, landed ${acc.landed}, dead-lettered ${acc.deadLettered}, lost ${summary.lost}, duplicated ${summary.duplicated}. After warm-up (${Math.round(Number(a.warmup) * 100)} % of the run): largest lag ${lagMax} records, rows at most ${behindMax} behind the acknowledged messages.`,
+    `**${verdict.passed ? 'Flat and lossless' : `Not passed: memory ${verdict.memoryFlat ? 'flat' : 'GROWING'}, lag ${verdict.lagBounded ? 'bounded' : 'NOT bounded'}, ${verdict.lossless ? 'lossless' : 'LOSS or DUPLICATES'}`}**: sent ${acc.messagesSent}, landed ${acc.landed}, dead-lettered ${acc.deadLettered}, lost ${summary.lost}, duplicated ${summary.duplicated}. After warm-up (${Math.round(Number(a.warmup) * 100)} % of the run): largest lag ${lagMax} records, rows at most ${behindMax} behind the acknowledged messages.`,
     '',
     table(['service', 'RSS after warm-up (MB)', 'RSS at end (MB)', 'peak (MB)', 'trend (MB/min)'],
       SERVICES.map(s => { const x = perService[s] as { afterWarmupMb: number, endMb: number, peakMb: number, slopeMbPerMin: number }; return [s, x.afterWarmupMb, x.endMb, x.peakMb, x.slopeMbPerMin] })),
