@@ -15,7 +15,7 @@ import { expect1, generate, rowId, sensorKeys, type Expectation } from './genera
 /**
  * Runs the generated corpus (generated.ts) through a private broker and the real connector,
  * processor and sink, then accounts for every message: each must have exactly its predicted
- * rows and its predicted dead letters (stage and reason, attributed by MQTT topic). A message
+ * rows (by primary key) and its predicted dead letters (stage and reason, attributed by MQTT topic). A message
  * the broker refuses to acknowledge is counted apart (none is expected: the generator keeps
  * to what MQTT allows).
  */
@@ -86,9 +86,9 @@ export async function runGenerated (count: number, seed: number, log: (s: string
 
     const found = new Set<string>()
     const readRows = async (): Promise<void> => {
-      const rows = await pipeline.sql`SELECT topic, "timestamp", datapoint_label, pin_position FROM iot_measurements`
+      const rows = await pipeline.sql`SELECT "timestamp", device_id, connector, connector_mode, datapoint_label, pin_position FROM iot_measurements`
       found.clear()
-      for (const r of rows) found.add(rowId(r.topic as string, r.timestamp as Date, r.datapoint_label as string, r.pin_position as string))
+      for (const r of rows) found.add(rowId(r as unknown as Parameters<typeof rowId>[0]))
     }
 
     await publisher.waitConnected()
@@ -173,7 +173,7 @@ export async function runGenerated (count: number, seed: number, log: (s: string
     }
     const unexpectedDead = [...left.values()].reduce((t, n) => t + n, 0)
     const unexpectedRows = [...found].filter(r => !wantRows.has(r))
-    for (const r of unexpectedRows.slice(0, 5)) examples.push({ i: -1, kind: 'unexpected-row', topic: r.split('|')[0] ?? '', expected: { rows: [], deadLetters: [] }, problem: `row ${r} not predicted` })
+    for (const r of unexpectedRows.slice(0, 5)) examples.push({ i: -1, kind: 'unexpected-row', topic: '', expected: { rows: [], deadLetters: [] }, problem: `row ${r} not predicted` })
     for (const [key, n] of left) if (n > 0 && examples.length < 30) examples.push({ i: -1, kind: 'unexpected-dead-letter', topic: key.split('|')[2] ?? '', expected: { rows: [], deadLetters: [] }, problem: `${n} × dead letter ${key} not predicted` })
 
     const alive = SERVICES.every(s => pipeline.pid(s) !== undefined && pipeline.restarts[s] === 0)
