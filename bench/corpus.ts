@@ -1,19 +1,56 @@
 /**
- * The bad-input corpus (test/corpus/items.jsonl) through the whole pipeline, with a report:
+ * The bad-input corpus through the whole pipeline, with a report:
  *
- *   npm run corpus        → results/corpus.{json,md}; exit 1 when an item fails or a service crashed
+ *   npm run corpus                               → the hand-written items (test/corpus/items.jsonl),
+ *                                                  results/corpus.{json,md}
+ *   npm run corpus -- --generated 100000 [--seed N] → that many seeded random messages
+ *                                                  (test/corpus/generated.ts), results/corpus-generated.{json,md}
  *
- * `npm test` runs the same corpus (test/corpus/corpus.test.ts) without writing the report.
+ * Exit 1 when an item or message does not end as expected or a service crashed. `npm test`
+ * runs both (test/corpus/corpus.test.ts; generated.test.ts at 3 000 messages) without a report.
  */
 import { join } from 'node:path'
+import { parseArgs } from 'node:util'
+import { runGenerated } from '../test/corpus/generated-runner.ts'
 import { loadItems, runCorpus, topicOf } from '../test/corpus/runner.ts'
 import { ensureStack } from './lib/ensure-stack.ts'
 import { machineInfo, machineLine } from './lib/machine.ts'
 import { table, writeFile } from './lib/report.ts'
 import { ROOT } from './lib/stack.ts'
 
+const { values: a } = parseArgs({ options: { generated: { type: 'string' }, seed: { type: 'string', default: '20261130' } } })
 ensureStack()
 const machine = await machineInfo()
+if (a.generated !== undefined) {
+  const count = Number(a.generated)
+  const seed = Number(a.seed)
+  const command = `npm run corpus -- --generated ${count} --seed ${seed}`
+  const r = await runGenerated(count, seed, s => process.stderr.write(`[corpus] ${s}\n`))
+  const passed = r.refused === 0 && r.unaccounted === 0 && r.rows.missing === 0 && r.rows.unexpected === 0 && r.deadLetters.missing === 0 && r.deadLetters.unexpected === 0 && r.servicesSurvived
+  writeFile(join(ROOT, 'results', 'corpus-generated.json'), `${JSON.stringify({ passed, machine, command, report: r }, null, 2)}\n`)
+  writeFile(join(ROOT, 'results', 'corpus-generated.md'), [
+    '# Generated bad-input corpus',
+    '',
+    `Command: \`${command}\` (test/corpus/generated.ts; \`npm test\` runs 3 000 messages of the same generator).`,
+    '',
+    `Machine: ${machineLine(machine)}`,
+    '',
+    `**${r.messages - r.unaccounted - r.refused} of ${r.messages} messages ended exactly as predicted** (rows and dead letters by stage and reason, predicted by the pipeline's pure parts); refused by the broker: ${r.refused}; services survived without a crash or restart and stopped cleanly: **${r.servicesSurvived ? 'yes' : 'no'}**. Published in ${r.publishSeconds} s; ${r.seconds} s in all.`,
+    '',
+    table(['', 'predicted', 'found', 'missing', 'not predicted'], [
+      ['rows', r.rows.expected, r.rows.found, r.rows.missing, r.rows.unexpected],
+      ['dead letters', r.deadLetters.expected, r.deadLetters.found, r.deadLetters.missing, r.deadLetters.unexpected]
+    ]),
+    '',
+    table(['message kind', 'messages'], Object.entries(r.byKind).sort().map(([k, n]) => [k, n])),
+    '',
+    table(['stage: reason', 'predicted', 'found'], Object.entries(r.byReason).sort().map(([k, v]) => [k.replace('|', ': '), v.expected, v.found])),
+    '',
+    ...(r.examples.length === 0 ? [] : ['Failures (first ones):', '', ...r.examples.map(e => `- #${e.i} ${e.kind} \`${e.topic.replace(/`/g, "'")}\`: ${e.problem}`), '']),
+  ].join('\n'))
+  process.stdout.write(`${JSON.stringify({ passed, messages: r.messages, unaccounted: r.unaccounted, rows: r.rows, deadLetters: r.deadLetters, seconds: r.seconds })}\n`)
+  process.exit(passed ? 0 : 1)
+}
 const items = loadItems()
 const report = await runCorpus(items, s => process.stderr.write(`[corpus] ${s}\n`))
 const summary = { items: report.items, passed: report.passed, failed: report.failed.map(f => f.id), servicesSurvived: report.servicesSurvived, http: report.http, seconds: report.seconds }

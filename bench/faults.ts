@@ -5,19 +5,20 @@
  *                     [--pause 60] [--short]
  *
  * Faults: SIGKILL of the connector, the processor and the sink; the sink paused 60 s (SIGSTOP);
- * Kafka restarted; the time-series PostgreSQL restarted; Mosquitto restarted (persistence on).
+ * scale-out (two of each service, one of each SIGKILLed at once); Kafka restarted; the
+ * time-series PostgreSQL restarted; Mosquitto restarted (SIGTERM) and killed (SIGKILL).
  * The infrastructure restarts act on the shared stack (other users of it see the outage); the
  * suite waits until each component is back. Reports per fault: sent, landed, dead-lettered,
  * lost, duplicated, recovery time → results/faults.{json,md} (results/faults-short.* with --short).
+ * With --only, the rows of the faults run replace theirs in the latest report and the others
+ * stay, each row with the command, load and machine it ran with (one report, newest per fault).
  * Exit 1 when any fault loses or duplicates a message.
  */
-import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { ALL_FAULTS, PRIVATE_FAULTS, runFault, type FaultName, type FaultResult } from './lib/faults.ts'
 import { ensureStack } from './lib/ensure-stack.ts'
-import { machineInfo, machineLine } from './lib/machine.ts'
-import { table, writeFile } from './lib/report.ts'
-import { ROOT } from './lib/stack.ts'
+import { writeFaultsReport } from './lib/faults-report.ts'
+import { machineInfo } from './lib/machine.ts'
 
 const { values: a } = parseArgs({
   options: {
@@ -43,21 +44,7 @@ const machine = await machineInfo()
 const results: FaultResult[] = []
 for (const f of faults) results.push(await runFault(f, options))
 const name = short ? 'faults-short' : 'faults'
-const summary = Object.fromEntries(results.map(r => [r.fault, { sent: r.sent, landed: r.landed, deadLettered: r.deadLettered, lost: r.lost + r.partial, duplicated: r.duplicatedRows + r.duplicateDeadLetters, recoverySeconds: r.recoverySeconds, passed: r.passed }]))
 const command = `npm run faults -- ${process.argv.slice(2).join(' ')}`.trim()
-writeFile(join(ROOT, 'results', `${name}.json`), `${JSON.stringify({ summary, machine, command, options: { ...options, log: undefined }, results }, null, 2)}\n`)
-writeFile(join(ROOT, 'results', `${name}.md`), [
-  `# Fault suite${short ? ' (short form)' : ''}`,
-  '',
-  `Command: \`${command}\``,
-  '',
-  `Machine: ${machineLine(machine)}`,
-  '',
-  `Steady load ${options.rate} messages/s (simulator mix, ${options.devices} controllers, 1 % unregistered → expected dead letters); fault injected after ${options.beforeS} s, load continues ${options.afterS} s after the fault ends; then drain and account for every message acknowledged by the broker. Recovery: from the injection until every later message lands within the latency bound (max(2 s, 3 × p99 before the fault)). Redelivered: records carried twice through Kafka (raw / decoded topic) that the sink's primary key absorbed.`,
-  '',
-  table(['fault', 'sent', 'landed', 'dead-lettered', 'lost', 'duplicated rows / DLs', 'redelivered raw / decoded', 'fault lasted', 'recovery', 'max latency', 'result'],
-    results.map(r => [`${r.fault}: ${r.description}`, r.sent, r.landed, r.deadLettered, r.lost + r.partial, `${r.duplicatedRows} / ${r.duplicateDeadLetters}`, `${r.redelivered.raw} / ${r.redelivered.decoded}`, `${r.faultSeconds} s`, `${r.recoverySeconds} s`, `${r.maxLatencyS} s`, r.passed ? 'pass' : '**FAIL**'])),
-  ''
-].join('\n'))
+const summary = writeFaultsReport({ name, short, merge: a.only !== undefined, faults, command, machine, options, results })
 process.stdout.write(`${JSON.stringify(summary)}\n`)
 process.exitCode = results.every(r => r.passed) ? 0 : 1

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { account, collectDeadLetters, duplicatesIn, expectedTotals, loadExpected, type Accounting } from './account.ts'
-import { Pipeline, type ServiceName } from './pipeline.ts'
+import { Pipeline, serviceOf, type ServiceName } from './pipeline.ts'
 import { round } from './proc.ts'
 import { restartInfra, type InfraName } from './stack.ts'
 
@@ -14,11 +14,13 @@ import { restartInfra, type InfraName } from './stack.ts'
  */
 export type FaultName =
   | 'kill-connector' | 'kill-processor' | 'kill-sink'
-  | 'pause-sink' | 'restart-kafka' | 'restart-postgres' | 'restart-broker'
+  | 'pause-sink' | 'scale-out' | 'restart-kafka' | 'restart-postgres' | 'restart-broker' | 'kill-broker'
 
-export const ALL_FAULTS: readonly FaultName[] = ['kill-connector', 'kill-processor', 'kill-sink', 'pause-sink', 'restart-kafka', 'restart-postgres', 'restart-broker']
+export const ALL_FAULTS: readonly FaultName[] = ['kill-connector', 'kill-processor', 'kill-sink', 'pause-sink', 'scale-out', 'restart-kafka', 'restart-postgres', 'restart-broker', 'kill-broker']
 /** Faults that touch only the run's own processes: safe beside other tests on the shared stack. */
-export const PRIVATE_FAULTS: readonly FaultName[] = ['kill-connector', 'kill-processor', 'kill-sink', 'pause-sink']
+export const PRIVATE_FAULTS: readonly FaultName[] = ['kill-connector', 'kill-processor', 'kill-sink', 'pause-sink', 'scale-out']
+/** Faults run on a scaled-out pipeline: two connectors, two processors, two sinks. */
+const REPLICAS: Partial<Record<FaultName, number>> = { 'scale-out': 2 }
 
 export interface FaultOptions {
   rate: number
@@ -53,6 +55,8 @@ export interface FaultResult {
   baselineP99S: number
   maxLatencyS: number
   restarts: Record<ServiceName, number>
+  /** Messages (connector) or records (processor, sink) each instance had handled when the fault hit. */
+  workBeforeFault: Record<string, number>
   /** Records each stage had not committed when the drain ended (per partition; transaction markers count 1). */
   lagLeft: { processor: number[], sink: number[] }
   /** The sink's last warnings and errors (for a failed fault). */
@@ -68,7 +72,9 @@ const DESCRIPTIONS: Record<FaultName, string> = {
   'pause-sink': 'sink frozen (SIGSTOP) then resumed (SIGCONT): a backlog builds in Kafka',
   'restart-kafka': 'Kafka broker stopped (SIGTERM, controlled shutdown) and started again by the stack',
   'restart-postgres': 'time-series PostgreSQL fast shutdown (SIGINT) and started again by the stack',
-  'restart-broker': 'Mosquitto stopped (SIGTERM, saves persistent sessions) and started again by the stack'
+  'scale-out': 'two connectors (shared subscription), two processors, two sinks (consumer groups); one of each SIGKILLed at once, restarted after 1 s',
+  'restart-broker': 'Mosquitto stopped (SIGTERM, saves persistent sessions) and started again by the stack',
+  'kill-broker': 'Mosquitto SIGKILLed (nothing saved on the way out: only what it persisted before) and started again by the stack'
 }
 
 async function inject (fault: FaultName, p: Pipeline, pauseS: number): Promise<void> {
@@ -77,6 +83,13 @@ async function inject (fault: FaultName, p: Pipeline, pauseS: number): Promise<v
     case 'kill-connector': return await p.crash('connector')
     case 'kill-processor': return await p.crash('processor')
     case 'kill-sink': return await p.crash('sink')
+    case 'scale-out':
+      // The survivors carry the load meanwhile; the killed copies come back as the supervisor would bring them.
+      await Promise.all([p.crash('connector-2'), p.crash('processor-2'), p.crash('sink-2')])
+      return
+    case 'kill-broker':
+      await restartInfra('mosquitto', 180_000, 'SIGKILL')
+      return
     case 'pause-sink':
       p.signal('sink', 'SIGSTOP')
       await sleep(pauseS * 1000)
@@ -90,10 +103,23 @@ async function inject (fault: FaultName, p: Pipeline, pauseS: number): Promise<v
   }
 }
 
+const WORK_METRIC: Record<ServiceName, string> = {
+  connector: 'f2_connector_messages_forwarded_total',
+  processor: 'f2_processor_records_consumed_total',
+  sink: 'f2_sink_records_consumed_total'
+}
+
+/** What each running instance has handled so far (shows that every replica carries load). */
+async function instanceWork (p: Pipeline): Promise<Record<string, number>> {
+  const out: Record<string, number> = {}
+  for (const name of p.instances()) out[name] = Pipeline.sum(await p.metrics(name), WORK_METRIC[serviceOf(name)])
+  return out
+}
+
 export async function runFault (fault: FaultName, o: FaultOptions): Promise<FaultResult> {
   const log = o.log ?? (() => {})
   const work = mkdtempSync(join(tmpdir(), `f2-fault-${fault}-`))
-  const p = new Pipeline({ devices: o.devices, seed: 5, logDir: join(work, 'logs') }, 'fault')
+  const p = new Pipeline({ devices: o.devices, seed: 5, logDir: join(work, 'logs'), replicas: REPLICAS[fault] ?? 1 }, 'fault')
   try {
     await p.setUp()
     await p.startAll()
@@ -101,6 +127,7 @@ export async function runFault (fault: FaultName, o: FaultOptions): Promise<Faul
     const t0 = Date.now()
     const load = p.load({ rate: o.rate, durationS: 0, count: 0, windowPerConnection: 20, mix: 'sim', unknownFraction: o.unknownFraction, expectedFile, clientPrefix: `${p.id}-load` })
     await sleep(o.beforeS * 1000)
+    const workBeforeFault = await instanceWork(p)
     const faultAt = (Date.now() - t0) / 1000
     log(`${fault}: injecting at t=${faultAt.toFixed(1)} s`)
     await inject(fault, p, o.pauseS)
@@ -156,6 +183,7 @@ export async function runFault (fault: FaultName, o: FaultOptions): Promise<Faul
       baselineP99S: round(baselineP99, 3),
       maxLatencyS: round(Number(mx?.m ?? 0), 2),
       restarts: { ...p.restarts },
+      workBeforeFault,
       lagLeft,
       sinkLog,
       passed: acc.lost === 0 && acc.partial === 0 && acc.duplicateRows === 0 && acc.duplicateDeadLetters === 0 && acc.unexpectedDeadLetters === 0 && acc.landed + acc.deadLettered === acc.messagesSent,
@@ -164,7 +192,7 @@ export async function runFault (fault: FaultName, o: FaultOptions): Promise<Faul
     log(`${fault}: ${JSON.stringify({ sent: result.sent, landed: result.landed, dead: result.deadLettered, lost: result.lost, dup: result.duplicatedRows, redelivered: result.redelivered, recovery: result.recoverySeconds, lagLeft, passed: result.passed })}`)
     return result
   } catch (err) {
-    log(`${fault}: failed: ${(err as Error).message}\n${(['connector', 'processor', 'sink'] as const).map(s => `--- ${s}\n${p.logTail(s, 5).slice(-1500)}`).join('\n')}`)
+    log(`${fault}: failed: ${(err as Error).message}\n${p.instances().map(s => `--- ${s}\n${p.logTail(s, 5).slice(-1500)}`).join('\n')}`)
     throw err
   } finally {
     await p.tearDown()

@@ -22,6 +22,15 @@ import { postgresEnv } from '../../src/adapters/config.ts'
  */
 export type ServiceName = 'connector' | 'processor' | 'sink'
 export const SERVICES: readonly ServiceName[] = ['connector', 'processor', 'sink']
+/**
+ * One running copy of a service: the first is named after the service, further replicas
+ * `<service>-<n>` (n ≥ 2). Replicas share the connector's MQTT shared subscription and the
+ * processor's and sink's consumer groups, each with its own client / instance id.
+ */
+export type InstanceName = ServiceName | `${ServiceName}-${number}`
+export const serviceOf = (name: InstanceName): ServiceName => name.split('-')[0] as ServiceName
+const replicaOf = (name: InstanceName): number => Number(name.split('-')[1] ?? 1)
+export const instanceName = (service: ServiceName, replica: number): InstanceName => replica === 1 ? service : `${service}-${replica}`
 
 export interface PipelineOptions {
   devices: number
@@ -37,9 +46,11 @@ export interface PipelineOptions {
   broker?: BenchBroker
   /** How the load generator's controllers connect: TLS (default, the real path) or plain. */
   transport?: 'tls' | 'plain'
+  /** Copies of each service `startAll` runs (scale-out); 1 by default. */
+  replicas?: number
 }
 
-export interface RunningService { name: ServiceName, child: ChildProcess, port: number, startedAt: number }
+export interface RunningService { name: InstanceName, child: ChildProcess, port: number, startedAt: number }
 
 
 
@@ -71,7 +82,7 @@ export class Pipeline {
   timeseriesUrl = ''
   readonly #dbs: Array<{ server: string, name: string }> = []
   readonly #options: PipelineOptions
-  readonly services = new Map<ServiceName, RunningService>()
+  readonly services = new Map<InstanceName, RunningService>()
   readonly restarts: Record<ServiceName, number> = { connector: 0, processor: 0, sink: 0 }
   #ts: postgres.Sql | undefined
 
@@ -122,7 +133,9 @@ export class Pipeline {
     await this.sql.unsafe('ALTER TABLE iot_measurements ALTER COLUMN ingested_at SET DEFAULT clock_timestamp()')
   }
 
-  #env (name: ServiceName, port: number): Record<string, string> {
+  #env (instance: InstanceName, port: number): Record<string, string> {
+    const name = serviceOf(instance)
+    const n = replicaOf(instance)
     const common = { KAFKA_BOOTSTRAP_SERVERS: this.urls.kafka, KAFKA_DEAD_LETTER_TOPIC: this.topics.dead, HTTP_PORT: String(port), HTTP_HOST: '127.0.0.1', LOG_LEVEL: 'info' }
     const mqtt = new URL(this.urls.mqttUrl)
     const fleet = generateFleet(this.#options.devices, this.#options.seed)
@@ -139,7 +152,7 @@ export class Pipeline {
               ...Array.from({ length: UNKNOWN_MACS }, (_, i) => `tele/f2-${unknownMac(i)}/#`)].join(',')
           : 'tele/#,stat/#',
         MQTT_SHARE_GROUP: this.id,
-        CONNECTOR_CLIENT_ID: `${this.id}-connector`,
+        CONNECTOR_CLIENT_ID: n === 1 ? `${this.id}-connector` : `${this.id}-connector-${n}`,
         MQTT_SESSION_EXPIRY_S: '300',
         KAFKA_TOPIC: this.topics.raw,
         ...this.#options.env?.connector
@@ -150,7 +163,7 @@ export class Pipeline {
         KAFKA_INPUT_TOPIC: this.topics.raw,
         KAFKA_OUTPUT_TOPIC: this.topics.decoded,
         KAFKA_CONSUMER_GROUP: `${this.id}-processor`,
-        PROCESSOR_INSTANCE_ID: `${this.id}-p1`,
+        PROCESSOR_INSTANCE_ID: `${this.id}-p${n}`,
         ...this.#options.env?.processor
       }
       case 'sink': return {
@@ -158,18 +171,18 @@ export class Pipeline {
         ...postgresEnv('TIMESCALE', this.timeseriesUrl),
         KAFKA_INPUT_TOPIC: this.topics.decoded,
         KAFKA_CONSUMER_GROUP: `${this.id}-sink`,
-        SINK_INSTANCE_ID: `${this.id}-s1`,
+        SINK_INSTANCE_ID: `${this.id}-s${n}`,
         ...this.#options.env?.sink
       }
     }
   }
 
-  async start (name: ServiceName): Promise<RunningService> {
+  async start (name: InstanceName): Promise<RunningService> {
     const port = this.services.get(name)?.port ?? await freePort()
     const log = openSync(join(this.#options.logDir, `${name}.log`), 'a')
     let child: ChildProcess
     try {
-      child = spawn(process.execPath, [...(this.#options.nodeFlags?.[name] ?? []), this.#options.dist === true ? join(ROOT, 'dist', 'cli.js') : join(ROOT, 'src', 'cli.ts'), name], {
+      child = spawn(process.execPath, [...(this.#options.nodeFlags?.[serviceOf(name)] ?? []), this.#options.dist === true ? join(ROOT, 'dist', 'cli.js') : join(ROOT, 'src', 'cli.ts'), serviceOf(name)], {
         cwd: ROOT,
         // The same memory settings the supervisor and the image give the stages.
         env: { ...process.env, ...stageMemoryEnv(), ...this.#env(name, port) },
@@ -184,14 +197,18 @@ export class Pipeline {
     return svc
   }
 
-  async startAll (): Promise<void> {
-    // Downstream first: each stage finds its consumer ready when records arrive.
-    await this.start('sink')
-    await this.start('processor')
-    await this.start('connector')
+  /** Every instance, in start order (downstream first, replicas after the first copy). */
+  instances (): InstanceName[] {
+    const replicas = this.#options.replicas ?? 1
+    return (['sink', 'processor', 'connector'] as const).flatMap(s => Array.from({ length: replicas }, (_, i) => instanceName(s, i + 1)))
   }
 
-  async waitReady (name: ServiceName, timeoutMs: number): Promise<number> {
+  async startAll (): Promise<void> {
+    // Downstream first: each stage finds its consumer ready when records arrive.
+    for (const name of this.instances()) await this.start(name)
+  }
+
+  async waitReady (name: InstanceName, timeoutMs: number): Promise<number> {
     const svc = this.services.get(name)
     if (svc === undefined) throw new Error(`${name} not started`)
     const t0 = Date.now()
@@ -199,7 +216,7 @@ export class Pipeline {
       if (svc.child.exitCode !== null) throw new Error(`${name} exited (${svc.child.exitCode}) before it was ready; see ${join(this.#options.logDir, `${name}.log`)}`)
       try {
         // The processor reports ready only after its first written batch; alive is enough here.
-        const path = name === 'processor' ? 'healthz' : 'readyz'
+        const path = serviceOf(name) === 'processor' ? 'healthz' : 'readyz'
         const r = await fetch(`http://127.0.0.1:${svc.port}/${path}`, { signal: AbortSignal.timeout(1000) })
         if (r.ok) return (Date.now() - t0) / 1000
       } catch { /* not yet */ }
@@ -208,29 +225,29 @@ export class Pipeline {
     }
   }
 
-  pid (name: ServiceName): number | undefined {
+  pid (name: InstanceName): number | undefined {
     const c = this.services.get(name)?.child
     return c?.pid !== undefined && c.exitCode === null && c.signalCode === null ? c.pid : undefined
   }
 
-  signal (name: ServiceName, sig: NodeJS.Signals): void {
+  signal (name: InstanceName, sig: NodeJS.Signals): void {
     const pid = this.pid(name)
     if (pid !== undefined) process.kill(pid, sig)
   }
 
   /** SIGKILL, then a restart one second later, as the stack's supervisor would. */
-  async crash (name: ServiceName, restartDelayMs = 1000): Promise<void> {
+  async crash (name: InstanceName, restartDelayMs = 1000): Promise<void> {
     const svc = this.services.get(name)
     if (svc === undefined) return
     const exited = new Promise(resolve => svc.child.once('exit', resolve))
     this.signal(name, 'SIGKILL')
     await exited
     await sleep(restartDelayMs)
-    this.restarts[name]++
+    this.restarts[serviceOf(name)]++
     await this.start(name)
   }
 
-  async stop (name: ServiceName, signal: NodeJS.Signals = 'SIGTERM', timeoutMs = 30_000): Promise<number | null> {
+  async stop (name: InstanceName, signal: NodeJS.Signals = 'SIGTERM', timeoutMs = 30_000): Promise<number | null> {
     const svc = this.services.get(name)
     if (svc === undefined || svc.child.exitCode !== null || svc.child.signalCode !== null) return svc?.child.exitCode ?? null
     const exited = new Promise<number | null>(resolve => svc.child.once('exit', code => resolve(code)))
@@ -243,14 +260,14 @@ export class Pipeline {
     return code
   }
 
-  async stopAll (): Promise<Record<ServiceName, number | null>> {
-    const out = {} as Record<ServiceName, number | null>
+  async stopAll (): Promise<Record<string, number | null>> {
+    const out: Record<string, number | null> = {}
     // Upstream first, so each stage can drain what it holds into the next.
-    for (const n of SERVICES) out[n] = await this.stop(n)
+    for (const n of [...this.instances()].reverse()) out[n] = await this.stop(n)
     return out
   }
 
-  async metrics (name: ServiceName): Promise<Map<string, number>> {
+  async metrics (name: InstanceName): Promise<Map<string, number>> {
     const svc = this.services.get(name)
     const out = new Map<string, number>()
     if (svc === undefined) return out
@@ -302,7 +319,7 @@ export class Pipeline {
     return { child, done }
   }
 
-  logTail (name: ServiceName, lines = 20): string {
+  logTail (name: InstanceName, lines = 20): string {
     try {
       return readFileSync(join(this.#options.logDir, `${name}.log`), 'utf8').trimEnd().split('\n').slice(-lines).join('\n')
     } catch {
@@ -311,7 +328,7 @@ export class Pipeline {
   }
 
   async tearDown (keep = false): Promise<void> {
-    for (const n of SERVICES) await this.stop(n, 'SIGKILL', 5000).catch(() => {})
+    for (const n of this.services.keys()) await this.stop(n, 'SIGKILL', 5000).catch(() => {})
     await this.#ts?.end({ timeout: 2 }).catch(() => {})
     this.#ts = undefined
     if (keep) return

@@ -178,17 +178,17 @@ const STOP_SIGNAL: Record<InfraName, NodeJS.Signals> = {
 
 /**
  * Restarts one infrastructure process of the detached stack: its clean stop signal (Mosquitto
- * saves its persistent sessions, PostgreSQL does a fast shutdown, Kafka a controlled one); the
- * stack's supervisor starts it again. Resolves when the port answers again, with the seconds
- * the port was closed. Throws if it is not back within `timeoutMs` (the stack is then broken:
- * the caller reports it loudly).
+ * saves its persistent sessions, PostgreSQL does a fast shutdown, Kafka a controlled one), or
+ * `signal` (SIGKILL: a crash, nothing saved on the way out); the stack's supervisor starts it
+ * again. Resolves when the port answers again, with the seconds the port was closed. Throws if
+ * it is not back within `timeoutMs` (the stack is then broken: the caller reports it loudly).
  */
-export async function restartInfra (name: InfraName, timeoutMs = 180_000): Promise<{ downSeconds: number }> {
+export async function restartInfra (name: InfraName, timeoutMs = 180_000, signal: NodeJS.Signals = STOP_SIGNAL[name]): Promise<{ downSeconds: number }> {
   const pid = infraPid(name)
   if (pid === undefined) throw new Error(`${name} is not running under the detached stack (.stack/run/stack.json)`)
   const port = infraPort(name)
   const t0 = Date.now()
-  process.kill(pid, STOP_SIGNAL[name])
+  process.kill(pid, signal)
   const until = t0 + timeoutMs
   for (;;) {
     const alive = (() => { try { process.kill(pid, 0); return true } catch { return false } })()

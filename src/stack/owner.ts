@@ -21,6 +21,13 @@ export interface OwnerOptions {
   services?: readonly ServiceDefinition[]
   runHooks?: boolean
   onReady?: () => void
+  /**
+   * Stop everything when the process that started this one goes away (a foreground run: the
+   * terminal, npm or a service manager died without a signal reaching us). Polled every
+   * `parentPollMs` (Linux has no portable parent-death notification for Node).
+   */
+  watchParent?: boolean
+  parentPollMs?: number
 }
 
 export function serviceSpec (ctx: StackContext, def: ServiceDefinition): SupervisedSpec {
@@ -49,9 +56,10 @@ export async function clearStaleState (ctx: StackContext): Promise<void> {
 }
 
 /**
- * Runs the stack in this process until SIGINT/SIGTERM: infrastructure (unless reused),
- * post-start hooks, services. Every process is supervised and restarted if it dies; on a
- * signal everything stops in reverse order. Returns the exit code.
+ * Runs the stack in this process until SIGINT/SIGTERM/SIGHUP (or, with `watchParent`, until
+ * its parent process is gone): infrastructure (unless reused), post-start hooks, services.
+ * Every process is supervised and restarted if it dies; on a stop request everything stops
+ * in reverse order. Returns the exit code.
  */
 export async function runOwner (options: OwnerOptions): Promise<number> {
   const { ctx, mode, ownInfrastructure } = options
@@ -70,10 +78,10 @@ export async function runOwner (options: OwnerOptions): Promise<number> {
   let stopRequested: string | undefined
   let wake: () => void = () => {}
   const stopped = new Promise<void>(resolve => { wake = resolve })
-  const onSignal = (sig: NodeJS.Signals): void => {
+  const requestStop = (reason: string): void => {
     if (stopRequested !== undefined) return
-    stopRequested = sig
-    logger.info({ signal: sig }, 'stopping the stack')
+    stopRequested = reason
+    logger.info({ signal: reason }, 'stopping the stack')
     status = 'stopping'
     wake()
     // A start in progress is cut short: stop() also ends a process still waiting to be ready.
@@ -81,7 +89,19 @@ export async function runOwner (options: OwnerOptions): Promise<number> {
   }
   // SIGHUP: the terminal of a foreground run went away; stop cleanly rather than orphan everything.
   const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP']
+  const onSignal = (sig: NodeJS.Signals): void => requestStop(sig)
   for (const sig of signals) process.on(sig, onSignal)
+  // An orphan is re-parented (to init or a subreaper), so a changed ppid means the parent died.
+  const parent = process.ppid
+  const parentWatch = options.watchParent === true
+    ? setInterval(() => {
+      if (process.ppid === parent) return
+      // Whoever read our output may be gone with the parent: a failed write must not kill us mid-stop.
+      for (const stream of [process.stdout, process.stderr]) stream.on('error', () => {})
+      requestStop(`parent ${parent} gone`)
+    }, options.parentPollMs ?? 500)
+    : undefined
+  parentWatch?.unref()
 
   let code = 0
   try {
@@ -112,6 +132,7 @@ export async function runOwner (options: OwnerOptions): Promise<number> {
     }
   } finally {
     await supervisor.stop()
+    clearInterval(parentWatch)
     for (const sig of signals) process.off(sig, onSignal)
   }
   // A failed start leaves its state (owner gone, status failed) so `stack up` can report why.

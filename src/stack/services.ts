@@ -1,4 +1,5 @@
 import { join } from 'node:path'
+import { DEFAULT_SERVICES } from '../stages/health/config.ts'
 import type { BrokerRole } from './broker-accounts.ts'
 import { projectRoot, type DatabaseRoles } from './config.ts'
 
@@ -58,3 +59,19 @@ export const services: ServiceDefinition[] = [
   { name: 'api', args: ['api'], port: 8080, env: { HTTP_PORT: '8080' }, db: { registry: 'api', timeseries: 'reader' } },
   ...(simulatorEnabled() ? [{ name: 'simulator', args: ['simulator'], port: 9401, env: { HTTP_PORT: '9401' }, db: { registry: simulatorRegisters() ? 'owner' as const : 'reader' as const }, mqtt: 'admin' as const }] : [])
 ]
+
+/**
+ * `list` as the stack with port offset `offset` runs it: every service port shifted like the
+ * infrastructure's (and like Prometheus's targets, see prometheus.ts), and the health monitor
+ * told where the shifted services answer. A second copy of the whole system (CI beside a
+ * developer's stack) then holds no port of the first one.
+ */
+export function shiftedServices (offset: number, list: readonly ServiceDefinition[] = services): ServiceDefinition[] {
+  if (offset === 0) return [...list]
+  const shifted = list.map(def => ({ ...def, port: def.port + offset }))
+  // The monitor's own default list (simulator included even when it is off: reported down).
+  const targets = DEFAULT_SERVICES.replace(/127\.0\.0\.1:(\d+)/g, (_m, port: string) => `127.0.0.1:${Number(port) + offset}`)
+  return shifted.map(def => def.name === 'health'
+    ? { ...def, env: { ...def.env, HEALTH_PORT: String(def.port), HEALTH_SERVICES: targets } }
+    : { ...def, env: { ...def.env, HTTP_PORT: String(def.port) } })
+}

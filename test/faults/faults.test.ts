@@ -3,8 +3,9 @@ import { PRIVATE_FAULTS, runFault } from '../../bench/lib/faults.ts'
 
 /**
  * Short form of the fault suite (`npm run faults` runs the full one): each service of a
- * private pipeline is SIGKILLed and restarted, and the sink is frozen for 10 s, under steady
- * load. Infrastructure restarts are left to `npm run faults`: they would break the other
+ * private pipeline is SIGKILLed and restarted, the sink is frozen for 10 s, and a scaled-out
+ * pipeline (two of each service) loses one connector, one processor and one sink at once,
+ * under steady load. Infrastructure restarts are left to `npm run faults`: they would break the other
  * integration tests sharing the stack. Every message acknowledged by the broker must land
  * (or be dead-lettered as expected) exactly once.
  */
@@ -20,6 +21,12 @@ describe('fault suite (short form)', () => {
         .toEqual({ lost: 0, partial: 0, duplicatedRows: 0, duplicateDeadLetters: 0, unexpectedDeadLetters: 0 })
       expect(r.landed + r.deadLettered).toBe(r.sent)
       if (fault.startsWith('kill-')) expect(Object.values(r.restarts).reduce((s, n) => s + n, 0)).toBe(1)
+      if (fault === 'scale-out') {
+        expect(r.restarts).toEqual({ connector: 1, processor: 1, sink: 1 })
+        // Both copies of every service carried part of the load before one of them was killed.
+        for (const [instance, n] of Object.entries(r.workBeforeFault)) expect(n, instance).toBeGreaterThan(0)
+        expect(Object.keys(r.workBeforeFault).sort()).toEqual(['connector', 'connector-2', 'processor', 'processor-2', 'sink', 'sink-2'])
+      }
     }, 120_000)
   }
 })

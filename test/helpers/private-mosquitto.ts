@@ -36,13 +36,29 @@ export interface PrivateMosquitto {
   stop: () => Promise<void>
 }
 
-/**
- * `open`: the broker as it was before access control (anonymous clients, no plugin, no TLS),
- * only for the benchmark's baseline; the other fields are then unused by it.
- */
-export async function startPrivateMosquitto (options: { open?: boolean } = {}): Promise<PrivateMosquitto> {
+export interface PrivateMosquittoOptions {
+  /**
+   * The broker as it was before access control (anonymous clients, no plugin, no TLS): the
+   * benchmarks' baseline and the durability tests, which restart it; the account fields of
+   * the result are then unused.
+   */
+  open?: boolean
+  /** Listen here (a restart of an earlier broker); a free port by default. */
+  port?: number
+  /** Persistence lines (`persistence true`, `autosave_*`, `persistence_location ...`); none by default. */
+  persistence?: string
+}
+
+/** The persistence settings of the stack's broker (stack/mosquitto/mosquitto.conf), stored under `dir`. */
+export function stackPersistence (dir: string): string {
+  const conf = readFileSync(join(projectRoot(), 'stack', 'mosquitto', 'mosquitto.conf'), 'utf8')
+  const lines = conf.split('\n').filter(l => /^(persistence|persistence_file|autosave_\w+)\s/.test(l) && !l.includes('{{'))
+  return [...lines, `persistence_location ${dir}/`].join('\n')
+}
+
+export async function startPrivateMosquitto (options: PrivateMosquittoOptions = {}): Promise<PrivateMosquitto> {
   const dir = mkdtempSync(join(tmpdir(), 'f2-mqtt-'))
-  const [port, mqttsPort, mqttsPasswordPort] = [await freePort(), await freePort(), await freePort()]
+  const [port, mqttsPort, mqttsPasswordPort] = [options.port ?? await freePort(), await freePort(), await freePort()]
   const pki = ensurePki(join(dir, 'pki'), ['localhost', '127.0.0.1'])
   const data = join(dir, 'data')
   mkdirSync(data)
@@ -57,9 +73,11 @@ export async function startPrivateMosquitto (options: { open?: boolean } = {}): 
   const body = options.open === true
     ? `listener ${port} 127.0.0.1\nallow_anonymous true\nmax_queued_messages 100000\nmax_inflight_messages 100\nlog_dest stderr\nlog_type error\nlog_type warning\n`
     : secured
-  // As shipped, minus persistence (nothing outlives the test).
+  // As shipped, minus persistence unless asked for (nothing outlives the test).
+  const persistence = options.persistence ?? 'persistence false'
+  const withoutPersistence = body.split('\n').filter(l => !/^(persistence|persistence_file|persistence_location|autosave_\w+)\s/.test(l)).join('\n')
   const user = process.getuid?.() === 0 ? 'user root\n' : ''
-  writeFileSync(conf, `${body.replace(/^persistence true$/m, 'persistence false')}\n${user}`)
+  writeFileSync(conf, `${withoutPersistence}\n${persistence}\n${user}`)
   const child = spawn('/usr/sbin/mosquitto', ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] })
   let log = ''
   child.stderr.on('data', (d: Buffer) => { log = (log + d.toString()).slice(-200_000) })

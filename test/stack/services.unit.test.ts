@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { projectRoot } from '../../src/stack/config.ts'
-import { services, simulatorRegisters, stageMemoryEnv } from '../../src/stack/services.ts'
+import { services, shiftedServices, simulatorRegisters, stageMemoryEnv } from '../../src/stack/services.ts'
 
 let dir: string | undefined
 afterEach(() => { if (dir !== undefined) rmSync(dir, { recursive: true, force: true }) })
@@ -45,5 +45,23 @@ describe('simulatorRegisters', () => {
     expect(simulatorRegisters({ SIM_REGISTER: 'false' })).toBe(false)
     expect(simulatorRegisters({ SIM_REGISTER: 'true' })).toBe(true)
     expect(simulatorRegisters({ SIM_REGISTER: 'on' })).toBe(true)
+  })
+})
+
+describe('shiftedServices', () => {
+  it('keeps the documented ports on an unshifted stack', () => {
+    expect(shiftedServices(0, services)).toEqual(services)
+  })
+
+  it('shifts every service port with the stack and tells each service and the health monitor', () => {
+    const shifted = shiftedServices(16000, services)
+    for (const def of shifted) {
+      const base = services.find(s => s.name === def.name)?.port as number
+      expect(def.port).toBe(base + 16000)
+      if (def.name === 'health') expect(def.env?.HEALTH_PORT).toBe(String(def.port))
+      else expect(def.env?.HTTP_PORT).toBe(String(def.port))
+    }
+    const health = shifted.find(s => s.name === 'health')
+    expect(health?.env?.HEALTH_SERVICES).toBe('simulator=http://127.0.0.1:25401,connector=http://127.0.0.1:25402,processor=http://127.0.0.1:25403,sink=http://127.0.0.1:25404,api=http://127.0.0.1:24080')
   })
 })

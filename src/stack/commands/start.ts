@@ -4,15 +4,15 @@ import { createContext } from '../context.ts'
 import { up } from '../detached.ts'
 import { clearStaleState, runOwner } from '../owner.ts'
 import { provision } from '../provision.ts'
-import { services } from '../services.ts'
+import { services as allServices, shiftedServices } from '../services.ts'
 import { ownerAlive, readState } from '../state.ts'
 
-function banner (ctx: StackContext, reused: boolean): string {
+function banner (ctx: StackContext, reused: boolean, healthPort: number): string {
   const { cfg, paths } = ctx
   return [
     '',
     'stack ready',
-    `  health       http://127.0.0.1:8000/health`,
+    `  health       http://127.0.0.1:${healthPort}/health`,
     `  prometheus   http://127.0.0.1:${cfg.prometheusPort}/targets`,
     // The read-only role's URL comes from `db url` (generated password): nothing secret is printed.
     `  newest rows  psql "$(${cfg.portOffset === 0 ? '' : `F2_STACK_PORT_OFFSET=${cfg.portOffset} `}npm run -s db -- url timeseries)" -c 'select * from iot_measurements order by timestamp desc limit 10'`,
@@ -43,15 +43,18 @@ export async function run (_argv: string[]): Promise<number> {
     } else {
       await clearStaleState(ctx)
     }
+    const services = shiftedServices(ctx.cfg.portOffset, allServices)
+    const healthPort = services.find(s => s.name === 'health')?.port ?? 8000
     return await runOwner({
       ctx,
       mode: 'foreground',
       ownInfrastructure: !reuse,
       services,
       runHooks: true,
+      watchParent: true,
       onReady: () => {
         ctx.logger.info('stack ready')
-        process.stdout.write(`${banner(ctx, reuse)}\n`)
+        process.stdout.write(`${banner(ctx, reuse, healthPort)}\n`)
       }
     })
   } catch (err) {
