@@ -32,7 +32,8 @@ const { values: a } = parseArgs({
     devices: { type: 'string', default: '100' },
     interval: { type: 'string', default: '10' },
     warmup: { type: 'string', default: '0.2' },
-    connections: { type: 'string', default: '4' },
+    // Unacknowledged publishes per controller (each controller has its own connection).
+    window: { type: 'string', default: '20' },
     out: { type: 'string', default: 'results/soak' }
   }
 })
@@ -90,7 +91,7 @@ try {
   const expectedFile = join(work, 'expected.tsv')
   let acked = 0
   const load = p.load({
-    rate, durationS: minutes * 60, count: 0, connections: Number(a.connections), windowPerConnection: 500,
+    rate, durationS: minutes * 60, count: 0, windowPerConnection: Number(a.window),
     mix: 'sim', unknownFraction: 0.01, expectedFile, clientPrefix: `${p.id}-load`
   }, progress => { acked = progress.acked })
   const t0 = Date.now()

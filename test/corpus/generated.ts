@@ -3,7 +3,9 @@ import type { Result } from '../../src/core/result.ts'
 import type { SensorDefinition } from '../../src/core/sensor.ts'
 import { formatF2Timestamp } from '../../src/core/timestamp.ts'
 import { toRecord } from '../../src/stages/connector/records.ts'
-import { finish, prepare } from '../../src/stages/processor/transform.ts'
+import { finish, prepare, type OutputLimits } from '../../src/stages/processor/transform.ts'
+import { schema as processorSchema } from '../../src/stages/processor/config.ts'
+import { KAFKA_MESSAGE_MAX_BYTES } from '../../src/adapters/kafka.ts'
 import { parseBatch } from '../../src/stages/sink/records.ts'
 
 /**
@@ -48,7 +50,13 @@ const MODES: Record<string, string[]> = {
   'sensor-mode': ['sensor-1', 'sensor-6']
 }
 /** Connector limits (src/stages/connector/config.ts defaults, which the corpus pipeline runs with). */
-export const CONNECTOR_LIMITS = { topic: 'raw', deadLetterTopic: 'dead', maxPayloadBytes: 512 * 1024, deadLetterMaxBytes: 600_000 }
+export const CONNECTOR_LIMITS = { topic: 'raw', deadLetterTopic: 'dead', maxPayloadBytes: 512 * 1024, deadLetterMaxBytes: 600_000, maxRecordBytes: KAFKA_MESSAGE_MAX_BYTES }
+/** The processor's defaults: the record limit and the device-time window it dead-letters outside of. */
+const seconds = (v: unknown): number => Number(v) * 1000
+export const PROCESSOR_LIMITS: OutputLimits = {
+  maxRecordBytes: KAFKA_MESSAGE_MAX_BYTES,
+  window: { maxAheadMs: seconds(processorSchema.shape.TIMESTAMP_MAX_AHEAD_S.parse(undefined)), maxAgeMs: seconds(processorSchema.shape.TIMESTAMP_MAX_AGE_S.parse(undefined)) }
+}
 const HUGE = ['1e308', '-1e308', '1e309', '-1e309', '123456789012345678901234567890', '1e-400', '-0', '9007199254740993', '0.1e999999']
 
 export function generate (count: number, seed: number, baseMs: number): GeneratedMessage[] {
@@ -162,7 +170,7 @@ export function expect1 (m: GeneratedMessage, sensors: ReadonlyMap<string, Resul
   const r = toRecord({ topic: m.topic, payload: m.payload, qos: 1, retain: false, receivedAtMs: nowMs }, CONNECTOR_LIMITS)
   if (r.deadLetterReason !== null) return { rows: [], deadLetters: [`connector|${r.deadLetterReason}`] }
   const p = prepare({ topic: 'raw', partition: 0, offset: 0n, key: r.record.key ?? null, value: r.record.value ?? null })
-  const out = finish(p, sensors, zone, nowMs)
+  const out = finish(p, sensors, zone, nowMs, PROCESSOR_LIMITS)
   const deadLetters = out.deadLetters.map(d => `processor|${d.reason}`)
   const batch = parseBatch(out.measurements.map((x, k) => ({ topic: 'decoded', partition: 0, offset: BigInt(k), key: null, value: Buffer.from(JSON.stringify(x)) })), nowMs)
   return {
