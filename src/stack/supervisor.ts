@@ -138,6 +138,12 @@ export function createSupervisor (options: SupervisorOptions): Supervisor {
       const pid = entry.child?.pid
       if (pid === undefined) continue
       const clean = await stopPid(pid, entry.spec.stopSignal ?? 'SIGTERM', stopDeadlineMs)
+      // The pid is gone once libuv has reaped it; the child's 'exit' event (which `running()`
+      // reads) follows a turn of the event loop later, so wait for it briefly.
+      const child = entry.child
+      if (child !== undefined && child.exitCode === null && child.signalCode === null) {
+        await Promise.race([new Promise(resolve => child.once('exit', resolve)), new Promise(resolve => setTimeout(resolve, 1000).unref())])
+      }
       if (clean) logger.info({ process: entry.spec.name }, 'process stopped')
       else logger.warn({ process: entry.spec.name, code: ErrorCodes.STOP_TIMEOUT, deadlineMs: stopDeadlineMs }, 'process killed after its stop deadline')
     }

@@ -29,9 +29,6 @@ export const DB_ROLES = {
 export type RegistryRole = keyof typeof DB_ROLES.registry
 export type TimeseriesRole = keyof typeof DB_ROLES.timeseries
 
-/** The columns the sink reads back: a skipped row's key and its stored value. */
-const SINK_READS = ['timestamp', 'device_id', 'connector', 'connector_mode', 'datapoint_label', 'pin_position', 'value', 'value_text', 'unit', 'received_at'].map(c => `"${c}"`).join(', ')
-
 /** Runs `body` (PL/pgSQL) only when role `role` exists: a database without it stays as it is. */
 function ifRole (role: string, body: string): string {
   return `  IF EXISTS (SELECT FROM pg_roles WHERE rolname = '${role}') THEN\n${body}\n  END IF;`
@@ -71,12 +68,13 @@ export function grantsSql (target: MigrationTarget): string {
       ].join('\n'))
     // The sink copies each batch into a TEMP staging table (TEMPORARY), then INSERT … ON
     // CONFLICT DO NOTHING into iot_measurements: no UPDATE, no DELETE. When rows were skipped
-    // it reads the stored value of those keys alone, to tell a conflicting duplicate (dead
-    // letter) from an identical redelivery, hence SELECT on the key and value columns only.
+    // it reads the stored value of those keys, to tell a conflicting duplicate (dead letter)
+    // from an identical redelivery, hence SELECT. Table-wide: TimescaleDB passes a grant on a
+    // hypertable on to its compressed twin, which has none of the columns a column grant names.
     : ifRole(worker, [
         `    ${onDatabase('GRANT CONNECT, TEMPORARY', `TO ${worker}`)}`,
         `    GRANT USAGE ON SCHEMA public TO ${worker};`,
-        `    IF to_regclass('public.iot_measurements') IS NOT NULL THEN GRANT INSERT, SELECT (${SINK_READS}) ON iot_measurements TO ${worker}; END IF;`
+        `    IF to_regclass('public.iot_measurements') IS NOT NULL THEN GRANT INSERT, SELECT ON iot_measurements TO ${worker}; END IF;`
       ].join('\n'))
   const api = target === 'registry'
     // The read API reads the registry (wiring, tokens) and stamps a token's last use.

@@ -179,7 +179,9 @@ describe('environment passed to the project services', { timeout: 30_000 }, () =
       sink: ['ts_sink'],
       simulator: ['iot_user'],
       health: ['iot_reader', 'ts_reader'],
-      api: ['iot_api', 'ts_reader']
+      api: ['iot_api', 'ts_reader'],
+      // The broker's admin tool records the controllers it provisions in the registry.
+      'mosquitto-init': ['iot_user']
     })
     const m = monitoring().services
     const exporter = (name: string): Record<string, string> => envOf(m[name] as ComposeService)

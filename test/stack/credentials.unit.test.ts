@@ -31,7 +31,7 @@ describe('the stack\'s database credentials', () => {
       expect(SEED_PASSWORDS).not.toContain(role.password)
     }
     expect(new Set(all.map(r => r.password)).size).toBe(all.length)
-    expect(readdirSync(secretsDir(paths)).sort()).toEqual(['registry-owner', 'registry-processor', 'registry-reader', 'timeseries-owner', 'timeseries-reader', 'timeseries-sink'])
+    expect(readdirSync(secretsDir(paths)).sort()).toEqual(['registry-api', 'registry-owner', 'registry-processor', 'registry-reader', 'timeseries-owner', 'timeseries-reader', 'timeseries-sink'])
     expect(statSync(join(secretsDir(paths), 'registry-owner')).mode & 0o777).toBe(0o600)
     // The owner is the database's `user`, the one migrations run as.
     expect([cfg.registry.user, cfg.registry.password]).toEqual([cfg.registry.roles.owner.user, cfg.registry.roles.owner.password])
@@ -108,20 +108,22 @@ describe('bootstrapSql', () => {
 })
 
 describe('grantsSql', () => {
-  it('registry: the processor and the reader may connect and SELECT; PUBLIC keeps nothing', () => {
+  it('registry: the processor, the reader and the API may connect and SELECT; the API stamps a token\'s last use; PUBLIC keeps nothing', () => {
     const sql = grantsSql('registry')
     expect(sql).toContain("'REVOKE ALL ON DATABASE %I FROM PUBLIC'")
     expect(sql).toContain('GRANT SELECT ON ALL TABLES IN SCHEMA public TO iot_processor')
     expect(sql).toContain('ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT ON TABLES TO iot_reader')
-    expect(sql).not.toMatch(/GRANT (INSERT|UPDATE|DELETE|TRUNCATE|ALL)/)
+    expect(sql).toContain('GRANT SELECT ON ALL TABLES IN SCHEMA public TO iot_api')
+    // The one write: a column of the token table, to the API's role.
+    expect(sql.match(/GRANT (INSERT|UPDATE|DELETE|TRUNCATE|ALL)[^;]*/g)).toEqual(['GRANT UPDATE (last_used_at) ON api_tokens TO iot_api'])
   })
 
-  it('time series: the sink may only INSERT into iot_measurements and use TEMP tables', () => {
+  it('time series: the sink may only INSERT into (and read back) iot_measurements and use TEMP tables', () => {
     const sql = grantsSql('timeseries')
     expect(sql).toContain("'GRANT CONNECT, TEMPORARY ON DATABASE %I TO ts_sink'")
-    expect(sql).toContain('GRANT INSERT ON iot_measurements TO ts_sink')
+    expect(sql).toContain('GRANT INSERT, SELECT ON iot_measurements TO ts_sink')
     expect(sql.match(/GRANT INSERT/g)).toHaveLength(1)
     expect(sql).not.toMatch(/GRANT (UPDATE|DELETE|TRUNCATE|ALL)/)
-    expect(sql).not.toMatch(/GRANT SELECT[^;]*TO ts_sink/)
+    expect(sql.match(/GRANT [^;]*TO ts_sink/g)).toEqual(['GRANT CONNECT, TEMPORARY ON DATABASE %I TO ts_sink', 'GRANT USAGE ON SCHEMA public TO ts_sink', 'GRANT INSERT, SELECT ON iot_measurements TO ts_sink'])
   })
 })

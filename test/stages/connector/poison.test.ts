@@ -7,6 +7,7 @@ import { deadLetterValue, decodeDeadLetter } from '../../../src/core/dead-letter
 import { decodeEnvelope } from '../../../src/core/envelope.ts'
 import { freePort } from '../../../src/stack/ports.ts'
 import { connectorEnv, startConnector, waitFor, type TestConnector } from './harness.ts'
+import { auth } from '../../helpers/mqtt-account.ts'
 import { createTopics, filtersFor, KAFKA, MQTT_URL, readRecords, testMacs, uniqueName } from './kafka-helpers.ts'
 
 /**
@@ -28,7 +29,7 @@ beforeAll(async () => {
   const admin = new Admin({ clientId: 'test-admin', bootstrapBrokers: [KAFKA], timeout: 10_000, retries: 3 })
   await admin.createTopics({ topics: [small], partitions: 1, replicas: 1, configs: [{ name: 'max.message.bytes', value: '20000' }] })
   await admin.close()
-  publisher = createMqttClient({ url: MQTT_URL, clientId: uniqueName('pub') })
+  publisher = createMqttClient({ url: MQTT_URL, ...auth(), clientId: uniqueName('pub') })
   await publisher.waitConnected()
 }, 60_000)
 

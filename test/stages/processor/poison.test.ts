@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { buildRecord, KAFKA_MESSAGE_MAX_BYTES, type KafkaRecord } from '../../../src/adapters/kafka.ts'
 import { createLogger } from '../../../src/adapters/logger.ts'
 import { createRegistry } from '../../../src/adapters/metrics.ts'
+import { postgresEnv } from '../../../src/adapters/config.ts'
 import { decodeDeadLetter, type DeadLetter } from '../../../src/core/dead-letter.ts'
 import { buildEnvelope, encodeEnvelope } from '../../../src/core/envelope.ts'
 import type { Measurement } from '../../../src/core/measurement.ts'
@@ -12,7 +13,7 @@ import { migrate } from '../../../src/storage/migrate.ts'
 import { loadProcessorConfig } from '../../../src/stages/processor/config.ts'
 import { createProcessorMetrics } from '../../../src/stages/processor/metrics.ts'
 import { ProcessorStage } from '../../../src/stages/processor/stage.ts'
-import { createTempDatabase, createTempTopics, stackEnv, uniqueName, type TempDatabase, type TempTopics } from '../../helpers/stack.ts'
+import { createTempDatabase, createTempTopics, roleUrl, stackEnv, uniqueName, type TempDatabase, type TempTopics } from '../../helpers/stack.ts'
 import { brokers, collect, deviceTime, groupLag, produceAll, waitFor } from '../../e2e/support.ts'
 
 /**
@@ -69,7 +70,8 @@ describe('processor against poison input (real Kafka)', () => {
     const group = uniqueName('proc')
     const config = loadProcessorConfig({
       KAFKA_BOOTSTRAP_SERVERS: stackEnv().kafkaBootstrap, KAFKA_INPUT_TOPIC: input, KAFKA_OUTPUT_TOPIC: output, KAFKA_DEAD_LETTER_TOPIC: dead,
-      KAFKA_CONSUMER_GROUP: group, PROCESSOR_INSTANCE_ID: uniqueName('p'), PROCESSOR_BATCH_WAIT_MS: '200', ...extra
+      KAFKA_CONSUMER_GROUP: group, PROCESSOR_INSTANCE_ID: uniqueName('p'), PROCESSOR_BATCH_WAIT_MS: '200',
+      ...postgresEnv('POSTGRES', roleUrl('registry', 'processor', db.name)), ...extra
     })
     const metrics = createProcessorMetrics(createRegistry(`processor-${group}`))
     const store = new RegistryStore(sql)
