@@ -52,6 +52,8 @@ export interface StackConfig {
   kafkaPartitions: number
   kafkaHeapMb: number
   topics: readonly string[]
+  /** Topics created with cleanup.policy=compact (the latest record per key is kept). */
+  compactedTopics: readonly string[]
   registry: DatabaseConfig
   timeseries: DatabaseConfig
   prometheusPort: number
@@ -83,6 +85,7 @@ export function stackConfig (env: Env = process.env): StackConfig {
     kafkaPartitions: KAFKA_PARTITIONS,
     kafkaHeapMb: KAFKA_HEAP_MB,
     topics: Object.freeze(['raw_iot_data', 'decoded_iot_data', 'iot_dead_letter']),
+    compactedTopics: Object.freeze(['device_state']),
     registry: Object.freeze({ port: 5432 + off, database: 'device_params', user: 'iot_user', password: 'iot_password' }),
     timeseries: Object.freeze({ port: 5433 + off, database: 'timeseries', user: 'ts_user', password: 'ts_password' }),
     prometheusPort: 9090 + off,

@@ -42,5 +42,6 @@ export const services: ServiceDefinition[] = [
   { name: 'connector', args: ['connector'], port: 9402, env: { ...stageMemoryEnv(), HTTP_PORT: '9402', CONNECTOR_CLIENT_ID: 'f2-connector-1' } },
   { name: 'processor', args: ['processor'], port: 9403, env: { ...stageMemoryEnv(), HTTP_PORT: '9403', PROCESSOR_INSTANCE_ID: 'processor-1' } },
   { name: 'sink', args: ['sink'], port: 9404, env: { ...stageMemoryEnv(), HTTP_PORT: '9404', SINK_INSTANCE_ID: 'sink-1' } },
+  { name: 'fleet', args: ['fleet'], port: 9405, env: { ...stageMemoryEnv(), HTTP_PORT: '9405', FLEET_INSTANCE_ID: 'fleet-1' } },
   ...(simulatorEnabled() ? [{ name: 'simulator', args: ['simulator'], port: 9401, env: { HTTP_PORT: '9401' } }] : [])
 ]
