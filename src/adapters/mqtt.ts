@@ -53,6 +53,8 @@ export interface MqttOptions {
   /** Most unacknowledged QoS 1/2 messages the broker may send us at once (MQTT v5 Receive Maximum). */
   receiveMaximum?: number
   keepaliveSeconds?: number
+  /** The last will: published by the broker when the connection is lost without a clean DISCONNECT. */
+  will?: { topic: string, payload: string, qos: 0 | 1 | 2, retain: boolean }
   connectTimeoutMs?: number
   reconnectMinMs?: number
   reconnectMaxMs?: number
@@ -81,6 +83,8 @@ export interface MqttHandle {
   publish: (topic: string, payload: Buffer | string, options?: { qos?: 0 | 1 | 2, retain?: boolean }) => Promise<void>
   /** Closes the connection; unacknowledged messages stay with the broker. */
   close: (force?: boolean) => Promise<void>
+  /** Closes the connection with MQTT v5 reason 0x04 (disconnect with will message): the broker publishes the will. */
+  closeWithWill: () => Promise<void>
   stats: () => { reconnects: number, staleAcks: number }
 }
 
@@ -110,6 +114,7 @@ export function createMqttClient (options: MqttOptions): MqttHandle {
     properties,
     manualConnect: true
   }
+  if (options.will !== undefined) clientOptions.will = { ...options.will, payload: Buffer.from(options.will.payload) }
   if (options.username !== undefined) clientOptions.username = options.username
   if (options.password !== undefined) clientOptions.password = options.password
 
@@ -224,6 +229,11 @@ export function createMqttClient (options: MqttOptions): MqttHandle {
       closing = true
       clearTimeout(reconnectTimer)
       await client.endAsync(force)
+    },
+    closeWithWill: async () => {
+      closing = true
+      clearTimeout(reconnectTimer)
+      await client.endAsync(false, { reasonCode: 4 })
     },
     stats: () => ({ reconnects, staleAcks })
   }

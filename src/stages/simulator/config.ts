@@ -23,6 +23,13 @@ export const schema = z.object({
   SIM_DURATION_S: env.number(0, 0),
   SIM_MAX_IN_FLIGHT: env.int(1000, 1, 65535),
   SIM_COMMANDS: env.bool(true),
+  /**
+   * 'per-controller': every controller has its own MQTT connection with its last will
+   * (`offline` on tele/f2-<mac>/LWT, retained) and announces `online` there on connect, as a
+   * real controller does; 'shared': one connection for the whole fleet, no will (a will
+   * speaks for one connection); 'auto': per-controller up to 100 controllers.
+   */
+  SIM_CONNECTIONS: env.oneOf(['auto', 'per-controller', 'shared'] as const, 'auto'),
   DEVICE_TIMEZONE: env.string('UTC'),
   HTTP_HOST: env.string('127.0.0.1'),
   HTTP_PORT: env.int(9401, 0, 65535),
@@ -46,6 +53,7 @@ export interface SimulatorConfig {
   durationMs: number
   maxInFlight: number
   commands: boolean
+  connections: 'auto' | 'per-controller' | 'shared'
   zone: string
   httpHost: string
   httpPort: number
@@ -70,6 +78,7 @@ export function loadSimulatorConfig (source: Env = process.env): Readonly<Simula
     durationMs: c.SIM_DURATION_S * 1000,
     maxInFlight: c.SIM_MAX_IN_FLIGHT,
     commands: c.SIM_COMMANDS,
+    connections: c.SIM_CONNECTIONS,
     zone: c.DEVICE_TIMEZONE,
     httpHost: c.HTTP_HOST,
     httpPort: c.HTTP_PORT,

@@ -1,7 +1,7 @@
 import type { Logger } from '../../adapters/logger.ts'
 import { createMqttClient, type MqttHandle } from '../../adapters/mqtt.ts'
 import { formatF2Timestamp } from '../../core/timestamp.ts'
-import { extractMac } from '../../core/topic.ts'
+import { extractMac, presenceTopic } from '../../core/topic.ts'
 import { handleCommand } from './commands.ts'
 import type { SimulatorConfig } from './config.ts'
 import { ErrorCodes, F2Error } from '../../core/errors.ts'
@@ -36,6 +36,17 @@ export interface Simulator {
   /** Publishes every reply of the simulated devices' command handling (for tests). */
   readonly commandsHandled: () => number
   ready: () => boolean
+  /** True when every controller has its own connection and last will (SIM_CONNECTIONS). */
+  readonly perController: boolean
+  /**
+   * Stops a controller (for tests and demonstrations): 'silent' = it publishes nothing more
+   * but stays connected (only the offline threshold can notice); 'will' = also drops its
+   * connection with MQTT v5 reason 0x04, so the broker publishes its last will at once
+   * (needs per-controller connections).
+   */
+  stopController: (mac: string, how: 'silent' | 'will') => Promise<void>
+  /** Lets a stopped controller publish again (reconnecting, and announcing `online`, after 'will'). */
+  resumeController: (mac: string) => Promise<void>
 }
 
 export interface SimulatorDeps {
@@ -46,8 +57,13 @@ export interface SimulatorDeps {
   fleet?: SimController[]
 }
 
+/** Up to this many controllers, SIM_CONNECTIONS=auto gives each its own connection. */
+export const PER_CONTROLLER_AUTO_MAX = 100
+
 /**
- * A fleet of F2 controllers on one MQTT connection. Messages follow f2-protocol.md: sensor
+ * A fleet of F2 controllers: on one MQTT connection, or (SIM_CONNECTIONS) each on its own
+ * with its last will `offline` on tele/f2-<mac>/LWT and `online` published there, retained,
+ * on every connect (the Tasmota convention). Messages follow f2-protocol.md: sensor
  * frames that decode with the fleet's data-point definitions, state-change events, reader
  * scans, device timestamps; commands on `cmnd/` are obeyed and answered on `stat/` (or `tele/`
  * for the reader). One wildcard subscription serves the whole fleet, filtered in process.
@@ -63,6 +79,10 @@ export function createSimulator (deps: SimulatorDeps): Simulator {
   let lastMicros = 0
   let commandsHandled = 0
   let mqtt: MqttHandle | undefined
+  const perController = config.connections === 'per-controller' || (config.connections === 'auto' && fleet.length <= PER_CONTROLLER_AUTO_MAX)
+  /** Per-controller connections by MAC (empty with a shared connection). */
+  const own = new Map<string, MqttHandle>()
+  const stopped = new Set<string>()
   const timers = new Set<NodeJS.Timeout>()
   metrics.devices.set(fleet.length)
 
@@ -71,10 +91,36 @@ export function createSimulator (deps: SimulatorDeps): Simulator {
     return formatF2Timestamp(lastMicros / 1000, config.zone)
   }
 
+  const connectController = async (mac: string): Promise<void> => {
+    const topic = presenceTopic(mac)
+    const options: Parameters<typeof createMqttClient>[0] = {
+      url: config.mqttUrl,
+      clientId: `${config.clientId}-${mac}`,
+      will: { topic, payload: 'offline', qos: 1, retain: true },
+      onConnect: () => { void handle.publish(topic, 'online', { qos: 1, retain: true }).catch(() => {}) },
+      onError: err => { logger.debug({ err: err.message, mac }, 'MQTT error') }
+    }
+    if (config.mqttUsername !== undefined) options.username = config.mqttUsername
+    if (config.mqttPassword !== undefined) options.password = config.mqttPassword
+    const handle = createMqttClient(options)
+    own.set(mac, handle)
+    await handle.waitConnected()
+  }
+
+  const connectionOf = (topic: string): MqttHandle => {
+    if (own.size === 0) return mqtt as MqttHandle
+    const mac = extractMac(topic)
+    return (mac === null ? undefined : own.get(mac)) ?? mqtt as MqttHandle
+  }
+
   const publish = async (m: OutMessage): Promise<boolean> => {
+    if (stopped.size > 0) {
+      const mac = extractMac(m.topic)
+      if (mac !== null && stopped.has(mac)) return true
+    }
     const started = performance.now()
     try {
-      await (mqtt as MqttHandle).publish(m.topic, m.payload, { qos: config.qos })
+      await connectionOf(m.topic).publish(m.topic, m.payload, { qos: config.qos })
       metrics.sent.inc({ kind: m.kind, component: m.component })
       metrics.publishLatency.observe((performance.now() - started) / 1000)
       return true
@@ -193,13 +239,34 @@ export function createSimulator (deps: SimulatorDeps): Simulator {
       if (config.mqttPassword !== undefined) options.password = config.mqttPassword
       mqtt = createMqttClient(options)
       await mqtt.waitConnected()
+      if (perController) {
+        // A few at a time: a broker accepts a burst of connections, not a flood.
+        const macs = fleet.map(c => c.mac)
+        for (let i = 0; i < macs.length; i += 20) await Promise.all(macs.slice(i, i + 20).map(connectController))
+      }
       // The subscription is acknowledged before commands are expected.
       if (config.commands) await mqtt.client.subscribeAsync({ 'cmnd/#': { qos: 1 } })
     },
     stop: async () => {
       for (const t of timers) clearTimeout(t)
       timers.clear()
+      await Promise.all([...own.values()].map(async h => h.close()))
+      own.clear()
       await mqtt?.close()
+    },
+    perController,
+    stopController: async (mac, how) => {
+      if (!states.has(mac)) throw new F2Error(ErrorCodes.CONFIG_INVALID, `no simulated controller ${mac}`)
+      stopped.add(mac)
+      if (how === 'silent') return
+      const handle = own.get(mac)
+      if (handle === undefined) throw new F2Error(ErrorCodes.CONFIG_INVALID, 'a last will needs per-controller connections (SIM_CONNECTIONS=per-controller)')
+      own.delete(mac)
+      await handle.closeWithWill()
+    },
+    resumeController: async mac => {
+      if (perController && !own.has(mac)) await connectController(mac)
+      stopped.delete(mac)
     },
     sendCount: async n => {
       const out: SentMessage[] = []
