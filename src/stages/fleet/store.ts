@@ -38,7 +38,7 @@ export class FleetStore {
       if (states.length > 0) {
         await tx.unsafe(`
           INSERT INTO device_state
-          SELECT * FROM jsonb_populate_recordset(NULL::device_state, $1::jsonb)
+          SELECT * FROM jsonb_populate_recordset(NULL::device_state, $1::text::jsonb)
           ON CONFLICT (device_id) DO UPDATE SET
             mode = EXCLUDED.mode, online = EXCLUDED.online, last_seen = EXCLUDED.last_seen, since = EXCLUDED.since,
             offline_reason = EXCLUDED.offline_reason, expected_interval_s = EXCLUDED.expected_interval_s,
@@ -48,14 +48,14 @@ export class FleetStore {
       if (events.length > 0) {
         await tx.unsafe(`
           INSERT INTO device_state_events
-          SELECT * FROM jsonb_populate_recordset(NULL::device_state_events, $1::jsonb)
+          SELECT * FROM jsonb_populate_recordset(NULL::device_state_events, $1::text::jsonb)
           ON CONFLICT DO NOTHING`, [jsonParam([...events])])
       }
       if (deadLetters.length > 0) {
         await tx.unsafe(`
           INSERT INTO dead_letters (partition, "offset", failed_at, reason, stage, device_id, mqtt_topic, message, record)
           SELECT partition, "offset", failed_at, reason, stage, device_id, mqtt_topic, message, record
-          FROM jsonb_populate_recordset(NULL::dead_letters, $1::jsonb)
+          FROM jsonb_populate_recordset(NULL::dead_letters, $1::text::jsonb)
           ON CONFLICT DO NOTHING`, [jsonParam([...deadLetters])])
       }
     })
