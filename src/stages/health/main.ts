@@ -5,6 +5,7 @@ import { createLogger, type Logger } from '../../adapters/logger.ts'
 import { createRegistry } from '../../adapters/metrics.ts'
 import { loadHealthConfig, type HealthConfig } from './config.ts'
 import { deviceActivity } from './device-activity.ts'
+import { fleetTable } from './fleet-table.ts'
 import { createHealthMetrics } from './metrics.ts'
 import { createMonitor, type Monitor } from './monitor.ts'
 import { mqttProbe } from './probes/mqtt.ts'
@@ -55,10 +56,11 @@ export function createHealthService (config: Readonly<HealthConfig>, logger: Log
     seenWindowHours: config.seenWindowHours,
     metrics
   })
+  const fleet = fleetTable({ db: config.timeseries, timeoutMs: config.timeoutMs })
   const scraper = serviceScraper(config.services)
   const monitor = createMonitor({
     probes,
-    collectors: [devices, scraper],
+    collectors: [devices, fleet, scraper],
     intervalMs: config.intervalMs,
     timeoutMs: config.timeoutMs,
     metrics,
@@ -78,7 +80,7 @@ export function createHealthService (config: Readonly<HealthConfig>, logger: Log
         port: config.port,
         registry,
         readiness: () => ({ ready: monitor.cycles() > 0, checks: { first_cycle: monitor.cycles() > 0 } }),
-        routes: routesFor(monitor, config, { scraper, devices, lag })
+        routes: routesFor(monitor, config, { scraper, devices, fleet, lag })
       })
       await monitor.start()
       logger.info({ port: http.port, intervalMs: config.intervalMs, components: probes.map(p => p.name) }, 'health monitor serving')

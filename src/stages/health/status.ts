@@ -1,4 +1,5 @@
 import type { DeviceActivitySnapshot } from './device-activity.ts'
+import type { FleetSnapshot } from './fleet-table.ts'
 import type { Monitor, OverallStatus } from './monitor.ts'
 import type { LagReading } from './probes/kafka.ts'
 import type { CounterRate, ServiceCounters } from './service-scraper.ts'
@@ -8,7 +9,8 @@ export const STAGE_FLOW: Record<string, { in?: string, out: string }> = {
   simulator: { out: 'f2_simulator_messages_sent_total' },
   connector: { in: 'f2_connector_messages_received_total', out: 'f2_connector_messages_forwarded_total' },
   processor: { in: 'f2_processor_records_consumed_total', out: 'f2_processor_measurements_produced_total' },
-  sink: { in: 'f2_sink_records_consumed_total', out: 'f2_sink_rows_written_total' }
+  sink: { in: 'f2_sink_records_consumed_total', out: 'f2_sink_rows_written_total' },
+  fleet: { in: 'f2_fleet_records_consumed_total', out: 'f2_fleet_state_records_written_total' }
 }
 
 export interface StageStatus {
@@ -31,6 +33,8 @@ export interface StatusDocument {
   lag: LagReading[]
   dead_letters: Array<{ stage: string, reason: string } & CounterRate>
   devices: DeviceActivitySnapshot
+  /** Online/offline, last seen, last values and dead letters per controller (device_state). */
+  fleet: FleetSnapshot
 }
 
 function pick (counters: Record<string, CounterRate>, metric: string | undefined): (CounterRate & { metric: string }) | null {
@@ -45,6 +49,7 @@ export function buildStatus (input: {
   services: readonly ServiceCounters[]
   lag: readonly LagReading[]
   devices: DeviceActivitySnapshot
+  fleet: FleetSnapshot
 }): StatusDocument {
   const report = input.monitor.report()
   const stages: StageStatus[] = input.services.map(s => {
@@ -81,6 +86,7 @@ export function buildStatus (input: {
     stages,
     lag: [...input.lag],
     dead_letters: deadLetters,
-    devices: input.devices
+    devices: input.devices,
+    fleet: input.fleet
   }
 }
