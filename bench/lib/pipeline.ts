@@ -19,7 +19,8 @@ import { postgresEnv } from '../../src/adapters/config.ts'
  * benchmark (so it can read their /proc, SIGKILL, SIGSTOP and restart them). Nothing else on
  * the stack sees its traffic, and its rows are the only rows in its table.
  */
-export type ServiceName = 'connector' | 'processor' | 'sink'
+export type ServiceName = 'connector' | 'processor' | 'sink' | 'fleet'
+/** The three stages every run has; the fleet stage joins them with `fleetState` (see `serviceNames`). */
 export const SERVICES: readonly ServiceName[] = ['connector', 'processor', 'sink']
 
 export interface PipelineOptions {
@@ -34,6 +35,8 @@ export interface PipelineOptions {
   logDir: string
   /** Another broker than the stack's (the corpus uses a private one). */
   mqttUrl?: string
+  /** Also run the fleet stage (reads all three topics, writes device_state), to measure its cost. */
+  fleetState?: boolean
 }
 
 export interface RunningService { name: ServiceName, child: ChildProcess, port: number, startedAt: number }
@@ -48,22 +51,27 @@ export const SIM_TEMPLATE_NAMES: Record<keyof typeof TEMPLATES, string> = {
 
 export class Pipeline {
   readonly id: string
-  readonly topics: { raw: string, decoded: string, dead: string }
+  readonly topics: { raw: string, decoded: string, dead: string, state: string }
   readonly urls: ReturnType<typeof stackUrls>
   registryUrl = ''
   timeseriesUrl = ''
   readonly #dbs: Array<{ server: string, name: string }> = []
   readonly #options: PipelineOptions
   readonly services = new Map<ServiceName, RunningService>()
-  readonly restarts: Record<ServiceName, number> = { connector: 0, processor: 0, sink: 0 }
+  readonly restarts: Record<ServiceName, number> = { connector: 0, processor: 0, sink: 0, fleet: 0 }
   #ts: postgres.Sql | undefined
 
   constructor (options: PipelineOptions, prefix = 'bench') {
     this.#options = options
     this.urls = { ...stackUrls(), ...(options.mqttUrl === undefined ? {} : { mqttUrl: options.mqttUrl }) }
     this.id = runId(prefix)
-    this.topics = { raw: `${this.id}_raw`, decoded: `${this.id}_decoded`, dead: `${this.id}_dead` }
+    this.topics = { raw: `${this.id}_raw`, decoded: `${this.id}_decoded`, dead: `${this.id}_dead`, state: `${this.id}_state` }
     mkdirSync(options.logDir, { recursive: true })
+  }
+
+  /** The services of this run, upstream first. */
+  get serviceNames (): readonly ServiceName[] {
+    return this.#options.fleetState === true ? [...SERVICES, 'fleet'] : SERVICES
   }
 
   get sql (): postgres.Sql {
@@ -74,7 +82,8 @@ export class Pipeline {
   /** Topics, databases (migrated), the simulator's fleet registered. */
   async setUp (): Promise<void> {
     const { devices, seed } = this.#options
-    await createTopics([this.topics.raw, this.topics.decoded, this.topics.dead])
+    // The state topic is compacted in production; a run of a minute never reaches a compaction.
+    await createTopics([this.topics.raw, this.topics.decoded, this.topics.dead, ...(this.#options.fleetState === true ? [this.topics.state] : [])])
     const regName = `${this.id}_reg`
     this.registryUrl = await createDatabase(this.urls.registryUrl, regName)
     this.#dbs.push({ server: this.urls.registryUrl, name: regName })
@@ -141,6 +150,17 @@ export class Pipeline {
         SINK_INSTANCE_ID: `${this.id}-s1`,
         ...this.#options.env?.sink
       }
+      case 'fleet': return {
+        ...common,
+        ...postgresEnv('POSTGRES', this.registryUrl),
+        ...postgresEnv('TIMESCALE', this.timeseriesUrl),
+        KAFKA_RAW_TOPIC: this.topics.raw,
+        KAFKA_DECODED_TOPIC: this.topics.decoded,
+        KAFKA_STATE_TOPIC: this.topics.state,
+        KAFKA_CONSUMER_GROUP: `${this.id}-fleet`,
+        FLEET_INSTANCE_ID: `${this.id}-f1`,
+        ...this.#options.env?.fleet
+      }
     }
   }
 
@@ -166,6 +186,7 @@ export class Pipeline {
 
   async startAll (): Promise<void> {
     // Downstream first: each stage finds its consumer ready when records arrive.
+    if (this.#options.fleetState === true) await this.start('fleet')
     await this.start('sink')
     await this.start('processor')
     await this.start('connector')
@@ -226,7 +247,7 @@ export class Pipeline {
   async stopAll (): Promise<Record<ServiceName, number | null>> {
     const out = {} as Record<ServiceName, number | null>
     // Upstream first, so each stage can drain what it holds into the next.
-    for (const n of SERVICES) out[n] = await this.stop(n)
+    for (const n of this.serviceNames) out[n] = await this.stop(n)
     return out
   }
 
@@ -291,11 +312,11 @@ export class Pipeline {
   }
 
   async tearDown (keep = false): Promise<void> {
-    for (const n of SERVICES) await this.stop(n, 'SIGKILL', 5000).catch(() => {})
+    for (const n of this.serviceNames) await this.stop(n, 'SIGKILL', 5000).catch(() => {})
     await this.#ts?.end({ timeout: 2 }).catch(() => {})
     this.#ts = undefined
     if (keep) return
     for (const db of this.#dbs) await dropDatabase(db.server, db.name)
-    await deleteTopics([this.topics.raw, this.topics.decoded, this.topics.dead])
+    await deleteTopics([this.topics.raw, this.topics.decoded, this.topics.dead, ...(this.#options.fleetState === true ? [this.topics.state] : [])])
   }
 }
