@@ -19,7 +19,7 @@ export const schema = z.object({
    * Longest time a changed controller waits to be written (ms). Online/offline changes are
    * written at once; this bounds how stale `last_seen`, last values and counts may be.
    */
-  FLEET_FLUSH_INTERVAL_MS: env.int(5000, 100, 300_000),
+  FLEET_FLUSH_INTERVAL_MS: env.int(15_000, 100, 300_000),
   /** How often silent controllers are looked for (ms). */
   FLEET_CHECK_INTERVAL_MS: env.int(500, 50, 60_000),
   /** How often the registry's controllers and intervals are read again, besides NOTIFY (s). */

@@ -8,11 +8,13 @@ import type { FleetConfig } from './config.ts'
 import type { FleetMetrics } from './metrics.ts'
 import { readDeadLetter, readDecoded, readRaw, type DeadLetterRow } from './records.ts'
 import { FleetState, type DeviceStateRecord, type TransitionEvent } from './state.ts'
+import { encodeState } from './store.ts'
 
 /** What the stage needs from the time-series database (FleetStore satisfies it). */
 export interface StateStore {
   load: () => Promise<DeviceStateRecord[]>
-  write: (states: readonly DeviceStateRecord[], events: readonly TransitionEvent[], deadLetters: readonly DeadLetterRow[]) => Promise<void>
+  /** `states`: each controller's state as JSON (encodeState), written as is. */
+  write: (states: readonly string[], events: readonly TransitionEvent[], deadLetters: readonly DeadLetterRow[]) => Promise<void>
 }
 
 /** What the stage needs from the registry: controllers and their expected intervals (null = default). */
@@ -245,15 +247,17 @@ export class FleetStage implements Service {
 
   async #writeWithRetry (states: DeviceStateRecord[], events: TransitionEvent[], deadLetters: DeadLetterRow[], final: boolean): Promise<boolean> {
     const { metrics, logger, config } = this.#deps
+    // Serialised once: the table and the topic get the same text.
+    const encoded = states.map(encodeState)
     for (let attempt = 0; ; attempt++) {
       let target = 'database'
       try {
-        await this.#deps.store.write(states, events, deadLetters)
+        await this.#deps.store.write(encoded, events, deadLetters)
         if (!this.#dbUp) logger.info({ attempts: attempt + 1 }, 'database reachable again')
         this.#dbUp = true
         metrics.dbUp.set(1)
         target = 'kafka'
-        await this.#produceStates(states)
+        await this.#produceStates(states, encoded)
         return true
       } catch (err) {
         metrics.retries.inc({ target })
@@ -270,11 +274,11 @@ export class FleetStage implements Service {
     }
   }
 
-  async #produceStates (states: readonly DeviceStateRecord[]): Promise<void> {
+  async #produceStates (states: readonly DeviceStateRecord[], encoded: readonly string[]): Promise<void> {
     const topic = this.#deps.config.stateTopic
     const producer = this.#producer ?? (this.#producer = createProducer({ clientId: `${this.#deps.config.instanceId}-producer`, bootstrapBrokers: this.#deps.config.brokers, retries: 5 }))
     for (let i = 0; i < states.length; i += STATE_CHUNK) {
-      const chunk = states.slice(i, i + STATE_CHUNK).map(s => buildRecord(topic, s.device_id, Buffer.from(JSON.stringify(s))))
+      const chunk = states.slice(i, i + STATE_CHUNK).map((s, j) => buildRecord(topic, s.device_id, Buffer.from(encoded[i + j] as string)))
       await produce(producer, chunk)
     }
   }

@@ -74,6 +74,8 @@ interface Device {
   lastSeenMs: number
   lastSeen: string | null
   sinceMs: number
+  /** `sinceMs` as written (formatted once per change, not once per write). */
+  since: string
   offlineReason: OfflineReason | null
   /** Receipt time of the last will, so that an older message does not undo it. */
   willMs: number
@@ -137,6 +139,7 @@ export class FleetState {
       d.lastSeen = r.last_seen
       d.lastSeenMs = r.last_seen === null ? Number.NEGATIVE_INFINITY : Date.parse(r.last_seen)
       d.sinceMs = Date.parse(r.since)
+      d.since = r.since
       d.offlineReason = r.online ? null : r.offline_reason
       d.willMs = r.offline_reason === 'will' && !r.online ? d.sinceMs : Number.NEGATIVE_INFINITY
       for (const v of r.last_values.slice(0, this.#o.maxValuesPerDevice)) d.values.set(valueKey(v), v)
@@ -252,9 +255,10 @@ export class FleetState {
   takeDirty (nowMs: number, urgentOnly = false): DeviceStateRecord[] {
     const macs = urgentOnly ? this.#urgent : this.#dirty
     const out: DeviceStateRecord[] = []
+    const updatedAt = formatIso(nowMs)
     for (const mac of macs) {
       const d = this.#devices.get(mac)
-      if (d !== undefined) out.push(this.#record(d, nowMs))
+      if (d !== undefined) out.push(this.#record(d, nowMs, updatedAt))
       this.#dirty.delete(mac)
     }
     this.#urgent = new Set()
@@ -276,7 +280,7 @@ export class FleetState {
 
   record (mac: string, nowMs: number): DeviceStateRecord | undefined {
     const d = this.#devices.get(mac)
-    return d === undefined ? undefined : this.#record(d, nowMs)
+    return d === undefined ? undefined : this.#record(d, nowMs, formatIso(nowMs))
   }
 
   /** Every controller's last receipt time (ms; null if never) and state, for metrics. */
@@ -298,6 +302,7 @@ export class FleetState {
       lastSeenMs: Number.NEGATIVE_INFINITY,
       lastSeen: null,
       sinceMs: nowMs,
+      since: formatIso(nowMs),
       offlineReason: null,
       willMs: Number.NEGATIVE_INFINITY,
       intervalS: null,
@@ -329,7 +334,8 @@ export class FleetState {
     d.offlineReason = online ? null : reason as OfflineReason
     // Never before the previous change: the events of one controller stay in order.
     d.sinceMs = Math.max(atMs, d.sinceMs)
-    this.#events.push({ device_id: d.mac, time: formatIso(d.sinceMs), online, reason })
+    d.since = formatIso(d.sinceMs)
+    this.#events.push({ device_id: d.mac, time: d.since, online, reason })
     this.#mark(d.mac, true)
   }
 
@@ -346,7 +352,7 @@ export class FleetState {
     }
   }
 
-  #record (d: Device, nowMs: number): DeviceStateRecord {
+  #record (d: Device, nowMs: number, updatedAt: string): DeviceStateRecord {
     const { rows, deadLetters } = this.#counts(d, nowMs)
     d.writtenRows = rows
     d.writtenDeadLetters = deadLetters
@@ -355,13 +361,13 @@ export class FleetState {
       mode: d.mode,
       online: d.online,
       last_seen: d.lastSeen,
-      since: formatIso(d.sinceMs),
+      since: d.since,
       offline_reason: d.online ? null : d.offlineReason,
       expected_interval_s: this.#intervalOf(d),
       last_values: [...d.values.values()],
       rows_last_hour: rows,
       dead_letters_last_hour: deadLetters,
-      updated_at: formatIso(nowMs)
+      updated_at: updatedAt
     }
   }
 }

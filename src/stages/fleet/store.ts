@@ -4,6 +4,11 @@ import { normalizeMac } from '../../core/topic.ts'
 import type { DeadLetterRow } from './records.ts'
 import type { DeviceStateRecord, TransitionEvent } from './state.ts'
 
+/** A controller's state as the table and the topic get it: no U+0000 (jsonb refuses it; a device's value_text may carry it). */
+export function encodeState (state: DeviceStateRecord): string {
+  return JSON.stringify(state).replaceAll('\\u0000', '\\ufffd')
+}
+
 /**
  * The fleet stage's database side (sql/timeseries/005_fleet_state.sql): reads the stored
  * state back at start, writes one flush as one transaction. Every write is idempotent
@@ -32,8 +37,11 @@ export class FleetStore {
     return rows.map(r => ({ ...r }))
   }
 
-  /** One flush: the changed controllers, their transitions, the dead letters read. One transaction. */
-  async write (states: readonly DeviceStateRecord[], events: readonly TransitionEvent[], deadLetters: readonly DeadLetterRow[]): Promise<void> {
+  /**
+   * One flush: the changed controllers (each already serialised as JSON, the same text the
+   * state topic gets), their transitions, the dead letters read. One transaction.
+   */
+  async write (states: readonly string[], events: readonly TransitionEvent[], deadLetters: readonly DeadLetterRow[]): Promise<void> {
     await this.#sql.begin(async tx => {
       if (states.length > 0) {
         await tx.unsafe(`
@@ -43,7 +51,7 @@ export class FleetStore {
             mode = EXCLUDED.mode, online = EXCLUDED.online, last_seen = EXCLUDED.last_seen, since = EXCLUDED.since,
             offline_reason = EXCLUDED.offline_reason, expected_interval_s = EXCLUDED.expected_interval_s,
             last_values = EXCLUDED.last_values, rows_last_hour = EXCLUDED.rows_last_hour,
-            dead_letters_last_hour = EXCLUDED.dead_letters_last_hour, updated_at = EXCLUDED.updated_at`, [jsonParam([...states])])
+            dead_letters_last_hour = EXCLUDED.dead_letters_last_hour, updated_at = EXCLUDED.updated_at`, [`[${states.join(',')}]`])
       }
       if (events.length > 0) {
         await tx.unsafe(`
