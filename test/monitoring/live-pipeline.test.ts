@@ -188,7 +188,7 @@ describe('the running pipeline', () => {
     expect(last, `services on their documented ports started here: ${ours.join(', ') || 'none'}`).toEqual({
       notUp: [],
       stale: [],
-      jobs: ['connector', 'health', 'kafka', 'node', 'postgres-registry', 'postgres-timeseries', 'processor', 'prometheus', 'simulator', 'sink']
+      jobs: ['connector', 'fleet', 'health', 'kafka', 'node', 'postgres-registry', 'postgres-timeseries', 'processor', 'prometheus', 'simulator', 'sink']
     })
   }, 60_000)
 
@@ -197,6 +197,6 @@ describe('the running pipeline', () => {
       const b = await (await get(url('health', '/health')))?.json() as { status: string, services: Record<string, { status: string }> } | undefined
       return b?.status === 'healthy' ? b : undefined
     })
-    expect(Object.keys(body.services).sort()).toEqual(['connector', 'kafka', 'mqtt', 'processor', 'prometheus', 'registry-db', 'simulator', 'sink', 'timeseries-db'])
+    expect(Object.keys(body.services).sort()).toEqual(['connector', 'fleet', 'kafka', 'mqtt', 'processor', 'prometheus', 'registry-db', 'simulator', 'sink', 'timeseries-db'])
   })
 })
