@@ -175,11 +175,14 @@ describe('environment passed to the project services', { timeout: 30_000 }, () =
     // Least privilege: the owners only where the schema or the registry is written.
     expect(used).toEqual({
       migrate: ['iot_user', 'ts_user'],
+      // The broker's first-start provisioning records controllers in the registry (admin tool).
+      'mosquitto-init': ['iot_user'],
       processor: ['iot_processor'],
       sink: ['ts_sink'],
       simulator: ['iot_user'],
       health: ['iot_reader', 'ts_reader'],
-      api: ['iot_api', 'ts_reader']
+      api: ['iot_api', 'ts_reader'],
+      fleet: ['iot_reader', 'ts_fleet']
     })
     const m = monitoring().services
     const exporter = (name: string): Record<string, string> => envOf(m[name] as ComposeService)

@@ -31,7 +31,7 @@ describe('the stack\'s database credentials', () => {
       expect(SEED_PASSWORDS).not.toContain(role.password)
     }
     expect(new Set(all.map(r => r.password)).size).toBe(all.length)
-    expect(readdirSync(secretsDir(paths)).sort()).toEqual(['registry-owner', 'registry-processor', 'registry-reader', 'timeseries-owner', 'timeseries-reader', 'timeseries-sink'])
+    expect(readdirSync(secretsDir(paths)).sort()).toEqual(['registry-api', 'registry-owner', 'registry-processor', 'registry-reader', 'timeseries-fleet', 'timeseries-owner', 'timeseries-reader', 'timeseries-sink'])
     expect(statSync(join(secretsDir(paths), 'registry-owner')).mode & 0o777).toBe(0o600)
     // The owner is the database's `user`, the one migrations run as.
     expect([cfg.registry.user, cfg.registry.password]).toEqual([cfg.registry.roles.owner.user, cfg.registry.roles.owner.password])
@@ -113,15 +113,21 @@ describe('grantsSql', () => {
     expect(sql).toContain("'REVOKE ALL ON DATABASE %I FROM PUBLIC'")
     expect(sql).toContain('GRANT SELECT ON ALL TABLES IN SCHEMA public TO iot_processor')
     expect(sql).toContain('ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT ON TABLES TO iot_reader')
-    expect(sql).not.toMatch(/GRANT (INSERT|UPDATE|DELETE|TRUNCATE|ALL)/)
+    // The one write: the read API stamps a token's last use.
+    expect(sql.match(/GRANT (INSERT|UPDATE|DELETE|TRUNCATE|ALL)[^;]*/g)).toEqual(['GRANT UPDATE (last_used_at) ON api_tokens TO iot_api'])
   })
 
   it('time series: the sink may only INSERT into iot_measurements and use TEMP tables', () => {
     const sql = grantsSql('timeseries')
     expect(sql).toContain("'GRANT CONNECT, TEMPORARY ON DATABASE %I TO ts_sink'")
-    expect(sql).toContain('GRANT INSERT ON iot_measurements TO ts_sink')
-    expect(sql.match(/GRANT INSERT/g)).toHaveLength(1)
-    expect(sql).not.toMatch(/GRANT (UPDATE|DELETE|TRUNCATE|ALL)/)
-    expect(sql).not.toMatch(/GRANT SELECT[^;]*TO ts_sink/)
+    // The sink reads back only the key and value columns of a key it collided with.
+    expect(sql).not.toMatch(/GRANT SELECT ON [^;]*TO ts_sink/)
+    // Every write grant: the sink's measurements, the fleet stage's own three tables.
+    expect(sql.match(/GRANT [^;]*(INSERT|UPDATE|DELETE|TRUNCATE|ALL)[^;]* ON [^;]*/g)).toEqual([
+      'GRANT INSERT, SELECT ("timestamp", "device_id", "connector", "connector_mode", "datapoint_label", "pin_position", "value", "value_text", "unit", "received_at") ON iot_measurements TO ts_sink',
+      'GRANT SELECT, INSERT, UPDATE ON device_state TO ts_fleet',
+      'GRANT INSERT ON device_state_events TO ts_fleet',
+      'GRANT INSERT ON dead_letters TO ts_fleet'
+    ])
   })
 })
