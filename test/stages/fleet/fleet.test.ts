@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import postgres from 'postgres'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { postgresEnv } from '../../../src/adapters/config.ts'
 import { buildRecord } from '../../../src/adapters/kafka.ts'
 import { createLogger } from '../../../src/adapters/logger.ts'
 import { createRegistry } from '../../../src/adapters/metrics.ts'
@@ -48,6 +49,7 @@ describe('fleet stage (real Kafka, PostgreSQL, Mosquitto)', () => {
   /** The stage's own connections, as the stack runs it: ts_fleet and the registry reader. */
   let asFleet: postgres.Sql
   let asReader: postgres.Sql
+  let fleetUrl: string, readerUrl: string
   let topics: TempTopics
   let raw: string, decoded: string, dead: string, state: string
   const running: Array<{ stage: FleetStage }> = []
@@ -59,8 +61,10 @@ describe('fleet stage (real Kafka, PostgreSQL, Mosquitto)', () => {
     registry = postgres(reg.url, { max: 2, onnotice: () => {} })
     await migrate(sql, 'timeseries', { variant: 'plain' })
     await migrate(registry, 'registry')
-    asFleet = connect(roleUrl('timeseries', 'fleet', new URL(ts.url).pathname.slice(1)), { max: 2 })
-    asReader = connect(roleUrl('registry', 'reader', new URL(reg.url).pathname.slice(1)), { max: 1 })
+    fleetUrl = roleUrl('timeseries', 'fleet', new URL(ts.url).pathname.slice(1))
+    readerUrl = roleUrl('registry', 'reader', new URL(reg.url).pathname.slice(1))
+    asFleet = connect(fleetUrl, { max: 2 })
+    asReader = connect(readerUrl, { max: 1 })
     raw = uniqueName('fleet_raw'); decoded = uniqueName('fleet_dec'); dead = uniqueName('fleet_dead'); state = uniqueName('fleet_state')
     topics = await createTempTopics([raw, decoded, dead], 3)
     const admin = kafkaAdmin()
@@ -84,7 +88,6 @@ describe('fleet stage (real Kafka, PostgreSQL, Mosquitto)', () => {
   })
 
   async function startFleet (group: string, extra: Record<string, string> = {}): Promise<FleetStage> {
-    const u = new URL(ts.url)
     const config = loadFleetConfig({
       KAFKA_BOOTSTRAP_SERVERS: stackEnv().kafkaBootstrap,
       KAFKA_RAW_TOPIC: raw,
@@ -97,11 +100,8 @@ describe('fleet stage (real Kafka, PostgreSQL, Mosquitto)', () => {
       FLEET_OFFLINE_AFTER_INTERVALS: String(MULTIPLE),
       FLEET_FLUSH_INTERVAL_MS: '500',
       FLEET_CHECK_INTERVAL_MS: '100',
-      TIMESCALE_HOST: u.hostname,
-      TIMESCALE_PORT: u.port,
-      TIMESCALE_DB: u.pathname.slice(1),
-      TIMESCALE_USER: decodeURIComponent(u.username),
-      TIMESCALE_PASSWORD: decodeURIComponent(u.password),
+      ...postgresEnv('TIMESCALE', fleetUrl),
+      ...postgresEnv('POSTGRES', readerUrl),
       HTTP_PORT: '0',
       ...extra
     })
