@@ -179,7 +179,7 @@ describe('provisioning a fleet', () => {
       expect(statSync(file).mode & 0o777).toBe(0o600)
       const tls = new URL(broker.mqttsPasswordUrl)
       const plain = new URL(broker.url)
-      const config = loadSimulatorConfig({ MQTT_BROKER: plain.hostname, MQTT_PORT: plain.port, MQTT_TLS_PASSWORD_PORT: tls.port, MQTT_CA_FILE: broker.pki.caCert, SIM_CREDENTIALS_FILE: file })
+      const config = loadSimulatorConfig({ MQTT_BROKER: plain.hostname, MQTT_PORT: plain.port, MQTT_TLS_PASSWORD_PORT: tls.port, MQTT_CA_FILE: broker.pki.caCert, SIM_CREDENTIALS_FILE: file, SIM_DEVICES: String(fleet.length) })
       const access = await prepareAccess(config, fleet, createLogger('simulator', 'silent'))
       for (const mac of fleet) {
         const a = access(mac)
