@@ -282,7 +282,7 @@ describe('full path: simulator → Mosquitto → connector → Kafka → process
     })
     expect(code, replay.output()).toBe(0)
     const report = JSON.parse(replay.output().trim().split('\n').filter(l => l.startsWith('{"reason"')).at(-1) ?? '{}') as Record<string, unknown>
-    expect(report).toEqual({ reason: ErrorCodes.REGISTRY_UNKNOWN_CONTROLLER, dryRun: false, scanned: UNKNOWN_MESSAGES, matched: UNKNOWN_MESSAGES, replayed: UNKNOWN_MESSAGES })
+    expect(report).toEqual({ reason: ErrorCodes.REGISTRY_UNKNOWN_CONTROLLER, dryRun: false, scanned: UNKNOWN_MESSAGES, matched: UNKNOWN_MESSAGES, replayed: UNKNOWN_MESSAGES, truncated: 0 })
 
     const dps = TEMPLATES['Environmental Sensor'].dataPoints
     const landed = await waitFor(async () => await rowCount() >= before + UNKNOWN_MESSAGES * dps.length, 60_000, 500)

@@ -19,12 +19,15 @@ import { postgresEnv } from '../../src/adapters/config.ts'
  * that a running `npm start` and other tests neither disturb it nor see its traffic.
  *
  * Prometheus scrapes the services on their documented ports
- * (monitoring/prometheus/prometheus.native.yml). A service takes its documented port when
+ * (monitoring/prometheus/prometheus.native.yml), shifted like the whole stack by
+ * F2_STACK_PORT_OFFSET (src/stack/prometheus.ts): "documented port" below means shifted. A service takes its documented port when
  * the port is free, so Prometheus scrapes the copy started here; when a running `npm start`
  * holds the port, this copy takes a free one and the target Prometheus sees is that running
  * service. Either way "every target up" is asserted for what Prometheus really scrapes.
  */
 const DEFAULT_PORTS: Record<string, number> = { simulator: 9401, connector: 9402, processor: 9403, sink: 9404, fleet: 9405, api: 8080, health: 8000 }
+/** The stack's port offset: its Prometheus scrapes the services' ports shifted by it. */
+const OFFSET = Number(process.env.F2_STACK_PORT_OFFSET ?? 0)
 const ORDER = ['sink', 'processor', 'fleet', 'connector', 'api', 'health', 'simulator']
 const prometheus = stackEnv().prometheusUrl
 const PORTS: Record<string, number> = {}
@@ -74,7 +77,7 @@ describe('the running pipeline', () => {
     topics = await createTempTopics([uniqueName('live_raw'), uniqueName('live_decoded'), uniqueName('live_dead'), uniqueName('live_state')], 3)
     const [raw, decoded, dead, state] = topics.names as [string, string, string, string]
     for (const name of ORDER) {
-      const port = DEFAULT_PORTS[name] as number
+      const port = (DEFAULT_PORTS[name] as number) + OFFSET
       if (await portFree(port)) {
         PORTS[name] = port
         onDefaultPort.add(name)
