@@ -16,8 +16,6 @@ import { postgresEnv } from '../src/adapters/config.ts'
 import { TokenStore } from '../src/stages/api/token-store.ts'
 import { freePort } from '../src/stack/ports.ts'
 import { migrate } from '../src/storage/migrate.ts'
-import { postgresRunner } from '../src/storage/query-runner.ts'
-import { createFleetTables } from '../test/stages/api/fixtures/fleet-state.ts'
 import { ensureStack } from './lib/ensure-stack.ts'
 import { machineInfo, machineLine } from './lib/machine.ts'
 import { createDatabase, dropDatabase, ROOT, runId, stackUrls } from './lib/stack.ts'
@@ -48,7 +46,6 @@ try {
   const ts = postgres(timeseriesUrl, { max: 1, onnotice: () => {} })
   await migrate(reg, 'registry')
   await migrate(ts, 'timeseries')
-  await createFleetTables(postgresRunner(ts))
   // Every controller with four last values, as a fleet of environment sensors would have.
   await ts.unsafe(`
     INSERT INTO device_state (device_id, mode, online, last_seen, since, offline_reason, expected_interval_s, last_values, rows_last_hour, dead_letters_last_hour, updated_at)

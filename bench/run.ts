@@ -4,13 +4,14 @@
  *   npm run bench -- [--devices 100] [--rate 2000|max] [--duration 60] [--mix sim|sensor|events]
  *                    [--unknown 0.01] [--transport tls|plain] [--window 20] [--warmup 10]
  *                    [--label NAME] [--out results/bench] [--env sink.BATCH_SIZE=5000 ...]
- *                    [--cpu-prof] [--keep]
+ *                    [--cpu-prof] [--keep] [--fleet-state on|off]
  *
  * Runs a private copy of the pipeline (connector, processor, sink as child processes; own
  * topics, consumer groups and databases) on the shared stack (started if needed), drives it
  * with the simulator's device model (bench/load-worker.ts), samples every process's CPU and
  * RSS each second, then accounts for every message and measures throughput and device → row
- * latency from the rows. Writes <out>/<label>.json, .md and .svg; the JSON summary is the
+ * latency from the rows. `--fleet-state on` also runs the fleet stage (its cost is the
+ * ratio of two runs, on and off, taken one after the other). Writes <out>/<label>.json, .md and .svg; the JSON summary is the
  * last line printed.
  */
 import { execFileSync } from 'node:child_process'
@@ -22,7 +23,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { account, collectDeadLetters, expectedTotals, loadExpected, timing } from './lib/account.ts'
 import { ensureStack } from './lib/ensure-stack.ts'
 import { machineInfo, machineLine } from './lib/machine.ts'
-import { Pipeline, SERVICES, type ServiceName } from './lib/pipeline.ts'
+import { Pipeline, SERVICES as CORE_SERVICES, type ServiceName } from './lib/pipeline.ts'
 import { round, Sampler } from './lib/proc.ts'
 import { table, throughputSvg, writeFile } from './lib/report.ts'
 import { infraPid, ROOT } from './lib/stack.ts'
@@ -47,21 +48,24 @@ const { values: a } = parseArgs({
     backlog: { type: 'string', default: '30000' },
     'cpu-prof': { type: 'boolean', default: false },
     keep: { type: 'boolean', default: false },
-    quiet: { type: 'boolean', default: false }
+    quiet: { type: 'boolean', default: false },
+    'fleet-state': { type: 'string', default: 'off' }
   }
 })
+if (a['fleet-state'] !== 'on' && a['fleet-state'] !== 'off') throw new Error(`--fleet-state ${a['fleet-state']}: expected on or off`)
+const fleetState = a['fleet-state'] === 'on'
 
 const max = a.rate === 'max'
 const rate = max ? 0 : Number(a.rate)
 const duration = Number(a.duration)
 const warmup = Math.min(Number(a.warmup), duration / 3)
-const label = a.label ?? `${max ? 'max' : `rate${rate}`}-${a.mix}-${duration}s`
+const label = a.label ?? `${max ? 'max' : `rate${rate}`}-${a.mix}-${duration}s${fleetState ? '-fleet' : ''}`
 const outBase = join(ROOT, a.out as string, label)
 const log = (s: string): void => { if (a.quiet !== true) process.stderr.write(`[bench] ${s}\n`) }
 
 const serviceEnv: Partial<Record<ServiceName, Record<string, string>>> = {}
 for (const kv of a.env as string[]) {
-  const m = /^(connector|processor|sink)\.([A-Z0-9_]+)=(.*)$/.exec(kv)
+  const m = /^(connector|processor|sink|fleet)\.([A-Z0-9_]+)=(.*)$/.exec(kv)
   if (m === null) throw new Error(`--env ${kv}: expected <service>.<NAME>=<value>`)
   const svc = m[1] as ServiceName
   serviceEnv[svc] = { ...serviceEnv[svc], [m[2] as string]: m[3] as string }
@@ -69,7 +73,7 @@ for (const kv of a.env as string[]) {
 
 const nodeFlags: Partial<Record<ServiceName, string[]>> = {}
 for (const kv of a['node-flag'] as string[]) {
-  const m = /^(connector|processor|sink)\.(--.+)$/.exec(kv)
+  const m = /^(connector|processor|sink|fleet)\.(--.+)$/.exec(kv)
   if (m === null) throw new Error(`--node-flag ${kv}: expected <service>.--<flag>`)
   const svc = m[1] as ServiceName
   nodeFlags[svc] = [...(nodeFlags[svc] ?? []), m[2] as string]
@@ -85,7 +89,7 @@ const machine = await machineInfo()
 const work = mkdtempSync(join(tmpdir(), 'f2-bench-'))
 const profDir = join(work, 'profiles')
 if (a['cpu-prof'] === true) {
-  for (const s of SERVICES) nodeFlags[s] = [...(nodeFlags[s] ?? []), '--cpu-prof', `--cpu-prof-dir=${profDir}`, `--cpu-prof-name=${s}-\${pid}.cpuprofile`]
+  for (const s of [...CORE_SERVICES, ...(fleetState ? ['fleet' as const] : [])]) nodeFlags[s] = [...(nodeFlags[s] ?? []), '--cpu-prof', `--cpu-prof-dir=${profDir}`, `--cpu-prof-name=${s}-\${pid}.cpuprofile`]
 }
 const pipeline = new Pipeline({
   devices: Number(a.devices),
@@ -94,8 +98,10 @@ const pipeline = new Pipeline({
   logDir: join(work, 'logs'),
   nodeFlags,
   dist: a.dist === true,
-  transport: a.transport === 'plain' ? 'plain' : 'tls'
+  transport: a.transport === 'plain' ? 'plain' : 'tls',
+  fleetState
 })
+const SERVICES = pipeline.serviceNames
 log(`run ${pipeline.id}; logs in ${work}`)
 
 try {
@@ -191,7 +197,7 @@ try {
     foreignRows: acc.foreignRows,
     peakRssMb: Object.fromEntries(SERVICES.map(s => [s, svc(s)?.peakRssMb ?? null])),
     peakAnonMb: Object.fromEntries(SERVICES.map(s => [s, svc(s)?.peakAnonMb ?? null])),
-    cpuCores: Object.fromEntries(['connector', 'processor', 'sink', 'load-generator', 'kafka', 'mosquitto', 'postgres-timeseries'].map(s => [s, svc(s)?.cpuCoresAvg ?? null])),
+    cpuCores: Object.fromEntries([...SERVICES, 'load-generator', 'kafka', 'mosquitto', 'postgres-timeseries'].map(s => [s, svc(s)?.cpuCoresAvg ?? null])),
     machineBusyPct: round(sampler.machine.slice(1).reduce((s, p) => s + p.busyPct, 0) / Math.max(1, sampler.machine.length - 1), 1),
     ceilingRatio: ceiling === undefined ? null : round(tm.messagesPerSecond / ceiling.summary.slowestMessagesPerSecond, 3),
     ceilingSlowest: ceiling?.summary.slowest ?? null,

@@ -16,6 +16,7 @@ const commands: Record<string, { describe: string, load: () => Promise<CommandMo
   connector: { describe: 'MQTT → Kafka connector (at-least-once, PUBACK after Kafka ack)', load: () => import('./stages/connector/main.ts') },
   processor: { describe: 'data processor: raw_iot_data → decode → decoded_iot_data + iot_dead_letter (port 9403)', load: () => import('./stages/processor/main.ts') },
   sink: { describe: 'TimescaleDB sink: decoded_iot_data → iot_measurements, idempotent (port 9404)', load: () => import('./stages/sink/main.ts') },
+  fleet: { describe: 'fleet state: who is online, last values, transitions → device_state table and topic (port 9405)', load: () => import('./stages/fleet/main.ts') },
   replay: { describe: 'replay --reason F2_… [--since ISO] [--dry-run]: feed dead letters back to the processor', load: () => import('./stages/processor/replay.ts') },
   health: { describe: 'health monitor: probes every component, serves /health, /status, /metrics (port 8000)', load: () => import('./stages/health/main.ts') },
   migrate: { describe: 'migrate [registry|timeseries|all]: apply the SQL migrations (one-shot)', load: () => import('./storage/migrate-cli.ts') },

@@ -106,7 +106,8 @@ async function inject (fault: FaultName, p: Pipeline, pauseS: number): Promise<v
 const WORK_METRIC: Record<ServiceName, string> = {
   connector: 'f2_connector_messages_forwarded_total',
   processor: 'f2_processor_records_consumed_total',
-  sink: 'f2_sink_records_consumed_total'
+  sink: 'f2_sink_records_consumed_total',
+  fleet: 'f2_fleet_records_consumed_total'
 }
 
 /** What each running instance has handled so far (shows that every replica carries load). */

@@ -20,7 +20,8 @@ import { postgresEnv } from '../../src/adapters/config.ts'
  * benchmark (so it can read their /proc, SIGKILL, SIGSTOP and restart them). Nothing else on
  * the stack sees its traffic, and its rows are the only rows in its table.
  */
-export type ServiceName = 'connector' | 'processor' | 'sink'
+export type ServiceName = 'connector' | 'processor' | 'sink' | 'fleet'
+/** The three stages every run has; the fleet stage joins them with `fleetState` (see `serviceNames`). */
 export const SERVICES: readonly ServiceName[] = ['connector', 'processor', 'sink']
 /**
  * One running copy of a service: the first is named after the service, further replicas
@@ -48,6 +49,8 @@ export interface PipelineOptions {
   transport?: 'tls' | 'plain'
   /** Copies of each service `startAll` runs (scale-out); 1 by default. */
   replicas?: number
+  /** Also run the fleet stage (reads all three topics, writes device_state), to measure its cost. */
+  fleetState?: boolean
 }
 
 export interface RunningService { name: InstanceName, child: ChildProcess, port: number, startedAt: number }
@@ -75,7 +78,7 @@ export function loadAccess (broker: BenchBroker, transport: 'tls' | 'plain'): Ac
 
 export class Pipeline {
   readonly id: string
-  readonly topics: { raw: string, decoded: string, dead: string }
+  readonly topics: { raw: string, decoded: string, dead: string, state: string }
   readonly urls: ReturnType<typeof stackUrls>
   readonly broker: BenchBroker
   registryUrl = ''
@@ -83,7 +86,7 @@ export class Pipeline {
   readonly #dbs: Array<{ server: string, name: string }> = []
   readonly #options: PipelineOptions
   readonly services = new Map<InstanceName, RunningService>()
-  readonly restarts: Record<ServiceName, number> = { connector: 0, processor: 0, sink: 0 }
+  readonly restarts: Record<ServiceName, number> = { connector: 0, processor: 0, sink: 0, fleet: 0 }
   #ts: postgres.Sql | undefined
 
   constructor (options: PipelineOptions, prefix = 'bench') {
@@ -91,8 +94,13 @@ export class Pipeline {
     this.broker = options.broker ?? stackBroker()
     this.urls = { ...stackUrls(), mqttUrl: this.broker.mqttUrl }
     this.id = runId(prefix)
-    this.topics = { raw: `${this.id}_raw`, decoded: `${this.id}_decoded`, dead: `${this.id}_dead` }
+    this.topics = { raw: `${this.id}_raw`, decoded: `${this.id}_decoded`, dead: `${this.id}_dead`, state: `${this.id}_state` }
     mkdirSync(options.logDir, { recursive: true })
+  }
+
+  /** The services of this run, upstream first. */
+  get serviceNames (): readonly ServiceName[] {
+    return this.#options.fleetState === true ? [...SERVICES, 'fleet'] : SERVICES
   }
 
   get sql (): postgres.Sql {
@@ -103,7 +111,8 @@ export class Pipeline {
   /** Topics, databases (migrated), the simulator's fleet registered. */
   async setUp (): Promise<void> {
     const { devices, seed } = this.#options
-    await createTopics([this.topics.raw, this.topics.decoded, this.topics.dead])
+    // The state topic is compacted in production; a run of a minute never reaches a compaction.
+    await createTopics([this.topics.raw, this.topics.decoded, this.topics.dead, ...(this.#options.fleetState === true ? [this.topics.state] : [])])
     const regName = `${this.id}_reg`
     this.registryUrl = await createDatabase(this.urls.registryUrl, regName)
     this.#dbs.push({ server: this.urls.registryUrl, name: regName })
@@ -174,6 +183,17 @@ export class Pipeline {
         SINK_INSTANCE_ID: `${this.id}-s${n}`,
         ...this.#options.env?.sink
       }
+      case 'fleet': return {
+        ...common,
+        ...postgresEnv('POSTGRES', this.registryUrl),
+        ...postgresEnv('TIMESCALE', this.timeseriesUrl),
+        KAFKA_RAW_TOPIC: this.topics.raw,
+        KAFKA_DECODED_TOPIC: this.topics.decoded,
+        KAFKA_STATE_TOPIC: this.topics.state,
+        KAFKA_CONSUMER_GROUP: `${this.id}-fleet`,
+        FLEET_INSTANCE_ID: `${this.id}-f1`,
+        ...this.#options.env?.fleet
+      }
     }
   }
 
@@ -200,7 +220,9 @@ export class Pipeline {
   /** Every instance, in start order (downstream first, replicas after the first copy). */
   instances (): InstanceName[] {
     const replicas = this.#options.replicas ?? 1
-    return (['sink', 'processor', 'connector'] as const).flatMap(s => Array.from({ length: replicas }, (_, i) => instanceName(s, i + 1)))
+    // The fleet stage runs as one instance (its offline timer covers every controller).
+    const fleet: InstanceName[] = this.#options.fleetState === true ? ['fleet'] : []
+    return [...fleet, ...(['sink', 'processor', 'connector'] as const).flatMap(s => Array.from({ length: replicas }, (_, i) => instanceName(s, i + 1)))]
   }
 
   async startAll (): Promise<void> {
@@ -333,6 +355,6 @@ export class Pipeline {
     this.#ts = undefined
     if (keep) return
     for (const db of this.#dbs) await dropDatabase(db.server, db.name)
-    await deleteTopics([this.topics.raw, this.topics.decoded, this.topics.dead])
+    await deleteTopics([this.topics.raw, this.topics.decoded, this.topics.dead, ...(this.#options.fleetState === true ? [this.topics.state] : [])])
   }
 }

@@ -62,6 +62,8 @@ export interface MqttOptions {
   /** Most unacknowledged QoS 1/2 messages the broker may send us at once (MQTT v5 Receive Maximum). */
   receiveMaximum?: number
   keepaliveSeconds?: number
+  /** The last will: published by the broker when the connection is lost without a clean DISCONNECT. */
+  will?: { topic: string, payload: string, qos: 0 | 1 | 2, retain: boolean }
   connectTimeoutMs?: number
   reconnectMinMs?: number
   reconnectMaxMs?: number
@@ -97,6 +99,8 @@ export interface MqttHandle {
   close: (force?: boolean) => Promise<void>
   /** Reads on if reading was held by `holdWhile` and it no longer holds. */
   resume: () => void
+  /** Closes the connection with MQTT v5 reason 0x04 (disconnect with will message): the broker publishes the will. */
+  closeWithWill: () => Promise<void>
   stats: () => { reconnects: number, staleAcks: number }
 }
 
@@ -149,6 +153,7 @@ export function createMqttClient (options: MqttOptions): MqttHandle {
     properties,
     manualConnect: true
   }
+  if (options.will !== undefined) clientOptions.will = { ...options.will, payload: Buffer.from(options.will.payload) }
   if (options.username !== undefined) clientOptions.username = options.username
   if (options.password !== undefined) clientOptions.password = options.password
   Object.assign(clientOptions, tlsOptions(options.tls))
@@ -267,6 +272,11 @@ export function createMqttClient (options: MqttOptions): MqttHandle {
       await client.endAsync(force)
     },
     resume: () => { if (!holding()) release() },
+    closeWithWill: async () => {
+      closing = true
+      clearTimeout(reconnectTimer)
+      await client.endAsync(false, { reasonCode: 4 })
+    },
     stats: () => ({ reconnects, staleAcks })
   }
 }

@@ -143,3 +143,26 @@ export function formatTopic (t: F2Topic): string {
   const base = `${t.kind}/f2-${t.mac}/${t.mode}/J${t.connector}/${componentLevel(t)}`
   return t.sub === null ? base : `${base}/${t.sub}`
 }
+
+/**
+ * The last level of a controller's presence topic `tele/f2-<mac>/LWT` (the Tasmota
+ * convention): the controller publishes `online` there, retained, when it connects, and sets
+ * `offline` there as its MQTT last will, so the broker marks it offline the moment its
+ * connection is lost. See docs/architecture/mqtt_topics.md.
+ */
+export const PRESENCE_LEVEL = 'LWT'
+
+/** The presence topic of a controller (`mac`: 12 lowercase hex). */
+export function presenceTopic (mac: string): string {
+  return `tele/f2-${mac}/${PRESENCE_LEVEL}`
+}
+
+/** The controller MAC when `topic` is a presence topic (`tele/f2-<mac>/LWT`), else null. */
+export function parsePresenceTopic (topic: string): string | null {
+  if (!topic.startsWith('tele/') || !topic.endsWith(`/${PRESENCE_LEVEL}`)) return null
+  const levels = topic.split('/')
+  if (levels.length !== 3) return null
+  const device = levels[1] as string
+  if (!device.toLowerCase().startsWith('f2-')) return null
+  return normalizeMac(device.slice(3))
+}

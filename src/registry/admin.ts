@@ -97,6 +97,25 @@ export async function addController (sql: postgres.Sql, input: { mac: string, na
   return { deviceId: result.controllers[0]?.deviceId as number, mac, created: result.controllersCreated === 1 }
 }
 
+/** Longest expected reporting interval a controller may be given (one week), as the column's CHECK. */
+export const REPORTING_INTERVAL_MAX_S = 604_800
+
+/**
+ * Sets the reporting interval the fleet stage expects of a controller (seconds; null = its
+ * default, FLEET_EXPECTED_INTERVAL_S). The registry's NOTIFY lets the fleet stage see it
+ * without a restart. An unknown controller is F2_REGISTRY_INVALID_CHANGE.
+ */
+export async function setReportingInterval (sql: postgres.Sql, input: { mac: string, seconds: number | null }): Promise<{ mac: string, seconds: number | null }> {
+  const mac = checkMac(input.mac)
+  const s = input.seconds
+  if (s !== null && (!Number.isInteger(s) || s < 1 || s > REPORTING_INTERVAL_MAX_S)) {
+    throw invalidChange(`reporting interval must be 1..${REPORTING_INTERVAL_MAX_S} s or 'default', got ${String(s)}`, { seconds: s })
+  }
+  const updated = await sql.unsafe(`UPDATE "Device" c SET "ExpectedReportingIntervalS" = $2 WHERE ${MAC_SQL} = $1`, [mac, s])
+  if (updated.count === 0) throw invalidChange(`no controller ${mac} in the registry`, { mac })
+  return { mac, seconds: s }
+}
+
 export interface SensorInput {
   controller: string
   connector: number

@@ -9,7 +9,7 @@ import { isF2Error } from '../core/errors.ts'
 import { stackPaths } from '../stack/config.ts'
 import { existingStackSecret, stackPki } from '../stack/broker-accounts.ts'
 import { connect, registryConfigFromEnv } from '../storage/connection.ts'
-import { addController, addSensor, addTemplate, type DataPointInput, type TemplateInput } from './admin.ts'
+import { addController, addSensor, addTemplate, setReportingInterval, type DataPointInput, type TemplateInput } from './admin.ts'
 import { invalidChange } from './admin-input.ts'
 import { listControllers, listTemplates } from './listing.ts'
 
@@ -26,6 +26,10 @@ const USAGE = `usage: registry <command> [options]
   add-template --name <name> [--model <m>] [--description <d>] [--type <device type>] [--replace]
                (--file <data-points.json> | --datapoint <label:format:offset:length[:decimals[:unit[:encoding]]]> ...)
   add-sensor --controller <mac> --connector <1..5> --pin <n> --template <name> [--name <name>] [--replace]
+  set-interval --controller <mac> --seconds <1..604800 | default>
+                                                  the reporting interval the fleet state expects of the controller
+                                                  (offline after FLEET_OFFLINE_AFTER_INTERVALS of them; default =
+                                                  FLEET_EXPECTED_INTERVAL_S); seen without restart
 
 The registry database comes from POSTGRES_HOST, POSTGRES_PORT, POSTGRES_DB, POSTGRES_USER,
 POSTGRES_PASSWORD (default 127.0.0.1:5432 device_params iot_user, the registry's owner; the
@@ -142,7 +146,7 @@ export async function run (argv: string[]): Promise<number> {
         description: { type: 'string' }, type: { type: 'string' }, file: { type: 'string' },
         datapoint: { type: 'string', multiple: true }, replace: { type: 'boolean' }, controller: { type: 'string' },
         connector: { type: 'string' }, pin: { type: 'string' }, template: { type: 'string' },
-        credentials: { type: 'string' }, out: { type: 'string' }
+        credentials: { type: 'string' }, out: { type: 'string' }, seconds: { type: 'string' }
       },
       allowPositionals: command === 'revoke-controller'
     }).values
@@ -153,7 +157,7 @@ export async function run (argv: string[]): Promise<number> {
   if (command === 'revoke-controller' && values.mac === undefined) {
     values.mac = parseArgs({ args: rest, strict: false, allowPositionals: true }).positionals[0]
   }
-  if (!['list', 'add-controller', 'add-controllers', 'revoke-controller', 'add-template', 'add-sensor'].includes(command)) {
+  if (!['list', 'add-controller', 'add-controllers', 'revoke-controller', 'add-template', 'add-sensor', 'set-interval'].includes(command)) {
     process.stderr.write(`unknown command '${command}'\n\n${USAGE}`)
     return 2
   }
@@ -226,6 +230,10 @@ export async function run (argv: string[]): Promise<number> {
       const template = await templateFromFlags(values)
       const r = await addTemplate(sql, template, { ifExists: values.replace === true ? 'replace' : 'error' })
       process.stdout.write(`template '${template.name}' #${r.templateId} ${r.created ? 'created' : 'replaced'} with ${template.dataPoints.length} data points\n`)
+    } else if (command === 'set-interval') {
+      const seconds = str(values.seconds, '--seconds')
+      const r = await setReportingInterval(sql, { mac: str(values.controller, '--controller'), seconds: seconds === 'default' ? null : int(seconds, '--seconds') })
+      process.stdout.write(`controller ${r.mac}: expected reporting interval ${r.seconds === null ? 'the default' : `${r.seconds} s`}\n`)
     } else {
       const r = await addSensor(sql, {
         controller: str(values.controller, '--controller'),

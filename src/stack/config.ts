@@ -69,6 +69,8 @@ export interface StackConfig {
   kafkaPartitions: number
   kafkaHeapMb: number
   topics: readonly string[]
+  /** Topics created with cleanup.policy=compact (the latest record per key is kept). */
+  compactedTopics: readonly string[]
   registry: DatabaseConfig<RegistryRole>
   timeseries: DatabaseConfig<TimeseriesRole>
   prometheusPort: number
@@ -118,6 +120,7 @@ export function stackConfig (env: Env = process.env, paths: StackPaths = stackPa
     kafkaPartitions: KAFKA_PARTITIONS,
     kafkaHeapMb: KAFKA_HEAP_MB,
     topics: Object.freeze(['raw_iot_data', 'decoded_iot_data', 'iot_dead_letter']),
+    compactedTopics: Object.freeze(['device_state']),
     registry: database(paths, 'registry', 5432 + off, 'device_params'),
     timeseries: database(paths, 'timeseries', 5433 + off, 'timeseries'),
     prometheusPort: 9090 + off,

@@ -46,13 +46,27 @@ export async function kafkaReady (cfg: StackConfig): Promise<boolean> {
   return withAdmin(cfg, async admin => (await admin.metadata({ topics: [] })).brokers.size > 0)
 }
 
+/**
+ * Settings of a compacted topic (the latest record per key, e.g. device_state): segments roll
+ * every 10 minutes or 64 MiB so the cleaner can compact them; records are kept while their key
+ * has no newer one. The same values are in deploy/kafka/create-topics.sh.
+ */
+export const COMPACTED_TOPIC_CONFIGS: ReadonlyArray<{ name: string, value: string }> = [
+  { name: 'cleanup.policy', value: 'compact' },
+  { name: 'segment.ms', value: '600000' },
+  { name: 'segment.bytes', value: '67108864' },
+  { name: 'min.cleanable.dirty.ratio', value: '0.5' }
+]
+
 /** Creates the pipeline's topics that do not exist yet; existing topics are left as they are. */
-export async function ensureTopics (cfg: StackConfig, topics: readonly string[], partitions: number): Promise<string[]> {
+export async function ensureTopics (cfg: StackConfig, topics: readonly string[], partitions: number, compacted: readonly string[] = []): Promise<string[]> {
   return withAdmin(cfg, async admin => {
     const existing = new Set(await admin.listTopics())
     const missing = topics.filter(t => !existing.has(t))
     if (missing.length > 0) await admin.createTopics({ topics: missing, partitions, replicas: 1 })
-    return missing
+    const missingCompacted = compacted.filter(t => !existing.has(t))
+    if (missingCompacted.length > 0) await admin.createTopics({ topics: missingCompacted, partitions, replicas: 1, configs: [...COMPACTED_TOPIC_CONFIGS] })
+    return [...missing, ...missingCompacted]
   })
 }
 
@@ -102,7 +116,7 @@ export function kafkaComponent (): Component {
       }
     },
     async afterReady (ctx) {
-      const created = await ensureTopics(ctx.cfg, ctx.cfg.topics, ctx.cfg.kafkaPartitions)
+      const created = await ensureTopics(ctx.cfg, ctx.cfg.topics, ctx.cfg.kafkaPartitions, ctx.cfg.compactedTopics)
       if (created.length > 0) ctx.logger.info({ topics: created, partitions: ctx.cfg.kafkaPartitions }, 'created Kafka topics')
     }
   }

@@ -55,6 +55,8 @@ export const services: ServiceDefinition[] = [
   { name: 'connector', args: ['connector'], port: 9402, env: { ...stageMemoryEnv(), HTTP_PORT: '9402', CONNECTOR_CLIENT_ID: 'f2-connector-1' }, mqtt: 'connector' },
   { name: 'processor', args: ['processor'], port: 9403, env: { ...stageMemoryEnv(), HTTP_PORT: '9403', PROCESSOR_INSTANCE_ID: 'processor-1' }, db: { registry: 'processor' } },
   { name: 'sink', args: ['sink'], port: 9404, env: { ...stageMemoryEnv(), HTTP_PORT: '9404', SINK_INSTANCE_ID: 'sink-1' }, db: { timeseries: 'sink' } },
+  // The fleet state: one instance (its offline timer covers every controller); reads Kafka, so no broker account.
+  { name: 'fleet', args: ['fleet'], port: 9405, env: { ...stageMemoryEnv(), HTTP_PORT: '9405', FLEET_INSTANCE_ID: 'fleet-1' }, db: { registry: 'reader', timeseries: 'fleet' } },
   // The read API: off the data path (it only reads the databases), so its memory is not bounded like the stages'.
   { name: 'api', args: ['api'], port: 8080, env: { HTTP_PORT: '8080' }, db: { registry: 'api', timeseries: 'reader' } },
   ...(simulatorEnabled() ? [{ name: 'simulator', args: ['simulator'], port: 9401, env: { HTTP_PORT: '9401' }, db: { registry: simulatorRegisters() ? 'owner' as const : 'reader' as const }, mqtt: 'admin' as const }] : [])

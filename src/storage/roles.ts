@@ -22,6 +22,11 @@ export const DB_ROLES = {
     owner: 'ts_user',
     /** The sink: INSERT into iot_measurements and a TEMP staging table, nothing else. */
     sink: 'ts_sink',
+    /**
+     * The fleet state stage: reads back and upserts device_state, appends device_state_events
+     * and dead_letters. Its registry reads go through the registry's `reader`.
+     */
+    fleet: 'ts_fleet',
     reader: 'ts_reader'
   }
 } as const
@@ -86,10 +91,22 @@ export function grantsSql (target: MigrationTarget): string {
         `    IF to_regclass('public.api_tokens') IS NOT NULL THEN GRANT UPDATE (last_used_at) ON api_tokens TO ${DB_ROLES.registry.api}; END IF;`
       ].join('\n'))]
     : []
+  const fleet = target === 'timeseries'
+    // The fleet stage loads every device_state row at start and upserts it (ON CONFLICT DO
+    // UPDATE reads the conflicting row: SELECT); transitions and dead letters are only
+    // appended (ON CONFLICT DO NOTHING: INSERT alone). No DELETE, no other table.
+    ? [ifRole(DB_ROLES.timeseries.fleet, [
+        `    ${onDatabase('GRANT CONNECT', `TO ${DB_ROLES.timeseries.fleet}`)}`,
+        `    GRANT USAGE ON SCHEMA public TO ${DB_ROLES.timeseries.fleet};`,
+        `    IF to_regclass('public.device_state') IS NOT NULL THEN GRANT SELECT, INSERT, UPDATE ON device_state TO ${DB_ROLES.timeseries.fleet}; END IF;`,
+        `    IF to_regclass('public.device_state_events') IS NOT NULL THEN GRANT INSERT ON device_state_events TO ${DB_ROLES.timeseries.fleet}; END IF;`,
+        `    IF to_regclass('public.dead_letters') IS NOT NULL THEN GRANT INSERT ON dead_letters TO ${DB_ROLES.timeseries.fleet}; END IF;`
+      ].join('\n'))]
+    : []
   return `DO $$
 DECLARE
   template boolean := (SELECT datistemplate FROM pg_database WHERE datname = ${db});
 BEGIN
-${[...common, specific, ...api].join('\n')}
+${[...common, specific, ...api, ...fleet].join('\n')}
 END $$`
 }

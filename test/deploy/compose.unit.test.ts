@@ -94,7 +94,7 @@ describe('compose files', { timeout: 30_000 }, () => {
 describe('environment passed to the project services', { timeout: 30_000 }, () => {
   it('covers every service of the image', () => {
     expect(appServices().map(([name, , command]) => `${name}:${command}`).sort())
-      .toEqual(['api:api', 'connector-2:connector', 'connector:connector', 'health:health', 'migrate:migrate', 'mosquitto-init:broker-init', 'processor:processor', 'simulator:simulator', 'sink:sink'])
+      .toEqual(['api:api', 'connector-2:connector', 'connector:connector', 'fleet:fleet', 'health:health', 'migrate:migrate', 'mosquitto-init:broker-init', 'processor:processor', 'simulator:simulator', 'sink:sink'])
   })
 
   it('connectors on the shared subscription have distinct, fixed client ids', () => {
@@ -108,7 +108,7 @@ describe('environment passed to the project services', { timeout: 30_000 }, () =
     expect(readFileSync(join(ROOT, 'src/adapters/logger.ts'), 'utf8')).toContain('process.env.LOG_LEVEL')
   })
 
-  it.each(['connector', 'processor', 'sink', 'simulator', 'health', 'api'])('%s: only variables its config schema declares, every required one, and a config that loads', async command => {
+  it.each(['connector', 'processor', 'sink', 'simulator', 'health', 'api', 'fleet'])('%s: only variables its config schema declares, every required one, and a config that loads', async command => {
     const running = appServices().filter(([, , c]) => c === command)
     expect(running.length, `no compose service runs ${command}`).toBeGreaterThan(0)
     const mod = await configModule(command)
@@ -175,11 +175,14 @@ describe('environment passed to the project services', { timeout: 30_000 }, () =
     // Least privilege: the owners only where the schema or the registry is written.
     expect(used).toEqual({
       migrate: ['iot_user', 'ts_user'],
+      // The broker's first-start provisioning records controllers in the registry (admin tool).
+      'mosquitto-init': ['iot_user'],
       processor: ['iot_processor'],
       sink: ['ts_sink'],
       simulator: ['iot_user'],
       health: ['iot_reader', 'ts_reader'],
       api: ['iot_api', 'ts_reader'],
+      fleet: ['iot_reader', 'ts_fleet'],
       // The broker's admin tool records the controllers it provisions in the registry.
       'mosquitto-init': ['iot_user']
     })
@@ -214,12 +217,14 @@ describe('environment passed to the project services', { timeout: 30_000 }, () =
     for (const [name, service] of appServices()) {
       const env = envOf(service)
       if (env.KAFKA_BOOTSTRAP_SERVERS !== undefined) expect(env.KAFKA_BOOTSTRAP_SERVERS, name).toBe(internal)
-      for (const key of ['KAFKA_TOPIC', 'KAFKA_INPUT_TOPIC', 'KAFKA_OUTPUT_TOPIC', 'KAFKA_DEAD_LETTER_TOPIC']) if (env[key] !== undefined) used.add(env[key])
+      for (const key of ['KAFKA_TOPIC', 'KAFKA_INPUT_TOPIC', 'KAFKA_OUTPUT_TOPIC', 'KAFKA_DEAD_LETTER_TOPIC', 'KAFKA_RAW_TOPIC', 'KAFKA_DECODED_TOPIC', 'KAFKA_STATE_TOPIC']) if (env[key] !== undefined) used.add(env[key])
     }
     const init = main().services['kafka-init'] as ComposeService
     expect(envOf(init).KAFKA_BOOTSTRAP_SERVERS).toBe(internal)
-    expect([...used].sort()).toEqual([...(init.command ?? [])].sort())
-    expect([...used].sort()).toEqual(['decoded_iot_data', 'iot_dead_letter', 'raw_iot_data'])
+    // `name:compact` asks create-topics.sh for a compacted topic.
+    expect([...used].sort()).toEqual([...(init.command ?? [])].map(t => t.replace(/:compact$/, '')).sort())
+    expect([...used].sort()).toEqual(['decoded_iot_data', 'device_state', 'iot_dead_letter', 'raw_iot_data'])
+    expect(init.command).toContain('device_state:compact')
   })
 
   it('the broker\'s record limit is the one every stage checks its records against', () => {
@@ -233,10 +238,10 @@ describe('environment passed to the project services', { timeout: 30_000 }, () =
     }
   })
 
-  it('the health monitor measures the lag of the groups the processor and the sink consume with', () => {
+  it('the health monitor measures the lag of the groups the processor, the sink and the fleet stage consume with', () => {
     const s = main().services
-    const pair = (name: string): string => { const e = envOf(s[name] as ComposeService); return `${e.KAFKA_CONSUMER_GROUP}:${e.KAFKA_INPUT_TOPIC}` }
-    expect(envOf(monitoring().services.health as ComposeService).HEALTH_LAG_GROUPS?.split(',').sort()).toEqual([pair('processor'), pair('sink')].sort())
+    const pair = (name: string): string => { const e = envOf(s[name] as ComposeService); return `${e.KAFKA_CONSUMER_GROUP}:${e.KAFKA_INPUT_TOPIC ?? e.KAFKA_RAW_TOPIC}` }
+    expect(envOf(monitoring().services.health as ComposeService).HEALTH_LAG_GROUPS?.split(',').sort()).toEqual([pair('processor'), pair('sink'), pair('fleet')].sort())
   })
 })
 

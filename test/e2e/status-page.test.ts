@@ -41,9 +41,10 @@ describe('status page in headless Chromium', () => {
       HEALTH_PORT: '0',
       HEALTH_PROBE_INTERVAL_MS: '1000',
       HEALTH_PROBE_TIMEOUT_MS: '800',
+      KAFKA_BOOTSTRAP_SERVERS: env.kafkaBootstrap,
+      // The stack's broker, wherever its port offset put it.
       MQTT_BROKER: new URL(env.mqttUrl).hostname,
       MQTT_PORT: new URL(env.mqttUrl).port,
-      KAFKA_BOOTSTRAP_SERVERS: env.kafkaBootstrap,
       PROMETHEUS_URL: env.prometheusUrl,
       // The stack's broker, as the health account (it may use f2/health/ only).
       MQTT_USERNAME: stackBroker().health.username,
@@ -96,6 +97,38 @@ describe('status page in headless Chromium', () => {
 
     mkdirSync(ARTIFACTS, { recursive: true })
     await page.screenshot({ path: join(ARTIFACTS, 'status-page.png'), fullPage: true })
+  })
+
+  it('shows the fleet: offline first, mode, state with its reason, last seen, last values, dead letters of the hour; follows changes', async () => {
+    const ONLINE = 'f2e2e0000002'
+    const OFFLINE = 'f2e2e0000003'
+    const values = [{ connector: 1, connector_mode: 'sensor-mode', datapoint_label: 'Temperature', pin_position: '1', value: 21.5, value_text: null, unit: '°C', timestamp: new Date().toISOString() }]
+    await sql`INSERT INTO device_state (device_id, mode, online, last_seen, since, offline_reason, expected_interval_s, last_values, rows_last_hour, dead_letters_last_hour, updated_at) VALUES
+      (${ONLINE}, 'sensor-mode', true, now() - interval '3 seconds', now() - interval '1 hour', NULL, 30, ${sql.json(values)}, 120, 0, now()),
+      (${OFFLINE}, 'alarm-mode', false, now() - interval '10 minutes', now() - interval '9 minutes', 'will', 30, '[]'::jsonb, 0, 7, now())`
+    await page.goto(`http://127.0.0.1:${health.port()}/status`)
+    const fleet = page.getByTestId('fleet')
+    await fleet.getByText(ONLINE).waitFor({ timeout: 10_000 })
+    const rows = fleet.locator('tbody tr')
+    await expect(rows.count()).resolves.toBe(2)
+    // Offline first.
+    await expect(rows.nth(0).textContent()).resolves.toContain(OFFLINE)
+    const offline = fleet.locator('tr', { hasText: OFFLINE })
+    await expect(offline.locator('.badge').textContent()).resolves.toBe('offline (will)')
+    await expect(offline.locator('td').nth(1).textContent()).resolves.toBe('alarm-mode')
+    await expect(offline.locator('td').nth(3).textContent()).resolves.toBe('10 min')
+    await expect(offline.locator('td').nth(6).textContent()).resolves.toBe('7')
+    const online = fleet.locator('tr', { hasText: ONLINE })
+    await expect(online.locator('.badge').textContent()).resolves.toBe('online')
+    await expect(online.locator('td.values').textContent()).resolves.toBe('J1/1 Temperature 21.5 °C')
+    await expect(page.locator('#fleet-summary').textContent()).resolves.toContain('online: 1, offline: 1')
+
+    // The controller comes back: the page follows on its next poll, without a reload.
+    await sql`UPDATE device_state SET online = true, offline_reason = NULL, since = now(), last_seen = now() WHERE device_id = ${OFFLINE}`
+    await page.locator('#fleet-summary', { hasText: 'online: 2, offline: 0' }).waitFor({ timeout: 10_000 })
+    await expect(offline.locator('.badge').textContent()).resolves.toBe('online')
+    mkdirSync(ARTIFACTS, { recursive: true })
+    await page.screenshot({ path: join(ARTIFACTS, 'status-page-fleet.png'), fullPage: true })
   })
 
   it('says so when the monitor cannot be reached', async () => {

@@ -19,13 +19,16 @@ import { postgresEnv } from '../../src/adapters/config.ts'
  * that a running `npm start` and other tests neither disturb it nor see its traffic.
  *
  * Prometheus scrapes the services on their documented ports
- * (monitoring/prometheus/prometheus.native.yml). A service takes its documented port when
+ * (monitoring/prometheus/prometheus.native.yml), shifted like the whole stack by
+ * F2_STACK_PORT_OFFSET (src/stack/prometheus.ts): "documented port" below means shifted. A service takes its documented port when
  * the port is free, so Prometheus scrapes the copy started here; when a running `npm start`
  * holds the port, this copy takes a free one and the target Prometheus sees is that running
  * service. Either way "every target up" is asserted for what Prometheus really scrapes.
  */
-const DEFAULT_PORTS: Record<string, number> = { simulator: 9401, connector: 9402, processor: 9403, sink: 9404, api: 8080, health: 8000 }
-const ORDER = ['sink', 'processor', 'connector', 'api', 'health', 'simulator']
+const DEFAULT_PORTS: Record<string, number> = { simulator: 9401, connector: 9402, processor: 9403, sink: 9404, fleet: 9405, api: 8080, health: 8000 }
+/** The stack's port offset: its Prometheus scrapes the services' ports shifted by it. */
+const OFFSET = Number(process.env.F2_STACK_PORT_OFFSET ?? 0)
+const ORDER = ['sink', 'processor', 'fleet', 'connector', 'api', 'health', 'simulator']
 const prometheus = stackEnv().prometheusUrl
 const PORTS: Record<string, number> = {}
 /** Services of this test listening on their documented port (the ones Prometheus scrapes). */
@@ -71,10 +74,10 @@ describe('the running pipeline', () => {
       const sql = postgres(db.url, { max: 1, onnotice: () => {} })
       try { await migrate(sql, kind) } finally { await sql.end() }
     }
-    topics = await createTempTopics([uniqueName('live_raw'), uniqueName('live_decoded'), uniqueName('live_dead')], 3)
-    const [raw, decoded, dead] = topics.names as [string, string, string]
+    topics = await createTempTopics([uniqueName('live_raw'), uniqueName('live_decoded'), uniqueName('live_dead'), uniqueName('live_state')], 3)
+    const [raw, decoded, dead, state] = topics.names as [string, string, string, string]
     for (const name of ORDER) {
-      const port = DEFAULT_PORTS[name] as number
+      const port = (DEFAULT_PORTS[name] as number) + OFFSET
       if (await portFree(port)) {
         PORTS[name] = port
         onDefaultPort.add(name)
@@ -82,7 +85,7 @@ describe('the running pipeline', () => {
         PORTS[name] = await freePort()
       }
     }
-    const groups = { processor: uniqueName('live_proc'), sink: uniqueName('live_sink') }
+    const groups = { processor: uniqueName('live_proc'), sink: uniqueName('live_sink'), fleet: uniqueName('live_fleet') }
     const base = {
       ...serviceEnv(stackConfig()),
       MQTT_PORT: String(broker.port),
@@ -95,6 +98,7 @@ describe('the running pipeline', () => {
       connector: { MQTT_USERNAME: broker.connector.username, MQTT_PASSWORD: broker.connector.password, KAFKA_TOPIC: raw, MQTT_SHARE_GROUP: uniqueName('live_share'), CONNECTOR_CLIENT_ID: uniqueName('live_connector') },
       processor: { KAFKA_INPUT_TOPIC: raw, KAFKA_OUTPUT_TOPIC: decoded, KAFKA_CONSUMER_GROUP: groups.processor, PROCESSOR_INSTANCE_ID: uniqueName('live_p') },
       sink: { KAFKA_INPUT_TOPIC: decoded, KAFKA_CONSUMER_GROUP: groups.sink, SINK_INSTANCE_ID: uniqueName('live_s') },
+      fleet: { KAFKA_RAW_TOPIC: raw, KAFKA_DECODED_TOPIC: decoded, KAFKA_STATE_TOPIC: state, KAFKA_CONSUMER_GROUP: groups.fleet, FLEET_INSTANCE_ID: uniqueName('live_f') },
       // Readings every few seconds, so every stage sees traffic soon.
       // Each simulated controller over TLS with its own account, given as the admin.
       simulator: { PUBLISH_INTERVAL: '3', MQTT_TLS_PASSWORD_PORT: tls.port, MQTT_CA_FILE: broker.pki.caCert, MQTT_ADMIN_PASSWORD: broker.admin.password },
@@ -105,8 +109,8 @@ describe('the running pipeline', () => {
         HEALTH_PORT: String(PORTS.health),
         HEALTH_PROBE_INTERVAL_MS: '2000',
         HEALTH_PROBE_TIMEOUT_MS: '1500',
-        HEALTH_SERVICES: ['simulator', 'connector', 'processor', 'sink', 'api'].map(s => `${s}=http://127.0.0.1:${PORTS[s]}`).join(','),
-        HEALTH_LAG_GROUPS: `${groups.processor}:${raw},${groups.sink}:${decoded}`
+        HEALTH_SERVICES: ['simulator', 'connector', 'processor', 'sink', 'fleet', 'api'].map(s => `${s}=http://127.0.0.1:${PORTS[s]}`).join(','),
+        HEALTH_LAG_GROUPS: `${groups.processor}:${raw},${groups.sink}:${decoded},${groups.fleet}:${raw}`
       }
     }
     startedAt = Date.now()
@@ -191,7 +195,7 @@ describe('the running pipeline', () => {
     expect(last, `services on their documented ports started here: ${ours.join(', ') || 'none'}`).toEqual({
       notUp: [],
       stale: [],
-      jobs: ['api', 'connector', 'health', 'kafka', 'node', 'postgres-registry', 'postgres-timeseries', 'processor', 'prometheus', 'simulator', 'sink']
+      jobs: ['api', 'connector', 'fleet', 'health', 'kafka', 'node', 'postgres-registry', 'postgres-timeseries', 'processor', 'prometheus', 'simulator', 'sink']
     })
   }, 60_000)
 
@@ -200,6 +204,6 @@ describe('the running pipeline', () => {
       const b = await (await get(url('health', '/health')))?.json() as { status: string, services: Record<string, { status: string }> } | undefined
       return b?.status === 'healthy' ? b : undefined
     })
-    expect(Object.keys(body.services).sort()).toEqual(['api', 'connector', 'kafka', 'mqtt', 'processor', 'prometheus', 'registry-db', 'simulator', 'sink', 'timeseries-db'])
+    expect(Object.keys(body.services).sort()).toEqual(['api', 'connector', 'fleet', 'kafka', 'mqtt', 'processor', 'prometheus', 'registry-db', 'simulator', 'sink', 'timeseries-db'])
   })
 })

@@ -21,6 +21,10 @@ INSERT INTO iot_measurements ("timestamp", device_id, connector_mode, datapoint_
 VALUES (now() - interval '20 minutes', '${SILENT}', 'sensor-mode', 'Voltage', '2', 229.5, 'V', 'tele/f2-${SILENT}/sensor-mode/J2/sensor-2', 2, NULL),
        (now() - interval '25 minutes', '${SILENT}', 'access-control-mode', 'door-sensor-1', '1', 1, '', 'stat/f2-${SILENT}/access-control-mode/J1/door-sensors', 1, 'true'),
        (now() - interval '2 days', '${GONE}', 'sensor-mode', 'CO2', '3', 410, 'ppm', 'tele/f2-${GONE}/sensor-mode/J4/sensor-3', 4, NULL);
+INSERT INTO device_state (device_id, mode, online, last_seen, since, offline_reason, expected_interval_s, last_values, rows_last_hour, dead_letters_last_hour, updated_at)
+VALUES ('${LIVE}', 'sensor-mode', true, now(), now() - interval '1 hour', NULL, 30,
+        '[{"connector": 1, "connector_mode": "sensor-mode", "datapoint_label": "Temperature", "pin_position": "1", "value": 21.5, "value_text": null, "unit": "°C", "timestamp": "2026-01-01T00:00:00.000000Z"}]', 120, 0, now()),
+       ('${SILENT}', 'sensor-mode', false, now() - interval '20 minutes', now() - interval '19 minutes', 'silent', 30, '[]', 0, 2, now());
 `
 
 const sqlPanels = dashboardQueries('f2-timeseries', 'rawSql')
@@ -51,6 +55,16 @@ function suite (name: string, open: () => Promise<{ runner: QueryRunner, close: 
         const rows = await runner.query(expandSql(q.expr, variables))
         expect(rows.length, q.where).toBeGreaterThan(0)
       }
+    })
+
+    it('lists the fleet offline first, with its last values', async () => {
+      const [fleet] = sqlPanels.filter(p => /Fleet: state/.test(p.where))
+      expect(fleet).toBeDefined()
+      const rows = await runner.query<{ controller: string, state: string, last_values: string | null, dead_letters_last_hour: number }>(expandSql(fleet?.expr ?? '', variables))
+      expect(rows.map(r => [r.controller, r.state, r.last_values, r.dead_letters_last_hour])).toEqual([
+        [SILENT, 'offline (silent)', null, 2],
+        [LIVE, 'online', 'Temperature 21.5 °C', 0]
+      ])
     })
 
     it('finds the silent controller and the newest readings as the health monitor does', async () => {

@@ -110,6 +110,12 @@ describe('registry changes', () => {
       expect(await run(['add-sensor', '--controller', '02000000CC01', '--connector', '2', '--pin', '5', '--template', 'CLI Probe', '--name', 'cli probe'])).toBe(0)
       expect(await run(['add-sensor', '--controller', '02000000cc01', '--connector', '9', '--pin', '5', '--template', 'CLI Probe'])).toBe(1)
       expect(await run(['add-sensor', '--connector', '2'])).toBe(1)
+      expect(await run(['set-interval', '--controller', '02:00:00:00:cc:01', '--seconds', '45'])).toBe(0)
+      expect(await db.sql`SELECT "ExpectedReportingIntervalS" AS s FROM "Device" WHERE "MacAddress" = '02000000cc01'`).toEqual([{ s: 45 }])
+      expect(await run(['set-interval', '--controller', '02000000cc01', '--seconds', 'default'])).toBe(0)
+      expect(await db.sql`SELECT "ExpectedReportingIntervalS" AS s FROM "Device" WHERE "MacAddress" = '02000000cc01'`).toEqual([{ s: null }])
+      expect(await run(['set-interval', '--controller', '02000000cc01', '--seconds', '0'])).toBe(1)
+      expect(await run(['set-interval', '--controller', '02000000ffff', '--seconds', '30'])).toBe(1)
       expect(await run(['bogus'])).toBe(2)
       expect(await run(['list', '--unknown-flag'])).toBe(2)
       out.length = 0

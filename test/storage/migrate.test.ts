@@ -37,18 +37,18 @@ describe('migrations on plain PostgreSQL', () => {
     const reg = await tempDb('registry')
     const ts = await tempDb('timeseries')
     const first = await migrateAll({ registry: reg.url, timeseries: ts.url })
-    expect(first.registry.applied.map(m => m.version)).toEqual([1, 2, 3, 4, 6])
+    expect(first.registry.applied.map(m => m.version)).toEqual([1, 2, 3, 4, 5, 6])
     expect(first.timeseries).toMatchObject({ variant: 'plain', alreadyApplied: 0 })
-    expect(first.timeseries.applied.map(m => m.name)).toEqual(['measurements', 'hypertable', 'hourly_stats', 'policies'])
+    expect(first.timeseries.applied.map(m => m.name)).toEqual(['measurements', 'hypertable', 'hourly_stats', 'policies', 'fleet_state'])
     const second = await migrateAll({ registry: reg.url, timeseries: ts.url })
-    expect(second.registry).toMatchObject({ applied: [], alreadyApplied: 5 })
-    expect(second.timeseries).toMatchObject({ applied: [], alreadyApplied: 4, variant: 'plain' })
+    expect(second.registry).toMatchObject({ applied: [], alreadyApplied: 6 })
+    expect(second.timeseries).toMatchObject({ applied: [], alreadyApplied: 5, variant: 'plain' })
 
     const sql = connect(ts.url, { max: 1 })
     try {
       const rows = await sql<Array<{ version: number, name: string, variant: string | null }>>`
         SELECT version, name, variant FROM schema_migrations WHERE target = 'timeseries' ORDER BY version`
-      expect(rows.map(r => [r.version, r.variant])).toEqual([[1, null], [2, 'plain'], [3, 'plain'], [4, 'plain']])
+      expect(rows.map(r => [r.version, r.variant])).toEqual([[1, null], [2, 'plain'], [3, 'plain'], [4, 'plain'], [5, null]])
       const key = await sql<{ col: string }[]>`
         SELECT a.attname AS col FROM pg_constraint c JOIN unnest(c.conkey) WITH ORDINALITY k (attnum, n) ON true
         JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.attnum
@@ -78,12 +78,12 @@ describe('migrations on plain PostgreSQL', () => {
       expect(await codeOf(migrate(sql, 'timeseries', { sqlDir: dir }))).toBe('F2_MIGRATION_CHECKSUM_MISMATCH')
       // a new, broken migration fails alone and leaves no trace
       cpSync(SQL_DIR, dir, { recursive: true })
-      writeFileSync(join(dir, 'timeseries', '005_broken.sql'), 'CREATE TABLE broken_one (id int);\nSELECT no_such_function();\n')
+      writeFileSync(join(dir, 'timeseries', '006_broken.sql'), 'CREATE TABLE broken_one (id int);\nSELECT no_such_function();\n')
       expect(await codeOf(migrate(sql, 'timeseries', { sqlDir: dir }))).toBe('F2_MIGRATION_FAILED')
       const [t] = await sql<{ t: string | null }[]>`SELECT to_regclass('broken_one')::text AS t`
       expect(t?.t).toBeNull()
       const [n] = await sql<{ n: number }[]>`SELECT max(version)::int AS n FROM schema_migrations WHERE target = 'timeseries'`
-      expect(n?.n).toBe(4)
+      expect(n?.n).toBe(5)
     } finally {
       await sql.end()
     }
@@ -94,7 +94,7 @@ describe('migrations on plain PostgreSQL', () => {
     const pools = Array.from({ length: 3 }, () => connect(reg.url, { max: 1 }))
     try {
       const reports = await Promise.all(pools.map(async p => await migrate(p, 'registry')))
-      expect(reports.map(r => r.applied.length).sort()).toEqual([0, 0, 5])
+      expect(reports.map(r => r.applied.length).sort()).toEqual([0, 0, 6])
       const [row] = await (pools[0] as ReturnType<typeof connect>)<{ n: number }[]>`SELECT count(*)::int AS n FROM "Device"`
       expect(row?.n).toBe(7)
     } finally {
@@ -131,7 +131,7 @@ describe('migrations on plain PostgreSQL', () => {
         INSERT INTO iot_measurements VALUES ('2023-05-26T18:34:04.928538Z', 'e4fd45f654be', 'sensor-mode', 'Temperature', '1', 27.93, '°C', 'cmnd/f2-e4fd45f654be/sensor-mode/1/sensor-1');
       `).simple()
       const report = await migrateAll({ registry: reg.url, timeseries: ts.url })
-      expect(report.registry.applied.length).toBe(5)
+      expect(report.registry.applied.length).toBe(6)
 
       // the seed's rows are kept and not duplicated; the missing sample rows are added
       // (a sample template of the same name is completed with the sample labels it lacks)
@@ -168,7 +168,7 @@ describe('loadMigrations', () => {
   it('pairs variant files and refuses malformed sets', () => {
     const ts = loadMigrations('timeseries')
     expect(ts.map(m => [m.version, m.files.map(f => f.variant).sort()])).toEqual([
-      [1, [null]], [2, ['plain', 'timescale']], [3, ['plain', 'timescale']], [4, ['plain', 'timescale']]
+      [1, [null]], [2, ['plain', 'timescale']], [3, ['plain', 'timescale']], [4, ['plain', 'timescale']], [5, [null]]
     ])
     const dir = mkdtempSync(join(tmpdir(), 'f2-sql-'))
     try {

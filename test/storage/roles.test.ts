@@ -2,6 +2,9 @@ import type postgres from 'postgres'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { connect } from '../../src/storage/connection.ts'
 import { TimeseriesWriter } from '../../src/storage/timeseries-writer.ts'
+import { FleetStore, loadIntervals } from '../../src/stages/fleet/store.ts'
+import type { DeviceStateRecord } from '../../src/stages/fleet/state.ts'
+import type { DeadLetterRow } from '../../src/stages/fleet/records.ts'
 import { roleUrl, stackEnv } from '../helpers/stack.ts'
 import { measurement, migratedDatabase, type MigratedDatabase } from './helpers.ts'
 
@@ -121,6 +124,54 @@ describe('sink role (ts_sink)', () => {
   })
 })
 
+describe('fleet role (ts_fleet)', () => {
+  const sql = (): postgres.Sql => as(roleUrl('timeseries', 'fleet', dbName(timeseries)))
+  const state = (online: boolean, at: string): DeviceStateRecord => ({
+    device_id: 'f1aa00000001', mode: 'sensor-mode', online, last_seen: at, since: at, offline_reason: online ? null : 'silent',
+    expected_interval_s: 60, last_values: [], rows_last_hour: 1, dead_letters_last_hour: 0, updated_at: at
+  })
+  const deadLetter: DeadLetterRow = {
+    partition: 0, offset: '7', failed_at: '2026-01-01T00:00:00.000Z', reason: 'F2_PAYLOAD_INVALID', stage: 'processor',
+    device_id: 'f1aa00000001', mqtt_topic: 'tele/f2-f1aa00000001/sensor-mode/J1/sensor-1', message: 'bad',
+    record: { reason: 'F2_PAYLOAD_INVALID' } as unknown as DeadLetterRow['record']
+  }
+
+  it('upserts device_state (twice: ON CONFLICT DO UPDATE), appends transitions and dead letters, reads its state back', async () => {
+    const store = new FleetStore(sql())
+    const event = { device_id: 'f1aa00000001', time: '2026-01-01T00:00:00.000Z', online: true, reason: 'message' as const }
+    await store.write([JSON.stringify(state(true, '2026-01-01T00:00:00.000Z'))], [event], [deadLetter])
+    await store.write([JSON.stringify(state(false, '2026-01-01T00:05:00.000Z'))], [event], [deadLetter])
+    expect((await store.load()).map(r => [r.device_id, r.online, r.offline_reason])).toEqual([['f1aa00000001', false, 'silent']])
+    const [counts] = await timeseries.sql`SELECT (SELECT count(*)::int FROM device_state_events) AS events, (SELECT count(*)::int FROM dead_letters) AS dead`
+    expect(counts).toEqual({ events: 1, dead: 1 })
+  })
+
+  it('reads the registry\'s controllers as the registry reader', async () => {
+    expect(await loadIntervals(as(roleUrl('registry', 'reader', dbName(registry))))).toBeInstanceOf(Map)
+  })
+
+  it('cannot touch measurements, delete its rows, rewrite history, or create tables', async () => {
+    const db = sql()
+    expect(await sqlState(db`SELECT * FROM iot_measurements LIMIT 1`)).toBe(INSUFFICIENT_PRIVILEGE)
+    expect(await sqlState(db`INSERT INTO iot_measurements ("timestamp", device_id) VALUES (now(), 'x')`)).toBe(INSUFFICIENT_PRIVILEGE)
+    expect(await sqlState(db`DELETE FROM device_state`)).toBe(INSUFFICIENT_PRIVILEGE)
+    expect(await sqlState(db`SELECT * FROM device_state_events`)).toBe(INSUFFICIENT_PRIVILEGE)
+    expect(await sqlState(db`UPDATE device_state_events SET reason = 'x'`)).toBe(INSUFFICIENT_PRIVILEGE)
+    expect(await sqlState(db`SELECT * FROM dead_letters`)).toBe(INSUFFICIENT_PRIVILEGE)
+    expect(await sqlState(db`DELETE FROM dead_letters`)).toBe(INSUFFICIENT_PRIVILEGE)
+    expect(await sqlState(db.unsafe('TRUNCATE device_state'))).toBe(INSUFFICIENT_PRIVILEGE)
+    expect(await sqlState(db.unsafe('CREATE TABLE public.f2_intruder (x int)'))).toBe(INSUFFICIENT_PRIVILEGE)
+  })
+
+  it('the read API\'s reader reads the fleet state tables and cannot write them', async () => {
+    const ts = as(roleUrl('timeseries', 'reader', dbName(timeseries)))
+    expect((await ts`SELECT count(*)::int AS n FROM device_state`)[0]?.n).toBeGreaterThanOrEqual(0)
+    expect(await ts`SELECT * FROM device_state_events LIMIT 1`).toBeDefined()
+    expect(await ts`SELECT * FROM dead_letters LIMIT 1`).toBeDefined()
+    expect(await sqlState(ts`DELETE FROM device_state`)).toBe(INSUFFICIENT_PRIVILEGE)
+  })
+})
+
 describe('read-only roles (iot_reader, ts_reader)', () => {
   it('read both databases', async () => {
     const reg = as(roleUrl('registry', 'reader', dbName(registry)))
@@ -175,5 +226,6 @@ describe('the stack\'s own databases', () => {
   it('let the services\' roles in with their generated passwords', async () => {
     expect(await (as(roleUrl('registry', 'processor')))`SELECT current_user AS u`).toEqual([{ u: 'iot_processor' }])
     expect(await (as(roleUrl('timeseries', 'sink')))`SELECT current_user AS u`).toEqual([{ u: 'ts_sink' }])
+    expect(await (as(roleUrl('timeseries', 'fleet')))`SELECT current_user AS u`).toEqual([{ u: 'ts_fleet' }])
   })
 })

@@ -6,6 +6,7 @@ import { createRegistry } from '../../adapters/metrics.ts'
 import { loadHealthConfig, type HealthConfig } from './config.ts'
 import { brokerLogWatcher } from './broker-log.ts'
 import { deviceActivity } from './device-activity.ts'
+import { fleetTable } from './fleet-table.ts'
 import { createHealthMetrics } from './metrics.ts'
 import { createMonitor, type Monitor } from './monitor.ts'
 import { mqttProbe } from './probes/mqtt.ts'
@@ -56,11 +57,12 @@ export function createHealthService (config: Readonly<HealthConfig>, logger: Log
     seenWindowHours: config.seenWindowHours,
     metrics
   })
+  const fleet = fleetTable({ db: config.timeseries, timeoutMs: config.timeoutMs })
   const scraper = serviceScraper(config.services)
   const brokerLog = brokerLogWatcher({ file: config.brokerLog, refusals: metrics.brokerRefusals, logger })
   const monitor = createMonitor({
     probes,
-    collectors: [devices, scraper, brokerLog],
+    collectors: [devices, fleet, scraper, brokerLog],
     intervalMs: config.intervalMs,
     timeoutMs: config.timeoutMs,
     metrics,
@@ -80,7 +82,7 @@ export function createHealthService (config: Readonly<HealthConfig>, logger: Log
         port: config.port,
         registry,
         readiness: () => ({ ready: monitor.cycles() > 0, checks: { first_cycle: monitor.cycles() > 0 } }),
-        routes: routesFor(monitor, config, { scraper, devices, lag, brokerLog })
+        routes: routesFor(monitor, config, { scraper, devices, fleet, lag, brokerLog })
       })
       await brokerLog.readNow()
       await monitor.start()

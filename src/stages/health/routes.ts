@@ -4,6 +4,7 @@ import type { BrokerSecuritySnapshot } from './broker-log.ts'
 import type { Monitor } from './monitor.ts'
 import type { HealthConfig } from './config.ts'
 import type { DeviceActivitySnapshot } from './device-activity.ts'
+import type { FleetSnapshot } from './fleet-table.ts'
 import type { LagReading } from './probes/kafka.ts'
 import type { ServiceCounters } from './service-scraper.ts'
 import { buildStatus, type StatusDocument } from './status.ts'
@@ -43,6 +44,7 @@ export function healthRoutes (monitor: Monitor, status: () => StatusDocument): R
 export function routesFor (monitor: Monitor, config: Readonly<HealthConfig>, sources: {
   scraper: { snapshot: () => ServiceCounters[] }
   devices: { snapshot: () => DeviceActivitySnapshot }
+  fleet?: { snapshot: () => FleetSnapshot }
   lag: ReadonlyMap<string, LagReading>
   brokerLog?: { snapshot: () => BrokerSecuritySnapshot }
 }): Record<string, Route> {
@@ -52,6 +54,7 @@ export function routesFor (monitor: Monitor, config: Readonly<HealthConfig>, sou
     services: sources.scraper.snapshot(),
     lag: [...sources.lag.values()],
     devices: sources.devices.snapshot(),
+    fleet: sources.fleet?.snapshot() ?? { checked_at: null, online: 0, offline: 0, controllers: [] },
     broker: sources.brokerLog?.snapshot()
   }))
 }

@@ -1,5 +1,6 @@
 import type { BrokerSecuritySnapshot } from './broker-log.ts'
 import type { DeviceActivitySnapshot } from './device-activity.ts'
+import type { FleetSnapshot } from './fleet-table.ts'
 import type { Monitor, OverallStatus } from './monitor.ts'
 import type { LagReading } from './probes/kafka.ts'
 import type { CounterRate, ServiceCounters } from './service-scraper.ts'
@@ -9,7 +10,8 @@ export const STAGE_FLOW: Record<string, { in?: string, out: string }> = {
   simulator: { out: 'f2_simulator_messages_sent_total' },
   connector: { in: 'f2_connector_messages_received_total', out: 'f2_connector_messages_forwarded_total' },
   processor: { in: 'f2_processor_records_consumed_total', out: 'f2_processor_measurements_produced_total' },
-  sink: { in: 'f2_sink_records_consumed_total', out: 'f2_sink_rows_written_total' }
+  sink: { in: 'f2_sink_records_consumed_total', out: 'f2_sink_rows_written_total' },
+  fleet: { in: 'f2_fleet_records_consumed_total', out: 'f2_fleet_state_records_written_total' }
 }
 
 export interface StageStatus {
@@ -34,6 +36,8 @@ export interface StatusDocument {
   devices: DeviceActivitySnapshot
   /** Refusals at the broker (its log); null when the monitor has no broker log to read. */
   broker: BrokerSecuritySnapshot | null
+  /** Online/offline, last seen, last values and dead letters per controller (device_state). */
+  fleet: FleetSnapshot
 }
 
 function pick (counters: Record<string, CounterRate>, metric: string | undefined): (CounterRate & { metric: string }) | null {
@@ -48,6 +52,7 @@ export function buildStatus (input: {
   services: readonly ServiceCounters[]
   lag: readonly LagReading[]
   devices: DeviceActivitySnapshot
+  fleet: FleetSnapshot
   broker?: BrokerSecuritySnapshot | undefined
 }): StatusDocument {
   const report = input.monitor.report()
@@ -86,6 +91,7 @@ export function buildStatus (input: {
     lag: [...input.lag],
     dead_letters: deadLetters,
     devices: input.devices,
+    fleet: input.fleet,
     broker: input.broker?.source === null || input.broker === undefined ? null : input.broker
   }
 }

@@ -18,6 +18,7 @@ export interface ProcessorMetrics {
   produceBlocked: Gauge
   /** Read at scrape time; the stage points it at its own state. */
   blocked: { seconds: () => number }
+  presence: Counter<'state'>
 }
 
 export function createProcessorMetrics (registry: Registry = createRegistry('processor')): ProcessorMetrics {
@@ -38,6 +39,7 @@ export function createProcessorMetrics (registry: Registry = createRegistry('pro
     commitLatency: new Histogram({ name: 'f2_processor_commit_latency_seconds', help: 'batch outputs acknowledged -> offsets committed', buckets: LATENCY_BUCKETS, registers }),
     batchSize: new Histogram({ name: 'f2_processor_batch_size', help: 'records per processed batch', buckets: SIZE_BUCKETS, registers }),
     batchFailures: new Counter({ name: 'f2_processor_batch_retries_total', help: 'batches retried after a Kafka or registry error (nothing committed)', labelNames: ['reason'], registers }),
-    replayed: new Counter({ name: 'f2_processor_replayed_total', help: 'dead letters fed back by the replay command', labelNames: ['reason'], registers })
+    replayed: new Counter({ name: 'f2_processor_replayed_total', help: 'dead letters fed back by the replay command', labelNames: ['reason'], registers }),
+    presence: new Counter({ name: 'f2_processor_presence_messages_total', help: 'presence messages (tele/f2-<mac>/LWT) recognised: no reading, no dead letter', labelNames: ['state'], registers })
   }
 }

@@ -254,7 +254,7 @@ export class ProcessorStage implements Service {
 
   async #lookup (prepared: Prepared[]): Promise<{ sensors: Map<string, Result<SensorDefinition>>, lookupSeconds: Map<string, number> }> {
     const keys = new Set<string>()
-    for (const p of prepared) if (p.ok && p.sensorKey !== null) keys.add(p.sensorKey)
+    for (const p of prepared) if (p.ok === true && p.sensorKey !== null) keys.add(p.sensorKey)
     const sensors = new Map<string, Result<SensorDefinition>>()
     const lookupSeconds = new Map<string, number>()
     await Promise.all([...keys].map(async key => {
@@ -275,9 +275,13 @@ export class ProcessorStage implements Service {
     const produced = new Map<string, number>()
     const dead = new Map<string, number>()
     for (const p of prepared) {
+      if (p.ok === 'presence') {
+        metrics.presence.inc({ state: p.presence })
+        continue
+      }
       const t0 = performance.now()
       const out = finish(p, sensors, config.zone, now, limits)
-      const lookup = p.ok && p.sensorKey !== null ? lookupSeconds.get(p.sensorKey) ?? 0 : 0
+      const lookup = p.ok === true && p.sensorKey !== null ? lookupSeconds.get(p.sensorKey) ?? 0 : 0
       metrics.decodeLatency.observe((performance.now() - t0) / 1000 + lookup)
       // The measurements of one message share their controller, hence their key.
       let keyOf: string | undefined
@@ -295,7 +299,7 @@ export class ProcessorStage implements Service {
         origins.push(p)
         producedHere++
       }
-      if (producedHere > 0 && p.ok) {
+      if (producedHere > 0 && p.ok === true) {
         produced.set(p.topic.component, (produced.get(p.topic.component) ?? 0) + producedHere)
       }
       for (const d of out.deadLetters) {

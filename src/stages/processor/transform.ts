@@ -6,7 +6,8 @@ import { ErrorCodes } from '../../core/errors.ts'
 import type { Measurement } from '../../core/measurement.ts'
 import type { Failure, Result } from '../../core/result.ts'
 import type { SensorDefinition } from '../../core/sensor.ts'
-import { parseTopic, type F2Topic } from '../../core/topic.ts'
+import { presenceOf, type Presence } from '../../core/presence.ts'
+import { parsePresenceTopic, parseTopic, type F2Topic } from '../../core/topic.ts'
 
 /**
  * The processor's pure part: one raw record in, measurements and dead letters out.
@@ -26,6 +27,8 @@ export interface SourceRecord {
 export type Prepared =
   | { record: SourceRecord, ok: true, envelope: RawEnvelope, topic: F2Topic, sensorKey: string | null }
   | { record: SourceRecord, ok: false, envelope: RawEnvelope | null, failure: Failure }
+  /** A controller's presence message (`tele/f2-<mac>/LWT`): no reading, nothing to produce. */
+  | { record: SourceRecord, ok: 'presence', envelope: RawEnvelope, presence: Presence }
 
 /** What the caller must look up for a sensor reading. */
 export interface SensorLookup { mac: string, connector: number, pin: number }
@@ -61,6 +64,11 @@ export function prepare (record: SourceRecord): Prepared {
   }
   const env = decodeEnvelope(record.value)
   if (!env.ok) return { record, ok: false, envelope: null, failure: env.error }
+  if (parsePresenceTopic(env.value.original_topic) !== null) {
+    const presence = presenceOf(env.value)
+    if (!presence.ok) return { record, ok: false, envelope: env.value, failure: presence.error }
+    return { record, ok: 'presence', envelope: env.value, presence: presence.value }
+  }
   const topic = parseTopic(env.value.original_topic)
   if (!topic.ok) return { record, ok: false, envelope: env.value, failure: topic.error }
   const t = topic.value
@@ -69,13 +77,15 @@ export function prepare (record: SourceRecord): Prepared {
 }
 
 /**
- * Turns a prepared record into outputs. Every record yields at least one output: measurements,
+ * Turns a prepared record into outputs. Every record but a presence message (which carries no
+ * reading; the fleet stage reads it from raw_iot_data) yields at least one output: measurements,
  * a dead letter, or both (a sensor frame whose points partly failed: the good points are
  * produced, the failed ones listed in one dead letter). Measurements are validated with the
  * shared schema (inside decodeMessage) before they leave.
  */
 export function finish (p: Prepared, sensors: ReadonlyMap<string, Result<SensorDefinition>>, zone: string, nowMs: number, limits: OutputLimits = NO_LIMITS): Output {
   const out: Output = { measurements: [], deadLetters: [] }
+  if (p.ok === 'presence') return out
   if (!p.ok) {
     out.deadLetters.push(deadLetter(p.record, p.envelope, p.failure, nowMs, limits))
     return out

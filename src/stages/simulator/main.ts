@@ -81,7 +81,9 @@ export async function run (argv: string[]): Promise<number> {
       registry: config.registry,
       logger,
       waitMs,
-      signal: abort.signal
+      signal: abort.signal,
+      // Paced: every sensor reports once per interval, so its controller at least as often.
+      ...(config.rate === 0 ? { intervalS: Math.max(1, Math.ceil(config.intervalMs / 1000)) } : {})
     })
     if (loaded.skipped.length > 0) logger.warn({ skipped: loaded.skipped.slice(0, 20), count: loaded.skipped.length }, 'registry sensors left out (they cannot be framed so that they decode)')
     return loaded

@@ -5,7 +5,7 @@ import type { DataPointDef } from '../../core/datapoint.ts'
 import { ErrorCodes, F2Error } from '../../core/errors.ts'
 import { CONTROLLER_TEMPLATE, registerFleet, type FleetController, type FleetResult } from '../../registry/admin.ts'
 import { listControllers, listTemplates, type TemplateListing } from '../../registry/listing.ts'
-import { SENSOR_SQL, sensorFromRows, type SensorRow } from '../../registry/queries.ts'
+import { MAC_SQL, SENSOR_SQL, sensorFromRows, type SensorRow } from '../../registry/queries.ts'
 import { connect, describeTarget, type PgConnectionConfig } from '../../storage/connection.ts'
 import { describePgError, isUnavailableError, sqlState } from '../../storage/pg-errors.ts'
 import {
@@ -85,7 +85,7 @@ export function fleetRegistration (fleet: readonly SimController[]): FleetContro
  * transaction each, so 50 000 controllers do not make one huge transaction). Idempotent.
  * `templates` are created when missing (kept when present).
  */
-export async function registerSimulatedFleet (sql: postgres.Sql, fleet: readonly SimController[], options: { chunkSize?: number, templates?: readonly SensorTemplate[], onChunk?: (done: number) => void } = {}): Promise<Omit<FleetResult, 'controllers'>> {
+export async function registerSimulatedFleet (sql: postgres.Sql, fleet: readonly SimController[], options: { chunkSize?: number, templates?: readonly SensorTemplate[], onChunk?: (done: number) => void, intervalS?: number } = {}): Promise<Omit<FleetResult, 'controllers'>> {
   const chunkSize = options.chunkSize ?? 1000
   const total = { controllersCreated: 0, sensorsCreated: 0, sensorsKept: 0 }
   const registration = fleetRegistration(fleet)
@@ -98,6 +98,11 @@ export async function registerSimulatedFleet (sql: postgres.Sql, fleet: readonly
     total.controllersCreated += r.controllersCreated
     total.sensorsCreated += r.sensorsCreated
     total.sensorsKept += r.sensorsKept
+    if (options.intervalS !== undefined) {
+      // The simulated fleet's own expected reporting interval (the fleet stage's offline threshold).
+      await sql.unsafe(`UPDATE "Device" c SET "ExpectedReportingIntervalS" = $1
+        WHERE ${MAC_SQL} = ANY($2::text[]) AND c."ExpectedReportingIntervalS" IS DISTINCT FROM $1`, [options.intervalS, r.controllers.map(c => c.mac)])
+    }
     options.onChunk?.(Math.min(registration.length, i + chunkSize))
   }
   return total
@@ -123,6 +128,8 @@ export interface LoadFleetOptions {
   signal?: AbortSignal
   /** Controllers per registration transaction. */
   chunkSize?: number
+  /** Registered as the generated controllers' expected reporting interval (seconds). */
+  intervalS?: number
 }
 
 export interface LoadedFleet {
@@ -193,6 +200,7 @@ async function generatedFleet (sql: postgres.Sql, o: LoadFleetOptions): Promise<
   const registered = await registerSimulatedFleet(sql, fleet, {
     templates: create,
     ...(o.chunkSize === undefined ? {} : { chunkSize: o.chunkSize }),
+    ...(o.intervalS === undefined ? {} : { intervalS: o.intervalS }),
     onChunk: done => { if (fleet.length > 1000) o.logger.info({ registered: done, of: fleet.length }, 'registering the fleet') }
   })
   o.logger.info({ ...registered, controllers: fleet.length, ms: Date.now() - t0 }, 'fleet registered')

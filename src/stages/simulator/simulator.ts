@@ -1,7 +1,7 @@
 import type { Logger } from '../../adapters/logger.ts'
 import { createMqttClient, type MqttHandle } from '../../adapters/mqtt.ts'
 import { formatF2Timestamp } from '../../core/timestamp.ts'
-import { extractMac } from '../../core/topic.ts'
+import { extractMac, presenceTopic } from '../../core/topic.ts'
 import { handleCommand } from './commands.ts'
 import type { AccessFor } from './access.ts'
 import type { SimulatorConfig } from './config.ts'
@@ -37,6 +37,14 @@ export interface Simulator {
   /** Publishes every reply of the simulated devices' command handling (for tests). */
   readonly commandsHandled: () => number
   ready: () => boolean
+  /**
+   * Stops a controller (for tests and demonstrations): 'silent' = it publishes nothing more
+   * but stays connected (only the offline threshold can notice); 'will' = also drops its
+   * connection with MQTT v5 reason 0x04, so the broker publishes its last will at once.
+   */
+  stopController: (mac: string, how: 'silent' | 'will') => Promise<void>
+  /** Lets a stopped controller publish again (reconnecting, and announcing `online`, after 'will'). */
+  resumeController: (mac: string) => Promise<void>
 }
 
 export interface SimulatorDeps {
@@ -51,8 +59,9 @@ export interface SimulatorDeps {
 
 /**
  * A fleet of F2 controllers, each on its own MQTT connection with its own account, as real
- * controllers are (the broker lets a controller publish only on its own topics). Messages
- * follow f2-protocol.md: sensor frames that decode with the fleet's data-point definitions,
+ * controllers are (the broker lets a controller publish only on its own topics), with its last
+ * will `offline` on tele/f2-<mac>/LWT and `online` published there, retained, on every connect
+ * (the Tasmota convention). Messages follow f2-protocol.md: sensor frames that decode with the fleet's data-point definitions,
  * state-change events, reader scans, device timestamps; each controller obeys the commands on
  * its `cmnd/f2-<mac>/#` and answers on `stat/` (or `tele/` for the reader).
  */
@@ -69,6 +78,8 @@ export function createSimulator (deps: SimulatorDeps): Simulator {
   const connections = new Map<string, MqttHandle>()
   const timers = new Set<NodeJS.Timeout>()
   const connected = new Set<string>()
+  /** Controllers held by stopController: nothing they would publish is sent. */
+  const stopped = new Set<string>()
   metrics.devices.set(fleet.length)
 
   const stamp = (): string => {
@@ -77,6 +88,10 @@ export function createSimulator (deps: SimulatorDeps): Simulator {
   }
 
   const publish = async (m: OutMessage): Promise<boolean> => {
+    if (stopped.size > 0) {
+      const mac = extractMac(m.topic)
+      if (mac !== null && stopped.has(mac)) return true
+    }
     const started = performance.now()
     try {
       const mqtt = connections.get(extractMac(m.topic) ?? '')
@@ -118,6 +133,38 @@ export function createSimulator (deps: SimulatorDeps): Simulator {
       timers.add(timer)
       state.toggles.set(later.key, timer)
     }
+  }
+
+  /** Opens `controller`'s connection, with its account and its last will (not awaited). */
+  const connect = (controller: SimController): MqttHandle => {
+    const a = deps.access(controller.mac)
+    const presence = presenceTopic(controller.mac)
+    const options: Parameters<typeof createMqttClient>[0] = {
+      url: a.url,
+      clientId: a.clientId,
+      username: a.username,
+      password: a.password,
+      subscriptions: config.commands ? [{ filter: `cmnd/f2-${controller.mac}/#`, qos: 1 }] : [],
+      // The broker publishes it when the connection is lost without a clean DISCONNECT.
+      will: { topic: presence, payload: 'offline', qos: 1, retain: true },
+      onMessage: m => { onCommand(m.topic, m.payload) },
+      onConnect: () => {
+        connected.add(controller.mac)
+        metrics.connected.set(connected.size)
+        // Retained, so a subscriber that comes later still learns the controller is back.
+        void handle.publish(presence, 'online', { qos: 1, retain: true }).catch(() => {})
+      },
+      onDisconnect: () => { connected.delete(controller.mac); metrics.connected.set(connected.size) },
+      onError: err => { logger.warn({ err: err.message, controller: a.username }, 'MQTT error') }
+    }
+    if (a.tls !== undefined) options.tls = a.tls
+    const handle = createMqttClient(options)
+    connections.set(controller.mac, handle)
+    return handle
+  }
+
+  const subscribeCommands = async (mac: string): Promise<void> => {
+    await connections.get(mac)?.client.subscribeAsync({ [`cmnd/f2-${mac}/#`]: { qos: 1 } })
   }
 
   const runLoad: Simulator['runLoad'] = async ({ rate, count, durationMs, signal }) => {
@@ -187,30 +234,13 @@ export function createSimulator (deps: SimulatorDeps): Simulator {
     fleet,
     runPaced,
     commandsHandled: () => commandsHandled,
-    ready: () => connections.size === fleet.length && [...connections.values()].every(c => c.connected()),
+    // A controller held by stopController is absent on purpose, not a fault.
+    ready: () => fleet.every(c => stopped.has(c.mac) || connections.get(c.mac)?.connected() === true),
     start: async () => {
-      for (const controller of fleet) {
-        const a = deps.access(controller.mac)
-        const filter = `cmnd/f2-${controller.mac}/#`
-        const options: Parameters<typeof createMqttClient>[0] = {
-          url: a.url,
-          clientId: a.clientId,
-          username: a.username,
-          password: a.password,
-          subscriptions: config.commands ? [{ filter, qos: 1 }] : [],
-          onMessage: m => { onCommand(m.topic, m.payload) },
-          onConnect: () => { connected.add(controller.mac); metrics.connected.set(connected.size) },
-          onDisconnect: () => { connected.delete(controller.mac); metrics.connected.set(connected.size) },
-          onError: err => { logger.warn({ err: err.message, controller: a.username }, 'MQTT error') }
-        }
-        if (a.tls !== undefined) options.tls = a.tls
-        connections.set(controller.mac, createMqttClient(options))
-      }
+      for (const controller of fleet) connect(controller)
       await Promise.all([...connections.values()].map(c => c.waitConnected(30_000)))
       // The subscriptions are acknowledged before commands are expected.
-      if (config.commands) {
-        await Promise.all(fleet.map(c => connections.get(c.mac)?.client.subscribeAsync({ [`cmnd/f2-${c.mac}/#`]: { qos: 1 } })))
-      }
+      if (config.commands) await Promise.all(fleet.map(async c => subscribeCommands(c.mac)))
     },
     stop: async () => {
       for (const t of timers) clearTimeout(t)
@@ -219,6 +249,26 @@ export function createSimulator (deps: SimulatorDeps): Simulator {
       connections.clear()
       connected.clear()
       metrics.connected.set(0)
+    },
+    stopController: async (mac, how) => {
+      if (!states.has(mac)) throw new F2Error(ErrorCodes.CONFIG_INVALID, `no simulated controller ${mac}`)
+      stopped.add(mac)
+      if (how === 'silent') return
+      const handle = connections.get(mac)
+      if (handle === undefined) return
+      connections.delete(mac)
+      connected.delete(mac)
+      metrics.connected.set(connected.size)
+      await handle.closeWithWill()
+    },
+    resumeController: async mac => {
+      const state = states.get(mac)
+      if (state === undefined) throw new F2Error(ErrorCodes.CONFIG_INVALID, `no simulated controller ${mac}`)
+      if (!connections.has(mac)) {
+        await connect(state.controller).waitConnected(30_000)
+        if (config.commands) await subscribeCommands(mac)
+      }
+      stopped.delete(mac)
     },
     sendCount: async n => {
       const out: SentMessage[] = []

@@ -2,11 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ErrorCodes } from '../../../src/core/errors.ts'
 import { TokenStore } from '../../../src/stages/api/token-store.ts'
 import type { ApiService } from '../../../src/stages/api/service.ts'
-import { postgresRunner } from '../../../src/storage/query-runner.ts'
 import { TimeseriesWriter } from '../../../src/storage/timeseries-writer.ts'
 import { measurement, migratedDatabase, waitFor, type MigratedDatabase } from '../../storage/helpers.ts'
 import { parseCsv } from './csv-reader.ts'
-import { createFleetTables } from './fixtures/fleet-state.ts'
 import { get, insertToken, startApi, type Answer } from './harness.ts'
 import { openapiDoc, validated, validateResponse } from './openapi.ts'
 
@@ -36,7 +34,6 @@ beforeAll(async () => {
   registry = await migratedDatabase('registry')
   timeseries = await migratedDatabase('timeseries')
   const ts = timeseries.sql
-  await createFleetTables(postgresRunner(ts))
   const state = (mac: string, mode: string | null, online: boolean, reason: string | null, values: unknown[]) =>
     ts`INSERT INTO device_state (device_id, mode, online, last_seen, since, offline_reason, expected_interval_s, last_values, rows_last_hour, dead_letters_last_hour, updated_at)
        VALUES (${mac}, ${mode}, ${online}, ${new Date(T0 + 7_199_000)}, ${new Date(T0)}, ${reason}, 30, ${ts.json(values as never)}, ${online ? 240 : 0}, ${online ? 2 : 0}, ${new Date(T0 + 7_200_000)})`

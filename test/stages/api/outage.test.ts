@@ -2,9 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ErrorCodes } from '../../../src/core/errors.ts'
 import type { ApiService } from '../../../src/stages/api/service.ts'
 import { TokenStore } from '../../../src/stages/api/token-store.ts'
-import { postgresRunner } from '../../../src/storage/query-runner.ts'
 import { migratedDatabase, TcpProxy, waitFor, type MigratedDatabase } from '../../storage/helpers.ts'
-import { createFleetTables } from './fixtures/fleet-state.ts'
 import { get, startApi } from './harness.ts'
 import { validateResponse } from './openapi.ts'
 
@@ -18,7 +16,6 @@ let token: string
 beforeAll(async () => {
   registry = await migratedDatabase('registry')
   timeseries = await migratedDatabase('timeseries')
-  await createFleetTables(postgresRunner(timeseries.sql))
   token = (await new TokenStore(registry.sql).create('outage', ['read'])).token
   proxy = new TcpProxy(timeseries.url)
   await proxy.up()

@@ -9,7 +9,6 @@ import { migrate } from '../../../src/storage/migrate.ts'
 import { pgliteRunner, postgresRunner, type QueryRunner } from '../../../src/storage/query-runner.ts'
 import { TimeseriesWriter } from '../../../src/storage/timeseries-writer.ts'
 import { measurement, migratedDatabase, type MigratedDatabase } from '../../storage/helpers.ts'
-import { createFleetTables } from './fixtures/fleet-state.ts'
 
 /**
  * The readings queries on both variants: TimescaleDB (in-process PGlite with the extension:
@@ -31,7 +30,6 @@ beforeAll(async () => {
   plain = await migratedDatabase('timeseries')
   registry = await migratedDatabase('registry')
   for (const runner of [liteRunner, postgresRunner(plain.sql)]) {
-    await createFleetTables(runner)
     await runner.query("INSERT INTO device_state (device_id, online, since, expected_interval_s, updated_at) VALUES ($1, true, now(), 30, now())", [MAC])
   }
   const rows = dataset()

@@ -5,8 +5,6 @@ import { ErrorCodes } from '../../../src/core/errors.ts'
 import { hashSecret, parseToken } from '../../../src/stages/api/tokens.ts'
 import { migratedDatabase, waitFor, type MigratedDatabase } from '../../storage/helpers.ts'
 import { get, pgConnection, startApi } from './harness.ts'
-import { createFleetTables } from './fixtures/fleet-state.ts'
-import { postgresRunner } from '../../../src/storage/query-runner.ts'
 import type { ApiService } from '../../../src/stages/api/service.ts'
 
 const CLI = fileURLToPath(new URL('../../../src/cli.ts', import.meta.url))
@@ -27,7 +25,6 @@ function token (...args: string[]): { code: number | null, out: string, err: str
 beforeAll(async () => {
   registry = await migratedDatabase('registry')
   timeseries = await migratedDatabase('timeseries')
-  await createFleetTables(postgresRunner(timeseries.sql))
   api = await startApi(registry.url, timeseries.url)
 })
 

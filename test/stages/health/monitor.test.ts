@@ -98,7 +98,7 @@ describe('health monitor (real broker, databases, Kafka, Prometheus)', () => {
     const { types, samples } = parseExposition(await fetch(`${base}/metrics`).then(r => r.text()))
     expect(types.get('f2_health_component_up')).toBe('gauge')
     expect(types.get('f2_health_consumer_lag')).toBe('gauge')
-    expect(samples.filter(s => s.name === 'f2_health_consumer_lag').map(s => s.labels.group).sort()).toEqual(['iot-processor', 'iot-sink'])
+    expect(samples.filter(s => s.name === 'f2_health_consumer_lag').map(s => s.labels.group).sort()).toEqual(['iot-fleet-state', 'iot-processor', 'iot-sink'])
     expect(samples.find(s => s.name === 'process_resident_memory_bytes')?.labels.service).toBe('health')
   })
 
@@ -110,7 +110,7 @@ describe('health monitor (real broker, databases, Kafka, Prometheus)', () => {
     expect(status.components.map(c => c.name)).toContain('mqtt')
     expect(status.stages.map(s => s.name)).toEqual(['stage', 'absent'])
     expect(status.stages[1]?.error).toBeTruthy()
-    expect(status.lag.length).toBe(2)
+    expect(status.lag.length).toBe(3)
     expect(status.devices).toHaveProperty('readings')
   })
 

@@ -1,6 +1,7 @@
 import { Admin } from '@platformatic/kafka'
 import postgres from 'postgres'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { postgresEnv } from '../../../src/adapters/config.ts'
 import { buildRecord, KAFKA_MESSAGE_MAX_BYTES, type KafkaRecord } from '../../../src/adapters/kafka.ts'
 import { createLogger } from '../../../src/adapters/logger.ts'
 import { createRegistry } from '../../../src/adapters/metrics.ts'

@@ -38,12 +38,23 @@ function run (r: SourceRecord, sensors: Map<string, Result<SensorDefinition>> = 
 const SENSOR_TOPIC = 'tele/f2-e4fd45f654be/sensor-mode/J1/sensor-1'
 
 describe('processor transform', () => {
+  it('recognises a presence message: counted by the caller, no measurement, no dead letter', () => {
+    for (const payload of ['online', 'offline']) {
+      const { p, out } = run(record('tele/f2-e4fd45f654be/LWT', payload))
+      expect(p.ok).toBe('presence')
+      if (p.ok === 'presence') expect(p.presence).toBe(payload)
+      expect(out).toEqual({ measurements: [], deadLetters: [] })
+    }
+    const bad = run(record('tele/f2-e4fd45f654be/LWT', 'maybe'))
+    expect(bad.out.deadLetters.map(d => d.reason)).toEqual([ErrorCodes.PAYLOAD_INVALID])
+  })
+
   it('asks for the sensor of a sensor reading, and only then', () => {
     const s = prepare(record(SENSOR_TOPIC, { timestamp: '2023-05-26 18:34:04.928538', data: '0AEA139201A4' }))
-    expect(s.ok && s.sensorKey).toBe(sensorKey({ mac: 'e4fd45f654be', connector: 1, pin: 1 }))
+    expect(s.ok === true && s.sensorKey).toBe(sensorKey({ mac: 'e4fd45f654be', connector: 1, pin: 1 }))
     expect(parseSensorKey('e4fd45f654be/1/1')).toEqual({ mac: 'e4fd45f654be', connector: 1, pin: 1 })
     const d = prepare(record('stat/f2-e4fd45f654be/access-control-mode/J2/door-sensors', { timestamp: '2023-05-26 18:34:04.928538', 'door-sensor-1': true }))
-    expect(d.ok && d.sensorKey).toBeNull()
+    expect(d.ok === true && d.sensorKey).toBeNull()
   })
 
   it('decodes the seed sample sensor to the exact values', () => {

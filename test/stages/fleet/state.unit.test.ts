@@ -1,0 +1,113 @@
+import { describe, expect, it } from 'vitest'
+import { formatIso } from '../../../src/core/timestamp.ts'
+import { FleetState, type LastValue } from '../../../src/stages/fleet/state.ts'
+import { BUCKET_MS, HourWindow } from '../../../src/stages/fleet/window.ts'
+
+const T = Date.UTC(2026, 0, 1, 12, 0, 0)
+const A = 'e4fd45f654be'
+const fleet = () => new FleetState({ defaultIntervalS: 10, offlineAfterIntervals: 3, maxValuesPerDevice: 3 })
+const seen = (s: FleetState, at: number, now = at, mode: string | null = 'sensor-mode') => s.seen(A, formatIso(at), at, mode, now)
+const value = (label: string, v: number, at: number): LastValue =>
+  ({ connector: 1, connector_mode: 'sensor-mode', datapoint_label: label, pin_position: '1', value: v, value_text: null, unit: '', timestamp: formatIso(at) })
+
+describe('fleet state', () => {
+  it('a first message makes a controller online, silence past interval × multiple offline, dated at the threshold', () => {
+    const s = fleet()
+    seen(s, T)
+    expect(s.takeEvents()).toEqual([{ device_id: A, time: formatIso(T), online: true, reason: 'message' }])
+    expect(s.tick(T + 30_000)).toBe(0) // exactly at the threshold: still online
+    expect(s.tick(T + 30_001)).toBe(1)
+    expect(s.takeEvents()).toEqual([{ device_id: A, time: formatIso(T + 30_000), online: false, reason: 'silent' }])
+    expect(s.record(A, T + 31_000)).toMatchObject({ online: false, offline_reason: 'silent', since: formatIso(T + 30_000), last_seen: formatIso(T) })
+    seen(s, T + 40_000)
+    expect(s.takeEvents()).toEqual([{ device_id: A, time: formatIso(T + 40_000), online: true, reason: 'message' }])
+    expect(s.record(A, T + 40_000)).toMatchObject({ online: true, offline_reason: null })
+  })
+
+  it('a will makes it offline at once; only a message newer than the will brings it back', () => {
+    const s = fleet()
+    seen(s, T)
+    s.will(A, T + 1000, T + 1000)
+    expect(s.record(A, T + 1000)).toMatchObject({ online: false, offline_reason: 'will', since: formatIso(T + 1000) })
+    seen(s, T + 500, T + 1100) // older than the will (late delivery): last_seen only
+    expect(s.record(A, T + 1100)?.online).toBe(false)
+    seen(s, T + 2000)
+    expect(s.takeEvents().map(e => [e.online, e.reason])).toEqual([[true, 'message'], [false, 'will'], [true, 'message']])
+    // A will older than the newest message is stale.
+    s.will(A, T + 1500, T + 2100)
+    expect(s.record(A, T + 2100)?.online).toBe(true)
+  })
+
+  it('a backlog older than the threshold moves last_seen but does not flip the state', () => {
+    const s = fleet()
+    seen(s, T, T + 60_000)
+    expect(s.record(A, T + 60_000)).toMatchObject({ online: false, last_seen: formatIso(T) })
+    expect(s.takeEvents()).toEqual([])
+  })
+
+  it('the registry adds controllers (offline, never seen) and sets their interval; null = the default', () => {
+    const s = fleet()
+    s.setRegistry(new Map([[A, 60], ['0123456789ab', null]]), T)
+    expect(s.takeDirty(T, true).map(r => [r.device_id, r.online, r.offline_reason, r.last_seen, r.expected_interval_s]))
+      .toEqual([[A, false, 'silent', null, 60], ['0123456789ab', false, 'silent', null, 10]])
+    seen(s, T)
+    expect(s.tick(T + 180_000)).toBe(0)
+    expect(s.tick(T + 180_001)).toBe(1)
+  })
+
+  it('keeps the newest reading per data point, bounded per controller, and counts rows and dead letters of the hour', () => {
+    const s = fleet()
+    s.reading(A, value('t', 1, T + 2), T)
+    s.reading(A, value('t', 0, T + 1), T) // older device time: kept out
+    s.reading(A, value('h', 5, T), T)
+    s.reading(A, value('p', 7, T), T)
+    s.reading(A, value('x', 9, T), T) // a fourth data point: over the bound
+    s.deadLetter(A, T)
+    const r = s.record(A, T)
+    expect(r?.last_values.map(v => [v.datapoint_label, v.value])).toEqual([['t', 1], ['h', 5], ['p', 7]])
+    expect([r?.rows_last_hour, r?.dead_letters_last_hour]).toEqual([5, 1])
+    expect(s.record(A, T + 3_600_000 + BUCKET_MS)?.rows_last_hour).toBe(0)
+  })
+
+  it('hands out changes once: urgent (state changes) apart from the rest; requeue after a failed flush', () => {
+    const s = fleet()
+    seen(s, T)
+    s.reading('0123456789ab', value('t', 1, T), T)
+    expect(s.urgent).toBe(2)
+    const urgent = s.takeDirty(T, true)
+    expect(urgent.map(r => r.device_id).sort()).toEqual(['0123456789ab', A].sort())
+    expect(s.takeDirty(T)).toEqual([])
+    seen(s, T + 1000)
+    const regular = s.takeDirty(T + 1000)
+    expect(regular.map(r => r.device_id)).toEqual([A])
+    s.requeue(regular, [])
+    expect(s.takeDirty(T + 1000).map(r => r.device_id)).toEqual([A])
+  })
+
+  it('restores stored records, counts included until their hour is over, and rewrites what the moving hour changed', () => {
+    const s = fleet()
+    seen(s, T)
+    s.reading(A, value('t', 1, T), T)
+    const stored = s.takeDirty(T)
+    const again = fleet()
+    again.restore(stored, T + 1000)
+    expect(again.record(A, T + 1000)).toMatchObject({ online: true, rows_last_hour: 1, last_values: [value('t', 1, T)] })
+    expect(again.touchCounted(T + 1000)).toBe(0)
+    expect(again.touchCounted(T + 3_600_001)).toBe(1)
+    expect(again.record(A, T + 3_600_001)?.rows_last_hour).toBe(0)
+    expect(again.tick(T + 30_001)).toBe(1)
+  })
+})
+
+describe('hour window', () => {
+  it('sums the twelve newest five-minute buckets', () => {
+    const w = new HourWindow()
+    w.add(T, 2)
+    w.add(T + BUCKET_MS, 3)
+    expect(w.sum(T + BUCKET_MS)).toBe(5)
+    expect(w.sum(T + 12 * BUCKET_MS)).toBe(3)
+    expect(w.sum(T + 13 * BUCKET_MS)).toBe(0)
+    w.add(T + 12 * BUCKET_MS) // reuses the first bucket's slot
+    expect(w.sum(T + 12 * BUCKET_MS)).toBe(4)
+  })
+})
