@@ -182,9 +182,7 @@ describe('environment passed to the project services', { timeout: 30_000 }, () =
       simulator: ['iot_user'],
       health: ['iot_reader', 'ts_reader'],
       api: ['iot_api', 'ts_reader'],
-      fleet: ['iot_reader', 'ts_fleet'],
-      // The broker's admin tool records the controllers it provisions in the registry.
-      'mosquitto-init': ['iot_user']
+      fleet: ['iot_reader', 'ts_fleet']
     })
     const m = monitoring().services
     const exporter = (name: string): Record<string, string> => envOf(m[name] as ComposeService)
