@@ -13,7 +13,7 @@ export const DB_ROLES = {
     owner: 'iot_user',
     /** The processor: reads the registry (SELECT, LISTEN), writes nothing. */
     processor: 'iot_processor',
-    /** The read API: SELECT, and UPDATE of api_tokens.last_used_at alone. */
+    /** The API: SELECT, UPDATE of api_tokens.last_used_at alone, INSERT of commands, their events and audit. */
     api: 'iot_api',
     /** Health monitor, simulator, exporter, dashboards: SELECT only (and pg_monitor). */
     reader: 'iot_reader'
@@ -79,13 +79,15 @@ export function grantsSql (target: MigrationTarget): string {
         `    IF to_regclass('public.iot_measurements') IS NOT NULL THEN GRANT INSERT, SELECT (${SINK_READS}) ON iot_measurements TO ${worker}; END IF;`
       ].join('\n'))
   const api = target === 'registry'
-    // The read API reads the registry (wiring, tokens) and stamps a token's last use.
+    // The API reads the registry (wiring, tokens), stamps a token's last use and records the
+    // commands it accepts (their first state and the audit trail); it never changes a command.
     ? [ifRole(DB_ROLES.registry.api, [
         `    ${onDatabase('GRANT CONNECT', `TO ${DB_ROLES.registry.api}`)}`,
         `    GRANT USAGE ON SCHEMA public TO ${DB_ROLES.registry.api};`,
         `    GRANT SELECT ON ALL TABLES IN SCHEMA public TO ${DB_ROLES.registry.api};`,
         `    ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT ON TABLES TO ${DB_ROLES.registry.api};`,
-        `    IF to_regclass('public.api_tokens') IS NOT NULL THEN GRANT UPDATE (last_used_at) ON api_tokens TO ${DB_ROLES.registry.api}; END IF;`
+        `    IF to_regclass('public.api_tokens') IS NOT NULL THEN GRANT UPDATE (last_used_at) ON api_tokens TO ${DB_ROLES.registry.api}; END IF;`,
+        `    IF to_regclass('public.device_commands') IS NOT NULL THEN GRANT INSERT ON device_commands, device_command_events, command_audit TO ${DB_ROLES.registry.api}; END IF;`
       ].join('\n'))]
     : []
   return `DO $$

@@ -5,6 +5,7 @@ import type { Logger } from '../../adapters/logger.ts'
 import { connect } from '../../storage/connection.ts'
 import { postgresRunner } from '../../storage/query-runner.ts'
 import { createAuthenticator } from './auth.ts'
+import { CommandStore } from './command-store.ts'
 import type { ApiConfig } from './config.ts'
 import { createApiMetrics, type ApiMetrics } from './metrics.ts'
 import { createFleetReader } from './reader.ts'
@@ -21,10 +22,11 @@ export interface ApiService extends Service {
 }
 
 /**
- * The read API: JSON (and CSV) over HTTP on one port with /healthz, /readyz and /metrics.
- * Read-only: it reads device_state, device_state_events, dead_letters, iot_measurements and
+ * The API: JSON (and CSV) over HTTP on one port with /healthz, /readyz and /metrics.
+ * It reads device_state, device_state_events, dead_letters, iot_measurements and
  * iot_hourly_stats from the time-series database, the wiring and api_tokens from the registry,
- * and writes only api_tokens.last_used_at. Ready while both databases answer.
+ * and writes only api_tokens.last_used_at and, for cloud-to-device commands, the accepted
+ * command with its first event and audit row. Ready while both databases answer.
  */
 export function createApiService (config: Readonly<ApiConfig>, logger: Logger): ApiService {
   const metrics = createApiMetrics()
@@ -60,7 +62,14 @@ export function createApiService (config: Readonly<ApiConfig>, logger: Logger): 
         port: config.httpPort,
         registry: metrics.registry,
         readiness: () => ({ ready: checks.timeseries && checks.registry, checks: { ...checks } }),
-        routes: apiRoutes({ reader: createFleetReader(postgresRunner(timeseries), registry), authenticate, metrics, logger, openapi })
+        routes: apiRoutes({
+          reader: createFleetReader(postgresRunner(timeseries), registry),
+          authenticate,
+          metrics,
+          logger,
+          openapi,
+          commands: { book: new CommandStore(registry), defaultTtlS: config.commandTtlS }
+        })
       })
       await ping()
       pinger = setInterval(() => { void ping() }, 5000)
