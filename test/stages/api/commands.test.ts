@@ -1,4 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
+import { run as commandCli } from '../../../src/stages/api/command-cli.ts'
 import { ErrorCodes } from '../../../src/core/errors.ts'
 import type { ApiService } from '../../../src/stages/api/service.ts'
 import { roleUrl } from '../../helpers/stack.ts'
@@ -190,5 +191,42 @@ describe('GET /api/devices/{mac}/commands and /api/commands/{id}', () => {
         }
       }
     }
+  })
+})
+
+describe('command CLI', () => {
+  async function cli (args: string[], token = commandToken): Promise<{ code: number, out: string, err: string }> {
+    const out = vi.spyOn(process.stdout, 'write').mockImplementation(() => true)
+    const err = vi.spyOn(process.stderr, 'write').mockImplementation(() => true)
+    try {
+      const code = await commandCli(args, { F2_API_URL: api.base, F2_API_TOKEN: token })
+      return { code, out: out.mock.calls.map(c => String(c[0])).join(''), err: err.mock.calls.map(c => String(c[0])).join('') }
+    } finally {
+      out.mockRestore()
+      err.mockRestore()
+    }
+  }
+
+  it('sends a command through the API, then shows and lists it', async () => {
+    const sent = await cli(['send', MAC, '--kind', 'strike', '--connector', '2', '--position', '1', '--action', 'toggle', '--period', '4', '--ttl', '45'])
+    expect(sent.code).toBe(0)
+    const c = JSON.parse(sent.out) as { command_id: string, request: unknown, ttl_s: number, token_id: string }
+    expect([c.request, c.ttl_s, c.token_id]).toEqual([{ kind: 'strike', connector: 2, position: 1, action: 'toggle', period: 4 }, 45, COMMAND_TOKEN_ID])
+    const shown = await cli(['show', c.command_id])
+    expect([shown.code, (JSON.parse(shown.out) as { state: string }).state]).toEqual([0, 'accepted'])
+    const listed = await cli(['list', MAC])
+    expect((JSON.parse(listed.out) as { commands: Array<{ command_id: string }> }).commands[0]?.command_id).toBe(c.command_id)
+  })
+
+  it('refuses a bad body before sending (exit 2), and reports the API\'s refusals (exit 1)', async () => {
+    const before = await count('command_audit')
+    const local = await cli(['send', MAC, '--kind', 'strike', '--connector', '2', '--position', '1', '--action', 'toggle'])
+    expect([local.code, local.err.split('\n')[0]]).toEqual([2, 'F2_COMMAND_INVALID: period: expected an integer from 1 to 255'])
+    expect(await count('command_audit')).toBe(before)
+    const remote = await cli(['send', MAC, '--kind', 'siren', '--connector', '2', '--position', '1', '--state', 'on'])
+    expect([remote.code, remote.err]).toEqual([1, expect.stringContaining(ErrorCodes.COMMAND_TARGET_UNKNOWN)])
+    const forbidden = await cli(['send', MAC, '--kind', 'status', '--connector', '2', '--position', '1', '--component', 'strike'], readToken)
+    expect([forbidden.code, forbidden.err]).toEqual([1, expect.stringContaining('HTTP 403')])
+    expect((await cli(['show', 'nope'])).code).toBe(2)
   })
 })
