@@ -11,6 +11,7 @@ import { existingStackSecret, stackPki } from '../stack/broker-accounts.ts'
 import { connect, registryConfigFromEnv } from '../storage/connection.ts'
 import { addController, addSensor, addTemplate, type DataPointInput, type TemplateInput } from './admin.ts'
 import { invalidChange } from './admin-input.ts'
+import { setConnectorMode } from './connector-mode.ts'
 import { listControllers, listTemplates } from './listing.ts'
 
 const USAGE = `usage: registry <command> [options]
@@ -26,6 +27,9 @@ const USAGE = `usage: registry <command> [options]
   add-template --name <name> [--model <m>] [--description <d>] [--type <device type>] [--replace]
                (--file <data-points.json> | --datapoint <label:format:offset:length[:decimals[:unit[:encoding]]]> ...)
   add-sensor --controller <mac> --connector <1..5> --pin <n> --template <name> [--name <name>] [--replace]
+  set-connector --controller <mac> --connector <1..5> --mode <mode> [--pin <n>] ...
+                                                  record the connector's mode (access-control-mode, alarm-mode,
+                                                  sensor-mode) and the positions of its parts: commands need both
 
 The registry database comes from POSTGRES_HOST, POSTGRES_PORT, POSTGRES_DB, POSTGRES_USER,
 POSTGRES_PASSWORD (default 127.0.0.1:5432 device_params iot_user, the registry's owner; the
@@ -141,7 +145,7 @@ export async function run (argv: string[]): Promise<number> {
         json: { type: 'boolean' }, mac: { type: 'string' }, name: { type: 'string' }, model: { type: 'string' },
         description: { type: 'string' }, type: { type: 'string' }, file: { type: 'string' },
         datapoint: { type: 'string', multiple: true }, replace: { type: 'boolean' }, controller: { type: 'string' },
-        connector: { type: 'string' }, pin: { type: 'string' }, template: { type: 'string' },
+        connector: { type: 'string' }, pin: { type: 'string', multiple: true }, template: { type: 'string' }, mode: { type: 'string' },
         credentials: { type: 'string' }, out: { type: 'string' }
       },
       allowPositionals: command === 'revoke-controller'
@@ -153,7 +157,7 @@ export async function run (argv: string[]): Promise<number> {
   if (command === 'revoke-controller' && values.mac === undefined) {
     values.mac = parseArgs({ args: rest, strict: false, allowPositionals: true }).positionals[0]
   }
-  if (!['list', 'add-controller', 'add-controllers', 'revoke-controller', 'add-template', 'add-sensor'].includes(command)) {
+  if (!['list', 'add-controller', 'add-controllers', 'revoke-controller', 'add-template', 'add-sensor', 'set-connector'].includes(command)) {
     process.stderr.write(`unknown command '${command}'\n\n${USAGE}`)
     return 2
   }
@@ -226,11 +230,21 @@ export async function run (argv: string[]): Promise<number> {
       const template = await templateFromFlags(values)
       const r = await addTemplate(sql, template, { ifExists: values.replace === true ? 'replace' : 'error' })
       process.stdout.write(`template '${template.name}' #${r.templateId} ${r.created ? 'created' : 'replaced'} with ${template.dataPoints.length} data points\n`)
+    } else if (command === 'set-connector') {
+      const r = await setConnectorMode(sql, {
+        controller: str(values.controller, '--controller'),
+        connector: int(values.connector, '--connector'),
+        mode: str(values.mode, '--mode'),
+        positions: ((values.pin ?? []) as string[]).map(p => int(p, '--pin'))
+      })
+      process.stdout.write(`connector #${r.connectorId} set; ${r.pinsAdded} position(s) added\n`)
     } else {
+      const pins = (values.pin ?? []) as string[]
+      if (pins.length > 1) throw new Error('add-sensor takes one --pin')
       const r = await addSensor(sql, {
         controller: str(values.controller, '--controller'),
         connector: int(values.connector, '--connector'),
-        pin: int(values.pin, '--pin'),
+        pin: int(pins[0], '--pin'),
         template: str(values.template, '--template'),
         name: typeof values.name === 'string' ? values.name : null,
         replace: values.replace === true
