@@ -14,6 +14,7 @@ export const STATUS_OF: Partial<Record<ErrorCode, number>> = {
   [ErrorCodes.API_NOT_FOUND]: 404,
   [ErrorCodes.API_METHOD_NOT_ALLOWED]: 405,
   [ErrorCodes.DB_UNAVAILABLE]: 503,
+  [ErrorCodes.KAFKA_UNAVAILABLE]: 503,
   [ErrorCodes.REGISTRY_UNAVAILABLE]: 503,
   [ErrorCodes.API_INTERNAL]: 500
 }

@@ -1,5 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { startHttp, type HttpHandle } from '../../adapters/http.ts'
+import { buildRecord, createProducer, produce, type KafkaProducer } from '../../adapters/kafka.ts'
+import { ErrorCodes, F2Error } from '../../core/errors.ts'
 import type { Service } from '../../adapters/lifecycle.ts'
 import type { Logger } from '../../adapters/logger.ts'
 import { connect } from '../../storage/connection.ts'
@@ -41,6 +43,17 @@ export function createApiService (config: Readonly<ApiConfig>, logger: Logger): 
   const tokens = new TokenStore(registry)
   const openapi = readFileSync(OPENAPI_PATH)
   const checks = { timeseries: false, registry: false }
+  let producer: KafkaProducer | undefined
+  // Connects at the first command: reading needs no Kafka.
+  const queue = async (command: Record<string, unknown>): Promise<void> => {
+    producer ??= createProducer({ clientId: 'f2-api', bootstrapBrokers: config.kafkaBrokers, requestTimeoutMs: 5000, retries: 2 })
+    const mac = String(command.mac)
+    try {
+      await produce(producer, [buildRecord(config.commandTopic, mac, Buffer.from(JSON.stringify({ command_id: command.command_id, mac }), 'utf8'))])
+    } catch (err) {
+      throw new F2Error(ErrorCodes.KAFKA_UNAVAILABLE, 'the command was recorded but could not be queued; it expires unsent', { cause: err, retryable: true, details: { command_id: command.command_id } })
+    }
+  }
   let pinger: NodeJS.Timeout | undefined
   let http: HttpHandle | undefined
 
@@ -68,7 +81,7 @@ export function createApiService (config: Readonly<ApiConfig>, logger: Logger): 
           metrics,
           logger,
           openapi,
-          commands: { book: new CommandStore(registry), defaultTtlS: config.commandTtlS }
+          commands: { book: new CommandStore(registry), queue, defaultTtlS: config.commandTtlS }
         })
       })
       await ping()
@@ -79,7 +92,7 @@ export function createApiService (config: Readonly<ApiConfig>, logger: Logger): 
     async stop () {
       if (pinger !== undefined) clearInterval(pinger)
       await http?.close()
-      await Promise.all([timeseries.end({ timeout: 2 }), registry.end({ timeout: 2 })])
+      await Promise.all([timeseries.end({ timeout: 2 }), registry.end({ timeout: 2 }), producer?.close()])
     }
   }
 }

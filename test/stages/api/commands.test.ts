@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { run as commandCli } from '../../../src/stages/api/command-cli.ts'
 import { ErrorCodes } from '../../../src/core/errors.ts'
 import type { ApiService } from '../../../src/stages/api/service.ts'
-import { roleUrl } from '../../helpers/stack.ts'
+import { createTempTopics, roleUrl, uniqueTopicName, type TempTopics } from '../../helpers/stack.ts'
 import { migratedDatabase, type MigratedDatabase } from '../../storage/helpers.ts'
 import { get, insertToken, startApi, type Answer } from './harness.ts'
 import { openapiDoc, validated, validateResponse } from './openapi.ts'
@@ -17,6 +17,7 @@ let timeseries: MigratedDatabase
 let api: { service: ApiService, base: string }
 let readToken: string
 let commandToken: string
+let topics: TempTopics
 
 const MAC = 'e4fd45f654be' // sample registry: J1 sensor-mode; here also J2 access-control (pin 1), J3 alarm (pins 1, 2), J4 no mode
 const UNKNOWN = '0000000000ff'
@@ -39,11 +40,13 @@ beforeAll(async () => {
   await sql`UPDATE "Connector" SET "Mode" = 'sensor-mode' WHERE "ConnectorNumber" = 1`
   readToken = await insertToken(sql, 'c0ffee0000a1', 'A'.repeat(43), ['read'])
   commandToken = await insertToken(sql, COMMAND_TOKEN_ID, 'B'.repeat(43), ['read', 'command'])
-  api = await startApi(roleUrl('registry', 'api', dbName(registry)), timeseries.url)
+  topics = await createTempTopics([uniqueTopicName('device_commands')])
+  api = await startApi(roleUrl('registry', 'api', dbName(registry)), timeseries.url, { KAFKA_COMMAND_TOPIC: topics.names[0] as string })
 })
 
 afterAll(async () => {
   await api?.service.stop(2000)
+  await topics?.delete()
   await timeseries?.drop()
   await registry?.drop()
 })
