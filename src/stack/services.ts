@@ -56,5 +56,7 @@ export const services: ServiceDefinition[] = [
   { name: 'sink', args: ['sink'], port: 9404, env: { ...stageMemoryEnv(), HTTP_PORT: '9404', SINK_INSTANCE_ID: 'sink-1' }, db: { timeseries: 'sink' } },
   // The read API: off the data path (it only reads the databases), so its memory is not bounded like the stages'.
   { name: 'api', args: ['api'], port: 8080, env: { HTTP_PORT: '8080' }, db: { registry: 'api', timeseries: 'reader' } },
+  // Accepted commands → the controllers' cmnd/ topics; replies confirm them (docs/api/README.md, "Commands").
+  { name: 'dispatcher', args: ['dispatcher'], port: 9405, env: { HTTP_PORT: '9405', DISPATCHER_CLIENT_ID: 'f2-dispatcher-1' }, db: { registry: 'dispatcher' }, mqtt: 'dispatcher' },
   ...(simulatorEnabled() ? [{ name: 'simulator', args: ['simulator'], port: 9401, env: { HTTP_PORT: '9401' }, db: { registry: simulatorRegisters() ? 'owner' as const : 'reader' as const }, mqtt: 'admin' as const }] : [])
 ]

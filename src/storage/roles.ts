@@ -16,7 +16,9 @@ export const DB_ROLES = {
     /** The API: SELECT, UPDATE of api_tokens.last_used_at alone, INSERT of commands, their events and audit. */
     api: 'iot_api',
     /** Health monitor, simulator, exporter, dashboards: SELECT only (and pg_monitor). */
-    reader: 'iot_reader'
+    reader: 'iot_reader',
+    /** The command dispatcher: moves commands on from `accepted` (UPDATE of the state columns, INSERT of events). */
+    dispatcher: 'iot_dispatcher'
   },
   timeseries: {
     owner: 'ts_user',
@@ -90,10 +92,23 @@ export function grantsSql (target: MigrationTarget): string {
         `    IF to_regclass('public.device_commands') IS NOT NULL THEN GRANT INSERT ON device_commands, device_command_events, command_audit TO ${DB_ROLES.registry.api}; END IF;`
       ].join('\n'))]
     : []
+  const dispatcher = DB_ROLES.registry.dispatcher
+  const commands = target === 'registry'
+    // The dispatcher reads commands and changes their state columns alone; the request, the
+    // token and the times of acceptance stay as the API wrote them. Nothing else of the registry.
+    ? [ifRole(dispatcher, [
+        `    ${onDatabase('GRANT CONNECT', `TO ${dispatcher}`)}`,
+        `    GRANT USAGE ON SCHEMA public TO ${dispatcher};`,
+        `    IF to_regclass('public.device_commands') IS NOT NULL THEN`,
+        `      GRANT SELECT, UPDATE (state, sent_at, confirmed_at, failed_at, expired_at, reply, failure) ON device_commands TO ${dispatcher};`,
+        `      GRANT INSERT ON device_command_events TO ${dispatcher};`,
+        '    END IF;'
+      ].join('\n'))]
+    : []
   return `DO $$
 DECLARE
   template boolean := (SELECT datistemplate FROM pg_database WHERE datname = ${db});
 BEGIN
-${[...common, specific, ...api].join('\n')}
+${[...common, specific, ...api, ...commands].join('\n')}
 END $$`
 }

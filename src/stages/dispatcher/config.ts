@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { DB_ROLES } from '../../storage/roles.ts'
 import { env, kafkaBrokers, loadConfig, pickPostgres, postgresFields, REGISTRY_DEFAULTS, type Env, type PostgresConnection } from '../../adapters/config.ts'
 
 export const schema = z.object({
@@ -12,7 +13,7 @@ export const schema = z.object({
   DISPATCHER_CLIENT_ID: env.string('f2-dispatcher-1'),
   /** How often commands past their TTL are marked expired. */
   DISPATCHER_EXPIRE_EVERY_MS: env.int(1000, 50, 60_000),
-  ...postgresFields('POSTGRES', { ...REGISTRY_DEFAULTS, user: 'iot_user' }),
+  ...postgresFields('POSTGRES', { ...REGISTRY_DEFAULTS, user: DB_ROLES.registry.dispatcher }),
   HTTP_HOST: env.string('127.0.0.1'),
   HTTP_PORT: env.int(9405, 0, 65535)
 })

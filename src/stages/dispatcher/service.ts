@@ -4,6 +4,7 @@ import type { Service } from '../../adapters/lifecycle.ts'
 import type { Logger } from '../../adapters/logger.ts'
 import { Counter, createRegistry, Histogram, LATENCY_BUCKETS, type Registry } from '../../adapters/metrics.ts'
 import { createMqttClient, type InboundMessage, type MqttHandle } from '../../adapters/mqtt.ts'
+import { COMMAND_REPLY_FILTERS } from '../../broker/dynsec.ts'
 import { confirms, publications, type CommandSpec } from '../../core/command.ts'
 import { connect } from '../../storage/connection.ts'
 import type { DispatcherConfig } from './config.ts'
@@ -25,8 +26,6 @@ function createMetrics (): DispatcherMetrics {
   }
 }
 
-/** Replies that can confirm a command: every `stat/` report and the readers' `tele/` frames. */
-export const REPLY_FILTERS = ['stat/#', 'tele/+/access-control-mode/+/+'] as const
 
 interface Pending { spec: CommandSpec, expiresAt: number }
 
@@ -132,7 +131,7 @@ export function createDispatcher (config: Readonly<DispatcherConfig>, logger: Lo
       const options: Parameters<typeof createMqttClient>[0] = {
         url: config.mqttUrl,
         clientId: config.clientId,
-        subscriptions: REPLY_FILTERS.map(filter => ({ filter, qos: 0 as const })),
+        subscriptions: COMMAND_REPLY_FILTERS.map(filter => ({ filter, qos: 0 as const })),
         onMessage: onReply,
         onError: err => { logger.warn({ err: err.message }, 'MQTT error') }
       }
