@@ -9,7 +9,7 @@ import { DispatcherStore } from '../../../src/stages/dispatcher/store.ts'
 import { handleCommand } from '../../../src/stages/simulator/commands.ts'
 import { createDeviceState } from '../../../src/stages/simulator/device.ts'
 import { auth } from '../../helpers/mqtt-account.ts'
-import { createTempTopics, stackEnv, uniqueName, uniqueTopicName, type TempTopics } from '../../helpers/stack.ts'
+import { createTempTopics, roleUrl, stackEnv, uniqueName, uniqueTopicName, type TempTopics } from '../../helpers/stack.ts'
 import { migratedDatabase, waitFor, type MigratedDatabase } from '../../storage/helpers.ts'
 import { insertToken, pgConnection, startApi } from '../api/harness.ts'
 
@@ -17,6 +17,8 @@ import { insertToken, pgConnection, startApi } from '../api/harness.ts'
  * The command path on the real servers: API → Kafka (device_commands, keyed by MAC) →
  * dispatcher → MQTT QoS 1 → a controller that obeys as the simulator does → its reply →
  * confirmed; a controller that is not there → expired; each command published once.
+ * The dispatcher runs as its own database role; the broker account is the tests' own (the
+ * dispatcher's account rights are checked in test/broker/access.test.ts).
  */
 let registry: MigratedDatabase
 let timeseries: MigratedDatabase
@@ -61,7 +63,8 @@ beforeAll(async () => {
   })
   await controller.waitConnected(10_000)
 
-  const pg = pgConnection(registry.url)
+  // The dispatcher logs in as its own role: what it may change is what it is granted.
+  const pg = pgConnection(roleUrl('registry', 'dispatcher', new URL(registry.url).pathname.slice(1)))
   dispatcher = createDispatcher(loadDispatcherConfig({
     KAFKA_BOOTSTRAP_SERVERS: stackEnv().kafkaBootstrap,
     KAFKA_COMMAND_TOPIC: topic,
