@@ -134,6 +134,48 @@ describe('dispatcher', () => {
     expect([c.state, c.confirmed_at, (c.events as Array<{ state: string }>).map(e => e.state)]).toEqual(['expired', null, ['accepted', 'sent', 'expired']])
   })
 
+  it('delivers a command to a controller that returns within the TTL, and not one whose TTL passed while it was away', async () => {
+    const mac = `f2c2${suffix}`.slice(0, 12)
+    const [d] = await registry.sql<Array<{ id: number }>>`INSERT INTO "Device" ("DeviceName", "MacAddress") VALUES (${mac}, ${mac}) RETURNING "DeviceId" AS id`
+    const [c] = await registry.sql<Array<{ id: number }>>`INSERT INTO "Connector" ("ControllerId", "ConnectorNumber", "Mode") VALUES (${d?.id ?? 0}, 1, 'access-control-mode') RETURNING "ConnectorId" AS id`
+    await registry.sql`INSERT INTO "Pin" ("ConnectorId", "Position") VALUES (${c?.id ?? 0}, 1)`
+    const state = createDeviceState({ mac, name: 'away', connectors: [{ number: 1, mode: 'access-control-mode', sensors: [] }] }, createRng(2))
+    const got: string[] = []
+    // A controller with a persistent session (clean: false), as the F2 firmware keeps one.
+    const connectController = async (): Promise<MqttHandle> => {
+      const h: MqttHandle = createMqttClient({
+        url: stackEnv().mqttUrl,
+        clientId: `f2-${mac}`,
+        ...auth(),
+        clean: false,
+        sessionExpirySeconds: 300,
+        subscriptions: [{ filter: `cmnd/f2-${mac}/#`, qos: 1 }],
+        onMessage: m => {
+          const payload = m.payload.toString('utf8')
+          got.push(payload)
+          for (const r of handleCommand(state, m.topic, payload, () => '2026-01-01 00:00:00.000001').replies) void h.publish(r.topic, r.payload, { qos: 1 })
+        }
+      })
+      await h.waitConnected(10_000)
+      return h
+    }
+    await (await connectController()).close()
+    const late = await send(mac, { kind: 'strike', connector: 1, position: 1, action: 'unpower', ttl_s: 1 })
+    const soon = await send(mac, { kind: 'strike', connector: 1, position: 1, action: 'power', ttl_s: 60 })
+    await waitFor('both sent', async () => (await registry.sql`SELECT 1 FROM device_commands WHERE command_id IN (${late}::uuid, ${soon}::uuid) AND state <> 'accepted'`).length === 2 ? true : undefined, 10_000, 50)
+    await new Promise(resolve => setTimeout(resolve, 2000))
+    const back = await connectController()
+    try {
+      expect((await settled(soon)).state).toBe('confirmed')
+      expect((await settled(late)).state).toBe('expired')
+      await new Promise(resolve => setTimeout(resolve, 300))
+      // The expired command's message was dropped by the broker: only the live one arrived.
+      expect(got).toEqual(['{"power-flag":1}'])
+    } finally {
+      await back.close()
+    }
+  })
+
   it('claims a command once: a second claim (another dispatcher, a restart) gets nothing', async () => {
     const id = await send(ABSENT, { kind: 'status', connector: 1, position: 1, component: 'strike', ttl_s: 60 })
     await waitFor('sent', async () => (await registry.sql`SELECT 1 FROM device_commands WHERE command_id = ${id}::uuid AND state = 'sent'`).length > 0 ? true : undefined, 10_000, 50)
