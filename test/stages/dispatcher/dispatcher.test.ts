@@ -27,6 +27,7 @@ let api: { service: ApiService, base: string }
 let dispatcher: ReturnType<typeof createDispatcher>
 let controller: MqttHandle
 let token: string
+let dispatcherEnv: Record<string, string>
 const received: Array<{ topic: string, payload: string }> = []
 
 const suffix = uniqueName('d').slice(-8).replace(/[^0-9a-f]/g, '0')
@@ -65,7 +66,7 @@ beforeAll(async () => {
 
   // The dispatcher logs in as its own role: what it may change is what it is granted.
   const pg = pgConnection(roleUrl('registry', 'dispatcher', new URL(registry.url).pathname.slice(1)))
-  dispatcher = createDispatcher(loadDispatcherConfig({
+  dispatcherEnv = {
     KAFKA_BOOTSTRAP_SERVERS: stackEnv().kafkaBootstrap,
     KAFKA_COMMAND_TOPIC: topic,
     KAFKA_CONSUMER_GROUP: uniqueName('dispatcher'),
@@ -80,7 +81,8 @@ beforeAll(async () => {
     POSTGRES_USER: pg.user,
     POSTGRES_PASSWORD: pg.password,
     HTTP_PORT: '0'
-  }), createLogger('dispatcher', 'silent'))
+  }
+  dispatcher = createDispatcher(loadDispatcherConfig(dispatcherEnv), createLogger('dispatcher', 'silent'))
   await dispatcher.start()
   api = await startApi(registry.url, timeseries.url, { KAFKA_COMMAND_TOPIC: topic })
 }, 60_000)
@@ -180,5 +182,20 @@ describe('dispatcher', () => {
     const id = await send(ABSENT, { kind: 'status', connector: 1, position: 1, component: 'strike', ttl_s: 60 })
     await waitFor('sent', async () => (await registry.sql`SELECT 1 FROM device_commands WHERE command_id = ${id}::uuid AND state = 'sent'`).length > 0 ? true : undefined, 10_000, 50)
     expect(await new DispatcherStore(registry.sql).claim(id)).toBeUndefined()
+  })
+
+  it('publishes each command once when the dispatcher is replaced mid-stream', async () => {
+    const before = received.length
+    const periods = Array.from({ length: 20 }, (_, i) => i + 1)
+    const sending = Promise.all(periods.map(async period => await send(MAC, { kind: 'strike', connector: 1, position: 2, action: 'toggle', period, ttl_s: 5 })))
+    await waitFor('a first command published', async () => received.length > before ? true : undefined, 10_000, 5)
+    await dispatcher.stop(5000)
+    dispatcher = createDispatcher(loadDispatcherConfig({ ...dispatcherEnv, DISPATCHER_CLIENT_ID: uniqueName('f2-dispatcher') }), createLogger('dispatcher', 'silent'))
+    await dispatcher.start()
+    const ids = await sending
+    const final = await Promise.all(ids.map(async id => await settled(id)))
+    expect(final.every(c => c.state === 'confirmed' || c.state === 'expired')).toBe(true)
+    const published = received.slice(before).map(r => (JSON.parse(r.payload) as { period: number }).period).sort((a, b) => a - b)
+    expect(published).toEqual(periods)
   })
 })
