@@ -198,6 +198,10 @@ export function createSimulator (deps: SimulatorDeps): Simulator {
           username: a.username,
           password: a.password,
           subscriptions: config.commands ? [{ filter, qos: 1 }] : [],
+          // A persistent session, as the controllers keep one: a command published while the
+          // controller was away arrives on its return, unless its message expiry (the command's
+          // TTL, at most an hour) has passed.
+          ...(config.commands ? { clean: false, sessionExpirySeconds: 3600 } : {}),
           onMessage: m => { onCommand(m.topic, m.payload) },
           onConnect: () => { connected.add(controller.mac); metrics.connected.set(connected.size) },
           onDisconnect: () => { connected.delete(controller.mac); metrics.connected.set(connected.size) },
