@@ -11,7 +11,7 @@ import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 
 /** Default HTTP port of each long-running service (keep in step with src/stages/<name>/config.ts). */
-export const DEFAULT_PORTS = Object.freeze({ simulator: 9401, connector: 9402, processor: 9403, sink: 9404, fleet: 9405, api: 8080, health: 8000 })
+export const DEFAULT_PORTS = Object.freeze({ simulator: 9401, connector: 9402, processor: 9403, sink: 9404, fleet: 9405, dispatcher: 9406, api: 8080, health: 8000 })
 
 /** The command given to the CLI entry point (`dist/cli.js` or `src/cli.ts`), if any. */
 export function commandOf (argv) {

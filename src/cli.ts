@@ -22,8 +22,10 @@ const commands: Record<string, { describe: string, load: () => Promise<CommandMo
   migrate: { describe: 'migrate [registry|timeseries|all]: apply the SQL migrations (one-shot)', load: () => import('./storage/migrate-cli.ts') },
   registry: { describe: 'registry list|add-controller(s)|revoke-controller|add-template|add-sensor: manage the device registry and controllers\' broker access', load: () => import('./registry/cli.ts') },
   'broker-init': { describe: 'broker-init: the project CA, the broker certificate and its service accounts (compose, one-shot)', load: () => import('./broker/init-cli.ts') },
-  api: { describe: 'read API: devices, readings, dead letters over HTTP with bearer tokens (port 8080)', load: () => import('./stages/api/main.ts') },
-  token: { describe: 'token create --name N [--scope read] | list | revoke ID: API bearer tokens', load: () => import('./stages/api/token-cli.ts') }
+  api: { describe: 'API: devices, readings, dead letters, commands over HTTP with bearer tokens (port 8080)', load: () => import('./stages/api/main.ts') },
+  token: { describe: 'token create --name N [--scope read|command] | list | revoke ID: API bearer tokens', load: () => import('./stages/api/token-cli.ts') },
+  dispatcher: { describe: 'command dispatcher: device_commands → MQTT cmnd/, replies confirm, TTL expires (port 9406)', load: () => import('./stages/dispatcher/main.ts') },
+  command: { describe: 'command send MAC --kind K ... | show ID | list MAC: cloud-to-device commands through the API', load: () => import('./stages/api/command-cli.ts') }
 }
 
 async function main (): Promise<void> {

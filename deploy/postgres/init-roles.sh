@@ -32,13 +32,19 @@ ALTER DATABASE :"db" OWNER TO :"owner";
 REVOKE ALL ON DATABASE :"db" FROM PUBLIC;
 SQL
 
-if [ -n "${F2_DB_SERVICE2_ROLE:-}" ]; then
-  if [ -z "${F2_DB_SERVICE2_PASSWORD:-}" ]; then
-    echo "init-roles: F2_DB_SERVICE2_PASSWORD is not set" >&2
+# Further service roles, each optional: F2_DB_SERVICE2_ROLE/_PASSWORD, F2_DB_SERVICE3_ROLE/_PASSWORD.
+for n in 2 3; do
+  role_var="F2_DB_SERVICE${n}_ROLE"
+  password_var="F2_DB_SERVICE${n}_PASSWORD"
+  role="${!role_var:-}"
+  password="${!password_var:-}"
+  [ -n "$role" ] || continue
+  if [ -z "$password" ]; then
+    echo "init-roles: $password_var is not set" >&2
     exit 1
   fi
   psql -v ON_ERROR_STOP=1 --no-psqlrc --username "$POSTGRES_USER" --dbname "$POSTGRES_DB" \
-    -v service2="$F2_DB_SERVICE2_ROLE" -v service2_password="$F2_DB_SERVICE2_PASSWORD" <<'SQL'
-CREATE ROLE :"service2" LOGIN PASSWORD :'service2_password';
+    -v extra="$role" -v extra_password="$password" <<'SQL'
+CREATE ROLE :"extra" LOGIN PASSWORD :'extra_password';
 SQL
-fi
+done

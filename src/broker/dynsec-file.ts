@@ -1,5 +1,5 @@
 import { chownSync, existsSync, readFileSync, writeFileSync } from 'node:fs'
-import { initialDynsecFile, type DynsecFile } from './dynsec.ts'
+import { initialDynsecFile, type DynsecFile, type ServicePasswords } from './dynsec.ts'
 
 /**
  * The plugin's file as it must be before the broker starts: created on the first start; on
@@ -20,7 +20,7 @@ export function syncDynsecFile (current: DynsecFile | undefined, wanted: DynsecF
 }
 
 /** Writes `file` (0600, handed to `owner` when given) for the service `passwords`. */
-export function writeDynsecFile (file: string, passwords: { admin: string, connector: string, health: string }, owner?: { uid: number, gid: number }): void {
+export function writeDynsecFile (file: string, passwords: ServicePasswords, owner?: { uid: number, gid: number }): void {
   const current = existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) as DynsecFile : undefined
   writeFileSync(file, `${JSON.stringify(syncDynsecFile(current, initialDynsecFile(passwords)), null, 2)}\n`, { mode: 0o600 })
   if (owner !== undefined) chownSync(file, owner.uid, owner.gid)

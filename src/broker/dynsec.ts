@@ -9,6 +9,8 @@ import { pbkdf2Sync, randomBytes } from 'node:crypto'
  *   `cmnd/f2-<mac>/#`, and may only connect with the client id `f2-<mac>`;
  * - the connector subscribes to the telemetry filters, shared or not; nothing else;
  * - the health account publishes and subscribes under `f2/health/`;
+ * - the dispatcher publishes on `cmnd/#` (commands to any controller) and nowhere else, and
+ *   subscribes to the replies that confirm them: `stat/#` and the readers' `tele/` topics;
  * - the admin account alone reaches `$CONTROL/dynamic-security/#`.
  */
 
@@ -16,7 +18,13 @@ export const CONTROL_TOPIC = '$CONTROL/dynamic-security/v1'
 export const RESPONSE_TOPIC = '$CONTROL/dynamic-security/v1/response'
 
 /** The broker accounts of the services; controllers are `f2-<mac>`. */
-export const ACCOUNTS = Object.freeze({ admin: 'f2-admin', connector: 'f2-connector', health: 'f2-health' })
+export const ACCOUNTS = Object.freeze({ admin: 'f2-admin', connector: 'f2-connector', health: 'f2-health', dispatcher: 'f2-dispatcher' })
+
+/** The replies the dispatcher matches to its commands (src/stages/dispatcher/service.ts REPLY_FILTERS). */
+export const COMMAND_REPLY_FILTERS = Object.freeze(['stat/#', 'tele/+/access-control-mode/+/+'])
+
+/** The service accounts' plain passwords, one per ACCOUNTS entry. */
+export type ServicePasswords = Record<keyof typeof ACCOUNTS, string>
 
 export type AclType = 'publishClientSend' | 'publishClientReceive' | 'subscribePattern' | 'subscribeLiteral' | 'unsubscribePattern'
 export interface Acl { acltype: AclType, topic: string, allow: boolean, priority?: number }
@@ -56,6 +64,10 @@ export function serviceRoles (): Role[] {
     {
       rolename: ACCOUNTS.health,
       acls: [allow('publishClientSend', 'f2/health/#'), allow('subscribePattern', 'f2/health/#')]
+    },
+    {
+      rolename: ACCOUNTS.dispatcher,
+      acls: [allow('publishClientSend', 'cmnd/#'), ...COMMAND_REPLY_FILTERS.map(f => allow('subscribePattern', f))]
     }
   ]
 }
@@ -80,11 +92,11 @@ export function hashPassword (password: string, salt: Buffer = randomBytes(12), 
  * The plugin's file at first start: default deny, the service roles, and the service accounts
  * with their passwords (hashed; `passwords` are the plain secrets, never written here).
  */
-export function initialDynsecFile (passwords: { admin: string, connector: string, health: string }): DynsecFile {
+export function initialDynsecFile (passwords: ServicePasswords): DynsecFile {
   const client = (username: string, password: string): DynsecClient => ({ username, textname: `${username} service account`, roles: [{ rolename: username }], ...hashPassword(password) })
   return {
     defaultACLAccess: { publishClientSend: false, publishClientReceive: true, subscribe: false, unsubscribe: true },
-    clients: [client(ACCOUNTS.admin, passwords.admin), client(ACCOUNTS.connector, passwords.connector), client(ACCOUNTS.health, passwords.health)],
+    clients: [client(ACCOUNTS.admin, passwords.admin), client(ACCOUNTS.connector, passwords.connector), client(ACCOUNTS.health, passwords.health), client(ACCOUNTS.dispatcher, passwords.dispatcher)],
     groups: [],
     roles: serviceRoles()
   }

@@ -17,7 +17,8 @@ const schema = z.object({
   MQTT_BROKER_UID: env.int(1883, 0, 65535),
   MQTT_ADMIN_PASSWORD: z.string().min(12),
   MQTT_CONNECTOR_PASSWORD: z.string().min(12),
-  MQTT_HEALTH_PASSWORD: z.string().min(12)
+  MQTT_HEALTH_PASSWORD: z.string().min(12),
+  MQTT_DISPATCHER_PASSWORD: z.string().min(12)
 })
 
 /**
@@ -39,7 +40,7 @@ export async function run (): Promise<number> {
       chownSync(join(certs, to), owner.uid, owner.gid)
     }
     writeDynsecFile(join(c.MQTT_DATA_DIR, 'dynamic-security.json'), {
-      admin: c.MQTT_ADMIN_PASSWORD, connector: c.MQTT_CONNECTOR_PASSWORD, health: c.MQTT_HEALTH_PASSWORD
+      admin: c.MQTT_ADMIN_PASSWORD, connector: c.MQTT_CONNECTOR_PASSWORD, health: c.MQTT_HEALTH_PASSWORD, dispatcher: c.MQTT_DISPATCHER_PASSWORD
     }, owner)
     process.stdout.write(`broker: CA ${pki.caCert}, certificate for ${c.MQTT_CERT_HOSTS.join(', ')}, accounts in ${c.MQTT_DATA_DIR}/dynamic-security.json\n`)
     return 0

@@ -60,7 +60,10 @@ export const ErrorCodes = {
   TIMESTAMP_OUT_OF_WINDOW: 'F2_TIMESTAMP_OUT_OF_WINDOW',
   CONFLICTING_DUPLICATE: 'F2_CONFLICTING_DUPLICATE',
   // broker accounts
-  BROKER_ACCESS_FAILED: 'F2_BROKER_ACCESS_FAILED'
+  BROKER_ACCESS_FAILED: 'F2_BROKER_ACCESS_FAILED',
+  // cloud-to-device commands
+  COMMAND_INVALID: 'F2_COMMAND_INVALID',
+  COMMAND_TARGET_UNKNOWN: 'F2_COMMAND_TARGET_UNKNOWN'
 } as const
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes]

@@ -11,6 +11,7 @@ import { existingStackSecret, stackPki } from '../stack/broker-accounts.ts'
 import { connect, registryConfigFromEnv } from '../storage/connection.ts'
 import { addController, addSensor, addTemplate, setReportingInterval, type DataPointInput, type TemplateInput } from './admin.ts'
 import { invalidChange } from './admin-input.ts'
+import { setConnectorMode } from './connector-mode.ts'
 import { listControllers, listTemplates } from './listing.ts'
 
 const USAGE = `usage: registry <command> [options]
@@ -30,6 +31,9 @@ const USAGE = `usage: registry <command> [options]
                                                   the reporting interval the fleet state expects of the controller
                                                   (offline after FLEET_OFFLINE_AFTER_INTERVALS of them; default =
                                                   FLEET_EXPECTED_INTERVAL_S); seen without restart
+  set-connector --controller <mac> --connector <1..5> --mode <mode> [--pin <n>] ...
+                                                  record the connector's mode (access-control-mode, alarm-mode,
+                                                  sensor-mode) and the positions of its parts: commands need both
 
 The registry database comes from POSTGRES_HOST, POSTGRES_PORT, POSTGRES_DB, POSTGRES_USER,
 POSTGRES_PASSWORD (default 127.0.0.1:5432 device_params iot_user, the registry's owner; the
@@ -145,7 +149,7 @@ export async function run (argv: string[]): Promise<number> {
         json: { type: 'boolean' }, mac: { type: 'string' }, name: { type: 'string' }, model: { type: 'string' },
         description: { type: 'string' }, type: { type: 'string' }, file: { type: 'string' },
         datapoint: { type: 'string', multiple: true }, replace: { type: 'boolean' }, controller: { type: 'string' },
-        connector: { type: 'string' }, pin: { type: 'string' }, template: { type: 'string' },
+        connector: { type: 'string' }, pin: { type: 'string', multiple: true }, template: { type: 'string' }, mode: { type: 'string' },
         credentials: { type: 'string' }, out: { type: 'string' }, seconds: { type: 'string' }
       },
       allowPositionals: command === 'revoke-controller'
@@ -157,7 +161,7 @@ export async function run (argv: string[]): Promise<number> {
   if (command === 'revoke-controller' && values.mac === undefined) {
     values.mac = parseArgs({ args: rest, strict: false, allowPositionals: true }).positionals[0]
   }
-  if (!['list', 'add-controller', 'add-controllers', 'revoke-controller', 'add-template', 'add-sensor', 'set-interval'].includes(command)) {
+  if (!['list', 'add-controller', 'add-controllers', 'revoke-controller', 'add-template', 'add-sensor', 'set-interval', 'set-connector'].includes(command)) {
     process.stderr.write(`unknown command '${command}'\n\n${USAGE}`)
     return 2
   }
@@ -234,11 +238,21 @@ export async function run (argv: string[]): Promise<number> {
       const seconds = str(values.seconds, '--seconds')
       const r = await setReportingInterval(sql, { mac: str(values.controller, '--controller'), seconds: seconds === 'default' ? null : int(seconds, '--seconds') })
       process.stdout.write(`controller ${r.mac}: expected reporting interval ${r.seconds === null ? 'the default' : `${r.seconds} s`}\n`)
+    } else if (command === 'set-connector') {
+      const r = await setConnectorMode(sql, {
+        controller: str(values.controller, '--controller'),
+        connector: int(values.connector, '--connector'),
+        mode: str(values.mode, '--mode'),
+        positions: ((values.pin ?? []) as string[]).map(p => int(p, '--pin'))
+      })
+      process.stdout.write(`connector #${r.connectorId} set; ${r.pinsAdded} position(s) added\n`)
     } else {
+      const pins = (values.pin ?? []) as string[]
+      if (pins.length > 1) throw new Error('add-sensor takes one --pin')
       const r = await addSensor(sql, {
         controller: str(values.controller, '--controller'),
         connector: int(values.connector, '--connector'),
-        pin: int(values.pin, '--pin'),
+        pin: int(pins[0], '--pin'),
         template: str(values.template, '--template'),
         name: typeof values.name === 'string' ? values.name : null,
         replace: values.replace === true

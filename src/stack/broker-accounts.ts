@@ -21,7 +21,7 @@ export function stackPki (paths: StackPaths): PkiPaths {
 }
 
 /** Which broker account a service connects with (see ServiceDefinition.mqtt). */
-export type BrokerRole = 'connector' | 'health' | 'admin'
+export type BrokerRole = 'connector' | 'health' | 'admin' | 'dispatcher'
 
 /**
  * MQTT_USERNAME/MQTT_PASSWORD of `role`, and where the controller listeners and the CA are

@@ -119,7 +119,7 @@ export function stackConfig (env: Env = process.env, paths: StackPaths = stackPa
     kafkaControllerPort: 9093 + off,
     kafkaPartitions: KAFKA_PARTITIONS,
     kafkaHeapMb: KAFKA_HEAP_MB,
-    topics: Object.freeze(['raw_iot_data', 'decoded_iot_data', 'iot_dead_letter']),
+    topics: Object.freeze(['raw_iot_data', 'decoded_iot_data', 'iot_dead_letter', 'device_commands']),
     compactedTopics: Object.freeze(['device_state']),
     registry: database(paths, 'registry', 5432 + off, 'device_params'),
     timeseries: database(paths, 'timeseries', 5433 + off, 'timeseries'),

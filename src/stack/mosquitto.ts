@@ -77,7 +77,8 @@ export function mosquittoComponent (): Component {
       writeDynsecFile(join(dataDir, 'dynamic-security.json'), {
         admin: brokerAccount(ctx.paths, 'admin').password,
         connector: brokerAccount(ctx.paths, 'connector').password,
-        health: brokerAccount(ctx.paths, 'health').password
+        health: brokerAccount(ctx.paths, 'health').password,
+        dispatcher: brokerAccount(ctx.paths, 'dispatcher').password
       }, user)
 
       const body = renderMosquittoConf(ctx.paths.root, {

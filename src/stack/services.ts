@@ -59,6 +59,8 @@ export const services: ServiceDefinition[] = [
   { name: 'fleet', args: ['fleet'], port: 9405, env: { ...stageMemoryEnv(), HTTP_PORT: '9405', FLEET_INSTANCE_ID: 'fleet-1' }, db: { registry: 'reader', timeseries: 'fleet' } },
   // The read API: off the data path (it only reads the databases), so its memory is not bounded like the stages'.
   { name: 'api', args: ['api'], port: 8080, env: { HTTP_PORT: '8080' }, db: { registry: 'api', timeseries: 'reader' } },
+  // Accepted commands → the controllers' cmnd/ topics; replies confirm them (docs/api/README.md, "Commands").
+  { name: 'dispatcher', args: ['dispatcher'], port: 9406, env: { HTTP_PORT: '9406', DISPATCHER_CLIENT_ID: 'f2-dispatcher-1' }, db: { registry: 'dispatcher' }, mqtt: 'dispatcher' },
   ...(simulatorEnabled() ? [{ name: 'simulator', args: ['simulator'], port: 9401, env: { HTTP_PORT: '9401' }, db: { registry: simulatorRegisters() ? 'owner' as const : 'reader' as const }, mqtt: 'admin' as const }] : [])
 ]
 

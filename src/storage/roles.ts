@@ -13,10 +13,12 @@ export const DB_ROLES = {
     owner: 'iot_user',
     /** The processor: reads the registry (SELECT, LISTEN), writes nothing. */
     processor: 'iot_processor',
-    /** The read API: SELECT, and UPDATE of api_tokens.last_used_at alone. */
+    /** The API: SELECT, UPDATE of api_tokens.last_used_at alone, INSERT of commands, their events and audit. */
     api: 'iot_api',
     /** Health monitor, simulator, exporter, dashboards: SELECT only (and pg_monitor). */
-    reader: 'iot_reader'
+    reader: 'iot_reader',
+    /** The command dispatcher: moves commands on from `accepted` (UPDATE of the state columns, INSERT of events). */
+    dispatcher: 'iot_dispatcher'
   },
   timeseries: {
     owner: 'ts_user',
@@ -82,13 +84,28 @@ export function grantsSql (target: MigrationTarget): string {
         `    IF to_regclass('public.iot_measurements') IS NOT NULL THEN GRANT INSERT, SELECT ON iot_measurements TO ${worker}; END IF;`
       ].join('\n'))
   const api = target === 'registry'
-    // The read API reads the registry (wiring, tokens) and stamps a token's last use.
+    // The API reads the registry (wiring, tokens), stamps a token's last use and records the
+    // commands it accepts (their first state and the audit trail); it never changes a command.
     ? [ifRole(DB_ROLES.registry.api, [
         `    ${onDatabase('GRANT CONNECT', `TO ${DB_ROLES.registry.api}`)}`,
         `    GRANT USAGE ON SCHEMA public TO ${DB_ROLES.registry.api};`,
         `    GRANT SELECT ON ALL TABLES IN SCHEMA public TO ${DB_ROLES.registry.api};`,
         `    ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT ON TABLES TO ${DB_ROLES.registry.api};`,
-        `    IF to_regclass('public.api_tokens') IS NOT NULL THEN GRANT UPDATE (last_used_at) ON api_tokens TO ${DB_ROLES.registry.api}; END IF;`
+        `    IF to_regclass('public.api_tokens') IS NOT NULL THEN GRANT UPDATE (last_used_at) ON api_tokens TO ${DB_ROLES.registry.api}; END IF;`,
+        `    IF to_regclass('public.device_commands') IS NOT NULL THEN GRANT INSERT ON device_commands, device_command_events, command_audit TO ${DB_ROLES.registry.api}; END IF;`
+      ].join('\n'))]
+    : []
+  const dispatcher = DB_ROLES.registry.dispatcher
+  const commands = target === 'registry'
+    // The dispatcher reads commands and changes their state columns alone; the request, the
+    // token and the times of acceptance stay as the API wrote them. Nothing else of the registry.
+    ? [ifRole(dispatcher, [
+        `    ${onDatabase('GRANT CONNECT', `TO ${dispatcher}`)}`,
+        `    GRANT USAGE ON SCHEMA public TO ${dispatcher};`,
+        `    IF to_regclass('public.device_commands') IS NOT NULL THEN`,
+        `      GRANT SELECT, UPDATE (state, sent_at, confirmed_at, failed_at, expired_at, reply, failure) ON device_commands TO ${dispatcher};`,
+        `      GRANT INSERT ON device_command_events TO ${dispatcher};`,
+        '    END IF;'
       ].join('\n'))]
     : []
   const fleet = target === 'timeseries'
@@ -107,6 +124,6 @@ export function grantsSql (target: MigrationTarget): string {
 DECLARE
   template boolean := (SELECT datistemplate FROM pg_database WHERE datname = ${db});
 BEGIN
-${[...common, specific, ...api, ...fleet].join('\n')}
+${[...common, specific, ...api, ...commands, ...fleet].join('\n')}
 END $$`
 }

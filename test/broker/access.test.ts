@@ -151,6 +151,26 @@ describe('per-controller authorisation', () => {
     expect(a.connected).toBe(true)
   })
 
+  it('lets the dispatcher publish commands to any controller and nowhere else, and read the replies only', async () => {
+    const d = await connect(broker.url, { ...broker.dispatcher, clientId: uniqueName('f2-dispatcher') })
+    for (const filter of ['stat/#', 'tele/+/access-control-mode/+/+']) await expect(d.subscribeAsync(filter, { qos: 1 }), filter).resolves.toHaveLength(1)
+    for (const filter of ['#', 'cmnd/#', 'tele/#', '$SYS/#']) await expect(d.subscribeAsync(filter, { qos: 1 }), filter).rejects.toThrow(/Not authorized/i)
+    const a = await connect(broker.mqttsPasswordUrl, asController(macA, passwordA))
+    await a.subscribeAsync(`cmnd/f2-${macA}/#`, { qos: 1 })
+    const commands: string[] = []
+    a.on('message', topic => { commands.push(topic) })
+    const replies: string[] = []
+    d.on('message', topic => { replies.push(topic) })
+    await d.publishAsync(`cmnd/f2-${macA}/access-control-mode/J1/strike-1`, '', { qos: 1 })
+    // Not the dispatcher's to publish: a forged reply, telemetry, the health topic.
+    for (const t of [`stat/f2-${macA}/access-control-mode/J1/strike-1`, `tele/f2-${macA}/access-control-mode/J1/reader-1`, 'f2/health/x']) d.publish(t, '{}', { qos: 0 })
+    await a.publishAsync(`stat/f2-${macA}/access-control-mode/J1/strike-1`, '{"status":true}', { qos: 1 })
+    await waitFor('command and reply delivered', () => commands.length > 0 && replies.length > 0, 5000)
+    await new Promise(resolve => setTimeout(resolve, 300))
+    expect(commands).toEqual([`cmnd/f2-${macA}/access-control-mode/J1/strike-1`])
+    expect(replies).toEqual([`stat/f2-${macA}/access-control-mode/J1/strike-1`])
+  })
+
   it("does not let a controller take the connector's client id (nor its session)", async () => {
     const id = uniqueName('f2-connector')
     const conn = await connect(broker.url, { ...broker.connector, clientId: id, clean: false, properties: { sessionExpiryInterval: 60 } })

@@ -5,12 +5,14 @@ import { ACCOUNTS, controllerRole, grantControllerCommands, harmlessError, hashP
 
 describe('broker access rules', () => {
   it('denies by default and gives each service only its own rights', () => {
-    const file = initialDynsecFile({ admin: 'a'.repeat(16), connector: 'c'.repeat(16), health: 'h'.repeat(16) })
+    const file = initialDynsecFile({ admin: 'a'.repeat(16), connector: 'c'.repeat(16), health: 'h'.repeat(16), dispatcher: 'd'.repeat(16) })
     expect(file.defaultACLAccess).toEqual({ publishClientSend: false, publishClientReceive: true, subscribe: false, unsubscribe: true })
-    expect(file.clients.map(c => c.username)).toEqual([ACCOUNTS.admin, ACCOUNTS.connector, ACCOUNTS.health])
+    expect(file.clients.map(c => c.username)).toEqual([ACCOUNTS.admin, ACCOUNTS.connector, ACCOUNTS.health, ACCOUNTS.dispatcher])
     const acls = Object.fromEntries(file.roles.map(r => [r.rolename, r.acls.map(a => `${a.acltype} ${a.topic}`)]))
     expect(acls[ACCOUNTS.connector]).toEqual(['subscribePattern $share/+/tele/#', 'subscribePattern tele/#', 'subscribePattern $share/+/stat/#', 'subscribePattern stat/#'])
     expect(acls[ACCOUNTS.health]).toEqual(['publishClientSend f2/health/#', 'subscribePattern f2/health/#'])
+    // The dispatcher publishes commands and nothing else; it reads the replies that confirm them.
+    expect(acls[ACCOUNTS.dispatcher]).toEqual(['publishClientSend cmnd/#', 'subscribePattern stat/#', 'subscribePattern tele/+/access-control-mode/+/+'])
     expect(acls[ACCOUNTS.admin]?.every(a => a.includes('$CONTROL/dynamic-security/v1'))).toBe(true)
     // No plain password in the file.
     expect(JSON.stringify(file)).not.toContain('a'.repeat(16))
@@ -42,11 +44,14 @@ describe('broker access rules', () => {
   })
 
   it('keeps controllers and brings the service accounts in step on a later start', () => {
-    const first = initialDynsecFile({ admin: 'a1', connector: 'c1', health: 'h1' })
+    // A file written before the dispatcher account existed gains it.
+    const old = initialDynsecFile({ admin: 'a1', connector: 'c1', health: 'h1', dispatcher: 'd1' })
+    const first = { ...old, clients: old.clients.filter(c => c.username !== ACCOUNTS.dispatcher), roles: old.roles.filter(r => r.rolename !== ACCOUNTS.dispatcher) }
     const withController = { ...first, clients: [...first.clients, { username: 'f2-aabbccddeeff', roles: [{ rolename: 'f2-aabbccddeeff' }] }], roles: [...first.roles, controllerRole('aabbccddeeff')] }
-    const next = initialDynsecFile({ admin: 'a2', connector: 'c2', health: 'h2' })
+    const next = initialDynsecFile({ admin: 'a2', connector: 'c2', health: 'h2', dispatcher: 'd2' })
     const synced = syncDynsecFile(withController, next)
-    expect(synced.clients.map(c => c.username)).toEqual([ACCOUNTS.admin, ACCOUNTS.connector, ACCOUNTS.health, 'f2-aabbccddeeff'])
+    expect(synced.clients.map(c => c.username)).toEqual([ACCOUNTS.admin, ACCOUNTS.connector, ACCOUNTS.health, ACCOUNTS.dispatcher, 'f2-aabbccddeeff'])
+    expect(synced.roles.map(r => r.rolename)).toContain(ACCOUNTS.dispatcher)
     expect(synced.clients[0]?.password).toBe(next.clients[0]?.password)
     expect(synced.roles.map(r => r.rolename)).toContain('f2-aabbccddeeff')
     expect(syncDynsecFile(undefined, next)).toBe(next)

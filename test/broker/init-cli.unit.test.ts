@@ -18,7 +18,8 @@ describe('broker-init (compose one-shot)', () => {
       MQTT_BROKER_UID: String(process.getuid?.() ?? 0),
       MQTT_ADMIN_PASSWORD: 'admin-password-1',
       MQTT_CONNECTOR_PASSWORD: 'connector-password-1',
-      MQTT_HEALTH_PASSWORD: 'health-password-1'
+      MQTT_HEALTH_PASSWORD: 'health-password-1',
+      MQTT_DISPATCHER_PASSWORD: 'dispatcher-password-1'
     }
     for (const [k, v] of Object.entries(env)) vi.stubEnv(k, v)
     const out = vi.spyOn(process.stdout, 'write').mockImplementation(() => true)
@@ -30,7 +31,7 @@ describe('broker-init (compose one-shot)', () => {
       expect(statSync(join(dir, 'pki', 'ca.key')).mode & 0o777).toBe(0o600)
       const file = join(dir, 'data', 'dynamic-security.json')
       const first = JSON.parse(readFileSync(file, 'utf8')) as DynsecFile
-      expect(first.clients.map(c => c.username)).toEqual(['f2-admin', 'f2-connector', 'f2-health'])
+      expect(first.clients.map(c => c.username)).toEqual(['f2-admin', 'f2-connector', 'f2-health', 'f2-dispatcher'])
       expect(readFileSync(file, 'utf8')).not.toContain('password-1')
 
       const ca = readFileSync(join(dir, 'pki', 'ca.crt'), 'utf8')
@@ -38,7 +39,7 @@ describe('broker-init (compose one-shot)', () => {
       vi.stubEnv('MQTT_ADMIN_PASSWORD', 'admin-password-2')
       expect(await run()).toBe(0)
       const second = JSON.parse(readFileSync(file, 'utf8')) as DynsecFile
-      expect(second.clients.map(c => c.username)).toEqual(['f2-admin', 'f2-connector', 'f2-health', 'f2-aabbccddeeff'])
+      expect(second.clients.map(c => c.username)).toEqual(['f2-admin', 'f2-connector', 'f2-health', 'f2-dispatcher', 'f2-aabbccddeeff'])
       expect(second.clients[0]?.password).not.toBe(first.clients[0]?.password)
       expect(readFileSync(join(dir, 'pki', 'ca.crt'), 'utf8')).toBe(ca)
 

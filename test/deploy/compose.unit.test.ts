@@ -94,7 +94,7 @@ describe('compose files', { timeout: 30_000 }, () => {
 describe('environment passed to the project services', { timeout: 30_000 }, () => {
   it('covers every service of the image', () => {
     expect(appServices().map(([name, , command]) => `${name}:${command}`).sort())
-      .toEqual(['api:api', 'connector-2:connector', 'connector:connector', 'fleet:fleet', 'health:health', 'migrate:migrate', 'mosquitto-init:broker-init', 'processor:processor', 'simulator:simulator', 'sink:sink'])
+      .toEqual(['api:api', 'connector-2:connector', 'connector:connector', 'dispatcher:dispatcher', 'fleet:fleet', 'health:health', 'migrate:migrate', 'mosquitto-init:broker-init', 'processor:processor', 'simulator:simulator', 'sink:sink'])
   })
 
   it('connectors on the shared subscription have distinct, fixed client ids', () => {
@@ -108,7 +108,7 @@ describe('environment passed to the project services', { timeout: 30_000 }, () =
     expect(readFileSync(join(ROOT, 'src/adapters/logger.ts'), 'utf8')).toContain('process.env.LOG_LEVEL')
   })
 
-  it.each(['connector', 'processor', 'sink', 'simulator', 'health', 'api', 'fleet'])('%s: only variables its config schema declares, every required one, and a config that loads', async command => {
+  it.each(['connector', 'processor', 'sink', 'simulator', 'health', 'api', 'fleet', 'dispatcher'])('%s: only variables its config schema declares, every required one, and a config that loads', async command => {
     const running = appServices().filter(([, , c]) => c === command)
     expect(running.length, `no compose service runs ${command}`).toBeGreaterThan(0)
     const mod = await configModule(command)
@@ -145,6 +145,7 @@ describe('environment passed to the project services', { timeout: 30_000 }, () =
       const e = envOf(s[server] as ComposeService)
       const roles: Array<[string, string]> = [[e.F2_DB_OWNER ?? '', e.F2_DB_OWNER_PASSWORD ?? ''], [e.F2_DB_SERVICE_ROLE ?? '', e.F2_DB_SERVICE_PASSWORD ?? ''], [e.F2_DB_READER_ROLE ?? '', e.F2_DB_READER_PASSWORD ?? '']]
       if (e.F2_DB_SERVICE2_ROLE !== undefined) roles.push([e.F2_DB_SERVICE2_ROLE, e.F2_DB_SERVICE2_PASSWORD ?? ''])
+      if (e.F2_DB_SERVICE3_ROLE !== undefined) roles.push([e.F2_DB_SERVICE3_ROLE, e.F2_DB_SERVICE3_PASSWORD ?? ''])
       return new Map(roles)
     }
     const registry = rolesOf('postgres')
@@ -182,7 +183,8 @@ describe('environment passed to the project services', { timeout: 30_000 }, () =
       simulator: ['iot_user'],
       health: ['iot_reader', 'ts_reader'],
       api: ['iot_api', 'ts_reader'],
-      fleet: ['iot_reader', 'ts_fleet']
+      fleet: ['iot_reader', 'ts_fleet'],
+      dispatcher: ['iot_dispatcher']
     })
     const m = monitoring().services
     const exporter = (name: string): Record<string, string> => envOf(m[name] as ComposeService)
@@ -215,13 +217,13 @@ describe('environment passed to the project services', { timeout: 30_000 }, () =
     for (const [name, service] of appServices()) {
       const env = envOf(service)
       if (env.KAFKA_BOOTSTRAP_SERVERS !== undefined) expect(env.KAFKA_BOOTSTRAP_SERVERS, name).toBe(internal)
-      for (const key of ['KAFKA_TOPIC', 'KAFKA_INPUT_TOPIC', 'KAFKA_OUTPUT_TOPIC', 'KAFKA_DEAD_LETTER_TOPIC', 'KAFKA_RAW_TOPIC', 'KAFKA_DECODED_TOPIC', 'KAFKA_STATE_TOPIC']) if (env[key] !== undefined) used.add(env[key])
+      for (const key of ['KAFKA_TOPIC', 'KAFKA_INPUT_TOPIC', 'KAFKA_OUTPUT_TOPIC', 'KAFKA_DEAD_LETTER_TOPIC', 'KAFKA_RAW_TOPIC', 'KAFKA_DECODED_TOPIC', 'KAFKA_STATE_TOPIC', 'KAFKA_COMMAND_TOPIC']) if (env[key] !== undefined) used.add(env[key])
     }
     const init = main().services['kafka-init'] as ComposeService
     expect(envOf(init).KAFKA_BOOTSTRAP_SERVERS).toBe(internal)
     // `name:compact` asks create-topics.sh for a compacted topic.
     expect([...used].sort()).toEqual([...(init.command ?? [])].map(t => t.replace(/:compact$/, '')).sort())
-    expect([...used].sort()).toEqual(['decoded_iot_data', 'device_state', 'iot_dead_letter', 'raw_iot_data'])
+    expect([...used].sort()).toEqual(['decoded_iot_data', 'device_commands', 'device_state', 'iot_dead_letter', 'raw_iot_data'])
     expect(init.command).toContain('device_state:compact')
   })
 

@@ -17,6 +17,7 @@ export interface TestBroker {
   admin: BrokerAdmin
   connector: Account
   health: Account
+  dispatcher: Account
   pki: PkiPaths
 }
 
@@ -44,6 +45,7 @@ export function stackBroker (): TestBroker {
     admin: { url, username: env.MQTT_ADMIN_USERNAME ?? ACCOUNTS.admin, password: env.MQTT_ADMIN_PASSWORD ?? secret('mqtt-admin') },
     connector: { username: ACCOUNTS.connector, password: secret('mqtt-connector') },
     health: { username: ACCOUNTS.health, password: secret('mqtt-health') },
+    dispatcher: { username: ACCOUNTS.dispatcher, password: secret('mqtt-dispatcher') },
     pki
   }
 }

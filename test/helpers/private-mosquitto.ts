@@ -31,6 +31,7 @@ export interface PrivateMosquitto {
   admin: BrokerAdmin
   connector: { username: string, password: string }
   health: { username: string, password: string }
+  dispatcher: { username: string, password: string }
   /** The broker's log so far. */
   log: () => string
   stop: () => Promise<void>
@@ -63,7 +64,7 @@ export async function startPrivateMosquitto (options: PrivateMosquittoOptions = 
   const data = join(dir, 'data')
   mkdirSync(data)
   const secret = (): string => randomBytes(18).toString('base64url')
-  const passwords = { admin: secret(), connector: secret(), health: secret() }
+  const passwords = { admin: secret(), connector: secret(), health: secret(), dispatcher: secret() }
   writeFileSync(join(data, 'dynamic-security.json'), JSON.stringify(initialDynsecFile(passwords)))
   const conf = join(dir, 'mosquitto.conf')
   const secured = renderMosquittoConf(projectRoot(), {
@@ -101,6 +102,7 @@ export async function startPrivateMosquitto (options: PrivateMosquittoOptions = 
     admin: { url, username: ACCOUNTS.admin, password: passwords.admin },
     connector: { username: ACCOUNTS.connector, password: passwords.connector },
     health,
+    dispatcher: { username: ACCOUNTS.dispatcher, password: passwords.dispatcher },
     log: () => log,
     async stop () {
       if (child.exitCode === null && child.signalCode === null) {

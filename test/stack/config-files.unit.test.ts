@@ -43,7 +43,7 @@ describe('Prometheus configs', () => {
 
   it('scrape the infrastructure and every service port', () => {
     const ports = [...native.values()].flat().map(t => Number(t.split(':')[1])).sort((a, b) => a - b)
-    expect(ports).toEqual([7071, 8000, 8080, 9090, 9100, 9187, 9188, 9401, 9402, 9403, 9404, 9405])
+    expect(ports).toEqual([7071, 8000, 8080, 9090, 9100, 9187, 9188, 9401, 9402, 9403, 9404, 9405, 9406])
   })
 
   it('render with shifted ports and rule files resolved against the config directory', () => {

@@ -31,7 +31,7 @@ describe('the stack\'s database credentials', () => {
       expect(SEED_PASSWORDS).not.toContain(role.password)
     }
     expect(new Set(all.map(r => r.password)).size).toBe(all.length)
-    expect(readdirSync(secretsDir(paths)).sort()).toEqual(['registry-api', 'registry-owner', 'registry-processor', 'registry-reader', 'timeseries-fleet', 'timeseries-owner', 'timeseries-reader', 'timeseries-sink'])
+    expect(readdirSync(secretsDir(paths)).sort()).toEqual(['registry-api', 'registry-dispatcher', 'registry-owner', 'registry-processor', 'registry-reader', 'timeseries-fleet', 'timeseries-owner', 'timeseries-reader', 'timeseries-sink'])
     expect(statSync(join(secretsDir(paths), 'registry-owner')).mode & 0o777).toBe(0o600)
     // The owner is the database's `user`, the one migrations run as.
     expect([cfg.registry.user, cfg.registry.password]).toEqual([cfg.registry.roles.owner.user, cfg.registry.roles.owner.password])
@@ -114,8 +114,14 @@ describe('grantsSql', () => {
     expect(sql).toContain('GRANT SELECT ON ALL TABLES IN SCHEMA public TO iot_processor')
     expect(sql).toContain('ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT ON TABLES TO iot_reader')
     expect(sql).toContain('GRANT SELECT ON ALL TABLES IN SCHEMA public TO iot_api')
-    // The one write: a column of the token table, to the API's role.
-    expect(sql.match(/GRANT (INSERT|UPDATE|DELETE|TRUNCATE|ALL)[^;]*/g)).toEqual(['GRANT UPDATE (last_used_at) ON api_tokens TO iot_api'])
+    expect(sql).not.toMatch(/GRANT (DELETE|TRUNCATE|ALL)/)
+    // Writes are the API's (its tokens' last use, accepted commands) and the dispatcher's (command states) alone.
+    expect(sql.match(/GRANT [^;]*(INSERT|UPDATE)[^;]*/g)).toEqual([
+      'GRANT UPDATE (last_used_at) ON api_tokens TO iot_api',
+      'GRANT INSERT ON device_commands, device_command_events, command_audit TO iot_api',
+      'GRANT SELECT, UPDATE (state, sent_at, confirmed_at, failed_at, expired_at, reply, failure) ON device_commands TO iot_dispatcher',
+      'GRANT INSERT ON device_command_events TO iot_dispatcher'
+    ])
   })
 
   it('time series: the sink may only INSERT into (and read back) iot_measurements and use TEMP tables', () => {

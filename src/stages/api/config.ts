@@ -1,5 +1,6 @@
 import { z } from 'zod'
-import { env, loadConfig, pickPostgres, postgresFields, REGISTRY_DEFAULTS, TIMESERIES_DEFAULTS, type Env, type PostgresConnection } from '../../adapters/config.ts'
+import { env, kafkaBrokers, loadConfig, pickPostgres, postgresFields, REGISTRY_DEFAULTS, TIMESERIES_DEFAULTS, type Env, type PostgresConnection } from '../../adapters/config.ts'
+import { TTL_LIMITS } from '../../core/command.ts'
 import { DB_ROLES } from '../../storage/roles.ts'
 
 export const schema = z.object({
@@ -11,7 +12,12 @@ export const schema = z.object({
   /** Longest a query may run before the database cancels it (statement_timeout). */
   API_QUERY_TIMEOUT_MS: env.int(10_000, 100, 300_000),
   /** Connections per database pool. */
-  API_DB_POOL: env.int(4, 1, 50)
+  API_DB_POOL: env.int(4, 1, 50),
+  /** Accepted commands go to this topic, keyed by MAC, for the dispatcher. */
+  KAFKA_BOOTSTRAP_SERVERS: kafkaBrokers(),
+  KAFKA_COMMAND_TOPIC: env.string('device_commands'),
+  /** Time to live of a command whose request gives no ttl_s, in seconds. */
+  COMMAND_TTL_S: env.int(TTL_LIMITS.default, TTL_LIMITS.min, TTL_LIMITS.max)
 })
 
 export interface ApiConfig {
@@ -21,6 +27,9 @@ export interface ApiConfig {
   timeseries: PostgresConnection
   queryTimeoutMs: number
   poolSize: number
+  commandTtlS: number
+  kafkaBrokers: string[]
+  commandTopic: string
 }
 
 /** The read API's settings, from the environment (seed names for the two databases). */
@@ -33,6 +42,9 @@ export function loadApiConfig (source: Env = process.env): Readonly<ApiConfig> {
     registry: pickPostgres('POSTGRES', values),
     timeseries: pickPostgres('TIMESCALE', values),
     queryTimeoutMs: c.API_QUERY_TIMEOUT_MS,
-    poolSize: c.API_DB_POOL
+    poolSize: c.API_DB_POOL,
+    commandTtlS: c.COMMAND_TTL_S,
+    kafkaBrokers: c.KAFKA_BOOTSTRAP_SERVERS,
+    commandTopic: c.KAFKA_COMMAND_TOPIC
   })
 }

@@ -7,11 +7,14 @@ import { isUnavailableError, sqlState } from '../../storage/pg-errors.ts'
 export const STATUS_OF: Partial<Record<ErrorCode, number>> = {
   [ErrorCodes.API_PARAMETER_INVALID]: 400,
   [ErrorCodes.API_RANGE_TOO_LARGE]: 400,
+  [ErrorCodes.COMMAND_INVALID]: 400,
+  [ErrorCodes.COMMAND_TARGET_UNKNOWN]: 400,
   [ErrorCodes.API_UNAUTHORIZED]: 401,
   [ErrorCodes.API_FORBIDDEN]: 403,
   [ErrorCodes.API_NOT_FOUND]: 404,
   [ErrorCodes.API_METHOD_NOT_ALLOWED]: 405,
   [ErrorCodes.DB_UNAVAILABLE]: 503,
+  [ErrorCodes.KAFKA_UNAVAILABLE]: 503,
   [ErrorCodes.REGISTRY_UNAVAILABLE]: 503,
   [ErrorCodes.API_INTERNAL]: 500
 }
@@ -42,7 +45,7 @@ export function problemOf (err: unknown): Problem {
 
 export function sendProblem (res: ServerResponse, p: Problem): void {
   if (p.status === 401) res.setHeader('www-authenticate', 'Bearer realm="f2"')
-  if (p.status === 405) res.setHeader('allow', 'GET, HEAD')
+  if (p.status === 405) res.setHeader('allow', typeof p.details?.allow === 'string' ? p.details.allow : 'GET, HEAD')
   if (p.status === 503) res.setHeader('retry-after', '5')
   sendJson(res, p.status, { error: { code: p.code, message: p.message, ...(p.details === undefined ? {} : { details: p.details }) } })
 }

@@ -1,8 +1,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { sendJson, type Route } from '../../adapters/http.ts'
 import type { Logger } from '../../adapters/logger.ts'
-import { ErrorCodes, F2Error } from '../../core/errors.ts'
+import { COMMAND_KINDS } from '../../core/command.ts'
+import { ErrorCodes, F2Error, isF2Error } from '../../core/errors.ts'
 import type { ControllerListing } from '../../registry/listing.ts'
+import { parseCommandId, parseCommandList, readJsonBody, submitCommand, type CommandBook, type CommandQueue } from './commands.ts'
 import { toCsv } from './csv.ts'
 import type { ApiMetrics } from './metrics.ts'
 import {
@@ -21,10 +23,13 @@ export interface ApiDeps {
   logger: Logger
   /** The OpenAPI document, served as it is at /api/openapi.json. */
   openapi: Buffer
+  /** The command tables, where accepted commands go next, and the TTL of a command that names none. */
+  commands: { book: CommandBook, queue?: CommandQueue, defaultTtlS: number }
   now?: () => Date
 }
 
-type Handler = (ctx: { req: IncomingMessage, res: ServerResponse, url: URL, params: string[] }) => Promise<void> | void
+/** `tokenId` is the id of the token that passed the route's scope check (undefined on open routes). */
+type Handler = (ctx: { req: IncomingMessage, res: ServerResponse, url: URL, params: string[], tokenId: string | undefined }) => Promise<void> | void
 
 /**
  * One entry per path: the methods it answers, each with the token scope it needs (none for
@@ -114,6 +119,56 @@ export function apiRoutes (deps: ApiDeps): Record<string, Route> {
       }
     },
     {
+      name: 'device_commands',
+      pattern: new RegExp(`^/api/devices/${SEGMENT}/commands$`),
+      methods: {
+        GET: {
+          scope: 'read',
+          handle: async ({ res, url, params }) => {
+            const mac = parseMac(params[0] as string)
+            const q = parseCommandList(url.searchParams)
+            const rows = await deps.commands.book.list(mac, q.limit, q.before)
+            const page = rows.slice(0, q.limit)
+            sendJson(res, 200, { mac, commands: page, next_cursor: rows.length > q.limit ? String(page.at(-1)?.command_id) : null })
+          }
+        },
+        POST: {
+          scope: 'command',
+          handle: async ({ req, res, url, params, tokenId }) => {
+            single(url)
+            const mac = parseMac(params[0] as string)
+            const body = await readJsonBody(req)
+            let command: Row
+            try {
+              command = await submitCommand(deps.commands.book, deps.commands.queue, mac, tokenId as string, body, deps.commands.defaultTtlS)
+            } catch (err) {
+              metrics.commands.inc({ kind: commandKind(body), outcome: isF2Error(err) && problemOf(err).status === 400 ? 'refused' : 'error' })
+              throw err
+            }
+            metrics.commands.inc({ kind: String(command.kind), outcome: 'accepted' })
+            res.setHeader('location', `/api/commands/${String(command.command_id)}`)
+            sendJson(res, 202, command)
+          }
+        }
+      }
+    },
+    {
+      name: 'command',
+      pattern: new RegExp(`^/api/commands/${SEGMENT}$`),
+      methods: {
+        GET: {
+          scope: 'read',
+          handle: async ({ res, url, params }) => {
+            single(url)
+            const id = parseCommandId(params[0] as string)
+            const command = await deps.commands.book.get(id)
+            if (command === undefined) throw new F2Error(ErrorCodes.API_NOT_FOUND, `no command ${id}`, { details: { id } })
+            sendJson(res, 200, command)
+          }
+        }
+      }
+    },
+    {
       name: 'dead_letters',
       pattern: /^\/api\/dead-letters$/,
       methods: {
@@ -148,10 +203,13 @@ export function apiRoutes (deps: ApiDeps): Record<string, Route> {
       routeName = match.route.name
       const method = req.method === 'HEAD' ? 'GET' : req.method ?? ''
       const entry = match.route.methods[method]
-      if (entry === undefined) throw new F2Error(ErrorCodes.API_METHOD_NOT_ALLOWED, `${req.method ?? ''} is not allowed here`)
+      if (entry === undefined) {
+        throw new F2Error(ErrorCodes.API_METHOD_NOT_ALLOWED, `${req.method ?? ''} is not allowed here`, { details: { allow: allowed(match.route) } })
+      }
+      let tokenId: string | undefined
       if (entry.scope !== null) {
         try {
-          await deps.authenticate(req.headers.authorization, entry.scope)
+          tokenId = await deps.authenticate(req.headers.authorization, entry.scope)
         } catch (err) {
           const failure = (err as F2Error).details?.failure
           if (typeof failure === 'string') metrics.authFailures.inc({ reason: failure })
@@ -159,7 +217,7 @@ export function apiRoutes (deps: ApiDeps): Record<string, Route> {
         }
       }
       const params = match.params.map((p, i) => decodeSegment(p, i))
-      await entry.handle({ req, res, url, params })
+      await entry.handle({ req, res, url, params, tokenId })
     } catch (err) {
       const p = problemOf(err)
       if (p.status >= 500) deps.logger.warn({ err, route: routeName, code: p.code }, 'api request failed')
@@ -171,6 +229,17 @@ export function apiRoutes (deps: ApiDeps): Record<string, Route> {
     }
   }
   return { '/api/*': handle }
+}
+
+/** The kind named by a command body, for the metric label: one of the kinds or `invalid`. */
+function commandKind (body: unknown): string {
+  const kind = (body as { kind?: unknown } | null)?.kind
+  return typeof kind === 'string' && (COMMAND_KINDS as readonly string[]).includes(kind) ? kind : 'invalid'
+}
+
+function allowed (route: ApiRoute): string {
+  const methods = Object.keys(route.methods)
+  return (methods.includes('GET') ? [...methods, 'HEAD'] : methods).join(', ')
 }
 
 function decodeSegment (segment: string, index: number): string {

@@ -8,8 +8,8 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
  * human passwords) would only cost CPU on every request (docs/api/README.md, "Tokens").
  */
 
-/** Scopes a token can carry; a route names the one it needs. Cloud-to-device commands add `command`. */
-export const API_SCOPES = ['read'] as const
+/** Scopes a token can carry; a route names the one it needs (`command`: send cloud-to-device commands). */
+export const API_SCOPES = ['read', 'command'] as const
 export type ApiScope = (typeof API_SCOPES)[number]
 
 const TOKEN_RE = /^f2_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$/

@@ -145,6 +145,10 @@ export function createSimulator (deps: SimulatorDeps): Simulator {
       username: a.username,
       password: a.password,
       subscriptions: config.commands ? [{ filter: `cmnd/f2-${controller.mac}/#`, qos: 1 }] : [],
+      // A persistent session, as the controllers keep one: a command published while the
+      // controller was away arrives on its return, unless its message expiry (the command's
+      // TTL, at most an hour) has passed.
+      ...(config.commands ? { clean: false, sessionExpirySeconds: 3600 } : {}),
       // The broker publishes it when the connection is lost without a clean DISCONNECT.
       will: { topic: presence, payload: 'offline', qos: 1, retain: true },
       onMessage: m => { onCommand(m.topic, m.payload) },

@@ -4,6 +4,7 @@ import { createLogger } from '../../../src/adapters/logger.ts'
 import { loadApiConfig } from '../../../src/stages/api/config.ts'
 import { createApiService, type ApiService } from '../../../src/stages/api/service.ts'
 import { hashSecret } from '../../../src/stages/api/tokens.ts'
+import { stackEnv } from '../../helpers/stack.ts'
 
 /** A PostgreSQL URL as the seed's host/port/db/user/password group. */
 export function pgConnection (url: string): PostgresConnection {
@@ -12,8 +13,8 @@ export function pgConnection (url: string): PostgresConnection {
 }
 
 /** The real API service on a free loopback port over the given databases. */
-export async function startApi (registryUrl: string, timeseriesUrl: string): Promise<{ service: ApiService, base: string }> {
-  const env: Record<string, string> = { HTTP_PORT: '0' }
+export async function startApi (registryUrl: string, timeseriesUrl: string, extra: Record<string, string> = {}): Promise<{ service: ApiService, base: string }> {
+  const env: Record<string, string> = { HTTP_PORT: '0', KAFKA_BOOTSTRAP_SERVERS: stackEnv().kafkaBootstrap, ...extra }
   for (const [prefix, url] of [['POSTGRES', registryUrl], ['TIMESCALE', timeseriesUrl]] as const) {
     const c = pgConnection(url)
     Object.assign(env, { [`${prefix}_HOST`]: c.host, [`${prefix}_PORT`]: String(c.port), [`${prefix}_DB`]: c.database, [`${prefix}_USER`]: c.user, [`${prefix}_PASSWORD`]: c.password })

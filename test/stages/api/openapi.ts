@@ -14,6 +14,7 @@ export const openapiDoc = JSON.parse(readFileSync(new URL('../../../docs/api/ope
 
 const ajv = new Ajv2020({ strict: false, allErrors: true })
 ajv.addFormat('date-time', /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/)
+ajv.addFormat('uuid', /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i)
 ajv.addSchema({ ...openapiDoc, $id: DOC_ID })
 
 const pointer = (...parts: string[]): string => parts.map(p => p.replace(/~/g, '~0').replace(/\//g, '~1')).join('/')
