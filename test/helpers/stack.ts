@@ -97,7 +97,17 @@ export async function createTempDatabase (kind: 'registry' | 'timeseries'): Prom
     async drop () {
       const sql = postgres(base, { max: 1, onnotice: () => {} })
       try {
-        await sql.unsafe(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`)
+        // FORCE ends the owner's leftover sessions; a service role's session (a sink or fleet
+        // stage a test stopped a moment ago) may only be ended by itself, so wait for it.
+        for (let attempt = 0; ; attempt++) {
+          try {
+            await sql.unsafe(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`)
+            break
+          } catch (err) {
+            if ((err as { code?: string }).code !== '42501' || attempt >= 50) throw err
+            await new Promise(resolve => setTimeout(resolve, 200))
+          }
+        }
       } finally {
         await sql.end()
       }

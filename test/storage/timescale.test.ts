@@ -32,7 +32,7 @@ describe('TimescaleDB variant (PGlite with TimescaleDB)', () => {
   it('creates the hypertable, the continuous aggregate and the policies, with configured intervals', async () => {
     const report = await migrate(runner, 'timeseries', { settings: { compressAfter: '14 days', retainFor: '90 days', chunkTimeInterval: '6 hours' } })
     expect(report.variant).toBe('timescale')
-    expect(report.applied.map(m => m.version)).toEqual([1, 2, 3, 4])
+    expect(report.applied.map(m => m.version)).toEqual([1, 2, 3, 4, 5])
 
     const hypertables = await runner.query<{ hypertable_name: string, compression_enabled: boolean }>(
       'SELECT hypertable_name, compression_enabled FROM timescaledb_information.hypertables ORDER BY 1')
