@@ -25,10 +25,10 @@ import { postgresEnv } from '../../src/adapters/config.ts'
  * holds the port, this copy takes a free one and the target Prometheus sees is that running
  * service. Either way "every target up" is asserted for what Prometheus really scrapes.
  */
-const DEFAULT_PORTS: Record<string, number> = { simulator: 9401, connector: 9402, processor: 9403, sink: 9404, fleet: 9405, api: 8080, health: 8000 }
+const DEFAULT_PORTS: Record<string, number> = { simulator: 9401, connector: 9402, processor: 9403, sink: 9404, fleet: 9405, dispatcher: 9406, api: 8080, health: 8000 }
 /** The stack's port offset: its Prometheus scrapes the services' ports shifted by it. */
 const OFFSET = Number(process.env.F2_STACK_PORT_OFFSET ?? 0)
-const ORDER = ['sink', 'processor', 'fleet', 'connector', 'api', 'health', 'simulator']
+const ORDER = ['sink', 'processor', 'fleet', 'connector', 'dispatcher', 'api', 'health', 'simulator']
 const prometheus = stackEnv().prometheusUrl
 const PORTS: Record<string, number> = {}
 /** Services of this test listening on their documented port (the ones Prometheus scrapes). */
@@ -74,8 +74,8 @@ describe('the running pipeline', () => {
       const sql = postgres(db.url, { max: 1, onnotice: () => {} })
       try { await migrate(sql, kind) } finally { await sql.end() }
     }
-    topics = await createTempTopics([uniqueName('live_raw'), uniqueName('live_decoded'), uniqueName('live_dead'), uniqueName('live_state')], 3)
-    const [raw, decoded, dead, state] = topics.names as [string, string, string, string]
+    topics = await createTempTopics([uniqueName('live_raw'), uniqueName('live_decoded'), uniqueName('live_dead'), uniqueName('live_state'), uniqueName('live_commands')], 3)
+    const [raw, decoded, dead, state, commands] = topics.names as [string, string, string, string, string]
     for (const name of ORDER) {
       const port = (DEFAULT_PORTS[name] as number) + OFFSET
       if (await portFree(port)) {
@@ -85,7 +85,7 @@ describe('the running pipeline', () => {
         PORTS[name] = await freePort()
       }
     }
-    const groups = { processor: uniqueName('live_proc'), sink: uniqueName('live_sink'), fleet: uniqueName('live_fleet') }
+    const groups = { processor: uniqueName('live_proc'), sink: uniqueName('live_sink'), fleet: uniqueName('live_fleet'), dispatcher: uniqueName('live_dispatch') }
     const base = {
       ...serviceEnv(stackConfig()),
       MQTT_PORT: String(broker.port),
@@ -99,6 +99,7 @@ describe('the running pipeline', () => {
       processor: { KAFKA_INPUT_TOPIC: raw, KAFKA_OUTPUT_TOPIC: decoded, KAFKA_CONSUMER_GROUP: groups.processor, PROCESSOR_INSTANCE_ID: uniqueName('live_p') },
       sink: { KAFKA_INPUT_TOPIC: decoded, KAFKA_CONSUMER_GROUP: groups.sink, SINK_INSTANCE_ID: uniqueName('live_s') },
       fleet: { KAFKA_RAW_TOPIC: raw, KAFKA_DECODED_TOPIC: decoded, KAFKA_STATE_TOPIC: state, KAFKA_CONSUMER_GROUP: groups.fleet, FLEET_INSTANCE_ID: uniqueName('live_f') },
+      dispatcher: { MQTT_USERNAME: broker.dispatcher.username, MQTT_PASSWORD: broker.dispatcher.password, KAFKA_COMMAND_TOPIC: commands, KAFKA_CONSUMER_GROUP: groups.dispatcher, DISPATCHER_CLIENT_ID: uniqueName('live_dispatcher') },
       // Readings every few seconds, so every stage sees traffic soon.
       // Each simulated controller over TLS with its own account, given as the admin.
       simulator: { PUBLISH_INTERVAL: '3', MQTT_TLS_PASSWORD_PORT: tls.port, MQTT_CA_FILE: broker.pki.caCert, MQTT_ADMIN_PASSWORD: broker.admin.password },
@@ -195,7 +196,7 @@ describe('the running pipeline', () => {
     expect(last, `services on their documented ports started here: ${ours.join(', ') || 'none'}`).toEqual({
       notUp: [],
       stale: [],
-      jobs: ['api', 'connector', 'fleet', 'health', 'kafka', 'node', 'postgres-registry', 'postgres-timeseries', 'processor', 'prometheus', 'simulator', 'sink']
+      jobs: ['api', 'connector', 'dispatcher', 'fleet', 'health', 'kafka', 'node', 'postgres-registry', 'postgres-timeseries', 'processor', 'prometheus', 'simulator', 'sink']
     })
   }, 60_000)
 
