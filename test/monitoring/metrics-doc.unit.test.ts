@@ -10,7 +10,7 @@ describe('docs/monitoring/metrics.md', () => {
   const metrics = documentedMetrics()
 
   it('documents every stage with names prefixed by their stage, counters ending in _total', () => {
-    expect(new Set(metrics.map(m => m.service))).toEqual(new Set(['simulator', 'connector', 'processor', 'sink', 'fleet', 'health', 'api']))
+    expect(new Set(metrics.map(m => m.service))).toEqual(new Set(['simulator', 'connector', 'processor', 'sink', 'fleet', 'dispatcher', 'health', 'api']))
     for (const m of metrics) {
       // The fleet stage also exports the fleet's own series: f2_devices, f2_device_*.
       const fleetWide = m.service === 'fleet' && (m.name === 'f2_devices' || m.name.startsWith('f2_device_'))
