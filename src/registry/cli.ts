@@ -7,7 +7,8 @@ import { connectBrokerControl } from '../broker/control.ts'
 import { grantControllers, revokeControllers, type CredentialKind, type IssuedCredentials } from '../broker/provisioning.ts'
 import { isF2Error } from '../core/errors.ts'
 import { stackPaths } from '../stack/config.ts'
-import { existingStackSecret, stackPki } from '../stack/broker-accounts.ts'
+import { stackPki } from '../stack/broker-accounts.ts'
+import { readStackSecret } from '../stack/secrets.ts'
 import { connect, registryConfigFromEnv } from '../storage/connection.ts'
 import { addController, addSensor, addTemplate, setReportingInterval, type DataPointInput, type TemplateInput } from './admin.ts'
 import { invalidChange } from './admin-input.ts'
@@ -111,7 +112,7 @@ const outDir = (value: unknown): string => typeof value === 'string' ? value : j
 
 function brokerAdmin (): ReturnType<typeof adminSettings> {
   const paths = stackPaths()
-  return adminSettings(process.env, { password: () => existingStackSecret(paths, 'mqtt-admin'), pkiDir: stackPki(paths).dir })
+  return adminSettings(process.env, { password: () => readStackSecret(paths, 'mqtt-admin'), pkiDir: stackPki(paths).dir })
 }
 
 async function issueCredentials (macs: string[], kind: CredentialKind, out: string): Promise<IssuedCredentials[]> {

@@ -1,9 +1,8 @@
-import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { ACCOUNTS } from '../broker/dynsec.ts'
 import { pkiPaths, type PkiPaths } from '../broker/pki.ts'
 import type { StackConfig, StackPaths } from './config.ts'
-import { secretsDir, stackSecret } from './secrets.ts'
+import { stackSecret } from './secrets.ts'
 
 /**
  * The native stack's broker accounts. Passwords come from `.stack/secrets/` (generated at
@@ -40,7 +39,3 @@ export function brokerEnv (cfg: StackConfig, paths: StackPaths, role: BrokerRole
   return { ...env, MQTT_USERNAME: account.username, MQTT_PASSWORD: account.password }
 }
 
-/** A stack secret that already exists (never creates one: a new admin password would match nothing). */
-export function existingStackSecret (paths: StackPaths, name: string): string | undefined {
-  try { return readFileSync(join(secretsDir(paths), name), 'utf8').trim() } catch { return undefined }
-}

@@ -4,7 +4,8 @@ import type { BrokerAdmin } from '../../src/broker/control.ts'
 import { connectBrokerControl } from '../../src/broker/control.ts'
 import { ACCOUNTS, type Acl } from '../../src/broker/dynsec.ts'
 import { pkiPaths, type PkiPaths } from '../../src/broker/pki.ts'
-import { existingStackSecret, stackPki } from '../../src/stack/broker-accounts.ts'
+import { stackPki } from '../../src/stack/broker-accounts.ts'
+import { readStackSecret } from '../../src/stack/secrets.ts'
 import { stackPaths } from '../../src/stack/config.ts'
 
 /** A broker with its accounts: the native stack's (stackBroker) or a private one (private-mosquitto.ts). */
@@ -31,7 +32,7 @@ export function stackBroker (): TestBroker {
   const paths = stackPaths()
   const host = env.MQTT_BROKER ?? '127.0.0.1'
   const secret = (name: string): string => {
-    const s = existingStackSecret(paths, name)
+    const s = readStackSecret(paths, name)
     if (s === undefined) throw new Error(`no .stack/secrets/${name}: start the stack first`)
     return s
   }

@@ -2,7 +2,8 @@ import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-import { brokerEnv, existingStackSecret } from '../../src/stack/broker-accounts.ts'
+import { brokerEnv } from '../../src/stack/broker-accounts.ts'
+import { readStackSecret } from '../../src/stack/secrets.ts'
 import { stackConfig, stackPaths } from '../../src/stack/config.ts'
 import { services } from '../../src/stack/services.ts'
 
@@ -33,7 +34,7 @@ describe('broker accounts of the native stack', () => {
     expect(admin).toMatchObject({ MQTT_ADMIN_USERNAME: 'f2-admin' })
     expect(admin).not.toHaveProperty('MQTT_USERNAME')
     expect(brokerEnv(cfg, paths, undefined)).not.toHaveProperty('MQTT_PASSWORD')
-    expect(existingStackSecret(paths, 'mqtt-nothing')).toBeUndefined()
+    expect(readStackSecret(paths, 'mqtt-nothing')).toBeUndefined()
   })
 
   it('names the account each supervised service connects with', () => {
