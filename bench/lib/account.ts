@@ -25,8 +25,10 @@ export interface Accounting {
   partial: number
   /** Dead letters for messages that should have become rows, or with another reason. */
   unexpectedDeadLetters: number
-  /** Messages dead-lettered more than once. */
+  /** Messages dead-lettered more than once (distinct message keys; see deadLetterRedeliveries). */
   duplicateDeadLetters: number
+  /** Dead-letter records repeating an earlier one's message_key: one row in dead_letters. */
+  deadLetterRedeliveries: number
   /** Rows in the table no sent message accounts for (0 unless something invents data). */
   foreignRows: number
   deadLetterReasons: Record<string, number>
@@ -36,7 +38,7 @@ export interface Accounting {
 
 export async function loadExpected (sql: postgres.Sql, files: string[]): Promise<void> {
   await sql`CREATE TABLE IF NOT EXISTS bench_expected (topic text, ts timestamptz, rows int, reason text)`
-  await sql`CREATE TABLE IF NOT EXISTS bench_dead (topic text, ts timestamptz, reason text, stage text)`
+  await sql`CREATE TABLE IF NOT EXISTS bench_dead (topic text, ts timestamptz, reason text, stage text, message_key text)`
   for (const f of files) {
     const writable = await sql`COPY bench_expected (topic, ts, rows, reason) FROM STDIN`.writable()
     await pipe(createReadStream(f), writable)
@@ -72,22 +74,22 @@ function deviceTime (original: unknown): string | null {
 
 /** Reads the whole dead-letter topic (up to its end offsets now) into bench_dead. */
 export async function collectDeadLetters (sql: postgres.Sql, brokers: string[], topic: string): Promise<number> {
-  const rows: Array<{ topic: string, ts: string | null, reason: string, stage: string }> = []
+  const rows: Array<{ topic: string, ts: string | null, reason: string, stage: string, message_key: string | null }> = []
   await readTopic(brokers, topic, value => {
     const dl = decodeDeadLetter(value)
     if (dl.ok) {
       let original: unknown = null
       try { original = JSON.parse(Buffer.from(dl.value.original_value, 'base64').toString('utf8')) } catch { /* not JSON */ }
-      rows.push({ topic: dl.value.mqtt_topic ?? '', ts: deviceTime(original), reason: dl.value.reason, stage: dl.value.stage })
+      rows.push({ topic: dl.value.mqtt_topic ?? '', ts: deviceTime(original), reason: dl.value.reason, stage: dl.value.stage, message_key: dl.value.message_key ?? null })
     } else {
-      rows.push({ topic: '', ts: null, reason: 'UNDECODABLE', stage: '' })
+      rows.push({ topic: '', ts: null, reason: 'UNDECODABLE', stage: '', message_key: null })
     }
   })
   for (let i = 0; i < rows.length; i += 5000) {
     const chunk = rows.slice(i, i + 5000)
     // Through text: postgres.js would pass an ISO string as a Date and drop the microseconds.
-    await sql`INSERT INTO bench_dead (topic, ts, reason, stage)
-      SELECT topic, ts::timestamptz, reason, stage FROM json_to_recordset(${JSON.stringify(chunk)}::text::json) AS x (topic text, ts text, reason text, stage text)`
+    await sql`INSERT INTO bench_dead (topic, ts, reason, stage, message_key)
+      SELECT topic, ts::timestamptz, reason, stage, message_key FROM json_to_recordset(${JSON.stringify(chunk)}::text::json) AS x (topic text, ts text, reason text, stage text, message_key text)`
   }
   return rows.length
 }
@@ -152,7 +154,9 @@ export async function account (sql: postgres.Sql): Promise<Accounting> {
   await sql`CREATE TABLE IF NOT EXISTS bench_found AS
     SELECT topic, "timestamp" AS ts, count(*)::int AS n, max(ingested_at) AS landed FROM iot_measurements GROUP BY 1, 2`
   const [a] = await sql`
-    WITH dl AS (SELECT topic, ts, count(*)::int AS n, min(reason) AS reason FROM bench_dead GROUP BY 1, 2)
+    -- A message dead-lettered twice with one message_key (redelivered after a crash) is one
+    -- row in the dead_letters table, as a redelivered reading is one row in iot_measurements.
+    WITH dl AS (SELECT topic, ts, count(DISTINCT coalesce(message_key, ctid::text))::int AS n, min(reason) AS reason FROM bench_dead GROUP BY 1, 2)
     SELECT count(*)::int AS messages,
       coalesce(sum(e.rows), 0)::int AS rows_expected,
       count(*) FILTER (WHERE e.rows > 0 AND f.n = e.rows)::int AS landed,
@@ -168,7 +172,8 @@ export async function account (sql: postgres.Sql): Promise<Accounting> {
   const [t] = await sql`SELECT count(*)::int AS total FROM iot_measurements`
   const [d] = await sql`SELECT count(*)::int AS n FROM (SELECT DISTINCT "timestamp", device_id, connector, connector_mode, datapoint_label, pin_position FROM iot_measurements) k`
   const reasons = await sql`SELECT reason, count(*)::int AS n FROM bench_dead GROUP BY 1 ORDER BY 2 DESC`
-  if (a === undefined || t === undefined || d === undefined) throw new Error('accounting query returned nothing')
+  const [r] = await sql`SELECT (count(message_key) - count(DISTINCT message_key))::int AS n FROM bench_dead`
+  if (a === undefined || t === undefined || d === undefined || r === undefined) throw new Error('accounting query returned nothing')
   return {
     messagesSent: a.messages,
     rowsExpected: a.rows_expected,
@@ -179,6 +184,7 @@ export async function account (sql: postgres.Sql): Promise<Accounting> {
     partial: a.partial,
     unexpectedDeadLetters: a.unexpected_dl,
     duplicateDeadLetters: a.duplicate_dl,
+    deadLetterRedeliveries: r.n,
     foreignRows: t.total - a.rows_matched,
     deadLetterReasons: Object.fromEntries(reasons.map(r => [r.reason as string, r.n as number])),
     duplicateRows: t.total - d.n

@@ -41,8 +41,8 @@ export function writeFaultsReport (o: FaultsReportInput): Record<string, unknown
     '',
     `Steady load ${runs.length <= 1 ? `${options.rate} messages/s` : 'as in the row\'s run'} (simulator mix, ${options.devices} controllers, 1 % unregistered → expected dead letters); fault injected after ${runs.length <= 1 ? `${options.beforeS} s` : '--before s'}, load continues ${runs.length <= 1 ? `${options.afterS} s` : '--after s'} after the fault ends; then drain and account for every message acknowledged by the broker. Recovery: from the injection until every later message lands within the latency bound (max(2 s, 3 × p99 before the fault)). Redelivered: records carried twice through Kafka (raw / decoded topic) that the sink's primary key absorbed.`,
     '',
-    table(['fault', 'sent', 'landed', 'dead-lettered', 'lost', 'duplicated rows / DLs', 'redelivered raw / decoded', 'fault lasted', 'recovery', 'max latency', 'result'],
-      rows.map(r => [`${r.fault}: ${r.description}${runs.length <= 1 ? '' : ` (run ${runs.findIndex(x => JSON.stringify(x) === JSON.stringify(r.run)) + 1})`}`, r.sent, r.landed, r.deadLettered, r.lost + r.partial, `${r.duplicatedRows} / ${r.duplicateDeadLetters}`, `${r.redelivered.raw} / ${r.redelivered.decoded}`, `${r.faultSeconds} s`, `${r.recoverySeconds} s`, `${r.maxLatencyS} s`, r.passed ? 'pass' : '**FAIL**'])),
+    table(['fault', 'sent', 'landed', 'dead-lettered', 'lost', 'duplicated rows / DLs', 'redelivered raw / decoded / DLs', 'fault lasted', 'recovery', 'max latency', 'result'],
+      rows.map(r => [`${r.fault}: ${r.description}${runs.length <= 1 ? '' : ` (run ${runs.findIndex(x => JSON.stringify(x) === JSON.stringify(r.run)) + 1})`}`, r.sent, r.landed, r.deadLettered, r.lost + r.partial, `${r.duplicatedRows} / ${r.duplicateDeadLetters}`, `${r.redelivered.raw} / ${r.redelivered.decoded} / ${r.redelivered.deadLetters ?? 0}`, `${r.faultSeconds} s`, `${r.recoverySeconds} s`, `${r.maxLatencyS} s`, r.passed ? 'pass' : '**FAIL**'])),
     ''
   ].join('\n'))
   return summary

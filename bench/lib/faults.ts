@@ -45,8 +45,8 @@ export interface FaultResult {
   duplicatedRows: number
   duplicateDeadLetters: number
   unexpectedDeadLetters: number
-  /** Records carried twice through Kafka (absorbed downstream): raw topic and decoded topic. */
-  redelivered: { raw: number, decoded: number }
+  /** Records carried twice through Kafka (absorbed downstream): raw topic, decoded topic, dead letters. */
+  redelivered: { raw: number, decoded: number, deadLetters: number }
   faultAtS: number
   faultSeconds: number
   /** From the injection until every later message lands within `latencyBoundS` again. */
@@ -176,7 +176,7 @@ export async function runFault (fault: FaultName, o: FaultOptions): Promise<Faul
       duplicatedRows: acc.duplicateRows,
       duplicateDeadLetters: acc.duplicateDeadLetters,
       unexpectedDeadLetters: acc.unexpectedDeadLetters,
-      redelivered: { raw: raw.duplicates, decoded: decoded.duplicates },
+      redelivered: { raw: raw.duplicates, decoded: decoded.duplicates, deadLetters: acc.deadLetterRedeliveries },
       faultAtS: round(faultAt, 1),
       faultSeconds: round(faultSeconds, 1),
       recoverySeconds: lastSlow === null ? 0 : round(Math.max(0, lastSlow - faultAt), 1),

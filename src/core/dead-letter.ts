@@ -23,6 +23,12 @@ export type DeadLetter = {
   original_key: string | null
   /** base64 of the original bytes (MQTT payload at the connector, Kafka value later). */
   original_value: string
+  /**
+   * Digest of the message this dead letter is about (MQTT topic and payload): the same message
+   * dead-lettered twice — redelivered by the broker after a crash, before its acknowledgement —
+   * carries the same key, and the `dead_letters` table keeps one row per key.
+   */
+  message_key?: string
   details?: Record<string, unknown>
 }
 
@@ -39,6 +45,13 @@ export type DeadLetterInput = (
   mqttTopic?: string | null
   originalKey?: Uint8Array | null
   originalValue: Uint8Array
+  /** See DeadLetter.message_key; by default the digest of `mqttTopic` and `originalValue`. */
+  messageKey?: string
+}
+
+/** The `message_key` of a message on MQTT topic `topic` (null: not known) with these bytes. */
+export function deadLetterMessageKey (topic: string | null, payload: Uint8Array): string {
+  return createHash('sha256').update(topic ?? '').update('\0').update(payload).digest('hex').slice(0, 32)
 }
 
 /** Builds a dead letter; `details` are made JSON-safe (bigint, bytes, errors, cycles). */
@@ -53,7 +66,8 @@ export function buildDeadLetter (input: DeadLetterInput): DeadLetter {
     source: input.source ?? null,
     mqtt_topic: input.mqttTopic ?? null,
     original_key: input.originalKey === undefined || input.originalKey === null ? null : encodeBase64(input.originalKey),
-    original_value: encodeBase64(input.originalValue)
+    original_value: encodeBase64(input.originalValue),
+    message_key: input.messageKey ?? deadLetterMessageKey(input.mqttTopic ?? null, input.originalValue)
   }
   if (why.details !== undefined) dl.details = toJsonSafe(why.details) as Record<string, unknown>
   return dl
@@ -76,6 +90,7 @@ const DeadLetterSchema = z.object({
   mqtt_topic: z.string().nullable(),
   original_key: base64.nullable(),
   original_value: base64,
+  message_key: z.string().optional(),
   details: z.record(z.string(), z.unknown()).optional()
 })
 
@@ -90,6 +105,7 @@ export function decodeDeadLetter (bytes: Uint8Array): Result<DeadLetter> {
   }
   const dl = r.data as DeadLetter
   if (dl.details === undefined) delete dl.details
+  if (dl.message_key === undefined) delete dl.message_key
   return ok(dl)
 }
 
@@ -114,7 +130,7 @@ const MAX_KEPT_MESSAGE_CHARS = 1000
  */
 export function encodeDeadLetterWithin (input: DeadLetterInput, maxBytes: number, maxOriginalBytes = Number.POSITIVE_INFINITY): Buffer {
   const original = input.originalValue
-  const dl = buildDeadLetter({ ...input, originalValue: new Uint8Array(0) })
+  const dl = buildDeadLetter({ ...input, messageKey: input.messageKey ?? deadLetterMessageKey(input.mqttTopic ?? null, original), originalValue: new Uint8Array(0) })
   const frame = Buffer.byteLength(JSON.stringify(dl), 'utf8')
   if (original.length <= maxOriginalBytes && frame + base64Length(original.length) <= maxBytes) {
     dl.original_value = encodeBase64(original)

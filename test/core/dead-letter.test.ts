@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
 import { ErrorCodes, F2Error } from '../../src/core/errors.ts'
-import { buildDeadLetter, deadLetterValue, decodeDeadLetter, encodeDeadLetter, encodeDeadLetterWithin } from '../../src/core/dead-letter.ts'
+import { buildDeadLetter, deadLetterMessageKey, deadLetterValue, decodeDeadLetter, encodeDeadLetter, encodeDeadLetterWithin } from '../../src/core/dead-letter.ts'
 
 const value = Uint8Array.from([0xff, 0x00, 0x7b])
 
@@ -33,9 +33,22 @@ describe('dead letters', () => {
     const dl = buildDeadLetter({ error: err, stage: 'connector', failedAtMs: 0, mqttTopic: 'x', originalValue: new Uint8Array(0) })
     expect(dl).toEqual({
       schema_version: 1, reason: 'F2_TOPIC_INVALID', message: 'bad topic', stage: 'connector', failed_at: '1970-01-01T00:00:00.000000Z',
-      source: null, mqtt_topic: 'x', original_key: null, original_value: '', details: { reason: 'x' }
+      source: null, mqtt_topic: 'x', original_key: null, original_value: '', message_key: deadLetterMessageKey('x', new Uint8Array(0)), details: { reason: 'x' }
     })
     expect(decodeDeadLetter(encodeDeadLetter(dl))).toEqual({ ok: true, value: dl })
+  })
+
+  it('keys a dead letter by its message: the same topic and bytes give one key, whatever the time or truncation', () => {
+    const base = { reason: ErrorCodes.PAYLOAD_INVALID, message: 'm', stage: 'connector' as const, mqttTopic: 'tele/f2-aabbccddeeff/x', originalValue: value }
+    const first = buildDeadLetter({ ...base, failedAtMs: 0 })
+    expect(first.message_key).toMatch(/^[0-9a-f]{32}$/)
+    expect(buildDeadLetter({ ...base, failedAtMs: 5000 }).message_key).toBe(first.message_key)
+    // A truncated original keeps the key of the whole message.
+    const truncated = decodeDeadLetter(encodeDeadLetterWithin({ ...base, failedAtMs: 0 }, 10_000, 1))
+    expect(truncated.ok && truncated.value.message_key).toBe(first.message_key)
+    expect(buildDeadLetter({ ...base, failedAtMs: 0, mqttTopic: 'tele/f2-aabbccddeef0/x' }).message_key).not.toBe(first.message_key)
+    expect(buildDeadLetter({ ...base, failedAtMs: 0, originalValue: Buffer.from('other') }).message_key).not.toBe(first.message_key)
+    expect(buildDeadLetter({ ...base, failedAtMs: 0, messageKey: 'given' }).message_key).toBe('given')
   })
 
   it.each([

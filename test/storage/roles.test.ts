@@ -132,7 +132,7 @@ describe('fleet role (ts_fleet)', () => {
   })
   const deadLetter: DeadLetterRow = {
     partition: 0, offset: '7', failed_at: '2026-01-01T00:00:00.000Z', reason: 'F2_PAYLOAD_INVALID', stage: 'processor',
-    device_id: 'f1aa00000001', mqtt_topic: 'tele/f2-f1aa00000001/sensor-mode/J1/sensor-1', message: 'bad',
+    device_id: 'f1aa00000001', mqtt_topic: 'tele/f2-f1aa00000001/sensor-mode/J1/sensor-1', message: 'bad', message_key: 'k7',
     record: { reason: 'F2_PAYLOAD_INVALID' } as unknown as DeadLetterRow['record']
   }
 

@@ -148,6 +148,8 @@ export interface DeadLetterRow {
   device_id: string | null
   mqtt_topic: string | null
   message: string
+  /** Null for records written before dead letters carried one (no deduplication then). */
+  message_key: string | null
   record: DeadLetter
 }
 
@@ -167,6 +169,7 @@ export function readDeadLetter (value: Buffer | null | undefined, partition: num
     device_id: d.mqtt_topic === null ? null : (parsePresenceTopic(d.mqtt_topic) ?? extractMac(d.mqtt_topic)),
     mqtt_topic: d.mqtt_topic,
     message: d.message,
+    message_key: d.message_key ?? null,
     record: d
   }
 }

@@ -61,8 +61,8 @@ export class FleetStore {
       }
       if (deadLetters.length > 0) {
         await tx.unsafe(`
-          INSERT INTO dead_letters (partition, "offset", failed_at, reason, stage, device_id, mqtt_topic, message, record)
-          SELECT partition, "offset", failed_at, reason, stage, device_id, mqtt_topic, message, record
+          INSERT INTO dead_letters (partition, "offset", failed_at, reason, stage, device_id, mqtt_topic, message, message_key, record)
+          SELECT partition, "offset", failed_at, reason, stage, device_id, mqtt_topic, message, message_key, record
           FROM jsonb_populate_recordset(NULL::dead_letters, $1::text::jsonb)
           ON CONFLICT DO NOTHING`, [jsonParam([...deadLetters])])
       }

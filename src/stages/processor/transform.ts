@@ -1,7 +1,7 @@
 import { decodeMessage, needsSensor, type TimestampWindow } from '../../core/decode.ts'
 import { RECORD_OVERHEAD_BYTES, KAFKA_MESSAGE_MAX_BYTES } from '../../adapters/kafka.ts'
-import { encodeDeadLetterWithin } from '../../core/dead-letter.ts'
-import { decodeEnvelope, type RawEnvelope } from '../../core/envelope.ts'
+import { deadLetterMessageKey, encodeDeadLetterWithin } from '../../core/dead-letter.ts'
+import { decodeEnvelope, payloadBytes, type RawEnvelope } from '../../core/envelope.ts'
 import { ErrorCodes } from '../../core/errors.ts'
 import type { Measurement } from '../../core/measurement.ts'
 import type { Failure, Result } from '../../core/result.ts'
@@ -145,7 +145,9 @@ function deadLetter (record: SourceRecord, envelope: RawEnvelope | null, failure
     source: { topic: record.topic, partition: record.partition, offset: record.offset.toString() },
     mqttTopic: envelope?.original_topic ?? null,
     originalKey: record.key,
-    originalValue: record.value ?? Buffer.alloc(0)
+    originalValue: record.value ?? Buffer.alloc(0),
+    // The device's message, not this record: a redelivered copy (another receive time) keeps the key.
+    ...(envelope === null ? {} : { messageKey: deadLetterMessageKey(envelope.original_topic, payloadBytes(envelope)) })
   }, limits.maxRecordBytes - RECORD_OVERHEAD_BYTES - 2 * keyBytes - 64)
   return { reason: failure.code, key: record.key, value }
 }

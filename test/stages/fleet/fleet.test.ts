@@ -235,7 +235,7 @@ describe('fleet stage (real Kafka, PostgreSQL, Mosquitto)', () => {
     }
   }, 60_000)
 
-  it('dead letters become rows once (idempotent on partition and offset), attributed and counted; the registry interval applies and a change is seen without restart; state survives a restart', async () => {
+  it('dead letters become rows once (idempotent on partition and offset, and on the message key), attributed and counted; the registry interval applies and a change is seen without restart; state survives a restart', async () => {
     const b = mac()
     await registry`INSERT INTO "Device" ("DeviceName", "MacAddress", "ExpectedReportingIntervalS") VALUES ('B', ${b}, 30)`
     const group = uniqueName('g')
@@ -265,8 +265,13 @@ describe('fleet stage (real Kafka, PostgreSQL, Mosquitto)', () => {
     expect((await row(b))?.online).toBe(before?.online)
     expect((await row(b))?.dead_letters_last_hour).toBe(1)
 
-    // Another group reads the whole dead-letter topic again: still one row per record.
+    // Another group reads the whole dead-letter topic again: still one row per record. The same
+    // message dead-lettered again (redelivered after a crash: another record, time and offset,
+    // one message_key) adds no row either.
     await second.stop(5000)
+    const again = buildDeadLetter({ reason: ErrorCodes.TOPIC_INVALID, message: 'bad \u0000 topic', stage: 'processor', failedAtMs: Date.now() + 1000, mqttTopic: `tele/f2-${b}/sensor-mode/J1/sensor-9`, originalValue: Buffer.from('x') })
+    expect(again.message_key).toBe(dl.message_key)
+    await produceAll([buildRecord(dead, b, encodeDeadLetter(again), { reason: again.reason })])
     const third = await startFleet(uniqueName('g'))
     await new Promise(resolve => setTimeout(resolve, 3000))
     await third.stop(5000)

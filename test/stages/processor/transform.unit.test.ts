@@ -93,6 +93,21 @@ describe('processor transform', () => {
     expect(Buffer.from(deadLetterValue(dl.value)).equals(r.value as Buffer)).toBe(true)
   })
 
+  it("keys a dead letter by the device's message, so a redelivered copy (another receive time, offset) gets the same key", () => {
+    const payload = { timestamp: '2023-05-26 18:34:04.928538', data: '0AEA139201A4' }
+    const sensors = new Map([[sensorKey({ mac: 'e4fd45f654be', connector: 1, pin: 1 }), fail(ErrorCodes.REGISTRY_UNKNOWN_CONTROLLER, 'unknown controller')]])
+    const first = record(SENSOR_TOPIC, payload, 42)
+    const again = { ...record(SENSOR_TOPIC, payload, 43), value: encodeEnvelope(buildEnvelope({ topic: SENSOR_TOPIC, payload: Buffer.from(JSON.stringify(payload)), receivedAtMs: NOW + 5000, qos: 1, retain: false })) }
+    const other = record(SENSOR_TOPIC, { ...payload, data: '0AEA139201A5' }, 44)
+    const keyOf = (r: SourceRecord): string | undefined => {
+      const dl = decodeDeadLetter(run(r, sensors).out.deadLetters[0]?.value as Buffer)
+      return dl.ok ? dl.value.message_key : undefined
+    }
+    expect(keyOf(first)).toMatch(/^[0-9a-f]{32}$/)
+    expect(keyOf(again)).toBe(keyOf(first))
+    expect(keyOf(other)).not.toBe(keyOf(first))
+  })
+
   it('dead-letters an invalid timestamp, an undecodable envelope and an empty record', () => {
     expect(run(record(SENSOR_TOPIC.replace('tele', 'stat').replace('sensor-mode/J1/sensor-1', 'alarm-mode/J1/siren-1'), { timestamp: 'yesterday', status: true })).out.deadLetters.map(d => d.reason))
       .toEqual([ErrorCodes.TIMESTAMP_INVALID])
