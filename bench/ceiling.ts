@@ -1,7 +1,7 @@
 /**
  * Ceiling mode: each real component of the pipeline alone, at full speed, on this machine.
  *
- *   npm run bench:ceiling -- [--seconds 20] [--devices 50] [--only mqtt,kafka,copy]
+ *   npm run bench:ceiling -- [--seconds 20] [--devices 50] [--only mqtt,kafka,copy] [--out results]
  *
  * - MQTT: several QoS 1 publishers (the load generator, 4 connections) → one QoS 1 subscriber.
  * - Kafka: produce (pipeline producer settings, separate process) → consume, with records of the
@@ -15,7 +15,7 @@
 import { execFileSync } from 'node:child_process'
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Readable } from 'node:stream'
@@ -42,7 +42,7 @@ import { table, writeFile } from './lib/report.ts'
 import { createDatabase, createTopics, deleteTopics, dropDatabase, ROOT, runId, stackUrls } from './lib/stack.ts'
 import { Pipeline } from './lib/pipeline.ts'
 
-const { values: a } = parseArgs({ options: { seconds: { type: 'string', default: '20' }, devices: { type: 'string', default: '50' }, only: { type: 'string', default: 'mqtt,kafka,copy' } } })
+const { values: a } = parseArgs({ options: { seconds: { type: 'string', default: '20' }, devices: { type: 'string', default: '50' }, only: { type: 'string', default: 'mqtt,kafka,copy' }, out: { type: 'string', default: 'results' } } })
 const seconds = Number(a.seconds)
 const only = new Set((a.only as string).split(','))
 const urls = stackUrls()
@@ -221,10 +221,18 @@ if (only.has('copy')) {
 }
 const componentOnly = Object.entries(perMessage).filter(([k]) => !k.startsWith('sink write path'))
 const slowest = componentOnly.sort((x, y) => x[1] - y[1])[0] ?? ['none', 0]
-const summary = { rowsPerMessage: round(r, 3), messagesPerSecondByComponent: perMessage, slowest: slowest[0], slowestMessagesPerSecond: slowest[1] }
+const summary = {
+  rowsPerMessage: round(r, 3),
+  messagesPerSecondByComponent: perMessage,
+  slowest: slowest[0],
+  slowestMessagesPerSecond: slowest[1],
+  // The two ceilings `npm run bench` states its rate against (null when --only skipped them).
+  copyMessagesPerSecond: perMessage['PostgreSQL COPY'] ?? null,
+  sinkWriteMessagesPerSecond: perMessage['sink write path (COPY→staging→INSERT ON CONFLICT)'] ?? null
+}
 const report = { summary, machine, command: `npm run bench:ceiling -- ${process.argv.slice(2).join(' ')}`.trim(), seconds, results }
-writeFile(join(ROOT, 'results', 'ceiling.json'), `${JSON.stringify(report, null, 2)}\n`)
-writeFile(join(ROOT, 'results', 'ceiling.md'), [
+writeFile(resolve(ROOT, a.out as string, 'ceiling.json'), `${JSON.stringify(report, null, 2)}\n`)
+writeFile(resolve(ROOT, a.out as string, 'ceiling.md'), [
   '# Component ceilings',
   '',
   `Command: \`${report.command}\``,

@@ -5,19 +5,28 @@
  *                    [--unknown 0.01] [--transport tls|plain] [--window 20] [--warmup 10]
  *                    [--label NAME] [--out results/bench] [--env sink.BATCH_SIZE=5000 ...]
  *                    [--cpu-prof] [--keep] [--fleet-state on|off]
+ *                    [--ceiling measure|reuse] [--ceiling-seconds 10]
  *
  * Runs a private copy of the pipeline (connector, processor, sink as child processes; own
  * topics, consumer groups and databases) on the shared stack (started if needed), drives it
  * with the simulator's device model (bench/load-worker.ts), samples every process's CPU and
  * RSS each second, then accounts for every message and measures throughput and device → row
  * latency from the rows. `--fleet-state on` also runs the fleet stage (its cost is the
- * ratio of two runs, on and off, taken one after the other). Writes <out>/<label>.json, .md and .svg; the JSON summary is the
- * last line printed.
+ * ratio of two runs, on and off, taken one after the other).
+ *
+ * Throughput is stated as a ratio of two ceilings measured in the same sitting, right before
+ * the run (`bench/ceiling.ts --only copy`): PostgreSQL's raw COPY and the sink's write path.
+ * Absolute rates differ threefold between machines of one kind; the ratio holds.
+ * `--ceiling reuse` takes results/ceiling.json instead, if it is under an hour old.
+ *
+ * Writes <out>/<label>.json, .md and .svg (the label defaults to the kind of run, so each kind
+ * keeps its latest report) and appends one line to the history beside <out> (results/history.tsv); the JSON summary is
+ * the last line printed.
  */
 import { execFileSync } from 'node:child_process'
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs'
+import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join, relative } from 'node:path'
+import { dirname, join, relative, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { account, collectDeadLetters, expectedTotals, loadExpected, timing } from './lib/account.ts'
@@ -25,6 +34,7 @@ import { ensureStack } from './lib/ensure-stack.ts'
 import { machineInfo, machineLine } from './lib/machine.ts'
 import { Pipeline, SERVICES as CORE_SERVICES, type ServiceName } from './lib/pipeline.ts'
 import { round, Sampler } from './lib/proc.ts'
+import { appendHistory, cpuPerMessage, cpuTotals, sittingCeiling } from './lib/sitting.ts'
 import { table, throughputSvg, writeFile } from './lib/report.ts'
 import { infraPid, ROOT } from './lib/stack.ts'
 import type { LoadProgress, Mix } from './load-worker.ts'
@@ -49,9 +59,12 @@ const { values: a } = parseArgs({
     'cpu-prof': { type: 'boolean', default: false },
     keep: { type: 'boolean', default: false },
     quiet: { type: 'boolean', default: false },
-    'fleet-state': { type: 'string', default: 'off' }
+    'fleet-state': { type: 'string', default: 'off' },
+    ceiling: { type: 'string', default: 'measure' },
+    'ceiling-seconds': { type: 'string', default: '10' }
   }
 })
+if (a.ceiling !== 'measure' && a.ceiling !== 'reuse') throw new Error(`--ceiling ${a.ceiling}: expected measure or reuse`)
 if (a['fleet-state'] !== 'on' && a['fleet-state'] !== 'off') throw new Error(`--fleet-state ${a['fleet-state']}: expected on or off`)
 const fleetState = a['fleet-state'] === 'on'
 
@@ -59,8 +72,11 @@ const max = a.rate === 'max'
 const rate = max ? 0 : Number(a.rate)
 const duration = Number(a.duration)
 const warmup = Math.min(Number(a.warmup), duration / 3)
-const label = a.label ?? `${max ? 'max' : `rate${rate}`}-${a.mix}-${duration}s${fleetState ? '-fleet' : ''}`
-const outBase = join(ROOT, a.out as string, label)
+const label = a.label ?? `${max ? 'max' : `rate${rate}`}${a.mix === 'sim' ? '' : `-${a.mix}`}${fleetState ? '-fleet' : ''}`
+const outDir = resolve(ROOT, a.out as string)
+const outBase = join(outDir, label)
+// results/bench/<label> → results/history.tsv: one history beside the reports' folder.
+const historyFile = join(dirname(outDir), 'history.tsv')
 const log = (s: string): void => { if (a.quiet !== true) process.stderr.write(`[bench] ${s}\n`) }
 
 const serviceEnv: Partial<Record<ServiceName, Record<string, string>>> = {}
@@ -87,6 +103,7 @@ if (a.dist === true) {
 }
 const machine = await machineInfo()
 const work = mkdtempSync(join(tmpdir(), 'f2-bench-'))
+const ceiling = sittingCeiling(a.ceiling as 'measure' | 'reuse', Number(a['ceiling-seconds']), work, log)
 const profDir = join(work, 'profiles')
 if (a['cpu-prof'] === true) {
   for (const s of [...CORE_SERVICES, ...(fleetState ? ['fleet' as const] : [])]) nodeFlags[s] = [...(nodeFlags[s] ?? []), '--cpu-prof', `--cpu-prof-dir=${profDir}`, `--cpu-prof-name=${s}-\${pid}.cpuprofile`]
@@ -173,9 +190,7 @@ try {
   const to = Math.max(from + 1, Math.min(sendEnd, duration))
   const tm = await timing(pipeline.sql, t0, from, to)
 
-  const ceilingFile = join(ROOT, 'results', 'ceiling.json')
-  const ceiling = existsSync(ceilingFile) ? JSON.parse(readFileSync(ceilingFile, 'utf8')) as { summary: { slowest: string, slowestMessagesPerSecond: number } } : undefined
-  const svc = (name: string): { cpuCoresAvg: number, peakRssMb: number, peakAnonMb: number } | undefined => procs.find(p => p.name === name)
+ const svc = (name: string): { cpuCoresAvg: number, peakRssMb: number, peakAnonMb: number } | undefined => procs.find(p => p.name === name)
   const summary = {
     label,
     mode: max ? 'max' : 'rate',
@@ -199,8 +214,17 @@ try {
     peakAnonMb: Object.fromEntries(SERVICES.map(s => [s, svc(s)?.peakAnonMb ?? null])),
     cpuCores: Object.fromEntries([...SERVICES, 'load-generator', 'kafka', 'mosquitto', 'postgres-timeseries'].map(s => [s, svc(s)?.cpuCoresAvg ?? null])),
     machineBusyPct: round(sampler.machine.slice(1).reduce((s, p) => s + p.busyPct, 0) / Math.max(1, sampler.machine.length - 1), 1),
-    ceilingRatio: ceiling === undefined ? null : round(tm.messagesPerSecond / ceiling.summary.slowestMessagesPerSecond, 3),
-    ceilingSlowest: ceiling?.summary.slowest ?? null,
+    /** The sustained rate over the raw COPY ceiling of this sitting. */
+    ceilingRatio: round(tm.messagesPerSecond / ceiling.copyMessagesPerSecond, 3),
+    ceilingSlowest: 'PostgreSQL COPY',
+    ceilings: ceiling,
+    ratios: {
+      copy: round(tm.messagesPerSecond / ceiling.copyMessagesPerSecond, 3),
+      sinkWritePath: round(tm.messagesPerSecond / ceiling.sinkWriteMessagesPerSecond, 3)
+    },
+    /** µs of CPU each process spent per message landed, over the measurement window. */
+    cpuMicrosPerMessage: cpuPerMessage(procs, tm.window, tm.messagesPerSecond),
+    cpuMicrosPerMessageTotal: cpuTotals(cpuPerMessage(procs, tm.window, tm.messagesPerSecond), SERVICES),
     passed: acc.lost === 0 && acc.partial === 0 && acc.duplicateRows === 0 && acc.duplicateDeadLetters === 0 && acc.unexpectedDeadLetters === 0
   }
   const report = {
@@ -244,13 +268,15 @@ try {
       ['landed as rows / dead-lettered as expected', `${acc.landed} / ${acc.deadLettered}`],
       ['lost / partial / unexpected dead letters', `${acc.lost} / ${acc.partial} / ${acc.unexpectedDeadLetters}`],
       ['duplicate rows / duplicate dead letters / redeliveries absorbed by the key', `${acc.duplicateRows} / ${acc.duplicateDeadLetters} / ${summary.redeliveriesAbsorbed}`],
-      ['ceiling ratio', summary.ceilingRatio === null ? 'no results/ceiling.json' : `${summary.ceilingRatio} of ${ceiling?.summary.slowest} (${ceiling?.summary.slowestMessagesPerSecond} messages/s)`],
+      [`ratio to the PostgreSQL COPY ceiling (${ceiling.copyMessagesPerSecond} messages/s, ${ceiling.source} ${ceiling.measuredAt})`, `**${summary.ratios.copy}**`],
+      [`ratio to the sink write path ceiling (${ceiling.sinkWriteMessagesPerSecond} messages/s)`, summary.ratios.sinkWritePath],
+      ['CPU per message landed: stages / everything but the load generator', `${summary.cpuMicrosPerMessageTotal.stages} / ${summary.cpuMicrosPerMessageTotal.pipeline} µs`],
       ['machine CPU busy (average)', `${summary.machineBusyPct} %`]
     ]),
     '',
     '## Processes',
     '',
-    table(['process', 'CPU avg (cores)', 'CPU max', 'peak RSS (MB)', 'peak anonymous RSS (MB)'], procs.map(p => [p.name, p.cpuCoresAvg, p.cpuCoresMax, p.name.startsWith('postgres') ? `${p.rssMbMax} (tree, shared buffers counted per process)` : p.peakRssMb, p.peakAnonMb])),
+    table(['process', 'CPU avg (cores)', 'CPU max', 'CPU per message (µs)', 'peak RSS (MB)', 'peak anonymous RSS (MB)'], procs.map(p => [p.name, p.cpuCoresAvg, p.cpuCoresMax, summary.cpuMicrosPerMessage[p.name] ?? '', p.name.startsWith('postgres') ? `${p.rssMbMax} (tree, shared buffers counted per process)` : p.peakRssMb, p.peakAnonMb])),
     '',
     'Anonymous RSS is the memory a process alone holds; the rest of its RSS is file pages (for the services, about 55 MB of the Node binary) that every process mapping the file shares.',
     '',
@@ -260,7 +286,8 @@ try {
     ''
   ].join('\n')
   writeFile(`${outBase}.md`, md)
-  log(`report: ${relative(ROOT, outBase)}.{json,md,svg}`)
+  appendHistory({ machine, command: report.command, label, messagesPerSecond: tm.messagesPerSecond, ratios: summary.ratios, p99: tm.latency.p99, lost: summary.lost, cpu: summary.cpuMicrosPerMessageTotal, cpuByProcess: summary.cpuMicrosPerMessage }, historyFile)
+  log(`report: ${relative(ROOT, outBase)}.{json,md,svg}; a line in ${relative(ROOT, historyFile)}`)
   if (a['cpu-prof'] === true) log(`CPU profiles in ${profDir}`)
   process.stdout.write(`${JSON.stringify(summary)}\n`)
   process.exitCode = summary.passed ? 0 : 1

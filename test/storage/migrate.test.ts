@@ -48,7 +48,7 @@ describe('migrations on plain PostgreSQL', () => {
     try {
       const rows = await sql<Array<{ version: number, name: string, variant: string | null }>>`
         SELECT version, name, variant FROM schema_migrations WHERE target = 'timeseries' ORDER BY version`
-      expect(rows.map(r => [r.version, r.variant])).toEqual([[1, null], [2, 'plain'], [3, 'plain'], [4, 'plain'], [5, null]])
+      expect(rows.map(r => [r.version, r.variant])).toEqual([[1, null], [2, 'plain'], [3, 'plain'], [4, 'plain'], [5, null], [6, null]])
       const key = await sql<{ col: string }[]>`
         SELECT a.attname AS col FROM pg_constraint c JOIN unnest(c.conkey) WITH ORDINALITY k (attnum, n) ON true
         JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.attnum
@@ -78,12 +78,12 @@ describe('migrations on plain PostgreSQL', () => {
       expect(await codeOf(migrate(sql, 'timeseries', { sqlDir: dir }))).toBe('F2_MIGRATION_CHECKSUM_MISMATCH')
       // a new, broken migration fails alone and leaves no trace
       cpSync(SQL_DIR, dir, { recursive: true })
-      writeFileSync(join(dir, 'timeseries', '006_broken.sql'), 'CREATE TABLE broken_one (id int);\nSELECT no_such_function();\n')
+      writeFileSync(join(dir, 'timeseries', '007_broken.sql'), 'CREATE TABLE broken_one (id int);\nSELECT no_such_function();\n')
       expect(await codeOf(migrate(sql, 'timeseries', { sqlDir: dir }))).toBe('F2_MIGRATION_FAILED')
       const [t] = await sql<{ t: string | null }[]>`SELECT to_regclass('broken_one')::text AS t`
       expect(t?.t).toBeNull()
       const [n] = await sql<{ n: number }[]>`SELECT max(version)::int AS n FROM schema_migrations WHERE target = 'timeseries'`
-      expect(n?.n).toBe(5)
+      expect(n?.n).toBe(6)
     } finally {
       await sql.end()
     }
@@ -168,7 +168,7 @@ describe('loadMigrations', () => {
   it('pairs variant files and refuses malformed sets', () => {
     const ts = loadMigrations('timeseries')
     expect(ts.map(m => [m.version, m.files.map(f => f.variant).sort()])).toEqual([
-      [1, [null]], [2, ['plain', 'timescale']], [3, ['plain', 'timescale']], [4, ['plain', 'timescale']], [5, [null]]
+      [1, [null]], [2, ['plain', 'timescale']], [3, ['plain', 'timescale']], [4, ['plain', 'timescale']], [5, [null]], [6, [null]]
     ])
     const dir = mkdtempSync(join(tmpdir(), 'f2-sql-'))
     try {
