@@ -58,6 +58,22 @@ export function buildEnvelope (input: EnvelopeInput): RawEnvelope {
   return env
 }
 
+/**
+ * `encodeEnvelope(buildEnvelope(input))` without the round trip, for the connector's hot path:
+ * a JSON payload is checked with JSON.parse and embedded as the device sent it instead of
+ * being re-serialised (JSON text is a JSON value, so the record stays valid JSON and decodes to
+ * the same envelope). Equivalence is tested in test/core/envelope.test.ts.
+ */
+export function encodeEnvelopeOf (input: EnvelopeInput): Buffer {
+  const text = decodeUtf8(input.payload)
+  let payload: string
+  let encoding: PayloadEncoding
+  if (text === null) { payload = `"${encodeBase64(input.payload)}"`; encoding = 'base64' } else if (tryParseJson(text).ok) { payload = text; encoding = 'json' } else { payload = JSON.stringify(text); encoding = 'text' }
+  const mac = extractMac(input.topic)
+  const id = input.messageId === undefined ? '' : `,"message_id":${JSON.stringify(input.messageId)}`
+  return Buffer.from(`{"schema_version":1,"original_topic":${JSON.stringify(input.topic)},"device_id":${mac === null ? 'null' : `"${mac}"`},"payload":${payload},"payload_encoding":"${encoding}","timestamp":"${formatIso(input.receivedAtMs)}","qos":${input.qos},"retain":${input.retain ? 'true' : 'false'}${id}}`, 'utf8')
+}
+
 /** The envelope as UTF-8 JSON (the Kafka record value). */
 export function encodeEnvelope (env: RawEnvelope): Buffer {
   return Buffer.from(JSON.stringify(env), 'utf8')

@@ -63,8 +63,13 @@ export function normalizeMac (input: string): string | null {
  * the topic looks like (so unknown components can still be attributed to a device).
  */
 export function extractMac (topic: string): string | null {
-  const level = topic.split('/')[1]
-  if (level === undefined || !level.toLowerCase().startsWith('f2-')) return null
+  // Once or twice per message in the connector: no split, no lower-casing of the level.
+  const start = topic.indexOf('/') + 1
+  if (start === 0) return null
+  const end = topic.indexOf('/', start)
+  const level = end === -1 ? topic.slice(start) : topic.slice(start, end)
+  const f = level.charCodeAt(0)
+  if ((f !== 0x66 && f !== 0x46) || level.charCodeAt(1) !== 0x32 || level.charCodeAt(2) !== 0x2d) return null
   return normalizeMac(level.slice(3))
 }
 

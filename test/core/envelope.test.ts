@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { ErrorCodes } from '../../src/core/errors.ts'
-import { buildEnvelope, decodeEnvelope, encodeEnvelope, payloadBytes, type RawEnvelope } from '../../src/core/envelope.ts'
+import { buildEnvelope, decodeEnvelope, encodeEnvelope, encodeEnvelopeOf, payloadBytes, type RawEnvelope } from '../../src/core/envelope.ts'
 import { prng, randBytes } from './helpers/prng.ts'
 
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s)
@@ -63,6 +63,26 @@ describe('envelope round trip', () => {
       } else {
         expect(payloadBytes(env)).toEqual(bytes)
       }
+    }
+  })
+})
+
+describe('encodeEnvelopeOf', () => {
+  it('decodes to exactly what buildEnvelope gives, for JSON kept as sent, text, invalid UTF-8 and odd topics', () => {
+    const rnd = prng(9)
+    const payloads: Uint8Array[] = [
+      '{"timestamp": "2023-05-26 18:34:04.928538", "data": "0x12a"}', ' { "a" : [1, 2.50, -0, 1e400, 12345678901234567890] } ', '{"a":1,"a":2}', '"\u2028\ud83d\ude00"',
+      '0', 'null', '', ' ', 'hello', '{"a":', '\uFEFF{"a":1}', '"quote \\" inside"', '[[[[[[[[[[]]]]]]]]]]'
+    ].map(enc)
+    for (let i = 0; i < 2000; i++) payloads.push(i % 2 === 0 ? randBytes(rnd, 64) : enc(String.fromCharCode(...randBytes(rnd, 32))))
+    const topics = [TOPIC, 'tele/F2-E4FD45F654BE/x', 'tele/f2-zz/x', 'a"b\\c', 'no-slash', 'tele/f2-e4fd45f654be']
+    for (const [i, payload] of payloads.entries()) {
+      const input = { topic: topics[i % topics.length] as string, payload, receivedAtMs: AT + i, qos: (i % 3) as 0 | 1 | 2, retain: i % 2 === 0, ...(i % 7 === 0 ? { messageId: `m"${i}` } : {}) }
+      const bytes = encodeEnvelopeOf(input)
+      expect(JSON.parse(bytes.toString('utf8'))).toBeTypeOf('object')
+      // The payload as JSON.parse reads the device's text (1e400 is Infinity, -0 stays -0), where
+      // re-serialising would have written null and 0.
+      expect(decodeEnvelope(bytes)).toEqual({ ok: true, value: buildEnvelope(input) })
     }
   })
 })

@@ -1,7 +1,7 @@
 import { buildRecord, RECORD_OVERHEAD_BYTES, recordBytes, type KafkaRecord } from '../../adapters/kafka.ts'
 import type { InboundMessage } from '../../adapters/mqtt.ts'
 import { encodeDeadLetterWithin } from '../../core/dead-letter.ts'
-import { buildEnvelope, encodeEnvelope } from '../../core/envelope.ts'
+import { encodeEnvelopeOf } from '../../core/envelope.ts'
 import { ErrorCodes, type ErrorCode } from '../../core/errors.ts'
 import { extractMac } from '../../core/topic.ts'
 
@@ -45,8 +45,7 @@ export function toRecord (message: Message, limits: RecordLimits): ToRecordResul
       `payload of ${message.payload.length} bytes exceeds the limit of ${limits.maxPayloadBytes}`, { bytes: message.payload.length, limit: limits.maxPayloadBytes })
   }
   try {
-    const envelope = buildEnvelope({ topic: message.topic, payload: message.payload, receivedAtMs: message.receivedAtMs, qos: message.qos, retain: message.retain })
-    const record = buildRecord(limits.topic, key, encodeEnvelope(envelope))
+    const record = buildRecord(limits.topic, key, encodeEnvelopeOf({ topic: message.topic, payload: message.payload, receivedAtMs: message.receivedAtMs, qos: message.qos, retain: message.retain }))
     const size = recordBytes(record)
     if (size > limits.maxRecordBytes) {
       return deadLetter(message, key, limits, ErrorCodes.RECORD_TOO_LARGE,
