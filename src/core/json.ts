@@ -1,7 +1,7 @@
-/** Strict UTF-8 decoding: null for invalid UTF-8. A leading BOM is kept, so bytes round-trip. */
 // One decoder for every call: decode() without { stream: true } keeps no state between calls.
 const UTF8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
 
+/** Strict UTF-8 decoding: null for invalid UTF-8. A leading BOM is kept, so bytes round-trip. */
 export function decodeUtf8 (bytes: Uint8Array): string | null {
   try {
     return UTF8.decode(bytes)
