@@ -1,4 +1,5 @@
 import postgres from 'postgres'
+import { exponentialDelay } from '../adapters/backoff.ts'
 import { ErrorCodes, F2Error } from '../core/errors.ts'
 import { fail, type Result } from '../core/result.ts'
 import type { SensorDefinition } from '../core/sensor.ts'
@@ -59,7 +60,8 @@ export class RegistryStore {
   #listening = false
   #closed = true
   #retryTimer: NodeJS.Timeout | undefined
-  #retryDelay: number
+  /** Failed LISTENs in a row: the exponent of the next retry's delay. */
+  #listenFailures = 0
 
   constructor (sql: postgres.Sql, options: RegistryStoreOptions = {}) {
     this.#sql = sql
@@ -68,7 +70,6 @@ export class RegistryStore {
     const negativeTtl = options.negativeTtlMs ?? 5_000
     const maxEntries = options.maxEntries ?? 10_000
     const now = options.now ?? Date.now
-    this.#retryDelay = options.listenRetryMs ?? 500
     this.#sensors = new LoadingCache({ maxEntries, now, ttlOf: r => (r.ok ? ttl : negativeTtl) })
     this.#controllers = new LoadingCache({ maxEntries, now, ttlOf: c => (c === null ? negativeTtl : ttl) })
   }
@@ -189,7 +190,7 @@ export class RegistryStore {
       await this.#listenSql.unsafe(`LISTEN ${REGISTRY_CHANNEL}`)
       if (this.#closed) return
       this.#listening = true
-      this.#retryDelay = this.#options.listenRetryMs ?? 500
+      this.#listenFailures = 0
       this.invalidate('listen')
     } catch (err) {
       this.#listening = false
@@ -201,8 +202,7 @@ export class RegistryStore {
 
   #scheduleListen (): void {
     if (this.#closed || this.#retryTimer !== undefined) return
-    const delay = this.#retryDelay
-    this.#retryDelay = Math.min(delay * 2, 30_000)
+    const delay = exponentialDelay(this.#listenFailures++, this.#options.listenRetryMs ?? 500, 30_000)
     this.#retryTimer = setTimeout(() => { void this.#listen() }, delay)
     this.#retryTimer.unref()
   }
