@@ -155,7 +155,7 @@ export async function produce (producer: KafkaProducer, records: KafkaRecord[]):
  * True when the cluster answers a metadata request (for `topics` when given, which must
  * then all exist) within `timeoutMs`. Used by `/readyz`; never throws.
  */
-export async function kafkaReady (client: { metadata: Producer['metadata'] }, topics: string[] = [], timeoutMs = 3000): Promise<boolean> {
+export async function kafkaTopicsReady (client: { metadata: Producer['metadata'] }, topics: string[] = [], timeoutMs = 3000): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined
   try {
     const timeout = new Promise<never>((_resolve, reject) => {

@@ -3,9 +3,10 @@ import { exponentialDelay } from '../adapters/backoff.ts'
 import { ErrorCodes, F2Error } from '../core/errors.ts'
 import { fail, type Result } from '../core/result.ts'
 import type { SensorDefinition } from '../core/sensor.ts'
+import { normalizeMacLenient } from '../core/topic.ts'
 import { describePgError, sqlState } from '../storage/pg-errors.ts'
 import { LoadingCache } from './cache.ts'
-import { CONTROLLER_SQL, normalizeMac, SENSOR_SQL, sensorFromRows, type SensorRow } from './queries.ts'
+import { CONTROLLER_SQL, SENSOR_SQL, sensorFromRows, type SensorRow } from './queries.ts'
 
 /** The channel the registry's triggers (sql/registry/003_change_notifications.sql) notify. */
 export const REGISTRY_CHANNEL = 'registry_changed'
@@ -115,7 +116,8 @@ export class RegistryStore {
 
   /** The controller registered with `mac` (any case, with or without ':' / '-'), or null. */
   async resolveController (mac: string): Promise<ControllerInfo | null> {
-    const key = normalizeMac(mac)
+    const key = normalizeMacLenient(mac)
+    if (key === null) return null
     const cached = this.#controllers.peek(key)
     if (cached !== undefined) {
       this.#options.onHit?.('controller')
@@ -123,7 +125,6 @@ export class RegistryStore {
     }
     this.#options.onMiss?.('controller')
     return await this.#controllers.load(key, async () => {
-      if (key === '') return null
       const rows = await this.#query<{ device_id: number, name: string | null }>(CONTROLLER_SQL, [key])
       const row = rows[0]
       return row === undefined ? null : { deviceId: row.device_id, mac: key, name: row.name }
@@ -132,7 +133,8 @@ export class RegistryStore {
 
   /** The sensor wired at `mac` / connector / pin position with its template's data points. */
   async resolveSensor (mac: string, connector: number, pin: number): Promise<Result<SensorDefinition>> {
-    const norm = normalizeMac(mac)
+    const norm = normalizeMacLenient(mac)
+    if (norm === null) return fail(ErrorCodes.REGISTRY_UNKNOWN_CONTROLLER, 'not a MAC address', { mac: mac.slice(0, 40), connector, pin })
     const key = `${norm}|${connector}|${pin}`
     const cached = this.#sensors.peek(key)
     if (cached !== undefined) {
@@ -141,7 +143,6 @@ export class RegistryStore {
     }
     this.#options.onMiss?.('sensor')
     return await this.#sensors.load(key, async () => {
-      if (norm === '') return fail(ErrorCodes.REGISTRY_UNKNOWN_CONTROLLER, 'empty controller MAC', { mac, connector, pin })
       // Numbers outside the columns' range cannot be wired; query with -1 so the answer
       // still tells an unknown controller from an unwired pin.
       const inRange = (n: number): boolean => Number.isSafeInteger(n) && n >= 0 && n <= 32767

@@ -42,7 +42,7 @@ async function withAdmin<T> (cfg: StackConfig, fn: (admin: Admin) => Promise<T>)
 }
 
 /** Ready means the broker answers a metadata request and has registered itself. */
-export async function kafkaReady (cfg: StackConfig): Promise<boolean> {
+export async function kafkaBrokerUp (cfg: StackConfig): Promise<boolean> {
   return withAdmin(cfg, async admin => (await admin.metadata({ topics: [] })).brokers.size > 0)
 }
 
@@ -112,7 +112,7 @@ export function kafkaComponent (): Component {
         ],
         cwd: run,
         logFile: join(logs, 'stdout.log'),
-        ready: signal => waitUntil('Kafka to answer metadata requests', () => kafkaReady(cfg), { timeoutMs: 90_000, intervalMs: 500, signal })
+        ready: signal => waitUntil('Kafka to answer metadata requests', () => kafkaBrokerUp(cfg), { timeoutMs: 90_000, intervalMs: 500, signal })
       }
     },
     async afterReady (ctx) {

@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { jitteredDelay } from '../../adapters/backoff.ts'
-import { buildRecord, createProducer, kafkaReady, produce, type KafkaProducer } from '../../adapters/kafka.ts'
+import { buildRecord, createProducer, kafkaTopicsReady, produce, type KafkaProducer } from '../../adapters/kafka.ts'
 import { BatchConsumer, commitOffsets, partitionKey, type RawMessage, type TopicPartitionOffset } from '../../adapters/kafka-consumer.ts'
 import type { Service } from '../../adapters/lifecycle.ts'
 import type { Logger } from '../../adapters/logger.ts'
@@ -370,7 +370,7 @@ export class FleetStage implements Service {
   async #probeProducer (producer: KafkaProducer): Promise<void> {
     const topic = this.#deps.config.stateTopic
     for (let attempt = 0; !this.#stopping; attempt++) {
-      if (await kafkaReady(producer, [topic])) {
+      if (await kafkaTopicsReady(producer, [topic])) {
         this.#producerReady = true
         return
       }

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto'
 import { performance } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { jitteredDelay } from '../../adapters/backoff.ts'
-import { buildRecord, createProducer, isRecordRejection, kafkaReady, RECORD_OVERHEAD_BYTES, type KafkaProducer, type KafkaRecord } from '../../adapters/kafka.ts'
+import { buildRecord, createProducer, isRecordRejection, kafkaTopicsReady, RECORD_OVERHEAD_BYTES, type KafkaProducer, type KafkaRecord } from '../../adapters/kafka.ts'
 import { BatchConsumer, commitOffsets, type RawMessage } from '../../adapters/kafka-consumer.ts'
 import type { Logger } from '../../adapters/logger.ts'
 import type { Service } from '../../adapters/lifecycle.ts'
@@ -418,7 +418,7 @@ export class ProcessorStage implements Service {
   async #probeProducer (producer: KafkaProducer): Promise<void> {
     const { outputTopic, deadLetterTopic } = this.#deps.config
     for (let attempt = 0; ; attempt++) {
-      const ok = await kafkaReady(producer, [outputTopic, deadLetterTopic])
+      const ok = await kafkaTopicsReady(producer, [outputTopic, deadLetterTopic])
       // Checked after the first await: the caller stores the producer once it is created.
       if (this.#stopping || this.#producer !== producer) return
       if (ok) {
