@@ -14,7 +14,7 @@ export type KafkaRecord = MessageToProduce<Buffer, Buffer, string, Buffer>
 
 /**
  * The broker's `message.max.bytes`, the largest record batch it accepts (Kafka's default,
- * set explicitly): rendered into stack/kafka/server.properties, mirrored in
+ * set explicitly): rendered into templates/kafka/server.properties, mirrored in
  * docker-compose.yml (a test keeps them equal), and the default record limit of every stage.
  */
 export const KAFKA_MESSAGE_MAX_BYTES = 1_048_588

@@ -15,7 +15,7 @@ export function renderServerProperties (template: string, given: Record<string, 
   const values: Record<string, string | number> = { MESSAGE_MAX_BYTES: KAFKA_MESSAGE_MAX_BYTES, ...given }
   return template.replace(/\$\{([A-Z_]+)\}/g, (whole, key: string) => {
     const value = values[key]
-    if (value === undefined) throw new F2Error(ErrorCodes.STACK_START_FAILED, `stack/kafka/server.properties uses unknown placeholder ${whole}`)
+    if (value === undefined) throw new F2Error(ErrorCodes.STACK_START_FAILED, `templates/kafka/server.properties uses unknown placeholder ${whole}`)
     return String(value)
   })
 }
@@ -85,12 +85,12 @@ export function kafkaComponent (): Component {
       for (const dir of [run, data, logs]) mkdirSync(dir, { recursive: true })
       const libs = kafkaLibsDir(paths)
       const java = javaBinary()
-      const template = readFileSync(join(paths.root, 'stack', 'kafka', 'server.properties'), 'utf8')
+      const template = readFileSync(join(paths.root, 'templates', 'kafka', 'server.properties'), 'utf8')
       const properties = join(run, 'server.properties')
       writeFileSync(properties, renderServerProperties(template, {
         KAFKA_PORT: cfg.kafkaPort, CONTROLLER_PORT: cfg.kafkaControllerPort, DATA_DIR: data, KAFKA_PARTITIONS: cfg.kafkaPartitions
       }))
-      const log4j = [`-Dlog4j2.configurationFile=${join(paths.root, 'stack', 'kafka', 'log4j2.yaml')}`, `-Dkafka.logs.dir=${logs}`]
+      const log4j = [`-Dlog4j2.configurationFile=${join(paths.root, 'templates', 'kafka', 'log4j2.yaml')}`, `-Dkafka.logs.dir=${logs}`]
       if (!existsSync(join(data, 'meta.properties'))) {
         const clusterId = newClusterId()
         ctx.logger.info({ process: 'kafka', data, clusterId }, 'formatting KRaft storage')
@@ -105,7 +105,7 @@ export function kafkaComponent (): Component {
           `-Xms${Math.min(256, cfg.kafkaHeapMb)}m`, `-Xmx${cfg.kafkaHeapMb}m`,
           '-XX:+UseG1GC', '-XX:MaxGCPauseMillis=20', '-XX:+ExitOnOutOfMemoryError',
           '-Djava.awt.headless=true',
-          `-javaagent:${agent}=127.0.0.1:${cfg.jmxExporterPort}:${join(paths.root, 'stack', 'kafka', 'jmx-exporter.yml')}`,
+          `-javaagent:${agent}=127.0.0.1:${cfg.jmxExporterPort}:${join(paths.root, 'templates', 'kafka', 'jmx-exporter.yml')}`,
           ...log4j,
           '-cp', join(libs, '*'),
           'kafka.Kafka', properties

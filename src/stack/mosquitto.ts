@@ -44,12 +44,12 @@ export interface MosquittoConfValues {
   deviceBind: string
 }
 
-/** stack/mosquitto/mosquitto.conf with its {{placeholders}} filled in. */
+/** templates/mosquitto/mosquitto.conf with its {{placeholders}} filled in. */
 export function renderMosquittoConf (root: string, values: MosquittoConfValues): string {
-  const base = readFileSync(join(root, 'stack', 'mosquitto', 'mosquitto.conf'), 'utf8')
+  const base = readFileSync(join(root, 'templates', 'mosquitto', 'mosquitto.conf'), 'utf8')
   return base.replace(/\{\{(\w+)\}\}/g, (_, key: string) => {
     const v = (values as unknown as Record<string, string | undefined>)[key]
-    if (v === undefined) throw new Error(`stack/mosquitto/mosquitto.conf: unknown placeholder {{${key}}}`)
+    if (v === undefined) throw new Error(`templates/mosquitto/mosquitto.conf: unknown placeholder {{${key}}}`)
     return v
   })
 }
