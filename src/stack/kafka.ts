@@ -8,6 +8,7 @@ import { ErrorCodes, F2Error } from '../core/errors.ts'
 import type { Component, StackContext } from './component.ts'
 import type { StackConfig } from './config.ts'
 import { javaBinary, kafkaLibsDir } from './provision.ts'
+import { templatePath } from './templates.ts'
 import { waitUntil } from './wait.ts'
 
 /** Fills the template's placeholders; the broker's record limit is the stages' (KAFKA_MESSAGE_MAX_BYTES). */
@@ -85,12 +86,12 @@ export function kafkaComponent (): Component {
       for (const dir of [run, data, logs]) mkdirSync(dir, { recursive: true })
       const libs = kafkaLibsDir(paths)
       const java = javaBinary()
-      const template = readFileSync(join(paths.root, 'templates', 'kafka', 'server.properties'), 'utf8')
+      const template = readFileSync(templatePath(paths.root, 'kafka', 'server.properties'), 'utf8')
       const properties = join(run, 'server.properties')
       writeFileSync(properties, renderServerProperties(template, {
         KAFKA_PORT: cfg.kafkaPort, CONTROLLER_PORT: cfg.kafkaControllerPort, DATA_DIR: data, KAFKA_PARTITIONS: cfg.kafkaPartitions
       }))
-      const log4j = [`-Dlog4j2.configurationFile=${join(paths.root, 'templates', 'kafka', 'log4j2.yaml')}`, `-Dkafka.logs.dir=${logs}`]
+      const log4j = [`-Dlog4j2.configurationFile=${templatePath(paths.root, 'kafka', 'log4j2.yaml')}`, `-Dkafka.logs.dir=${logs}`]
       if (!existsSync(join(data, 'meta.properties'))) {
         const clusterId = newClusterId()
         ctx.logger.info({ process: 'kafka', data, clusterId }, 'formatting KRaft storage')
@@ -105,7 +106,7 @@ export function kafkaComponent (): Component {
           `-Xms${Math.min(256, cfg.kafkaHeapMb)}m`, `-Xmx${cfg.kafkaHeapMb}m`,
           '-XX:+UseG1GC', '-XX:MaxGCPauseMillis=20', '-XX:+ExitOnOutOfMemoryError',
           '-Djava.awt.headless=true',
-          `-javaagent:${agent}=127.0.0.1:${cfg.jmxExporterPort}:${join(paths.root, 'templates', 'kafka', 'jmx-exporter.yml')}`,
+          `-javaagent:${agent}=127.0.0.1:${cfg.jmxExporterPort}:${templatePath(paths.root, 'kafka', 'jmx-exporter.yml')}`,
           ...log4j,
           '-cp', join(libs, '*'),
           'kafka.Kafka', properties

@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import type { Logger } from '../adapters/logger.ts'
 import { ErrorCodes, F2Error } from '../core/errors.ts'
 import type { StackPaths } from './config.ts'
+import { templatePath } from './templates.ts'
 import { isRoot, systemUser } from './users.ts'
 
 /** Debian packages the native stack runs on. */
@@ -85,7 +86,7 @@ export function javaBinary (): string {
   return 'java'
 }
 
-const pomPath = (paths: StackPaths): string => join(paths.root, 'templates', 'kafka', 'pom.xml')
+const pomPath = (paths: StackPaths): string => templatePath(paths.root, 'kafka', 'pom.xml')
 
 export function kafkaVersion (paths: StackPaths): string {
   const match = /<kafka\.version>([^<]+)<\/kafka\.version>/.exec(readFileSync(pomPath(paths), 'utf8'))
