@@ -6,7 +6,7 @@
  *
  * A setting is `changes:N` (autosave_on_changes true, autosave_interval N: a save after every
  * N changes) or `seconds:N` (a save every N seconds); `seconds:30` is the baseline and always
- * runs. The stack's own setting (stack/mosquitto/mosquitto.conf) is marked in the report.
+ * runs. The stack's own setting (templates/mosquitto/mosquitto.conf) is marked in the report.
  *
  * Per setting and scenario, `publishers` clients (one per controller, 50 by default) send QoS 1
  * messages as fast as `window` (4) in flight each allow:

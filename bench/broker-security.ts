@@ -1,6 +1,6 @@
 /**
  * What broker security costs: the same load against Mosquitto as it was (anonymous, plain,
- * no topic rules: "open") and as shipped (stack/mosquitto/mosquitto.conf: every controller
+ * no topic rules: "open") and as shipped (templates/mosquitto/mosquitto.conf: every controller
  * its own account and topics, over plain MQTT and over TLS), in one sitting.
  *
  *   npm run bench:broker -- [--devices 100] [--seconds 15] [--window 20]

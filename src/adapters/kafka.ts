@@ -14,7 +14,7 @@ export type KafkaRecord = MessageToProduce<Buffer, Buffer, string, Buffer>
 
 /**
  * The broker's `message.max.bytes`, the largest record batch it accepts (Kafka's default,
- * set explicitly): rendered into stack/kafka/server.properties, mirrored in
+ * set explicitly): rendered into templates/kafka/server.properties, mirrored in
  * docker-compose.yml (a test keeps them equal), and the default record limit of every stage.
  */
 export const KAFKA_MESSAGE_MAX_BYTES = 1_048_588
@@ -152,19 +152,10 @@ export async function produce (producer: KafkaProducer, records: KafkaRecord[]):
 }
 
 /**
- * Sends one dead-letter record (already encoded by the caller, e.g. with
- * core/dead-letter.ts) to `topic`, keyed like the original so it sorts beside it.
- * The `reason` is also set as a header so tools can filter without parsing the value.
- */
-export async function produceDeadLetter (producer: KafkaProducer, topic: string, encoded: Buffer, reason: string, key: string | Buffer | null): Promise<void> {
-  await produce(producer, [buildRecord(topic, key, encoded, { reason })])
-}
-
-/**
  * True when the cluster answers a metadata request (for `topics` when given, which must
  * then all exist) within `timeoutMs`. Used by `/readyz`; never throws.
  */
-export async function kafkaReady (client: { metadata: Producer['metadata'] }, topics: string[] = [], timeoutMs = 3000): Promise<boolean> {
+export async function kafkaTopicsReady (client: { metadata: Producer['metadata'] }, topics: string[] = [], timeoutMs = 3000): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined
   try {
     const timeout = new Promise<never>((_resolve, reject) => {
@@ -177,10 +168,4 @@ export async function kafkaReady (client: { metadata: Producer['metadata'] }, to
   } finally {
     clearTimeout(timer)
   }
-}
-
-/** Exponential backoff with full jitter: a random delay in [base, min(max, base·2^attempt)]. */
-export function backoffDelay (attempt: number, baseMs: number, maxMs: number, random: () => number = Math.random): number {
-  const ceiling = Math.min(maxMs, baseMs * 2 ** Math.min(attempt, 30))
-  return Math.round(baseMs + random() * Math.max(0, ceiling - baseMs))
 }

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs'
 import { connect, type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt'
-import { backoffDelay } from './kafka.ts'
+import { jitteredDelay } from './backoff.ts'
 
 /**
  * MQTT v5 client factory shared by the stages.
@@ -244,7 +244,7 @@ export function createMqttClient (options: MqttOptions): MqttHandle {
     release()
     options.onDisconnect?.(undefined)
     if (closing || reconnectTimer !== undefined) return
-    const delay = backoffDelay(attempts++, options.reconnectMinMs ?? 500, options.reconnectMaxMs ?? 30_000, random)
+    const delay = jitteredDelay(attempts++, options.reconnectMinMs ?? 500, options.reconnectMaxMs ?? 30_000, random)
     reconnectTimer = setTimeout(() => {
       reconnectTimer = undefined
       if (!closing) client.reconnect()

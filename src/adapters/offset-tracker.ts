@@ -68,13 +68,3 @@ export function commitOffsets (records: Iterable<PositionedRecord>): TopicPartit
   }
   return [...next.values()].sort((a, b) => a.topic < b.topic ? -1 : a.topic > b.topic ? 1 : a.partition - b.partition)
 }
-
-/** Sum of per-partition lags from an end-offsets map and a committed-offsets map. */
-export function totalLag (endOffsets: ReadonlyMap<string, bigint>, committed: ReadonlyMap<string, bigint>): bigint {
-  let lag = 0n
-  for (const [key, end] of endOffsets) {
-    const done = committed.get(key) ?? 0n
-    if (end > done) lag += end - (done < 0n ? 0n : done)
-  }
-  return lag
-}

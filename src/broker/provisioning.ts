@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { ErrorCodes, F2Error } from '../core/errors.ts'
-import { normalizeMac } from '../core/topic.ts'
+import { normalizeMacLenient } from '../core/topic.ts'
 import type { BrokerControl } from './control.ts'
 import { controllerAccount, grantControllerCommands, revokeControllerCommands, type Command } from './dynsec.ts'
 import { issueClientCertificate, type PkiPaths } from './pki.ts'
@@ -25,7 +25,7 @@ export interface IssuedCredentials {
 }
 
 function mac (raw: string): string {
-  const m = normalizeMac(String(raw))
+  const m = normalizeMacLenient(String(raw))
   if (m === null) throw new F2Error(ErrorCodes.REGISTRY_INVALID_CHANGE, `not a MAC address: '${String(raw).slice(0, 40)}'`)
   return m
 }

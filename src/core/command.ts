@@ -14,7 +14,6 @@ export type CommandKind = (typeof COMMAND_KINDS)[number]
 /** accepted → sent → confirmed | failed | expired; the last three are final. */
 export const COMMAND_STATES = ['accepted', 'sent', 'confirmed', 'failed', 'expired'] as const
 export type CommandState = (typeof COMMAND_STATES)[number]
-export const FINAL_COMMAND_STATES: readonly CommandState[] = ['confirmed', 'failed', 'expired']
 
 /**
  * Time to live in seconds. The default is short because a door strike opened or a siren

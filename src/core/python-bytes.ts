@@ -91,8 +91,6 @@ export type ReaderBytes = { kind: 'scan'; text: string } | { kind: 'frame'; hex:
 
 const STX = 0x02
 const ETX = 0x03
-/** Longest scan the reader sends (f2-protocol.md); informative, not enforced. */
-export const READER_SCAN_MAX_CHARS = 1023
 
 function printableText (bytes: Uint8Array): string | null {
   let text: string

@@ -59,6 +59,15 @@ export function normalizeMac (input: string): string | null {
 }
 
 /**
+ * normalizeMac for a MAC typed by a person or stored by one in the registry: ':' and '-'
+ * are dropped wherever they stand (`E4:FD:45-F6:54:BE`, `e4-fd-45-f6-54-be`), then the
+ * strict rules apply. Topics never go through this: a device spells its MAC one way.
+ */
+export function normalizeMacLenient (input: string): string | null {
+  return normalizeMac(input.replace(/[:-]/g, ''))
+}
+
+/**
  * The controller MAC of a topic whose second level is `f2-<mac>`, whatever the rest of
  * the topic looks like (so unknown components can still be attributed to a device).
  */

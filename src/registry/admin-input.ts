@@ -1,7 +1,7 @@
 import { z } from 'zod'
 import { checkDataPointDef, parseDataEncoding } from '../core/datapoint.ts'
 import { ErrorCodes, F2Error } from '../core/errors.ts'
-import { normalizeMac } from './queries.ts'
+import { normalizeMacLenient } from '../core/topic.ts'
 
 /** A data point of a template, as registry tools accept it (JSON files use these names). */
 export const dataPointInputSchema = z.strictObject({
@@ -36,8 +36,8 @@ export function invalidChange (message: string, details?: Record<string, unknown
 
 /** Lowercase 12-digit hex; throws F2_REGISTRY_INVALID_CHANGE otherwise. */
 export function checkMac (mac: string): string {
-  const norm = normalizeMac(String(mac))
-  if (!/^[0-9a-f]{12}$/.test(norm)) throw invalidChange(`not a MAC address: '${String(mac).slice(0, 40)}'`, { mac })
+  const norm = normalizeMacLenient(String(mac))
+  if (norm === null) throw invalidChange(`not a MAC address: '${String(mac).slice(0, 40)}'`, { mac })
   return norm
 }
 

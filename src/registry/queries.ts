@@ -9,11 +9,6 @@ import type { SensorDefinition } from '../core/sensor.ts'
  */
 export const MAC_SQL = `lower(replace(replace(c."MacAddress", ':', ''), '-', ''))`
 
-/** Lowercase hex without separators, as the resolver and the F2 topics spell a MAC. */
-export function normalizeMac (mac: string): string {
-  return mac.trim().toLowerCase().replace(/[:-]/g, '')
-}
-
 /** $1 = normalised MAC. The lowest DeviceId wins if a MAC was registered twice. */
 export const CONTROLLER_SQL = `
 SELECT c."DeviceId"::int AS device_id, c."DeviceName" AS name

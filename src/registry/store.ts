@@ -1,10 +1,12 @@
 import postgres from 'postgres'
+import { exponentialDelay } from '../adapters/backoff.ts'
 import { ErrorCodes, F2Error } from '../core/errors.ts'
 import { fail, type Result } from '../core/result.ts'
 import type { SensorDefinition } from '../core/sensor.ts'
+import { normalizeMacLenient } from '../core/topic.ts'
 import { describePgError, sqlState } from '../storage/pg-errors.ts'
 import { LoadingCache } from './cache.ts'
-import { CONTROLLER_SQL, normalizeMac, SENSOR_SQL, sensorFromRows, type SensorRow } from './queries.ts'
+import { CONTROLLER_SQL, SENSOR_SQL, sensorFromRows, type SensorRow } from './queries.ts'
 
 /** The channel the registry's triggers (sql/registry/003_change_notifications.sql) notify. */
 export const REGISTRY_CHANNEL = 'registry_changed'
@@ -59,7 +61,8 @@ export class RegistryStore {
   #listening = false
   #closed = true
   #retryTimer: NodeJS.Timeout | undefined
-  #retryDelay: number
+  /** Failed LISTENs in a row: the exponent of the next retry's delay. */
+  #listenFailures = 0
 
   constructor (sql: postgres.Sql, options: RegistryStoreOptions = {}) {
     this.#sql = sql
@@ -68,7 +71,6 @@ export class RegistryStore {
     const negativeTtl = options.negativeTtlMs ?? 5_000
     const maxEntries = options.maxEntries ?? 10_000
     const now = options.now ?? Date.now
-    this.#retryDelay = options.listenRetryMs ?? 500
     this.#sensors = new LoadingCache({ maxEntries, now, ttlOf: r => (r.ok ? ttl : negativeTtl) })
     this.#controllers = new LoadingCache({ maxEntries, now, ttlOf: c => (c === null ? negativeTtl : ttl) })
   }
@@ -114,7 +116,8 @@ export class RegistryStore {
 
   /** The controller registered with `mac` (any case, with or without ':' / '-'), or null. */
   async resolveController (mac: string): Promise<ControllerInfo | null> {
-    const key = normalizeMac(mac)
+    const key = normalizeMacLenient(mac)
+    if (key === null) return null
     const cached = this.#controllers.peek(key)
     if (cached !== undefined) {
       this.#options.onHit?.('controller')
@@ -122,7 +125,6 @@ export class RegistryStore {
     }
     this.#options.onMiss?.('controller')
     return await this.#controllers.load(key, async () => {
-      if (key === '') return null
       const rows = await this.#query<{ device_id: number, name: string | null }>(CONTROLLER_SQL, [key])
       const row = rows[0]
       return row === undefined ? null : { deviceId: row.device_id, mac: key, name: row.name }
@@ -131,7 +133,8 @@ export class RegistryStore {
 
   /** The sensor wired at `mac` / connector / pin position with its template's data points. */
   async resolveSensor (mac: string, connector: number, pin: number): Promise<Result<SensorDefinition>> {
-    const norm = normalizeMac(mac)
+    const norm = normalizeMacLenient(mac)
+    if (norm === null) return fail(ErrorCodes.REGISTRY_UNKNOWN_CONTROLLER, 'not a MAC address', { mac: mac.slice(0, 40), connector, pin })
     const key = `${norm}|${connector}|${pin}`
     const cached = this.#sensors.peek(key)
     if (cached !== undefined) {
@@ -140,7 +143,6 @@ export class RegistryStore {
     }
     this.#options.onMiss?.('sensor')
     return await this.#sensors.load(key, async () => {
-      if (norm === '') return fail(ErrorCodes.REGISTRY_UNKNOWN_CONTROLLER, 'empty controller MAC', { mac, connector, pin })
       // Numbers outside the columns' range cannot be wired; query with -1 so the answer
       // still tells an unknown controller from an unwired pin.
       const inRange = (n: number): boolean => Number.isSafeInteger(n) && n >= 0 && n <= 32767
@@ -189,7 +191,7 @@ export class RegistryStore {
       await this.#listenSql.unsafe(`LISTEN ${REGISTRY_CHANNEL}`)
       if (this.#closed) return
       this.#listening = true
-      this.#retryDelay = this.#options.listenRetryMs ?? 500
+      this.#listenFailures = 0
       this.invalidate('listen')
     } catch (err) {
       this.#listening = false
@@ -201,8 +203,7 @@ export class RegistryStore {
 
   #scheduleListen (): void {
     if (this.#closed || this.#retryTimer !== undefined) return
-    const delay = this.#retryDelay
-    this.#retryDelay = Math.min(delay * 2, 30_000)
+    const delay = exponentialDelay(this.#listenFailures++, this.#options.listenRetryMs ?? 500, 30_000)
     this.#retryTimer = setTimeout(() => { void this.#listen() }, delay)
     this.#retryTimer.unref()
   }

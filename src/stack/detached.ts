@@ -133,16 +133,17 @@ async function downLocked (ctx: StackContext, timeoutMs: number): Promise<boolea
   return true
 }
 
-export interface ComponentStatus { name: string, pid?: number, alive: boolean, ports: Record<number, boolean> }
+/** One infrastructure component as `stack status` reports it: its process and which of its ports answer. */
+export interface InfrastructureStatus { name: string, pid?: number, alive: boolean, ports: Record<number, boolean> }
 
 export interface StatusReport {
   owner?: { pid: number, mode: string, status: string, alive: boolean, error?: string }
-  components: ComponentStatus[]
+  components: InfrastructureStatus[]
 }
 
 export async function status (ctx: StackContext): Promise<StatusReport> {
   const state = readState(ctx.paths.stateFile)
-  const components: ComponentStatus[] = []
+  const components: InfrastructureStatus[] = []
   for (const component of infrastructure()) {
     const proc = state?.processes[component.name]
     const ports: Record<number, boolean> = {}

@@ -21,10 +21,6 @@ export function infrastructure (): Component[] {
   ]
 }
 
-export function allPorts (ctx: StackContext, components = infrastructure()): number[] {
-  return components.flatMap(c => [...c.ports(ctx.cfg)])
-}
-
 /**
  * Starts each component under `supervisor`, one at a time: its ports must be free, it must
  * pass its readiness check, and its `afterReady` step must succeed before the next starts.

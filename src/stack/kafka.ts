@@ -8,6 +8,7 @@ import { ErrorCodes, F2Error } from '../core/errors.ts'
 import type { Component, StackContext } from './component.ts'
 import type { StackConfig } from './config.ts'
 import { javaBinary, kafkaLibsDir } from './provision.ts'
+import { templatePath } from './templates.ts'
 import { waitUntil } from './wait.ts'
 
 /** Fills the template's placeholders; the broker's record limit is the stages' (KAFKA_MESSAGE_MAX_BYTES). */
@@ -15,7 +16,7 @@ export function renderServerProperties (template: string, given: Record<string, 
   const values: Record<string, string | number> = { MESSAGE_MAX_BYTES: KAFKA_MESSAGE_MAX_BYTES, ...given }
   return template.replace(/\$\{([A-Z_]+)\}/g, (whole, key: string) => {
     const value = values[key]
-    if (value === undefined) throw new F2Error(ErrorCodes.STACK_START_FAILED, `stack/kafka/server.properties uses unknown placeholder ${whole}`)
+    if (value === undefined) throw new F2Error(ErrorCodes.STACK_START_FAILED, `templates/kafka/server.properties uses unknown placeholder ${whole}`)
     return String(value)
   })
 }
@@ -42,7 +43,7 @@ async function withAdmin<T> (cfg: StackConfig, fn: (admin: Admin) => Promise<T>)
 }
 
 /** Ready means the broker answers a metadata request and has registered itself. */
-export async function kafkaReady (cfg: StackConfig): Promise<boolean> {
+export async function kafkaBrokerUp (cfg: StackConfig): Promise<boolean> {
   return withAdmin(cfg, async admin => (await admin.metadata({ topics: [] })).brokers.size > 0)
 }
 
@@ -85,12 +86,12 @@ export function kafkaComponent (): Component {
       for (const dir of [run, data, logs]) mkdirSync(dir, { recursive: true })
       const libs = kafkaLibsDir(paths)
       const java = javaBinary()
-      const template = readFileSync(join(paths.root, 'stack', 'kafka', 'server.properties'), 'utf8')
+      const template = readFileSync(templatePath(paths.root, 'kafka', 'server.properties'), 'utf8')
       const properties = join(run, 'server.properties')
       writeFileSync(properties, renderServerProperties(template, {
         KAFKA_PORT: cfg.kafkaPort, CONTROLLER_PORT: cfg.kafkaControllerPort, DATA_DIR: data, KAFKA_PARTITIONS: cfg.kafkaPartitions
       }))
-      const log4j = [`-Dlog4j2.configurationFile=${join(paths.root, 'stack', 'kafka', 'log4j2.yaml')}`, `-Dkafka.logs.dir=${logs}`]
+      const log4j = [`-Dlog4j2.configurationFile=${templatePath(paths.root, 'kafka', 'log4j2.yaml')}`, `-Dkafka.logs.dir=${logs}`]
       if (!existsSync(join(data, 'meta.properties'))) {
         const clusterId = newClusterId()
         ctx.logger.info({ process: 'kafka', data, clusterId }, 'formatting KRaft storage')
@@ -105,14 +106,14 @@ export function kafkaComponent (): Component {
           `-Xms${Math.min(256, cfg.kafkaHeapMb)}m`, `-Xmx${cfg.kafkaHeapMb}m`,
           '-XX:+UseG1GC', '-XX:MaxGCPauseMillis=20', '-XX:+ExitOnOutOfMemoryError',
           '-Djava.awt.headless=true',
-          `-javaagent:${agent}=127.0.0.1:${cfg.jmxExporterPort}:${join(paths.root, 'stack', 'kafka', 'jmx-exporter.yml')}`,
+          `-javaagent:${agent}=127.0.0.1:${cfg.jmxExporterPort}:${templatePath(paths.root, 'kafka', 'jmx-exporter.yml')}`,
           ...log4j,
           '-cp', join(libs, '*'),
           'kafka.Kafka', properties
         ],
         cwd: run,
         logFile: join(logs, 'stdout.log'),
-        ready: signal => waitUntil('Kafka to answer metadata requests', () => kafkaReady(cfg), { timeoutMs: 90_000, intervalMs: 500, signal })
+        ready: signal => waitUntil('Kafka to answer metadata requests', () => kafkaBrokerUp(cfg), { timeoutMs: 90_000, intervalMs: 500, signal })
       }
     },
     async afterReady (ctx) {

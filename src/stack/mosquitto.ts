@@ -6,6 +6,7 @@ import { writeDynsecFile } from '../broker/dynsec-file.ts'
 import { ensurePki } from '../broker/pki.ts'
 import { brokerAccount, stackPki, type BrokerAccount } from './broker-accounts.ts'
 import type { Component } from './component.ts'
+import { templatePath } from './templates.ts'
 import { canTraverse, isRoot, ownedDir, systemUser, type SystemUser } from './users.ts'
 import { waitUntil } from './wait.ts'
 
@@ -44,12 +45,12 @@ export interface MosquittoConfValues {
   deviceBind: string
 }
 
-/** stack/mosquitto/mosquitto.conf with its {{placeholders}} filled in. */
+/** templates/mosquitto/mosquitto.conf with its {{placeholders}} filled in. */
 export function renderMosquittoConf (root: string, values: MosquittoConfValues): string {
-  const base = readFileSync(join(root, 'stack', 'mosquitto', 'mosquitto.conf'), 'utf8')
+  const base = readFileSync(templatePath(root, 'mosquitto', 'mosquitto.conf'), 'utf8')
   return base.replace(/\{\{(\w+)\}\}/g, (_, key: string) => {
     const v = (values as unknown as Record<string, string | undefined>)[key]
-    if (v === undefined) throw new Error(`stack/mosquitto/mosquitto.conf: unknown placeholder {{${key}}}`)
+    if (v === undefined) throw new Error(`templates/mosquitto/mosquitto.conf: unknown placeholder {{${key}}}`)
     return v
   })
 }

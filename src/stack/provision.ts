@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import type { Logger } from '../adapters/logger.ts'
 import { ErrorCodes, F2Error } from '../core/errors.ts'
 import type { StackPaths } from './config.ts'
+import { templatePath } from './templates.ts'
 import { isRoot, systemUser } from './users.ts'
 
 /** Debian packages the native stack runs on. */
@@ -85,11 +86,11 @@ export function javaBinary (): string {
   return 'java'
 }
 
-const pomPath = (paths: StackPaths): string => join(paths.root, 'stack', 'kafka', 'pom.xml')
+const pomPath = (paths: StackPaths): string => templatePath(paths.root, 'kafka', 'pom.xml')
 
 export function kafkaVersion (paths: StackPaths): string {
   const match = /<kafka\.version>([^<]+)<\/kafka\.version>/.exec(readFileSync(pomPath(paths), 'utf8'))
-  if (match?.[1] === undefined) throw new F2Error(ErrorCodes.STACK_START_FAILED, 'stack/kafka/pom.xml has no <kafka.version> property')
+  if (match?.[1] === undefined) throw new F2Error(ErrorCodes.STACK_START_FAILED, 'templates/kafka/pom.xml has no <kafka.version> property')
   return match[1]
 }
 
@@ -117,7 +118,7 @@ export function ensureKafkaJars (paths: StackPaths, logger: Logger): string {
   const fd = openSync(logFile, 'a')
   try {
     const out = spawnSync('mvn', ['-B', '-q', '-f', pomPath(paths), 'dependency:copy-dependencies', `-DoutputDirectory=${staging}`], { stdio: ['ignore', fd, fd] })
-    if (out.status !== 0) throw new F2Error(ErrorCodes.STACK_START_FAILED, `Maven could not resolve stack/kafka/pom.xml (exit ${out.status ?? out.signal}); see ${logFile}`)
+    if (out.status !== 0) throw new F2Error(ErrorCodes.STACK_START_FAILED, `Maven could not resolve templates/kafka/pom.xml (exit ${out.status ?? out.signal}); see ${logFile}`)
   } finally {
     closeSync(fd)
   }

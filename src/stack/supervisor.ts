@@ -1,4 +1,5 @@
 import type { ChildProcess } from 'node:child_process'
+import { exponentialDelay } from '../adapters/backoff.ts'
 import type { Logger } from '../adapters/logger.ts'
 import { ErrorCodes, F2Error } from '../core/errors.ts'
 import { spawnProcess, stopPid, type ProcessSpec } from './process.ts'
@@ -44,17 +45,13 @@ export interface Supervisor {
 interface Entry {
   spec: SupervisedSpec
   child: ChildProcess | undefined
-  delayMs: number
+  /** Restarts since the process last ran `resetAfterMs`: the exponent of the next delay. */
+  attempt: number
   timer: NodeJS.Timeout | undefined
   restarts: number
 }
 
-export const defaultBackoff: BackoffOptions = { initialMs: 1_000, maxMs: 30_000, factor: 2, resetAfterMs: 60_000 }
-
-/** The delay before restart number `attempt` (0-based): initial * factor^attempt, capped. */
-export function backoffDelay (attempt: number, options: BackoffOptions = defaultBackoff): number {
-  return Math.min(options.maxMs, options.initialMs * options.factor ** attempt)
-}
+const defaultBackoff: BackoffOptions = { initialMs: 1_000, maxMs: 30_000, factor: 2, resetAfterMs: 60_000 }
 
 export function createSupervisor (options: SupervisorOptions): Supervisor {
   const { logger } = options
@@ -82,9 +79,8 @@ export function createSupervisor (options: SupervisorOptions): Supervisor {
       if (entry.child === child) entry.child = undefined
       changed()
       if (stopping) return
-      if (Date.now() - startedAt >= backoff.resetAfterMs) entry.delayMs = backoff.initialMs
-      const delayMs = entry.delayMs
-      entry.delayMs = Math.min(backoff.maxMs, entry.delayMs * backoff.factor)
+      if (Date.now() - startedAt >= backoff.resetAfterMs) entry.attempt = 0
+      const delayMs = exponentialDelay(entry.attempt++, backoff.initialMs, backoff.maxMs, backoff.factor)
       entry.restarts += 1
       logger.warn({ process: entry.spec.name, code, signal: sig, restartInMs: delayMs, restarts: entry.restarts, log: entry.spec.logFile }, 'process exited, restarting')
       entry.timer = setTimeout(() => {
@@ -99,7 +95,7 @@ export function createSupervisor (options: SupervisorOptions): Supervisor {
     if (stopping) throw new F2Error(ErrorCodes.STACK_START_FAILED, `not starting ${spec.name}: the supervisor is stopping`)
     const child = spawnProcess(spec)
     // Listed at once so that stop() also ends a process still waiting for its readiness check.
-    const entry: Entry = { spec, child, delayMs: backoff.initialMs, timer: undefined, restarts: 0 }
+    const entry: Entry = { spec, child, attempt: 0, timer: undefined, restarts: 0 }
     entries.push(entry)
     changed()
     const abort = new AbortController()

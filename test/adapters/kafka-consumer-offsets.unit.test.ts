@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { commitOffsets, OffsetTracker, partitionKey, totalLag } from '../../src/adapters/offset-tracker.ts'
+import { commitOffsets, OffsetTracker, partitionKey } from '../../src/adapters/offset-tracker.ts'
 
 const rec = (partition: number, offset: number, topic = 't') => ({ topic, partition, offset: BigInt(offset) })
 
@@ -64,13 +64,5 @@ describe('commitOffsets', () => {
       expect(got.length).toBe(expected.size)
       for (const o of got) expect(o.offset).toBe((expected.get(o.partition) as bigint) + 1n)
     }
-  })
-})
-
-describe('totalLag', () => {
-  it('sums end - committed, treating "no commit" as the start', () => {
-    const end = new Map([['t:0', 10n], ['t:1', 5n], ['t:2', 3n]])
-    const committed = new Map([['t:0', 4n], ['t:1', -1n]])
-    expect(totalLag(end, committed)).toBe(6n + 5n + 3n)
   })
 })

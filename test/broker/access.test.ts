@@ -17,7 +17,7 @@ import { connectorEnv, startConnector, waitFor, type TestConnector } from '../st
 import { createTopics, readRecords, uniqueName } from '../stages/connector/kafka-helpers.ts'
 
 /**
- * The broker's access rules against the stack's real Mosquitto (stack/mosquitto/mosquitto.conf,
+ * The broker's access rules against the stack's real Mosquitto (templates/mosquitto/mosquitto.conf,
  * dynamic security plugin): every attack of docs/operations/security.md's threat model, tried
  * as an outsider or a rogue controller would, with controllers provisioned by the registry CLI.
  */

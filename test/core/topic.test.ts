@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { ErrorCodes } from '../../src/core/errors.ts'
-import { extractMac, formatTopic, normalizeMac, parseTopic, type F2Topic } from '../../src/core/topic.ts'
+import { extractMac, formatTopic, normalizeMac, normalizeMacLenient, parseTopic, type F2Topic } from '../../src/core/topic.ts'
 
 const MAC = 'e4fd45f654be'
 
@@ -101,6 +101,12 @@ describe('MAC helpers', () => {
     ['e4-fd-45-f6-54-be', null], ['e4fd45f654', null], ['', null], ['e4:fd:45:f6:54be', null]
   ])('normalizeMac(%j) = %j', (input, expected) => {
     expect(normalizeMac(input)).toBe(expected)
+  })
+  it.each([
+    [' E4:FD:45-F6:54:BE ', MAC], ['e4-fd-45-f6-54-be', MAC], ['e4:fd:45:f6:54be', MAC], ['E4FD45F654BE', MAC],
+    ['e4fd45f654', null], ['', null], ['--', null], ['e4 fd 45 f6 54 be', null], ['g4fd45f654be', null]
+  ])('normalizeMacLenient(%j) = %j', (input, expected) => {
+    expect(normalizeMacLenient(input)).toBe(expected)
   })
   it('extractMac works on topics that do not parse', () => {
     expect(extractMac('tele/f2-E4FD45F654BE/whatever')).toBe(MAC)

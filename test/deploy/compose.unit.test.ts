@@ -83,7 +83,7 @@ describe('compose files', { timeout: 30_000 }, () => {
       if (service.build !== undefined) expect(existsSync(join(service.build.context, service.build.dockerfile ?? 'Dockerfile')), `${name}: build context`).toBe(true)
     }
     expect(checked).toEqual(expect.arrayContaining([
-      'deploy/mosquitto/mosquitto.conf', 'deploy/kafka/create-topics.sh', 'stack/kafka/jmx-exporter.yml',
+      'deploy/mosquitto/mosquitto.conf', 'deploy/kafka/create-topics.sh', 'templates/kafka/jmx-exporter.yml',
       'monitoring/prometheus/prometheus.yml', 'monitoring/prometheus/rules', 'monitoring/alertmanager/alertmanager.yml',
       'monitoring/grafana/provisioning', 'monitoring/grafana/dashboards'
     ]))

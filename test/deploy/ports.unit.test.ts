@@ -94,7 +94,7 @@ describe('ports agree', { timeout: 30_000 }, () => {
     const agentPort = /jmx_prometheus_javaagent\.jar=(\d+):/.exec(String(kafka.KAFKA_OPTS))?.[1]
     expect(containerPorts(services().kafka as ComposeService)).toContain(Number(agentPort))
     // The broker uses the same exporter rules as the native stack.
-    expect(services().kafka?.volumes?.some(v => v.startsWith(`${join(ROOT, 'stack/kafka/jmx-exporter.yml')}:`))).toBe(true)
+    expect(services().kafka?.volumes?.some(v => v.startsWith(`${join(ROOT, 'templates/kafka/jmx-exporter.yml')}:`))).toBe(true)
     for (const [name, service] of Object.entries(services())) {
       const listen = service.command?.find(arg => arg.startsWith('--web.listen-address='))
       if (listen !== undefined) expect(containerPorts(service), name).toContain(Number(listen.split(':').pop()))

@@ -12,7 +12,7 @@ import { freePort } from '../../src/stack/ports.ts'
 
 /**
  * A throw-away Mosquitto on free ports, configured from the shipped
- * stack/mosquitto/mosquitto.conf (accounts, TLS listeners, topic rules) with a CA and
+ * templates/mosquitto/mosquitto.conf (accounts, TLS listeners, topic rules) with a CA and
  * service accounts of its own. The F2 topic grammar fixes every topic by MAC, so on the
  * shared broker a running `npm start` (whose simulator plays the same sample controllers)
  * would feed its readings into a test's connector and take copies of the test's messages
@@ -50,9 +50,9 @@ export interface PrivateMosquittoOptions {
   persistence?: string
 }
 
-/** The persistence settings of the stack's broker (stack/mosquitto/mosquitto.conf), stored under `dir`. */
+/** The persistence settings of the stack's broker (templates/mosquitto/mosquitto.conf), stored under `dir`. */
 export function stackPersistence (dir: string): string {
-  const conf = readFileSync(join(projectRoot(), 'stack', 'mosquitto', 'mosquitto.conf'), 'utf8')
+  const conf = readFileSync(join(projectRoot(), 'templates', 'mosquitto', 'mosquitto.conf'), 'utf8')
   const lines = conf.split('\n').filter(l => /^(persistence|persistence_file|autosave_\w+)\s/.test(l) && !l.includes('{{'))
   return [...lines, `persistence_location ${dir}/`].join('\n')
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { normalizeMac, sensorFromRows, type SensorRow } from '../../src/registry/queries.ts'
+import { sensorFromRows, type SensorRow } from '../../src/registry/queries.ts'
 
 const base: SensorRow = {
   controller_id: 1, controller_name: 'c', pin_id: 10, sensor_id: 4, sensor_name: 's', template_id: 2, template_name: 'Env',
@@ -30,9 +30,5 @@ describe('sensorFromRows', () => {
         { dataPointId: 2, label: 'Humidity', dataFormat: 'Int16', dataEncoding: null, offset: 2, length: 2, prepend: null, append: ' °C', wholeNumber: false, decimals: 2 }
       ]
     })
-  })
-
-  it('normalises MACs', () => {
-    expect(normalizeMac(' E4:FD:45-F6:54:BE ')).toBe('e4fd45f654be')
   })
 })

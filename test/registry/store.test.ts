@@ -84,6 +84,10 @@ describe('RegistryStore against the sample registry', () => {
     }
     expect(await store.resolveController('ABC123DEF456')).toMatchObject({ mac: 'abc123def456', name: 'F2 Controller 2' })
     expect(await store.resolveController('ffffffffffff')).toBeNull()
+    // Not a MAC at all: answered without a query, as an unknown controller.
+    expect(await store.resolveController('e4fd45f654')).toBeNull()
+    const garbage = await store.resolveSensor('not a mac', 1, 1)
+    expect(garbage.ok ? null : garbage.error.code).toBe('F2_REGISTRY_UNKNOWN_CONTROLLER')
   })
 
   it('returns typed failures for unknown controllers, unwired pins and templates without data points', async () => {

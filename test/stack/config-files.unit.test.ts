@@ -55,7 +55,7 @@ describe('Prometheus configs', () => {
 })
 
 describe('Kafka server.properties', () => {
-  const template = read('stack', 'kafka', 'server.properties')
+  const template = read('templates', 'kafka', 'server.properties')
 
   it('renders every placeholder', () => {
     const out = renderServerProperties(template, { KAFKA_PORT: 9092, CONTROLLER_PORT: 9093, DATA_DIR: '/d', KAFKA_PARTITIONS: 3 })

@@ -8,7 +8,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import type { Logger } from '../../src/adapters/logger.ts'
 import { ErrorCodes } from '../../src/core/errors.ts'
 import { isAlive } from '../../src/stack/process.ts'
-import { backoffDelay, createSupervisor, type Supervisor, type SupervisedSpec } from '../../src/stack/supervisor.ts'
+import { createSupervisor, type Supervisor, type SupervisedSpec } from '../../src/stack/supervisor.ts'
 
 let dir: string
 let supervisor: Supervisor | undefined
@@ -38,13 +38,6 @@ afterEach(async () => {
   await supervisor?.stop()
   supervisor = undefined
   rmSync(dir, { recursive: true, force: true })
-})
-
-describe('backoffDelay', () => {
-  it('doubles from the initial delay up to the cap', () => {
-    const options = { initialMs: 100, maxMs: 1_000, factor: 2, resetAfterMs: 60_000 }
-    expect([0, 1, 2, 3, 4, 5].map(n => backoffDelay(n, options))).toEqual([100, 200, 400, 800, 1_000, 1_000])
-  })
 })
 
 describe('supervisor', () => {

@@ -1,5 +1,5 @@
 import { ErrorCodes, F2Error, type ErrorCode } from '../../core/errors.ts'
-import { normalizeMac } from '../../registry/queries.ts'
+import { normalizeMacLenient } from '../../core/topic.ts'
 
 /**
  * Query-string parsing for the read API: pure (the clock comes in as `now`), strict (an
@@ -71,8 +71,8 @@ function single (params: URLSearchParams, allowed: readonly string[]): Map<strin
 
 /** A controller MAC in any usual spelling (case, ':' or '-'), normalised to 12 lowercase hex digits. */
 export function parseMac (raw: string, parameter = 'mac'): string {
-  const mac = raw.length <= 32 ? normalizeMac(raw) : ''
-  if (!/^[0-9a-f]{12}$/.test(mac)) throw invalid(parameter, 'expected a MAC address of 12 hex digits (e.g. e4fd45f654be or E4:FD:45:F6:54:BE)')
+  const mac = raw.length <= 32 ? normalizeMacLenient(raw) : null
+  if (mac === null) throw invalid(parameter, 'expected a MAC address of 12 hex digits (e.g. e4fd45f654be or E4:FD:45:F6:54:BE)')
   return mac
 }
 

@@ -1,4 +1,5 @@
-import { backoffDelay, isRecordRejection, type KafkaRecord } from '../../adapters/kafka.ts'
+import { jitteredDelay } from '../../adapters/backoff.ts'
+import { isRecordRejection, type KafkaRecord } from '../../adapters/kafka.ts'
 
 /** One received message on its way to Kafka; `ack` releases it at the MQTT broker. */
 export interface Pending {
@@ -141,7 +142,7 @@ export function createForwarder (options: ForwarderOptions): Forwarder {
         }
         options.onSendError?.(err, attempt)
         if (stopped) { sendingSince = undefined; return false }
-        await sleep(backoffDelay(attempt, options.retryMinMs, options.retryMaxMs))
+        await sleep(jitteredDelay(attempt, options.retryMinMs, options.retryMaxMs))
         if (stopped) { sendingSince = undefined; return false }
       }
     }

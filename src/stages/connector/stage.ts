@@ -1,4 +1,4 @@
-import { createProducer, kafkaReady, produce, type KafkaProducer } from '../../adapters/kafka.ts'
+import { createProducer, kafkaTopicsReady, produce, type KafkaProducer } from '../../adapters/kafka.ts'
 import type { Logger } from '../../adapters/logger.ts'
 import type { Service } from '../../adapters/lifecycle.ts'
 import { createMqttClient, type InboundMessage, type MqttHandle } from '../../adapters/mqtt.ts'
@@ -118,7 +118,7 @@ export class ConnectorStage implements Service {
 
   async start (): Promise<void> {
     const { config: c, logger, metrics: m } = this.#deps
-    this.#setKafka(await kafkaReady(this.#producer, [c.topic, c.deadLetterTopic], c.requestTimeoutMs))
+    this.#setKafka(await kafkaTopicsReady(this.#producer, [c.topic, c.deadLetterTopic], c.requestTimeoutMs))
     if (!this.#kafkaUp) logger.warn({ brokers: c.brokers, topic: c.topic }, 'Kafka not reachable (or topics missing) at start; messages will wait unacknowledged')
     const options: Parameters<typeof createMqttClient>[0] = {
       url: c.mqttUrl,
@@ -210,6 +210,6 @@ export class ConnectorStage implements Service {
     // A produce that succeeded recently is proof enough; ask only when idle (or failing).
     if (this.#kafkaUp && Date.now() - this.#lastKafkaSuccess < METADATA_CHECK_MS) return
     const c = this.#deps.config
-    this.#setKafka(await kafkaReady(this.#producer, [c.topic, c.deadLetterTopic], c.requestTimeoutMs))
+    this.#setKafka(await kafkaTopicsReady(this.#producer, [c.topic, c.deadLetterTopic], c.requestTimeoutMs))
   }
 }

@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { backoffDelay, buildRecord, createProducer, kafkaReady, produce, type KafkaProducer } from '../../adapters/kafka.ts'
+import { jitteredDelay } from '../../adapters/backoff.ts'
+import { buildRecord, createProducer, kafkaTopicsReady, produce, type KafkaProducer } from '../../adapters/kafka.ts'
 import { BatchConsumer, commitOffsets, partitionKey, type RawMessage, type TopicPartitionOffset } from '../../adapters/kafka-consumer.ts'
 import type { Service } from '../../adapters/lifecycle.ts'
 import type { Logger } from '../../adapters/logger.ts'
@@ -133,7 +134,7 @@ export class FleetStage implements Service {
         failures = 0
       } catch (err) {
         logger.warn({ err }, 'consumer failed; rejoining from committed offsets')
-        await sleep(backoffDelay(failures++, 500, this.#deps.config.retryMaxMs))
+        await sleep(jitteredDelay(failures++, 500, this.#deps.config.retryMaxMs))
         await this.#consumer.reset().catch((e: unknown) => logger.warn({ err: e }, 'kafka not reachable yet'))
         await this.#restore()
         continue
@@ -268,7 +269,7 @@ export class FleetStage implements Service {
         if (attempt % 10 === 0) logger.warn({ err, target, states: states.length, attempt }, 'flush failed; retrying')
         // On the way out, one more attempt: what stays unwritten is read again after a restart.
         if (this.#stopping && (final || attempt > 0)) return false
-        await sleep(backoffDelay(attempt, 200, config.retryMaxMs))
+        await sleep(jitteredDelay(attempt, 200, config.retryMaxMs))
         if (this.#stopping && !final) return false
       }
     }
@@ -306,7 +307,7 @@ export class FleetStage implements Service {
         this.#dbUp = false
         metrics.dbUp.set(0)
         if (attempt % 10 === 0) logger.warn({ err, attempt }, 'cannot read the stored state yet; retrying')
-        await sleep(backoffDelay(attempt, 500, this.#deps.config.retryMaxMs))
+        await sleep(jitteredDelay(attempt, 500, this.#deps.config.retryMaxMs))
       }
     }
   }
@@ -369,11 +370,11 @@ export class FleetStage implements Service {
   async #probeProducer (producer: KafkaProducer): Promise<void> {
     const topic = this.#deps.config.stateTopic
     for (let attempt = 0; !this.#stopping; attempt++) {
-      if (await kafkaReady(producer, [topic])) {
+      if (await kafkaTopicsReady(producer, [topic])) {
         this.#producerReady = true
         return
       }
-      await sleep(backoffDelay(attempt, 500, 10_000), undefined, { ref: false })
+      await sleep(jitteredDelay(attempt, 500, 10_000), undefined, { ref: false })
     }
   }
 

@@ -5,16 +5,16 @@
  * Pure: the caller passes the time.
  */
 export const BUCKET_MS = 5 * 60_000
-export const BUCKETS = 12
+const BUCKET_COUNT = 12
 
 export class HourWindow {
-  readonly #counts = new Int32Array(BUCKETS)
+  readonly #counts = new Int32Array(BUCKET_COUNT)
   /** The bucket number (epoch ms / BUCKET_MS) each slot currently holds. */
-  readonly #slots = new Float64Array(BUCKETS).fill(-1)
+  readonly #slots = new Float64Array(BUCKET_COUNT).fill(-1)
 
   add (nowMs: number, n = 1): void {
     const bucket = Math.floor(nowMs / BUCKET_MS)
-    const i = bucket % BUCKETS
+    const i = bucket % BUCKET_COUNT
     if (this.#slots[i] !== bucket) {
       this.#slots[i] = bucket
       this.#counts[i] = 0
@@ -23,9 +23,9 @@ export class HourWindow {
   }
 
   sum (nowMs: number): number {
-    const oldest = Math.floor(nowMs / BUCKET_MS) - BUCKETS + 1
+    const oldest = Math.floor(nowMs / BUCKET_MS) - BUCKET_COUNT + 1
     let total = 0
-    for (let i = 0; i < BUCKETS; i++) if ((this.#slots[i] as number) >= oldest) total += this.#counts[i] as number
+    for (let i = 0; i < BUCKET_COUNT; i++) if ((this.#slots[i] as number) >= oldest) total += this.#counts[i] as number
     return total
   }
 }

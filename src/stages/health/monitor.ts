@@ -2,7 +2,7 @@ import type { Logger } from '../../adapters/logger.ts'
 import type { HealthMetrics } from './metrics.ts'
 import type { Probe } from './probes/types.ts'
 
-export type ComponentStatus = 'healthy' | 'unhealthy'
+export type ComponentHealth = 'healthy' | 'unhealthy'
 export type OverallStatus = 'healthy' | 'degraded' | 'unhealthy'
 
 /** The last result of one component's probe, as `/health/{component}` shows it. */
@@ -10,7 +10,7 @@ export interface ComponentState {
   name: string
   kind: Probe['kind']
   critical: boolean
-  status: ComponentStatus
+  status: ComponentHealth
   /** When the last probe finished (ISO). */
   checked_at: string
   check_duration_ms: number
@@ -103,7 +103,7 @@ export function createMonitor (options: MonitorOptions): Monitor {
       clearTimeout(timeout)
     }
     const seconds = (performance.now() - started) / 1000
-    const status: ComponentStatus = result === 'ok' ? 'healthy' : 'unhealthy'
+    const status: ComponentHealth = result === 'ok' ? 'healthy' : 'unhealthy'
     const previous = states.get(probe.name)
     const at = new Date(now()).toISOString()
     const state: ComponentState = {

@@ -52,26 +52,3 @@ export function parseExposition (text: string): Exposition {
   }
   return { types, help, samples }
 }
-
-/** Sum of every sample of `name`, optionally grouped by one label. */
-export function sumBy (samples: readonly Sample[], name: string, label?: string): Map<string, number> {
-  const out = new Map<string, number>()
-  for (const s of samples) {
-    if (s.name !== name) continue
-    const key = label === undefined ? '' : (s.labels[label] ?? '')
-    out.set(key, (out.get(key) ?? 0) + s.value)
-  }
-  return out
-}
-
-/** The family a sample belongs to: histogram and summary samples carry a suffix. */
-export function familyOf (sampleName: string, types: ReadonlyMap<string, string>): string {
-  if (types.has(sampleName)) return sampleName
-  for (const suffix of ['_bucket', '_sum', '_count', '_created', '_total']) {
-    if (sampleName.endsWith(suffix)) {
-      const base = sampleName.slice(0, -suffix.length)
-      if (types.has(base)) return base
-    }
-  }
-  return sampleName
-}

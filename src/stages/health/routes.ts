@@ -14,11 +14,16 @@ const STATUS_PAGE = new URL('./status.html', import.meta.url)
 /**
  * `/health` (the seed's body; 200 unless unhealthy, then 503), `/health/{component}` (that
  * component's last probe with its duration; 404 for an unknown name, 503 while it is down),
- * `/api/status` (what the status page draws) and `/status` (the page itself).
+ * `/api/status` (what the status page draws), `/status` (the page itself) and `/`, a 302
+ * to the page, so that a person who opens the health port lands on it.
  */
 export function healthRoutes (monitor: Monitor, status: () => StatusDocument): Record<string, Route> {
   const page = readFileSync(STATUS_PAGE)
   return {
+    '/': (_req, res) => {
+      res.writeHead(302, { location: '/status', 'cache-control': 'no-cache', 'content-length': 0 })
+      res.end()
+    },
     '/health': (_req, res) => {
       const report = monitor.report()
       sendJson(res, report.status === 'unhealthy' ? 503 : 200, report)

@@ -2,7 +2,8 @@ import { compatibilityPartitioner } from '@platformatic/kafka'
 import { randomUUID } from 'node:crypto'
 import { performance } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { backoffDelay, buildRecord, createProducer, isRecordRejection, kafkaReady, RECORD_OVERHEAD_BYTES, type KafkaProducer, type KafkaRecord } from '../../adapters/kafka.ts'
+import { jitteredDelay } from '../../adapters/backoff.ts'
+import { buildRecord, createProducer, isRecordRejection, kafkaTopicsReady, RECORD_OVERHEAD_BYTES, type KafkaProducer, type KafkaRecord } from '../../adapters/kafka.ts'
 import { BatchConsumer, commitOffsets, type RawMessage } from '../../adapters/kafka-consumer.ts'
 import type { Logger } from '../../adapters/logger.ts'
 import type { Service } from '../../adapters/lifecycle.ts'
@@ -155,7 +156,7 @@ export class ProcessorStage implements Service {
         metrics.registryErrors.inc()
         metrics.batchFailures.inc({ reason: err.code })
         if (attempt % 10 === 0) logger.warn({ err, attempt }, 'registry unavailable; batch held, retrying')
-        await sleep(backoffDelay(attempt, 200, 10_000))
+        await sleep(jitteredDelay(attempt, 200, 10_000))
       }
     }
     return undefined
@@ -384,7 +385,7 @@ export class ProcessorStage implements Service {
     this.#recoverPending = false
     this.#deps.metrics.batchFailures.inc({ reason })
     await this.#replaceProducer()
-    await sleep(backoffDelay(attempt, 500, 10_000))
+    await sleep(jitteredDelay(attempt, 500, 10_000))
     if (this.#stopping) return
     try {
       this.#producer = this.#createProducer()
@@ -417,14 +418,14 @@ export class ProcessorStage implements Service {
   async #probeProducer (producer: KafkaProducer): Promise<void> {
     const { outputTopic, deadLetterTopic } = this.#deps.config
     for (let attempt = 0; ; attempt++) {
-      const ok = await kafkaReady(producer, [outputTopic, deadLetterTopic])
+      const ok = await kafkaTopicsReady(producer, [outputTopic, deadLetterTopic])
       // Checked after the first await: the caller stores the producer once it is created.
       if (this.#stopping || this.#producer !== producer) return
       if (ok) {
         this.#producerReady = true
         return
       }
-      await sleep(backoffDelay(attempt, 500, 10_000), undefined, { ref: false })
+      await sleep(jitteredDelay(attempt, 500, 10_000), undefined, { ref: false })
     }
   }
 }

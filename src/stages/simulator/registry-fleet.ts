@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import type postgres from 'postgres'
+import { exponentialDelay } from '../../adapters/backoff.ts'
 import type { Logger } from '../../adapters/logger.ts'
 import type { DataPointDef } from '../../core/datapoint.ts'
 import { ErrorCodes, F2Error } from '../../core/errors.ts'
@@ -149,8 +150,8 @@ export interface LoadedFleet {
 export async function loadFleet (o: LoadFleetOptions): Promise<LoadedFleet> {
   const target = describeTarget(o.registry)
   const started = Date.now()
-  let delay = 500
   for (let attempt = 1; ; attempt++) {
+    const delay = exponentialDelay(attempt - 1, 500, 10_000)
     // A fresh pool per attempt: postgres.js delays reconnecting a pool whose connect failed.
     const sql = connect(o.registry, { max: 1, connect_timeout: 5 })
     try {
@@ -170,7 +171,6 @@ export async function loadFleet (o: LoadFleetOptions): Promise<LoadedFleet> {
       await sql.end({ timeout: 1 })
     }
     await sleep(delay, undefined, o.signal === undefined ? {} : { signal: o.signal })
-    delay = Math.min(delay * 2, 10_000)
   }
 }
 

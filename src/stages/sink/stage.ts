@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { backoffDelay, buildRecord, createProducer, findRefused, isRecordRejection, type KafkaProducer, type KafkaRecord } from '../../adapters/kafka.ts'
+import { jitteredDelay } from '../../adapters/backoff.ts'
+import { buildRecord, createProducer, findRefused, isRecordRejection, type KafkaProducer, type KafkaRecord } from '../../adapters/kafka.ts'
 import { BatchConsumer, commitOffsets, type RawMessage } from '../../adapters/kafka-consumer.ts'
 import type { Service } from '../../adapters/lifecycle.ts'
 import type { Logger } from '../../adapters/logger.ts'
@@ -118,7 +119,7 @@ export class SinkStage implements Service {
       } catch (err) {
         await writing
         this.#deps.logger.warn({ err }, 'consumer failed; rejoining from committed offsets')
-        await sleep(backoffDelay(failures++, 500, this.#deps.config.retryMaxMs))
+        await sleep(jitteredDelay(failures++, 500, this.#deps.config.retryMaxMs))
         await this.#consumer.reset().catch((e: unknown) => this.#deps.logger.warn({ err: e }, 'kafka not reachable yet'))
         continue
       }
@@ -238,7 +239,7 @@ export class SinkStage implements Service {
         metrics.retries.inc()
         if (attempt % 10 === 0) logger.warn({ err, attempt, rows: rows.length }, 'database write failed; batch held, retrying')
         if (this.#stopping) return undefined
-        await sleep(backoffDelay(attempt, 200, config.retryMaxMs))
+        await sleep(jitteredDelay(attempt, 200, config.retryMaxMs))
         if (this.#stopping) return undefined
       }
     }
@@ -272,7 +273,7 @@ export class SinkStage implements Service {
       } catch (err) {
         this.#failingSince ??= performance.now()
         if (attempt % 10 === 0) logger.warn({ err, attempt }, 'dead-letter produce failed; retrying')
-        await sleep(backoffDelay(attempt, 200, config.retryMaxMs))
+        await sleep(jitteredDelay(attempt, 200, config.retryMaxMs))
       }
     }
     return false

@@ -25,10 +25,10 @@ export function privateKafka (port: number, controllerPort: number): PrivateKafk
   const libs = kafkaLibsDir(paths)
   const java = javaBinary()
   const properties = join(dir, 'server.properties')
-  writeFileSync(properties, renderServerProperties(readFileSync(join(paths.root, 'stack', 'kafka', 'server.properties'), 'utf8'), {
+  writeFileSync(properties, renderServerProperties(readFileSync(join(paths.root, 'templates', 'kafka', 'server.properties'), 'utf8'), {
     KAFKA_PORT: port, CONTROLLER_PORT: controllerPort, DATA_DIR: join(dir, 'data'), KAFKA_PARTITIONS: 3
   }))
-  const log4j = [`-Dlog4j2.configurationFile=${join(paths.root, 'stack', 'kafka', 'log4j2.yaml')}`, `-Dkafka.logs.dir=${join(dir, 'logs')}`]
+  const log4j = [`-Dlog4j2.configurationFile=${join(paths.root, 'templates', 'kafka', 'log4j2.yaml')}`, `-Dkafka.logs.dir=${join(dir, 'logs')}`]
   const format = spawnSync(java, ['-Xmx256m', ...log4j, '-cp', join(libs, '*'), 'kafka.tools.StorageTool', 'format', '-t', newClusterId(), '-c', properties], { encoding: 'utf8' })
   if (format.status !== 0) throw new Error(`kafka storage format failed: ${format.stderr}`)
   const bootstrap = `127.0.0.1:${port}`
