@@ -1,4 +1,3 @@
-import { compatibilityPartitioner } from '@platformatic/kafka'
 import { randomUUID } from 'node:crypto'
 import { performance } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -12,7 +11,8 @@ import type { SensorDefinition } from '../../core/sensor.ts'
 import type { ProcessorConfig } from './config.ts'
 import { isolateRefused } from './isolate.ts'
 import type { ProcessorMetrics } from './metrics.ts'
-import { chunkRecords, finish, oversizeDeadLetter, parseSensorKey, partitionOf, prepare, rejectedDeadLetter, SEND_CHUNK_BYTES, type OutputLimits, type Prepared } from './transform.ts'
+import { assignPartitions, chunkRecords, partitionOf, SEND_CHUNK_BYTES } from './requests.ts'
+import { finish, oversizeDeadLetter, parseSensorKey, prepare, rejectedDeadLetter, type OutputLimits, type Prepared } from './transform.ts'
 
 /** What the processor needs from the device registry (RegistryStore satisfies it). */
 export interface SensorResolver {
@@ -352,26 +352,11 @@ export class ProcessorStage implements Service {
     }
   }
 
-  /**
-   * Sets each record's partition to where the producer would put it (the same Java-compatible
-   * murmur2 of the key, modulo the partition count), so that produce requests can be cut per
-   * partition and the client does not hash again. The records of one message share their key
-   * Buffer, so the hash runs once per message. Partition counts come from the client's cache.
-   */
+  /** Sets each record's partition from the output topics' partition counts (the client's cache). */
   async #assignPartitions (producer: KafkaProducer, records: KafkaRecord[]): Promise<void> {
     const { outputTopic, deadLetterTopic } = this.#deps.config
     const metadata = await producer.metadata({ topics: [outputTopic, deadLetterTopic], autocreateTopics: false })
-    let lastKey: Buffer | undefined
-    let lastTopic = ''
-    let partition = 0
-    for (const record of records) {
-      if (record.key !== lastKey || record.topic !== lastTopic) {
-        lastKey = record.key
-        lastTopic = record.topic
-        partition = compatibilityPartitioner(record, record.key) % (metadata.topics.get(record.topic)?.partitionsCount ?? 1)
-      }
-      record.partition = partition
-    }
+    assignPartitions(records, metadata.topics)
   }
 
   async #replaceProducer (): Promise<void> {
