@@ -1,5 +1,29 @@
+import { compatibilityPartitioner } from '@platformatic/kafka'
 import { describe, expect, it } from 'vitest'
-import { chunkRecords } from '../../../src/stages/processor/requests.ts'
+import { buildRecord } from '../../../src/adapters/kafka.ts'
+import { assignPartitions, chunkRecords, partitionOf } from '../../../src/stages/processor/requests.ts'
+
+describe('assignPartitions', () => {
+  it('puts each record where the producer would (murmur2 of the key modulo the partition count), per topic', () => {
+    const keys = Array.from({ length: 200 }, (_, i) => Buffer.from(`f2c0${String(i).padStart(8, '0')}`))
+    const records = keys.flatMap(key => [buildRecord('decoded', key, Buffer.from('m1')), buildRecord('decoded', key, Buffer.from('m2')), buildRecord('dead', key, Buffer.from('d'))])
+    assignPartitions(records, new Map([['decoded', { partitionsCount: 6 }], ['dead', { partitionsCount: 3 }]]))
+    for (const r of records) {
+      const count = r.topic === 'decoded' ? 6 : 3
+      expect(r.partition).toBe(compatibilityPartitioner(r, r.key as Buffer) % count)
+    }
+    // The keys spread over every partition, and one key's records stay together.
+    expect(new Set(records.filter(r => r.topic === 'decoded').map(r => r.partition)).size).toBe(6)
+    expect(records[0]?.partition).toBe(records[1]?.partition)
+    expect(partitionOf(records[0] as { topic: string, partition?: number })).toBe(`decoded:${records[0]?.partition}`)
+  })
+
+  it('gives a topic it has no partition count for one partition', () => {
+    const records = [buildRecord('unknown', 'k', Buffer.from('v')), buildRecord('unknown', 'other', Buffer.from('v'))]
+    assignPartitions(records, new Map())
+    expect(records.map(r => r.partition)).toEqual([0, 0])
+  })
+})
 
 describe('chunkRecords', () => {
   const rec = (n: number, size: number): { key: Buffer, value: Buffer } => ({ key: Buffer.from(String(n)), value: Buffer.alloc(size) })
