@@ -8,6 +8,7 @@ import { simulatorMetrics } from '../../../src/stages/simulator/metrics.ts'
 import { SimulatorStage } from '../../../src/stages/simulator/stage.ts'
 import { simulatorBrokerEnv, stackBroker } from '../../helpers/broker.ts'
 import { auth } from '../../helpers/mqtt-account.ts'
+import { migratedDatabase, type MigratedDatabase } from '../../storage/helpers.ts'
 import { MQTT_URL, uniqueName } from '../connector/kafka-helpers.ts'
 
 /**
@@ -22,6 +23,7 @@ const seen = new Map<string, number>()
 let observer: MqttHandle
 let stage: SimulatorStage
 let metrics: ReturnType<typeof simulatorMetrics>
+let db: MigratedDatabase
 
 async function waitFor (what: string, check: () => boolean | Promise<boolean>, timeoutMs = 30_000): Promise<void> {
   const until = Date.now() + timeoutMs
@@ -46,7 +48,21 @@ beforeAll(async () => {
     }
   })
   await observer.waitConnected()
-  const config = loadSimulatorConfig({ ...simulatorBrokerEnv(broker, broker.pki.caCert), SIM_DEVICES: '3', SIM_SEED: String(seed), PUBLISH_INTERVAL: '0.5', HTTP_PORT: '0' })
+  // The generated fleet takes its sensor templates from the registry.
+  db = await migratedDatabase('registry')
+  const u = new URL(db.url)
+  const config = loadSimulatorConfig({
+    ...simulatorBrokerEnv(broker, broker.pki.caCert),
+    POSTGRES_HOST: u.hostname,
+    POSTGRES_PORT: u.port,
+    POSTGRES_DB: u.pathname.slice(1),
+    POSTGRES_USER: decodeURIComponent(u.username),
+    POSTGRES_PASSWORD: decodeURIComponent(u.password),
+    SIM_DEVICES: '3',
+    SIM_SEED: String(seed),
+    PUBLISH_INTERVAL: '0.5',
+    HTTP_PORT: '0'
+  })
   metrics = simulatorMetrics(createRegistry('simulator'))
   stage = new SimulatorStage({ config, logger: createLogger('simulator', 'silent'), metrics })
 }, 60_000)
@@ -54,6 +70,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await stage?.stop(5000)
   await observer?.close()
+  await db?.drop()
 })
 
 describe('simulator stage', () => {
