@@ -37,11 +37,11 @@ describe('migrations on plain PostgreSQL', () => {
     const reg = await tempDb('registry')
     const ts = await tempDb('timeseries')
     const first = await migrateAll({ registry: reg.url, timeseries: ts.url })
-    expect(first.registry.applied.map(m => m.version)).toEqual([1, 2, 3, 4, 5, 6, 7])
+    expect(first.registry.applied.map(m => m.version)).toEqual([1, 2, 3, 4, 5, 6, 7, 8])
     expect(first.timeseries).toMatchObject({ variant: 'plain', alreadyApplied: 0 })
     expect(first.timeseries.applied.map(m => m.name)).toEqual(['measurements', 'hypertable', 'hourly_stats', 'policies', 'fleet_state', 'dead_letter_key'])
     const second = await migrateAll({ registry: reg.url, timeseries: ts.url })
-    expect(second.registry).toMatchObject({ applied: [], alreadyApplied: 7 })
+    expect(second.registry).toMatchObject({ applied: [], alreadyApplied: 8 })
     expect(second.timeseries).toMatchObject({ applied: [], alreadyApplied: 6, variant: 'plain' })
 
     const sql = connect(ts.url, { max: 1 })
