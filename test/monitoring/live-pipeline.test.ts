@@ -110,7 +110,7 @@ describe('the running pipeline', () => {
         HEALTH_PORT: String(PORTS.health),
         HEALTH_PROBE_INTERVAL_MS: '2000',
         HEALTH_PROBE_TIMEOUT_MS: '1500',
-        HEALTH_SERVICES: ['simulator', 'connector', 'processor', 'sink', 'fleet', 'api'].map(s => `${s}=http://127.0.0.1:${PORTS[s]}`).join(','),
+        HEALTH_SERVICES: ['simulator', 'connector', 'processor', 'sink', 'fleet', 'dispatcher', 'api'].map(s => `${s}=http://127.0.0.1:${PORTS[s]}`).join(','),
         HEALTH_LAG_GROUPS: `${groups.processor}:${raw},${groups.sink}:${decoded},${groups.fleet}:${raw}`
       }
     }
