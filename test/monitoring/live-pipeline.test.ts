@@ -205,6 +205,6 @@ describe('the running pipeline', () => {
       const b = await (await get(url('health', '/health')))?.json() as { status: string, services: Record<string, { status: string }> } | undefined
       return b?.status === 'healthy' ? b : undefined
     })
-    expect(Object.keys(body.services).sort()).toEqual(['api', 'connector', 'fleet', 'kafka', 'mqtt', 'processor', 'prometheus', 'registry-db', 'simulator', 'sink', 'timeseries-db'])
+    expect(Object.keys(body.services).sort()).toEqual(['api', 'connector', 'dispatcher', 'fleet', 'kafka', 'mqtt', 'processor', 'prometheus', 'registry-db', 'simulator', 'sink', 'timeseries-db'])
   })
 })
