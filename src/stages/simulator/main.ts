@@ -6,7 +6,8 @@ import { createLogger } from '../../adapters/logger.ts'
 import { createRegistry } from '../../adapters/metrics.ts'
 import { loadSimulatorConfig } from './config.ts'
 import { simulatorMetrics } from './metrics.ts'
-import { runOneShot, SimulatorStage, type OneShotReport } from './stage.ts'
+import type { LoadedFleet } from './registry-fleet.ts'
+import { readFleet, runOneShot, SimulatorStage } from './stage.ts'
 
 const USAGE = `usage: node src/cli.ts simulator [options]
 
@@ -71,14 +72,15 @@ export async function run (argv: string[]): Promise<number> {
   const metrics = simulatorMetrics(registry)
 
   if (config.count > 0 || config.durationMs > 0) {
-    let report: OneShotReport
+    let loaded: LoadedFleet
     try {
-      report = await runOneShot({ config, logger, metrics })
+      loaded = await readFleet({ config, logger, metrics }, config.registryWaitMs)
     } catch (err) {
       logger.error({ err }, 'no fleet')
       process.stderr.write(`simulator: ${(err as Error).message}\n`)
       return 1
     }
+    const report = await runOneShot({ config, logger, metrics }, loaded)
     process.stdout.write(JSON.stringify(report) + '\n')
     return report.failed === 0 ? 0 : 1
   }

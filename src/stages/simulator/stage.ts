@@ -19,7 +19,7 @@ export interface OneShotReport extends LoadReport { devices: number, qos: 0 | 1 
  * Reads the fleet to simulate (the registry's controllers, or a generated fleet, registered when
  * asked), retrying an unreachable registry for up to `waitMs`; rejects once `signal` aborts.
  */
-async function readFleet (deps: SimulatorStageDeps, waitMs: number, signal: AbortSignal): Promise<LoadedFleet> {
+export async function readFleet (deps: SimulatorStageDeps, waitMs: number, signal?: AbortSignal): Promise<LoadedFleet> {
   const { config, logger } = deps
   const loaded = await loadFleet({
     devices: config.devices,
@@ -28,7 +28,7 @@ async function readFleet (deps: SimulatorStageDeps, waitMs: number, signal: Abor
     registry: config.registry,
     logger,
     waitMs,
-    signal,
+    ...(signal === undefined ? {} : { signal }),
     // Paced: every sensor reports once per interval, so its controller at least as often.
     ...(config.rate === 0 ? { intervalS: Math.max(1, Math.ceil(config.intervalMs / 1000)) } : {})
   })
@@ -40,13 +40,9 @@ function counts ({ fleet }: LoadedFleet): { controllers: number, sensors: number
   return { controllers: fleet.length, sensors: fleet.reduce((n, c) => n + c.connectors.reduce((k, cn) => k + cn.sensors.length, 0), 0) }
 }
 
-/**
- * A one-shot load run: reads the fleet (waiting up to `registryWaitMs` for the registry), sends
- * `count` messages or for `durationMs`, and reports. Rejects when no fleet can be read.
- */
-export async function runOneShot (deps: SimulatorStageDeps): Promise<OneShotReport> {
+/** A one-shot load run of the fleet `loaded` (readFleet): sends `count` messages or for `durationMs`, and reports. */
+export async function runOneShot (deps: SimulatorStageDeps, loaded: LoadedFleet): Promise<OneShotReport> {
   const { config, logger, metrics } = deps
-  const loaded = await readFleet(deps, config.registryWaitMs, new AbortController().signal)
   logger.info({ source: loaded.source, ...counts(loaded) }, 'fleet loaded')
   const sim = createSimulator({ config, logger, metrics, fleet: loaded.fleet, access: await prepareAccess(config, loaded.fleet.map(c => c.mac), logger) })
   await sim.start()
