@@ -103,7 +103,7 @@ export function grantsSql (target: MigrationTarget): string {
         `    ${onDatabase('GRANT CONNECT', `TO ${dispatcher}`)}`,
         `    GRANT USAGE ON SCHEMA public TO ${dispatcher};`,
         `    IF to_regclass('public.device_commands') IS NOT NULL THEN`,
-        `      GRANT SELECT, UPDATE (state, sent_at, confirmed_at, failed_at, expired_at, reply, failure) ON device_commands TO ${dispatcher};`,
+        `      GRANT SELECT, UPDATE (state, sent_at, published_at, confirmed_at, failed_at, expired_at, reply, failure) ON device_commands TO ${dispatcher};`,
         `      GRANT INSERT ON device_command_events TO ${dispatcher};`,
         '    END IF;'
       ].join('\n'))]

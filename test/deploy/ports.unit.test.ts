@@ -9,7 +9,7 @@ import { composeModel, containerPorts, publishedPorts, MAIN_FILE, MONITORING_FIL
  * the Prometheus scrape targets (compose and native), the health monitor's defaults and the
  * image's healthcheck.
  */
-const STAGES = ['simulator', 'connector', 'processor', 'sink', 'fleet'] as const
+const STAGES = ['simulator', 'connector', 'processor', 'sink', 'fleet', 'dispatcher'] as const
 
 interface PromConfig {
   scrape_configs: Array<{ job_name: string, static_configs?: Array<{ targets: string[] }> }>

@@ -110,7 +110,7 @@ describe('the running pipeline', () => {
         HEALTH_PORT: String(PORTS.health),
         HEALTH_PROBE_INTERVAL_MS: '2000',
         HEALTH_PROBE_TIMEOUT_MS: '1500',
-        HEALTH_SERVICES: ['simulator', 'connector', 'processor', 'sink', 'fleet', 'api'].map(s => `${s}=http://127.0.0.1:${PORTS[s]}`).join(','),
+        HEALTH_SERVICES: ['simulator', 'connector', 'processor', 'sink', 'fleet', 'dispatcher', 'api'].map(s => `${s}=http://127.0.0.1:${PORTS[s]}`).join(','),
         HEALTH_LAG_GROUPS: `${groups.processor}:${raw},${groups.sink}:${decoded},${groups.fleet}:${raw}`
       }
     }
@@ -205,6 +205,6 @@ describe('the running pipeline', () => {
       const b = await (await get(url('health', '/health')))?.json() as { status: string, services: Record<string, { status: string }> } | undefined
       return b?.status === 'healthy' ? b : undefined
     })
-    expect(Object.keys(body.services).sort()).toEqual(['api', 'connector', 'fleet', 'kafka', 'mqtt', 'processor', 'prometheus', 'registry-db', 'simulator', 'sink', 'timeseries-db'])
+    expect(Object.keys(body.services).sort()).toEqual(['api', 'connector', 'dispatcher', 'fleet', 'kafka', 'mqtt', 'processor', 'prometheus', 'registry-db', 'simulator', 'sink', 'timeseries-db'])
   })
 })

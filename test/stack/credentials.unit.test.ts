@@ -119,7 +119,7 @@ describe('grantsSql', () => {
     expect(sql.match(/GRANT [^;]*(INSERT|UPDATE)[^;]*/g)).toEqual([
       'GRANT UPDATE (last_used_at) ON api_tokens TO iot_api',
       'GRANT INSERT ON device_commands, device_command_events, command_audit TO iot_api',
-      'GRANT SELECT, UPDATE (state, sent_at, confirmed_at, failed_at, expired_at, reply, failure) ON device_commands TO iot_dispatcher',
+      'GRANT SELECT, UPDATE (state, sent_at, published_at, confirmed_at, failed_at, expired_at, reply, failure) ON device_commands TO iot_dispatcher',
       'GRANT INSERT ON device_command_events TO iot_dispatcher'
     ])
   })

@@ -62,6 +62,6 @@ describe('shiftedServices', () => {
       else expect(def.env?.HTTP_PORT).toBe(String(def.port))
     }
     const health = shifted.find(s => s.name === 'health')
-    expect(health?.env?.HEALTH_SERVICES).toBe('simulator=http://127.0.0.1:25401,connector=http://127.0.0.1:25402,processor=http://127.0.0.1:25403,sink=http://127.0.0.1:25404,fleet=http://127.0.0.1:25405,api=http://127.0.0.1:24080')
+    expect(health?.env?.HEALTH_SERVICES).toBe('simulator=http://127.0.0.1:25401,connector=http://127.0.0.1:25402,processor=http://127.0.0.1:25403,sink=http://127.0.0.1:25404,fleet=http://127.0.0.1:25405,dispatcher=http://127.0.0.1:25406,api=http://127.0.0.1:24080')
   })
 })

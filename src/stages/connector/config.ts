@@ -2,7 +2,7 @@ import { hostname } from 'node:os'
 import { z } from 'zod'
 import { env, kafkaBrokers, loadConfig, type Env } from '../../adapters/config.ts'
 import { COMPRESSIONS, KAFKA_MESSAGE_MAX_BYTES, type Compression } from '../../adapters/kafka.ts'
-import { tlsFromFiles, type MqttTls } from '../../adapters/mqtt.ts'
+import { mqttUrl, tlsFromFiles, type MqttTls } from '../../adapters/mqtt.ts'
 
 export const schema = z.object({
   /** Host name (the seed's form) or a full `mqtt://host:port` URL. */
@@ -83,10 +83,6 @@ export interface ConnectorConfig {
   maxInFlightBytes: number
   httpHost: string
   httpPort: number
-}
-
-export function mqttUrl (broker: string, port: number): string {
-  return /^[a-z]+:\/\//i.test(broker) ? broker : `mqtt://${broker}:${port}`
 }
 
 export function loadConnectorConfig (source: Env = process.env): Readonly<ConnectorConfig> {

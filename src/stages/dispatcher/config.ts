@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import { DB_ROLES } from '../../storage/roles.ts'
+import { mqttUrl } from '../../adapters/mqtt.ts'
 import { env, kafkaBrokers, loadConfig, pickPostgres, postgresFields, REGISTRY_DEFAULTS, type Env, type PostgresConnection } from '../../adapters/config.ts'
 
 export const schema = z.object({
@@ -39,7 +40,7 @@ export function loadDispatcherConfig (source: Env = process.env): Readonly<Dispa
     brokers: c.KAFKA_BOOTSTRAP_SERVERS,
     topic: c.KAFKA_COMMAND_TOPIC,
     groupId: c.KAFKA_CONSUMER_GROUP,
-    mqttUrl: /^[a-z]+:\/\//i.test(c.MQTT_BROKER) ? c.MQTT_BROKER : `mqtt://${c.MQTT_BROKER}:${c.MQTT_PORT}`,
+    mqttUrl: mqttUrl(c.MQTT_BROKER, c.MQTT_PORT),
     mqttUsername: c.MQTT_USERNAME,
     mqttPassword: c.MQTT_PASSWORD,
     clientId: c.DISPATCHER_CLIENT_ID,

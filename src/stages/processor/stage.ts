@@ -1,27 +1,19 @@
-import { compatibilityPartitioner } from '@platformatic/kafka'
 import { randomUUID } from 'node:crypto'
 import { performance } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { jitteredDelay } from '../../adapters/backoff.ts'
-import { buildRecord, createProducer, isRecordRejection, kafkaTopicsReady, RECORD_OVERHEAD_BYTES, type KafkaProducer, type KafkaRecord } from '../../adapters/kafka.ts'
+import { buildRecord, createProducer, isRecordRejection, kafkaTopicsReady, type KafkaProducer, type KafkaRecord } from '../../adapters/kafka.ts'
 import { BatchConsumer, commitOffsets, type RawMessage } from '../../adapters/kafka-consumer.ts'
 import type { Logger } from '../../adapters/logger.ts'
 import type { Service } from '../../adapters/lifecycle.ts'
 import { ErrorCodes, isF2Error } from '../../core/errors.ts'
-import type { Result } from '../../core/result.ts'
-import type { SensorDefinition } from '../../core/sensor.ts'
 import type { ProcessorConfig } from './config.ts'
 import { isolateRefused } from './isolate.ts'
 import type { ProcessorMetrics } from './metrics.ts'
-import { chunkRecords, finish, oversizeDeadLetter, parseSensorKey, partitionOf, prepare, rejectedDeadLetter, SEND_CHUNK_BYTES, type OutputLimits, type Prepared } from './transform.ts'
-
-/** What the processor needs from the device registry (RegistryStore satisfies it). */
-export interface SensorResolver {
-  resolveSensor: (mac: string, connector: number, pin: number) => Promise<Result<SensorDefinition>>
-}
-
-/** A batch's output records; `origins[i]` is the message `records[i]` came from. */
-interface Outputs { records: KafkaRecord[], origins: Prepared[] }
+import { lookupSensors, type SensorResolver } from './lookup.ts'
+import { buildOutputs, type Outputs } from './records.ts'
+import { assignPartitions, chunkRecords, partitionOf, SEND_CHUNK_BYTES } from './requests.ts'
+import { prepare, rejectedDeadLetter, type OutputLimits } from './transform.ts'
 
 export interface ProcessorDeps {
   config: ProcessorConfig
@@ -147,9 +139,9 @@ export class ProcessorStage implements Service {
     const prepared = batch.map(m => prepare({ topic: m.topic, partition: m.partition, offset: m.offset, key: m.key ?? null, value: m.value ?? null }))
     for (let attempt = 0; !this.#stopping; attempt++) {
       try {
-        const { sensors, lookupSeconds } = await this.#lookup(prepared)
+        const { sensors, lookupSeconds } = await lookupSensors(this.#deps.resolver, prepared)
         this.#registryReady = true
-        return this.#outputs(prepared, sensors, lookupSeconds)
+        return buildOutputs(prepared, sensors, lookupSeconds, { config: this.#deps.config, metrics: this.#deps.metrics, nowMs: (this.#deps.now ?? Date.now)(), limits: this.#limits })
       } catch (err) {
         if (!isF2Error(err) || !err.retryable) throw err
         this.#registryReady = false
@@ -253,68 +245,6 @@ export class ProcessorStage implements Service {
     await this.#write(batch, left, generation)
   }
 
-  async #lookup (prepared: Prepared[]): Promise<{ sensors: Map<string, Result<SensorDefinition>>, lookupSeconds: Map<string, number> }> {
-    const keys = new Set<string>()
-    for (const p of prepared) if (p.ok === true && p.sensorKey !== null) keys.add(p.sensorKey)
-    const sensors = new Map<string, Result<SensorDefinition>>()
-    const lookupSeconds = new Map<string, number>()
-    await Promise.all([...keys].map(async key => {
-      const { mac, connector, pin } = parseSensorKey(key)
-      const t0 = performance.now()
-      sensors.set(key, await this.#deps.resolver.resolveSensor(mac, connector, pin))
-      lookupSeconds.set(key, (performance.now() - t0) / 1000)
-    }))
-    return { sensors, lookupSeconds }
-  }
-
-  #outputs (prepared: Prepared[], sensors: Map<string, Result<SensorDefinition>>, lookupSeconds: Map<string, number>): Outputs {
-    const { config, metrics } = this.#deps
-    const limits = this.#limits
-    const now = (this.#deps.now ?? Date.now)()
-    const records: KafkaRecord[] = []
-    const origins: Prepared[] = []
-    const produced = new Map<string, number>()
-    const dead = new Map<string, number>()
-    for (const p of prepared) {
-      if (p.ok === 'presence') {
-        metrics.presence.inc({ state: p.presence })
-        continue
-      }
-      const t0 = performance.now()
-      const out = finish(p, sensors, config.zone, now, limits)
-      const lookup = p.ok === true && p.sensorKey !== null ? lookupSeconds.get(p.sensorKey) ?? 0 : 0
-      metrics.decodeLatency.observe((performance.now() - t0) / 1000 + lookup)
-      // The measurements of one message share their controller, hence their key.
-      let keyOf: string | undefined
-      let key = Buffer.alloc(0)
-      let producedHere = 0
-      for (const m of out.measurements) {
-        if (m.device_id !== keyOf) { keyOf = m.device_id; key = Buffer.from(keyOf, 'utf8') }
-        const value = Buffer.from(JSON.stringify(m))
-        // The encoded size is at hand: a measurement the topic would refuse becomes a dead letter.
-        if (value.length + key.length + RECORD_OVERHEAD_BYTES > limits.maxRecordBytes) {
-          out.deadLetters.push(oversizeDeadLetter(p, m.datapoint_label, value.length + key.length + RECORD_OVERHEAD_BYTES, now, limits))
-          continue
-        }
-        records.push(buildRecord(config.outputTopic, key, value))
-        origins.push(p)
-        producedHere++
-      }
-      if (producedHere > 0 && p.ok === true) {
-        produced.set(p.topic.component, (produced.get(p.topic.component) ?? 0) + producedHere)
-      }
-      for (const d of out.deadLetters) {
-        records.push(buildRecord(config.deadLetterTopic, d.key, d.value, { reason: d.reason }))
-        origins.push(p)
-        dead.set(d.reason, (dead.get(d.reason) ?? 0) + 1)
-      }
-    }
-    // Counted when built; a batch that is aborted and re-read counts again (see docs).
-    for (const [component, n] of produced) metrics.produced.inc({ component }, n)
-    for (const [reason, n] of dead) metrics.deadLetters.inc({ reason }, n)
-    return { records, origins }
-  }
-
   async #write (batch: RawMessage[], records: KafkaRecord[], generation: number): Promise<void> {
     const producer = this.#producer ?? (this.#producer = this.#createProducer())
     const offsets = commitOffsets(batch)
@@ -353,26 +283,11 @@ export class ProcessorStage implements Service {
     }
   }
 
-  /**
-   * Sets each record's partition to where the producer would put it (the same Java-compatible
-   * murmur2 of the key, modulo the partition count), so that produce requests can be cut per
-   * partition and the client does not hash again. The records of one message share their key
-   * Buffer, so the hash runs once per message. Partition counts come from the client's cache.
-   */
+  /** Sets each record's partition from the output topics' partition counts (the client's cache). */
   async #assignPartitions (producer: KafkaProducer, records: KafkaRecord[]): Promise<void> {
     const { outputTopic, deadLetterTopic } = this.#deps.config
     const metadata = await producer.metadata({ topics: [outputTopic, deadLetterTopic], autocreateTopics: false })
-    let lastKey: Buffer | undefined
-    let lastTopic = ''
-    let partition = 0
-    for (const record of records) {
-      if (record.key !== lastKey || record.topic !== lastTopic) {
-        lastKey = record.key
-        lastTopic = record.topic
-        partition = compatibilityPartitioner(record, record.key) % (metadata.topics.get(record.topic)?.partitionsCount ?? 1)
-      }
-      record.partition = partition
-    }
+    assignPartitions(records, metadata.topics)
   }
 
   async #replaceProducer (): Promise<void> {

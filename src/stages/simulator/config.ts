@@ -1,7 +1,7 @@
 import { z } from 'zod'
 import { env, loadConfig, pickPostgres, postgresFields, REGISTRY_DEFAULTS, type Env, type PostgresConnection } from '../../adapters/config.ts'
 import { DB_ROLES } from '../../storage/roles.ts'
-import { mqttUrl } from '../connector/config.ts'
+import { mqttUrl } from '../../adapters/mqtt.ts'
 
 export const schema = z.object({
   MQTT_BROKER: env.string('127.0.0.1'),

@@ -4,11 +4,10 @@ import { startHttp, type HttpHandle } from '../../adapters/http.ts'
 import { runService } from '../../adapters/lifecycle.ts'
 import { createLogger } from '../../adapters/logger.ts'
 import { createRegistry } from '../../adapters/metrics.ts'
-import { prepareAccess, type AccessFor } from './access.ts'
 import { loadSimulatorConfig } from './config.ts'
 import { simulatorMetrics } from './metrics.ts'
-import { loadFleet, type LoadedFleet } from './registry-fleet.ts'
-import { createSimulator, type Simulator } from './simulator.ts'
+import type { LoadedFleet } from './registry-fleet.ts'
+import { readFleet, runOneShot, SimulatorStage } from './stage.ts'
 
 const USAGE = `usage: node src/cli.ts simulator [options]
 
@@ -71,151 +70,37 @@ export async function run (argv: string[]): Promise<number> {
   logger.info({ config: redact(config) }, 'simulator configuration')
   const registry = createRegistry('simulator')
   const metrics = simulatorMetrics(registry)
-  const oneShot = config.count > 0 || config.durationMs > 0
-  const abort = new AbortController()
-  const load = async (waitMs: number): Promise<LoadedFleet> => {
-    const loaded = await loadFleet({
-      devices: config.devices,
-      seed: config.seed,
-      register: config.register,
-      registry: config.registry,
-      logger,
-      waitMs,
-      signal: abort.signal,
-      // Paced: every sensor reports once per interval, so its controller at least as often.
-      ...(config.rate === 0 ? { intervalS: Math.max(1, Math.ceil(config.intervalMs / 1000)) } : {})
-    })
-    if (loaded.skipped.length > 0) logger.warn({ skipped: loaded.skipped.slice(0, 20), count: loaded.skipped.length }, 'registry sensors left out (they cannot be framed so that they decode)')
-    return loaded
-  }
-  const counts = ({ fleet }: LoadedFleet): { controllers: number, sensors: number } =>
-    ({ controllers: fleet.length, sensors: fleet.reduce((n, c) => n + c.connectors.reduce((k, cn) => k + cn.sensors.length, 0), 0) })
 
-  if (oneShot) {
+  if (config.count > 0 || config.durationMs > 0) {
     let loaded: LoadedFleet
     try {
-      loaded = await load(config.registryWaitMs)
+      loaded = await readFleet({ config, logger, metrics }, config.registryWaitMs)
     } catch (err) {
       logger.error({ err }, 'no fleet')
       process.stderr.write(`simulator: ${(err as Error).message}\n`)
       return 1
     }
-    logger.info({ source: loaded.source, ...counts(loaded) }, 'fleet loaded')
-    const sim = createSimulator({ config, logger, metrics, fleet: loaded.fleet, access: await prepareAccess(config, loaded.fleet.map(c => c.mac), logger) })
-    await sim.start()
-    const report = await sim.runLoad({ rate: config.rate, count: config.count > 0 ? config.count : undefined, durationMs: config.durationMs })
-    await sim.stop()
-    process.stdout.write(JSON.stringify({ devices: sim.fleet.length, qos: config.qos, targetRate: config.rate, ...report }) + '\n')
+    const report = await runOneShot({ config, logger, metrics }, loaded)
+    process.stdout.write(JSON.stringify(report) + '\n')
     return report.failed === 0 ? 0 : 1
   }
 
-  // Service mode: every sensor reports once per interval (events in between), or the --rate load.
-  let sim: Simulator | undefined
-  let starting: Promise<void> | undefined
-  let loop: Promise<unknown> | undefined
-  let generation: AbortController | undefined
+  const stage = new SimulatorStage({ config, logger, metrics })
   let http: HttpHandle | undefined
-  const publish = (s: Simulator): void => {
-    // Its own controller, so a reload can end this loop without shutting the service down.
-    generation = new AbortController()
-    const signal = AbortSignal.any([abort.signal, generation.signal])
-    loop = config.rate > 0
-      ? s.runLoad({ rate: config.rate, signal })
-      : s.runPaced({ intervalMs: config.intervalMs, signal })
-  }
-  const boot = async (): Promise<void> => {
-    http = await startHttp({
-      host: config.httpHost,
-      port: config.httpPort,
-      registry,
-      readiness: () => ({ ready: sim?.ready() ?? false, checks: { fleet: sim !== undefined, mqtt: sim?.ready() ?? false } })
-    })
-    let loaded: LoadedFleet
-    try {
-      loaded = await load(Number.POSITIVE_INFINITY)
-    } catch (err) {
-      if (abort.signal.aborted) return
-      throw err
-    }
-    if (abort.signal.aborted) return
-    logger.info({ source: loaded.source, ...counts(loaded) }, 'fleet loaded')
-    sim = createSimulator({ config, logger, metrics, fleet: loaded.fleet, access: await prepareAccess(config, loaded.fleet.map(c => c.mac), logger) })
-    await sim.start()
-    if (abort.signal.aborted) return
-    logger.info({ devices: sim.fleet.length, intervalS: config.intervalMs / 1000, rate: config.rate }, 'simulating')
-    publish(sim)
-  }
-
-  // The new fleet is read before the old one stops, so a registry that cannot be read (one
-  // attempt: the operator can send SIGHUP again) leaves the running fleet untouched.
-  const reload = async (): Promise<void> => {
-    await starting?.catch(() => {})
-    if (sim === undefined || abort.signal.aborted) return
-    let loaded: LoadedFleet
-    try {
-      loaded = await load(0)
-    } catch (err) {
-      if (abort.signal.aborted) return
-      metrics.fleetReloads.inc({ result: 'failed' })
-      logger.warn({ err }, 'fleet reload failed, the previous fleet keeps running')
-      return
-    }
-    if (abort.signal.aborted) return
-    let access: AccessFor
-    try {
-      access = await prepareAccess(config, loaded.fleet.map(c => c.mac), logger)
-    } catch (err) {
-      metrics.fleetReloads.inc({ result: 'failed' })
-      logger.warn({ err }, 'broker accounts for the reloaded fleet failed, the previous fleet keeps running')
-      return
-    }
-    generation?.abort()
-    await loop
-    // Stopped before the next one starts: both would connect with the same MQTT client ids.
-    await sim.stop()
-    sim = undefined
-    if (abort.signal.aborted) return
-    sim = createSimulator({ config, logger, metrics, fleet: loaded.fleet, access })
-    // Unlike at boot, a broker that is down is no reason to stop: the client keeps reconnecting
-    // (and subscribing) in the background, as through any outage.
-    await sim.start().catch((err: unknown) => { logger.warn({ err }, 'MQTT not connected after the fleet reload, publishing resumes once it is') })
-    if (abort.signal.aborted) return
-    publish(sim)
-    metrics.fleetReloads.inc({ result: 'ok' })
-    logger.info(counts(loaded), 'fleet reloaded')
-  }
-  let reloading: Promise<void> | undefined
-  let again = false
   const onHangup = (): void => {
     logger.info('SIGHUP: reloading the fleet from the registry')
-    if (reloading !== undefined) {
-      again = true
-      return
-    }
-    reloading = (async () => {
-      do {
-        again = false
-        await reload()
-      } while (again)
-    })()
-      .catch((err: unknown) => { logger.error({ err }, 'fleet reload failed') })
-      .finally(() => { reloading = undefined })
+    void stage.reload()
   }
   // Before anything can send SIGHUP: its default action ends the process.
   process.on('SIGHUP', onHangup)
-
   return runService({
     start: async () => {
-      starting = boot()
-      await starting
+      http = await startHttp({ host: config.httpHost, port: config.httpPort, registry, readiness: () => stage.readiness() })
+      await stage.start()
     },
-    stop: async () => {
-      abort.abort()
+    stop: async deadlineMs => {
       try {
-        await starting?.catch(() => {})
-        await reloading
-        await loop
-        await sim?.stop()
+        await stage.stop(deadlineMs)
         await http?.close()
       } finally {
         // Only once stopped, for the same reason: a SIGHUP while stopping must not end the process.

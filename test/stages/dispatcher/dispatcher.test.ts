@@ -178,9 +178,9 @@ describe('dispatcher', () => {
     }
   })
 
-  it('claims a command once: a second claim (another dispatcher, a restart) gets nothing', async () => {
+  it('claims a command once: a second claim (another dispatcher, a restart) gets nothing once its publication is recorded', async () => {
     const id = await send(ABSENT, { kind: 'status', connector: 1, position: 1, component: 'strike', ttl_s: 60 })
-    await waitFor('sent', async () => (await registry.sql`SELECT 1 FROM device_commands WHERE command_id = ${id}::uuid AND state = 'sent'`).length > 0 ? true : undefined, 10_000, 50)
+    await waitFor('sent and acknowledged by the broker', async () => (await registry.sql`SELECT 1 FROM device_commands WHERE command_id = ${id}::uuid AND state = 'sent' AND published_at IS NOT NULL`).length > 0 ? true : undefined, 10_000, 50)
     expect(await new DispatcherStore(registry.sql).claim(id)).toBeUndefined()
   })
 

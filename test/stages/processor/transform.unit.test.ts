@@ -4,38 +4,13 @@ import { buildEnvelope, encodeEnvelope } from '../../../src/core/envelope.ts'
 import { ErrorCodes } from '../../../src/core/errors.ts'
 import { fail, ok, type Result } from '../../../src/core/result.ts'
 import type { SensorDefinition } from '../../../src/core/sensor.ts'
-import { chunkRecords, finish, parseSensorKey, prepare, sensorKey, type SourceRecord } from '../../../src/stages/processor/transform.ts'
-
-const NOW = Date.UTC(2024, 0, 2, 3, 4, 5)
-
-function dp (dataPointId: number, label: string, dataFormat: string, offset: number, decimals: number, append: string) {
-  return { dataPointId, label, dataFormat, dataEncoding: null, offset, length: 2, prepend: null, append, wholeNumber: null, decimals }
-}
-
-/** The seed's "Living Room Env Sensor" on e4fd45f654be / J1 / pin 1. */
-const LIVING_ROOM: SensorDefinition = {
-  controllerMac: 'e4fd45f654be',
-  controllerDeviceId: 1,
-  connectorNumber: 1,
-  pinPosition: 1,
-  sensorDeviceId: 4,
-  sensorName: 'Living Room Env Sensor',
-  templateName: 'Environmental Sensor',
-  dataPoints: [dp(1, 'Temperature', 'Int16', 0, 2, ' °C'), dp(2, 'Humidity', 'Uint16', 2, 2, ' %'), dp(3, 'CO2', 'Uint16', 4, 0, ' ppm')]
-}
-
-function record (topic: string, payload: unknown, offset = 7): SourceRecord {
-  const bytes = Buffer.from(typeof payload === 'string' ? payload : JSON.stringify(payload))
-  const env = buildEnvelope({ topic, payload: bytes, receivedAtMs: NOW, qos: 1, retain: false })
-  return { topic: 'raw', partition: 2, offset: BigInt(offset), key: Buffer.from('e4fd45f654be'), value: encodeEnvelope(env) }
-}
+import { finish, parseSensorKey, prepare, sensorKey, type SourceRecord } from '../../../src/stages/processor/transform.ts'
+import { dp, LIVING_ROOM, NOW, record, SENSOR_TOPIC } from './fixtures.ts'
 
 function run (r: SourceRecord, sensors: Map<string, Result<SensorDefinition>> = new Map()) {
   const p = prepare(r)
   return { p, out: finish(p, sensors, 'UTC', NOW) }
 }
-
-const SENSOR_TOPIC = 'tele/f2-e4fd45f654be/sensor-mode/J1/sensor-1'
 
 describe('processor transform', () => {
   it('recognises a presence message: counted by the caller, no measurement, no dead letter', () => {
@@ -131,41 +106,5 @@ describe('processor transform', () => {
       const { out } = run({ topic: 'raw', partition: 0, offset: BigInt(i), key: null, value: bytes })
       expect(out.measurements.length + out.deadLetters.length).toBeGreaterThan(0)
     }
-  })
-})
-
-describe('chunkRecords', () => {
-  const rec = (n: number, size: number): { key: Buffer, value: Buffer } => ({ key: Buffer.from(String(n)), value: Buffer.alloc(size) })
-
-  it('keeps every record, in order, each request under the limit', () => {
-    const records = Array.from({ length: 5000 }, (_, i) => rec(i, 100 + (i * 37) % 900))
-    const chunks = [...chunkRecords(records, 64 * 1024)]
-    expect(chunks.flat()).toEqual(records)
-    expect(chunks.length).toBeGreaterThan(1)
-    for (const c of chunks) {
-      expect(c.reduce((n, r) => n + r.value.length + r.key.length + 64, 0)).toBeLessThanOrEqual(64 * 1024)
-    }
-  })
-
-  it('bounds each partition’s share of a request when it knows the partitions', () => {
-    const records = Array.from({ length: 3000 }, (_, i) => rec(i, 200 + (i * 53) % 700))
-    const partitionOf = (r: { key: Buffer }): string => String(Number(r.key.toString()) % 3)
-    const chunks = [...chunkRecords(records, 64 * 1024, partitionOf, 160 * 1024)]
-    expect(chunks.flat()).toEqual(records)
-    const bytes = (rs: Array<{ key: Buffer, value: Buffer }>): number => rs.reduce((n, r) => n + r.value.length + r.key.length + 64, 0)
-    for (const c of chunks) {
-      expect(bytes(c)).toBeLessThanOrEqual(160 * 1024)
-      for (const p of ['0', '1', '2']) expect(bytes(c.filter(r => partitionOf(r) === p))).toBeLessThanOrEqual(64 * 1024)
-    }
-    // Fewer requests than when the whole request is bounded by one partition's limit.
-    expect(chunks.length).toBeLessThan([...chunkRecords(records, 64 * 1024)].length)
-  })
-
-  it('sends a small batch as is, and a record over the limit alone', () => {
-    const small = [rec(1, 10), rec(2, 10)]
-    expect([...chunkRecords(small, 1024)]).toEqual([small])
-    const big = [rec(1, 10), rec(2, 5000), rec(3, 10)]
-    expect([...chunkRecords(big, 1024)].map(c => c.length)).toEqual([1, 1, 1])
-    expect([...chunkRecords([], 1024)]).toEqual([])
   })
 })

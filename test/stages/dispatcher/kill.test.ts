@@ -1,0 +1,201 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createMqttClient, type MqttHandle } from '../../../src/adapters/mqtt.ts'
+import { createRng } from '../../../src/core/random.ts'
+import { DispatcherStore } from '../../../src/stages/dispatcher/store.ts'
+import { handleCommand } from '../../../src/stages/simulator/commands.ts'
+import { createDeviceState } from '../../../src/stages/simulator/device.ts'
+import { freePort } from '../../../src/stack/ports.ts'
+import { auth } from '../../helpers/mqtt-account.ts'
+import { createTempTopics, roleUrl, stackEnv, uniqueName, uniqueTopicName, type TempTopics } from '../../helpers/stack.ts'
+import { migratedDatabase, waitFor, type MigratedDatabase } from '../../storage/helpers.ts'
+import type { ApiService } from '../../../src/stages/api/service.ts'
+import { insertToken, pgConnection, startApi } from '../api/harness.ts'
+
+/**
+ * The dispatcher as its own process, SIGKILLed while commands stream in and started again
+ * (as the supervisor or compose would): no command is lost, each is confirmed by a controller
+ * that obeys as the simulator does, and a command is published twice only inside the
+ * documented at-least-once window (acknowledged by the broker, not yet recorded), at most
+ * once per kill. Each command is a strike toggle with a period of its own, so every MQTT
+ * message names its command.
+ */
+let registry: MigratedDatabase
+let timeseries: MigratedDatabase
+let topics: TempTopics
+let api: { service: ApiService, base: string }
+let controller: MqttHandle
+let token: string
+let env: Record<string, string>
+let child: ChildProcess | undefined
+let readyUrl: string
+let output = ''
+const received: number[] = []
+
+const suffix = uniqueName('k').slice(-8).replace(/[^0-9a-f]/g, '0')
+const MAC = `f2c3${suffix}`.slice(0, 12)
+
+beforeAll(async () => {
+  registry = await migratedDatabase('registry')
+  timeseries = await migratedDatabase('timeseries')
+  const [d] = await registry.sql<Array<{ id: number }>>`INSERT INTO "Device" ("DeviceName", "MacAddress") VALUES (${MAC}, ${MAC}) RETURNING "DeviceId" AS id`
+  const [c] = await registry.sql<Array<{ id: number }>>`INSERT INTO "Connector" ("ControllerId", "ConnectorNumber", "Mode") VALUES (${d?.id ?? 0}, 1, 'access-control-mode') RETURNING "ConnectorId" AS id`
+  await registry.sql`INSERT INTO "Pin" ("ConnectorId", "Position") VALUES (${c?.id ?? 0}, 1)`
+  token = await insertToken(registry.sql, 'c0ffee0000d2', 'K'.repeat(43), ['read', 'command'])
+  topics = await createTempTopics([uniqueTopicName('device_commands')], 2)
+  const topic = topics.names[0] as string
+
+  const state = createDeviceState({ mac: MAC, name: 'door', connectors: [{ number: 1, mode: 'access-control-mode', sensors: [] }] }, createRng(3))
+  controller = createMqttClient({
+    url: stackEnv().mqttUrl,
+    clientId: `f2-${MAC}`,
+    ...auth(),
+    subscriptions: [{ filter: `cmnd/f2-${MAC}/#`, qos: 1 }],
+    onMessage: m => {
+      const payload = m.payload.toString('utf8')
+      received.push((JSON.parse(payload) as { period: number }).period)
+      // The first reply at once; the second (after the period) is no confirmation and not awaited.
+      const out = handleCommand(state, m.topic, payload, () => '2026-01-01 00:00:00.000001')
+      for (const r of out.replies) void controller.publish(r.topic, r.payload, { qos: 1 })
+    }
+  })
+  await controller.waitConnected(10_000)
+
+  const pg = pgConnection(roleUrl('registry', 'dispatcher', new URL(registry.url).pathname.slice(1)))
+  const port = await freePort()
+  readyUrl = `http://127.0.0.1:${port}/readyz`
+  env = {
+    KAFKA_BOOTSTRAP_SERVERS: stackEnv().kafkaBootstrap,
+    KAFKA_COMMAND_TOPIC: topic,
+    KAFKA_CONSUMER_GROUP: uniqueName('dispatcher'),
+    MQTT_BROKER: stackEnv().mqttUrl,
+    MQTT_USERNAME: auth().username,
+    MQTT_PASSWORD: auth().password,
+    // The same client id after every restart: its persistent session keeps the replies.
+    DISPATCHER_CLIENT_ID: uniqueName('f2-dispatcher'),
+    DISPATCHER_EXPIRE_EVERY_MS: '200',
+    POSTGRES_HOST: pg.host,
+    POSTGRES_PORT: String(pg.port),
+    POSTGRES_DB: pg.database,
+    POSTGRES_USER: pg.user,
+    POSTGRES_PASSWORD: pg.password,
+    HTTP_PORT: String(port),
+    LOG_LEVEL: 'info'
+  }
+  api = await startApi(registry.url, timeseries.url, { KAFKA_COMMAND_TOPIC: topic })
+}, 60_000)
+
+afterAll(async () => {
+  if (child !== undefined && child.exitCode === null && child.signalCode === null) {
+    const exited = new Promise(resolve => child?.once('exit', resolve))
+    child.kill('SIGTERM')
+    await Promise.race([exited, new Promise(resolve => setTimeout(resolve, 8000))])
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+  }
+  await api?.service.stop(2000)
+  await controller?.close()
+  await topics?.delete()
+  await timeseries?.drop()
+  await registry?.drop()
+})
+
+/** Starts the dispatcher process and waits until it is ready (connected, consuming). */
+async function startDispatcher (): Promise<ChildProcess> {
+  const p = spawn(process.execPath, ['src/cli.ts', 'dispatcher'], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  p.stdout?.on('data', (d: Buffer) => { output = (output + d.toString()).slice(-20_000) })
+  p.stderr?.on('data', (d: Buffer) => { output = (output + d.toString()).slice(-20_000) })
+  child = p
+  await waitFor('the dispatcher ready', async () => {
+    if (p.exitCode !== null) throw new Error(`dispatcher exited with ${p.exitCode}\n${output.slice(-3000)}`)
+    return await fetch(readyUrl).then(r => r.ok ? true : undefined, () => undefined)
+  }, 30_000, 100)
+  return p
+}
+
+/** SIGKILL: no stop, no DISCONNECT, nothing flushed. */
+async function killDispatcher (): Promise<void> {
+  const p = child
+  if (p === undefined) return
+  const exited = new Promise(resolve => p.once('exit', resolve))
+  p.kill('SIGKILL')
+  await exited
+}
+
+async function send (body: Record<string, unknown>): Promise<string> {
+  const res = await fetch(`${api.base}/api/devices/${MAC}/commands`, {
+    method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body)
+  })
+  expect(res.status).toBe(202)
+  return ((await res.json()) as { command_id: string }).command_id
+}
+
+async function settled (id: string, timeoutMs: number): Promise<Record<string, unknown>> {
+  return (await waitFor(`command ${id} final`, async () => {
+    const res = await fetch(`${api.base}/api/commands/${id}`, { headers: { authorization: `Bearer ${token}` } })
+    const c = (await res.json()) as Record<string, unknown>
+    return ['confirmed', 'failed', 'expired'].includes(String(c.state)) ? c : undefined
+  }, timeoutMs, 100)).value
+}
+
+const toggle = (period: number): Record<string, unknown> => ({ kind: 'strike', connector: 1, position: 1, action: 'toggle', period, ttl_s: 300 })
+
+describe('dispatcher under kill -9', () => {
+  it('loses no command and confirms each while it is SIGKILLed and restarted mid-stream', async () => {
+    await startDispatcher()
+    const periods = Array.from({ length: 60 }, (_, i) => i + 1)
+    const ids: string[] = []
+    const sending = (async () => {
+      for (const period of periods) {
+        ids.push(await send(toggle(period)))
+        await new Promise(resolve => setTimeout(resolve, 40))
+      }
+    })()
+    const kills = 3
+    for (let k = 0; k < kills; k++) {
+      // Killed while it works: after it has published something since it (re)started.
+      const seen = received.length
+      await waitFor('a publication since the last start', async () => received.length > seen ? true : undefined, 30_000, 5)
+      await killDispatcher()
+      // Commands keep arriving while it is down.
+      await new Promise(resolve => setTimeout(resolve, 300))
+      await startDispatcher()
+    }
+    await sending
+
+    const final = await Promise.all(ids.map(async id => await settled(id, 90_000)))
+    expect(final.map(c => c.state), output.slice(-3000)).toEqual(ids.map(() => 'confirmed'))
+    for (const c of final) expect((c.events as Array<{ state: string }>).map(e => e.state)).toEqual(['accepted', 'sent', 'confirmed'])
+    // Every command reached the controller; a repeat only inside the at-least-once window.
+    await new Promise(resolve => setTimeout(resolve, 500))
+    expect([...new Set(received)].sort((a, b) => a - b)).toEqual(periods)
+    expect(received.length - periods.length).toBeLessThanOrEqual(kills)
+  }, 240_000)
+
+  it('publishes a command whose dispatcher was killed between its claim and the broker\'s acknowledgement', async () => {
+    await killDispatcher()
+    const before = received.length
+    const id = await send(toggle(200))
+    // What the killed dispatcher left behind: the command claimed (sent), its publication never acknowledged.
+    const claimed = await new DispatcherStore(registry.sql).claim(id)
+    expect(claimed).toMatchObject({ id, mac: MAC, again: false })
+    await startDispatcher()
+    const c = await settled(id, 30_000)
+    expect(c.state).toBe('confirmed')
+    expect((c.events as Array<{ state: string }>).map(e => e.state)).toEqual(['accepted', 'sent', 'confirmed'])
+    expect(received.slice(before)).toEqual([200])
+    // Once recorded, it is never claimed again.
+    expect(await new DispatcherStore(registry.sql).claim(id)).toBeUndefined()
+  }, 60_000)
+
+  it('confirms a command whose reply arrived while the dispatcher was down', async () => {
+    const before = received.length
+    const id = await send(toggle(201))
+    await waitFor('published', async () => received.length > before ? true : undefined, 30_000, 5)
+    // The reply follows within milliseconds; the dispatcher dies before it can store it, or
+    // just after: the persistent session hands it over after the restart either way.
+    await killDispatcher()
+    await new Promise(resolve => setTimeout(resolve, 500))
+    await startDispatcher()
+    expect((await settled(id, 30_000)).state).toBe('confirmed')
+  }, 60_000)
+})

@@ -1,0 +1,71 @@
+import { describe, expect, it } from 'vitest'
+import { RECORD_OVERHEAD_BYTES, type KafkaRecord } from '../../../src/adapters/kafka.ts'
+import { ErrorCodes } from '../../../src/core/errors.ts'
+import { fail, ok, type Result } from '../../../src/core/result.ts'
+import type { SensorDefinition } from '../../../src/core/sensor.ts'
+import { createProcessorMetrics, type ProcessorMetrics } from '../../../src/stages/processor/metrics.ts'
+import { buildOutputs, type OutputContext } from '../../../src/stages/processor/records.ts'
+import { prepare, sensorKey } from '../../../src/stages/processor/transform.ts'
+import { LIVING_ROOM, NOW, record, SENSOR_TOPIC } from './fixtures.ts'
+
+const READING = { timestamp: '2023-05-26 18:34:04.928538', data: '0AEA139201A4' }
+const KEY = sensorKey({ mac: 'e4fd45f654be', connector: 1, pin: 1 })
+const CONFIG = { outputTopic: 'decoded', deadLetterTopic: 'dead', zone: 'UTC' }
+
+function context (metrics: ProcessorMetrics, maxRecordBytes = 1024 * 1024): OutputContext {
+  return { config: CONFIG, metrics, nowMs: NOW, limits: { maxRecordBytes } }
+}
+
+function reason (r: KafkaRecord | undefined): string | undefined {
+  return (r?.headers as Record<string, Buffer> | undefined)?.reason?.toString()
+}
+
+async function count (metrics: ProcessorMetrics, name: 'produced' | 'deadLetters' | 'presence'): Promise<Record<string, number>> {
+  const out: Record<string, number> = {}
+  for (const v of (await metrics[name].get()).values) out[Object.values(v.labels).join(',')] = v.value
+  return out
+}
+
+describe('processor record building', () => {
+  it('keys measurements by controller on the output topic and dead letters with their reason header, counting each', async () => {
+    const metrics = createProcessorMetrics()
+    const prepared = [
+      record(SENSOR_TOPIC, READING, 1),
+      record('tele/f2-e4fd45f654be/sensor-mode/J1/sensor-2', READING, 2),
+      record('tele/f2-e4fd45f654be/LWT', 'offline', 3)
+    ].map(prepare)
+    const sensors = new Map<string, Result<SensorDefinition>>([
+      [KEY, ok(LIVING_ROOM)],
+      [sensorKey({ mac: 'e4fd45f654be', connector: 1, pin: 2 }), fail(ErrorCodes.REGISTRY_UNWIRED_PIN, 'no sensor on pin 2')]
+    ])
+    const { records, origins } = buildOutputs(prepared, sensors, new Map([[KEY, 0.001]]), context(metrics))
+    expect(records.map(r => r.topic)).toEqual(['decoded', 'decoded', 'decoded', 'dead'])
+    for (const r of records) expect(r.key?.toString()).toBe('e4fd45f654be')
+    expect(records.slice(0, 3).map(r => (JSON.parse((r.value as Buffer).toString()) as { datapoint_label: string }).datapoint_label)).toEqual(['Temperature', 'Humidity', 'CO2'])
+    expect(reason(records[3])).toBe(ErrorCodes.REGISTRY_UNWIRED_PIN)
+    // Each record points back to its message (for isolating a record the broker refuses).
+    expect(origins).toEqual([prepared[0], prepared[0], prepared[0], prepared[1]])
+    expect(await count(metrics, 'produced')).toEqual({ sensor: 3 })
+    expect(await count(metrics, 'deadLetters')).toEqual({ [ErrorCodes.REGISTRY_UNWIRED_PIN]: 1 })
+    expect(await count(metrics, 'presence')).toEqual({ offline: 1 })
+    // The lookup's time is part of each decode's latency.
+    const latency = (await metrics.decodeLatency.get()).values.find(v => v.metricName === 'f2_processor_decode_latency_seconds_sum')
+    expect(latency?.value).toBeGreaterThanOrEqual(0.001)
+  })
+
+  it('turns a measurement above the record limit into a dead letter and produces the rest', async () => {
+    const metrics = createProcessorMetrics()
+    const p = prepare(record(SENSOR_TOPIC, READING))
+    const sizes = buildOutputs([p], new Map([[KEY, ok(LIVING_ROOM)]]), new Map(), context(createProcessorMetrics()))
+      .records.map(r => (r.value as Buffer).length + (r.key as Buffer).length + RECORD_OVERHEAD_BYTES)
+    // A limit between the smallest and the largest encoded measurement: only the largest is refused.
+    const limit = Math.max(...sizes) - 1
+    expect(Math.min(...sizes)).toBeLessThanOrEqual(limit)
+    const { records } = buildOutputs([p], new Map([[KEY, ok(LIVING_ROOM)]]), new Map(), context(metrics, limit))
+    const refused = sizes.filter(s => s > limit).length
+    expect(refused).toBeGreaterThan(0)
+    expect(records.filter(r => r.topic === 'decoded')).toHaveLength(3 - refused)
+    expect(records.filter(r => r.topic === 'dead').map(reason)).toEqual(Array(refused).fill(ErrorCodes.RECORD_TOO_LARGE))
+    expect(await count(metrics, 'deadLetters')).toEqual({ [ErrorCodes.RECORD_TOO_LARGE]: refused })
+  })
+})
