@@ -41,8 +41,10 @@ export interface TimeseriesWriterOptions {
   method?: 'copy' | 'insert'
   /** Rows per chunk written to the COPY stream. Default 1000. */
   copyChunkRows?: number
-  /** How long one COPY may take before it counts as refused-but-unsettled (see #copy). Default 60 s. */
+  /** How long one COPY may take before it counts as refused-but-unsettled (see copyIn). Default 60 s. */
   copyTimeoutMs?: number
+  /** Try COPY straight into the table first (method `copy` only). Default true; false: always the staging path. */
+  direct?: boolean
 }
 
 type Method = 'copy' | 'insert'
@@ -74,6 +76,7 @@ export class TimeseriesWriter {
   readonly #method: Method
   readonly #chunkRows: number
   readonly #copyTimeoutMs: number
+  readonly #directAllowed: boolean
   /** Whether the next batch tries the direct COPY first. */
   #direct = true
 
@@ -82,6 +85,7 @@ export class TimeseriesWriter {
     this.#method = options.method ?? 'copy'
     this.#chunkRows = Math.max(1, options.copyChunkRows ?? 1000)
     this.#copyTimeoutMs = Math.max(1, options.copyTimeoutMs ?? 60_000)
+    this.#directAllowed = this.#method === 'copy' && (options.direct ?? true)
   }
 
   async writeBatch (rows: readonly Measurement[]): Promise<WriteOutcome> {
@@ -94,11 +98,11 @@ export class TimeseriesWriter {
       else rejected.push({ index, code: ErrorCodes.MEASUREMENT_INVALID, message: problem })
     })
     let inserted = 0
-    let path: WritePath = 'staging'
-    if (items.length > 0 && this.#method === 'copy' && this.#direct && await this.#writeDirect(items)) {
+    let path: WritePath = this.#directAllowed && this.#direct ? 'copy' : 'staging'
+    if (items.length > 0 && path === 'copy' && await this.#writeDirect(items)) {
       inserted = items.length
-      path = 'copy'
     } else if (items.length > 0) {
+      path = 'staging'
       try {
         inserted = await this.#write(items, rejected, conflicts, this.#method)
       } catch (err) {
@@ -114,7 +118,7 @@ export class TimeseriesWriter {
     rejected.sort((a, b) => a.index - b.index)
     conflicts.sort((a, b) => a.index - b.index)
     const duplicates = rows.length - inserted - rejected.length - conflicts.length
-    if (path === 'staging') this.#direct = duplicates === 0 && conflicts.length === 0
+    if (items.length > 0 && path === 'staging') this.#direct = duplicates === 0 && conflicts.length === 0
     return { inserted, duplicates, rejected, conflicts, path }
   }
 
@@ -138,10 +142,7 @@ export class TimeseriesWriter {
     } catch (err) {
       // A stored key (unique_violation) is the expected refusal; any other verdict of the
       // server on the data is left to the staging path, which isolates and reports it.
-      if (err instanceof CopyNotSettled || !isUnavailableError(err)) {
-        this.#direct = false
-        return false
-      }
+      if (err instanceof CopyNotSettled || !isUnavailableError(err)) return false
       throw unavailable(err)
     }
   }
