@@ -68,6 +68,9 @@ export const MEASUREMENT_COLUMN_SPECS = [
   { name: 'received_at', sql: 'timestamptz', notNull: false, kind: 'instant', nullable: true }
 ] as const satisfies readonly ColumnSpec[]
 
+/** Columns of iot_measurements that the database fills itself (DEFAULT now()); no measurement field. */
+export const MEASUREMENT_TABLE_ONLY_COLUMNS = ['ingested_at'] as const
+
 type Specs = typeof MEASUREMENT_COLUMN_SPECS
 type KindType = { instant: string, text: string, label: string, number: number, int: number }
 
