@@ -84,7 +84,7 @@ function problemSource (c: ColumnSpec): string {
  * only through JSON.stringify.
  */
 function compileProblem (specs: readonly ColumnSpec[]): (m: Measurement) => string | null {
-  // eslint-disable-next-line @typescript-eslint/no-implied-eval -- source built from the constant declaration only
+  // The source is built from the constant declaration only, never from input.
   return new Function('instantProblem', 'textProblem', 'valueProblem', 'intProblem',
     `return function columnsProblem (m) {\n  return ${specs.map(problemSource).join(' ??\n    ')}\n}`
   )(instantProblem, textProblem, valueProblem, intProblem) as (m: Measurement) => string | null
@@ -130,7 +130,7 @@ function compileCopyLine (specs: readonly ColumnSpec[]): (m: Measurement) => str
     const read = `m[${JSON.stringify(c.name)}]`
     return `copyField(${nullAs === null ? read : `${read} ?? ${JSON.stringify(nullAs)}`})`
   })
-  // eslint-disable-next-line @typescript-eslint/no-implied-eval -- source built from the constant declaration only
+  // The source is built from the constant declaration only, never from input.
   return new Function('copyField', `return function copyLine (m) {\n  return ${fields.join(" + '\\t' + ")} + '\\n'\n}`)(copyField) as (m: Measurement) => string
 }
 
