@@ -1,21 +1,34 @@
-import type { Measurement } from '../core/measurement.ts'
+import { MEASUREMENT_COLUMN_SPECS, storedNull, type ColumnSpec, type Measurement, type SqlType } from '../core/measurement-columns.ts'
 
 /**
- * Pure helpers of the time-series writer: the staging columns, pre-validation of rows
- * and their encoding in COPY text format.
+ * Pure helpers of the time-series writer, derived from the column declaration
+ * (src/core/measurement-columns.ts): pre-validation of rows and their encoding in COPY text
+ * format.
  */
 
-/** Staging / COPY column order. `connector` null is stored as 0 (unknown). */
-export const MEASUREMENT_COLUMNS = [
-  'timestamp', 'device_id', 'connector_mode', 'datapoint_label', 'pin_position', 'value', 'unit', 'topic',
-  'connector', 'value_text', 'sensor_device_id', 'datapoint_id', 'received_at'
-] as const
+/** COPY column order (= the declaration's). */
+export { MEASUREMENT_COLUMNS } from '../core/measurement-columns.ts'
+
+const NULLS_STORED_AS: ReadonlyArray<readonly [string, string | number]> = MEASUREMENT_COLUMN_SPECS.flatMap((c: ColumnSpec) => {
+  const stored = storedNull(c)
+  return stored === null ? [] : [[c.name, stored] as const]
+})
+
+/** The row as stored: null fields of NOT NULL columns replaced by the column's default (as copyLine writes them). */
+export function withStoredNulls (m: Measurement): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...m }
+  for (const [name, stored] of NULLS_STORED_AS) if (out[name] === null || out[name] === undefined) out[name] = stored
+  return out
+}
 
 /** PostgreSQL timestamptz covers 4713 BC .. 294276 AD; JavaScript dates stop earlier at both ends. */
 const MIN_PG_TIME = Date.UTC(-4712, 0, 1)
 
-const INT16_MAX = 32767
-const INT32_MAX = 2147483647
+/** The integer range of each integer SQL type. */
+const INT_RANGE: Partial<Record<SqlType, readonly [number, number]>> = {
+  smallint: [-32768, 32767],
+  integer: [-2147483648, 2147483647]
+}
 
 function instantProblem (v: unknown, name: string, required: boolean): string | null {
   if (v === null || v === undefined) return required ? `${name} is missing` : null
@@ -40,6 +53,45 @@ function intProblem (v: unknown, name: string, min: number, max: number): string
   return null
 }
 
+function valueProblem (v: unknown, name: string, required: boolean): string | null {
+  if (v === null || v === undefined) return required ? `${name} is missing` : null
+  return typeof v !== 'number' || !Number.isFinite(v) ? `${name} is not a finite number` : null
+}
+
+/** The check of one column, as source: a call of the check of its SQL type. */
+function problemSource (c: ColumnSpec): string {
+  // NOT NULL columns whose field may be null store their default instead.
+  const required = c.notNull && storedNull(c) === null
+  const args = `m[${JSON.stringify(c.name)}], ${JSON.stringify(c.name)}`
+  switch (c.sql) {
+    case 'timestamptz':
+      return `instantProblem(${args}, ${required})`
+    case 'text':
+      return `textProblem(${args}, ${required})`
+    case 'double precision':
+      return `valueProblem(${args}, ${required})`
+    case 'smallint':
+    case 'integer': {
+      const [min, max] = INT_RANGE[c.sql] as readonly [number, number]
+      return required ? `(m[${JSON.stringify(c.name)}] == null ? ${JSON.stringify(`${c.name} is missing`)} : intProblem(${args}, ${min}, ${max}))` : `intProblem(${args}, ${min}, ${max})`
+    }
+  }
+}
+
+/**
+ * The checks written out from the declaration as one chain of calls with named fields (what
+ * a hand-written one would be; this runs for every row). Names and constants enter the source
+ * only through JSON.stringify.
+ */
+function compileProblem (specs: readonly ColumnSpec[]): (m: Measurement) => string | null {
+  // The source is built from the constant declaration only, never from input.
+  return new Function('instantProblem', 'textProblem', 'valueProblem', 'intProblem',
+    `return function columnsProblem (m) {\n  return ${specs.map(problemSource).join(' ??\n    ')}\n}`
+  )(instantProblem, textProblem, valueProblem, intProblem) as (m: Measurement) => string | null
+}
+
+const columnsProblem = compileProblem(MEASUREMENT_COLUMN_SPECS)
+
 /**
  * Why the database would refuse `m`, as far as can be told without asking it; null when
  * it looks storable. Non-finite values are refused too: PostgreSQL would store NaN and
@@ -47,19 +99,14 @@ function intProblem (v: unknown, name: string, min: number, max: number): string
  */
 export function measurementProblem (m: Measurement): string | null {
   if (typeof m !== 'object' || m === null) return 'not an object'
-  return instantProblem(m.timestamp, 'timestamp', true) ??
-    textProblem(m.device_id, 'device_id', true) ??
-    textProblem(m.connector_mode, 'connector_mode', true) ??
-    textProblem(m.datapoint_label, 'datapoint_label', true) ??
-    textProblem(m.pin_position, 'pin_position', true) ??
-    textProblem(m.unit, 'unit', false) ??
-    textProblem(m.topic, 'topic', false) ??
-    textProblem(m.value_text, 'value_text', false) ??
-    (m.value !== null && m.value !== undefined && (typeof m.value !== 'number' || !Number.isFinite(m.value)) ? 'value is not a finite number' : null) ??
-    intProblem(m.connector, 'connector', 0, INT16_MAX) ??
-    intProblem(m.sensor_device_id, 'sensor_device_id', -INT32_MAX - 1, INT32_MAX) ??
-    intProblem(m.datapoint_id, 'datapoint_id', -INT32_MAX - 1, INT32_MAX) ??
-    instantProblem(m.received_at, 'received_at', false)
+  return columnsProblem(m)
+}
+
+const ESCAPED = /[\\\n\r\t]/
+const ESCAPED_ALL = /[\\\n\r\t]/g
+
+function escapeChar (c: string): string {
+  return c === '\\' ? '\\\\' : c === '\n' ? '\\n' : c === '\r' ? '\\r' : '\\t'
 }
 
 /**
@@ -69,15 +116,23 @@ export function measurementProblem (m: Measurement): string | null {
 export function copyField (v: string | number | null | undefined): string {
   if (v === null || v === undefined) return '\\N'
   if (typeof v === 'number') return String(v)
-  return v.replace(/[\\\n\r\t]/g, c => (c === '\\' ? '\\\\' : c === '\n' ? '\\n' : c === '\r' ? '\\r' : '\\t'))
+  return ESCAPED.test(v) ? v.replace(ESCAPED_ALL, escapeChar) : v
+}
+
+/**
+ * The COPY line encoder, written out from the declaration as one concatenation of named
+ * fields (the straight-line code a hand-written one would be). Names and constants enter the
+ * source only through JSON.stringify.
+ */
+function compileCopyLine (specs: readonly ColumnSpec[]): (m: Measurement) => string {
+  const fields = specs.map(c => {
+    const nullAs = storedNull(c)
+    const read = `m[${JSON.stringify(c.name)}]`
+    return `copyField(${nullAs === null ? read : `${read} ?? ${JSON.stringify(nullAs)}`})`
+  })
+  // The source is built from the constant declaration only, never from input.
+  return new Function('copyField', `return function copyLine (m) {\n  return ${fields.join(" + '\\t' + ")} + '\\n'\n}`)(copyField) as (m: Measurement) => string
 }
 
 /** One measurement as a COPY text line (with its newline), columns as MEASUREMENT_COLUMNS. */
-export function copyLine (m: Measurement): string {
-  return [
-    copyField(m.timestamp), copyField(m.device_id), copyField(m.connector_mode), copyField(m.datapoint_label),
-    copyField(m.pin_position), copyField(m.value), copyField(m.unit), copyField(m.topic),
-    copyField(m.connector ?? 0), copyField(m.value_text), copyField(m.sensor_device_id), copyField(m.datapoint_id),
-    copyField(m.received_at)
-  ].join('\t') + '\n'
-}
+export const copyLine: (m: Measurement) => string = compileCopyLine(MEASUREMENT_COLUMN_SPECS)

@@ -1,10 +1,10 @@
-import { Readable } from 'node:stream'
-import { pipeline } from 'node:stream/promises'
 import type postgres from 'postgres'
 import { ErrorCodes, F2Error, type ErrorCode } from '../core/errors.ts'
 import type { Measurement } from '../core/measurement.ts'
-import { copyLine, measurementProblem, MEASUREMENT_COLUMNS } from './copy-format.ts'
-import { describePgError, isRowDataError } from './pg-errors.ts'
+import { copyLine, measurementProblem, withStoredNulls } from './copy-format.ts'
+import { copyIn, CopyNotSettled } from './copy-in.ts'
+import { CLEAR_STAGING, CONFLICT_REPORTED, CONFLICTS, COPY_DIRECT, COPY_STAGING, ENSURE_STAGING, INSERT_STAGING, MOVE } from './measurement-sql.ts'
+import { describePgError, isRowDataError, isUnavailableError } from './pg-errors.ts'
 
 export interface WriteOutcome {
   /** Rows that are new in iot_measurements. */
@@ -18,12 +18,22 @@ export interface WriteOutcome {
    * their index in the batch, with what is stored; not written. Not counted as duplicates.
    */
   conflicts: Conflict[]
+  /**
+   * How the batch was written: `copy` straight into the table (no stored row met), or
+   * `staging` (staging table, then INSERT … ON CONFLICT DO NOTHING and the conflict check).
+   */
+  path: WritePath
 }
 
-/** What iot_measurements holds for the key of a conflicting row. */
+export type WritePath = 'copy' | 'staging'
+
+/**
+ * What iot_measurements holds for the key of a conflicting row: its compared columns (value,
+ * value_text, unit) and received_at, instants as ISO UTC with 6 fraction digits.
+ */
 export interface Conflict {
   index: number
-  stored: { value: number | null, value_text: string | null, unit: string | null, received_at: string | null }
+  stored: Record<string, unknown>
 }
 
 export interface TimeseriesWriterOptions {
@@ -31,49 +41,13 @@ export interface TimeseriesWriterOptions {
   method?: 'copy' | 'insert'
   /** Rows per chunk written to the COPY stream. Default 1000. */
   copyChunkRows?: number
-  /** How long one COPY may take before it counts as refused-but-unsettled (see #copy). Default 60 s. */
+  /** How long one COPY may take before it counts as refused-but-unsettled (see copyIn). Default 60 s. */
   copyTimeoutMs?: number
+  /** Try COPY straight into the table first (method `copy` only). Default true; false: always the staging path. */
+  direct?: boolean
 }
 
 type Method = 'copy' | 'insert'
-
-/** A COPY that did not settle in time: the batch is written again through INSERT. */
-class CopyNotSettled extends Error {}
-
-const STAGING = 'f2_measurements_staging'
-const COLUMN_LIST = MEASUREMENT_COLUMNS.map(c => `"${c}"`).join(', ')
-
-// Per connection, created once; ON COMMIT DELETE ROWS empties it at every commit, so
-// no catalog churn per batch. The DO block avoids the NOTICE of IF NOT EXISTS.
-const ENSURE_STAGING = `DO $$ BEGIN
-  IF to_regclass('pg_temp.${STAGING}') IS NULL THEN
-    CREATE TEMP TABLE ${STAGING} (
-      "timestamp" timestamptz, device_id text, connector_mode text, datapoint_label text, pin_position text,
-      value double precision, unit text, topic text, connector smallint, value_text text,
-      sensor_device_id integer, datapoint_id integer, received_at timestamptz, f2_index integer
-    ) ON COMMIT DELETE ROWS;
-  END IF;
-END $$`
-
-const MOVE = `INSERT INTO iot_measurements (${COLUMN_LIST})
-SELECT ${COLUMN_LIST} FROM pg_temp.${STAGING}
-ON CONFLICT DO NOTHING`
-
-const INSERT_STAGING = `INSERT INTO pg_temp.${STAGING} (${COLUMN_LIST}, f2_index)
-SELECT ${COLUMN_LIST}, f2_index FROM jsonb_to_recordset($1::text::jsonb) AS u (
-  "timestamp" timestamptz, device_id text, connector_mode text, datapoint_label text, pin_position text,
-  value double precision, unit text, topic text, connector smallint, value_text text,
-  sensor_device_id integer, datapoint_id integer, received_at timestamptz, f2_index integer)`
-
-/**
- * Run only when the move skipped rows (the rare path): the staged rows whose key is stored
- * with another value. Within the transaction the table includes the rows just moved, so a
- * batch carrying one key twice with two values reports the one that lost.
- */
-const CONFLICTS = `SELECT s.f2_index, m.value, m.value_text, m.unit, to_char(m.received_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS received_at
-FROM pg_temp.${STAGING} s
-JOIN iot_measurements m USING ("timestamp", device_id, connector, connector_mode, datapoint_label, pin_position)
-WHERE s.value IS DISTINCT FROM m.value OR s.value_text IS DISTINCT FROM m.value_text OR s.unit IS DISTINCT FROM m.unit`
 
 type Item = { index: number, row: Measurement }
 type Conn = postgres.TransactionSql
@@ -88,18 +62,30 @@ type Conn = postgres.TransactionSql
  * it is bisected (savepoints) down to the refused rows. Any other failure (connection,
  * server shutting down, missing table, deadlock) throws F2Error F2_DB_UNAVAILABLE with
  * retryable = true and nothing of the batch is written: retry the whole batch.
+ *
+ * Two paths (`path` in the outcome). `copy`: the batch is COPYed straight into
+ * iot_measurements in one transaction; taken while batches meet no stored row. When the
+ * table refuses it (a key already stored, or anything else the server refuses), that
+ * transaction is rolled back and the batch goes the `staging` path: COPY into a staging
+ * table, INSERT … ON CONFLICT DO NOTHING, conflict check, bisection of refused rows. After a
+ * batch that met stored rows, the next batches go through staging until one meets none (a
+ * redelivery run is not paid twice per batch).
  */
 export class TimeseriesWriter {
   readonly #sql: postgres.Sql
   readonly #method: Method
   readonly #chunkRows: number
   readonly #copyTimeoutMs: number
+  readonly #directAllowed: boolean
+  /** Whether the next batch tries the direct COPY first. */
+  #direct = true
 
   constructor (sql: postgres.Sql, options: TimeseriesWriterOptions = {}) {
     this.#sql = sql
     this.#method = options.method ?? 'copy'
     this.#chunkRows = Math.max(1, options.copyChunkRows ?? 1000)
     this.#copyTimeoutMs = Math.max(1, options.copyTimeoutMs ?? 60_000)
+    this.#directAllowed = this.#method === 'copy' && (options.direct ?? true)
   }
 
   async writeBatch (rows: readonly Measurement[]): Promise<WriteOutcome> {
@@ -112,7 +98,11 @@ export class TimeseriesWriter {
       else rejected.push({ index, code: ErrorCodes.MEASUREMENT_INVALID, message: problem })
     })
     let inserted = 0
-    if (items.length > 0) {
+    let path: WritePath = this.#directAllowed && this.#direct ? 'copy' : 'staging'
+    if (items.length > 0 && path === 'copy' && await this.#writeDirect(items)) {
+      inserted = items.length
+    } else if (items.length > 0) {
+      path = 'staging'
       try {
         inserted = await this.#write(items, rejected, conflicts, this.#method)
       } catch (err) {
@@ -127,7 +117,34 @@ export class TimeseriesWriter {
     }
     rejected.sort((a, b) => a.index - b.index)
     conflicts.sort((a, b) => a.index - b.index)
-    return { inserted, duplicates: rows.length - inserted - rejected.length - conflicts.length, rejected, conflicts }
+    const duplicates = rows.length - inserted - rejected.length - conflicts.length
+    if (items.length > 0 && path === 'staging') this.#direct = duplicates === 0 && conflicts.length === 0
+    return { inserted, duplicates, rejected, conflicts, path }
+  }
+
+  /**
+   * The fast path: COPY straight into the table, one transaction. True when stored; false when
+   * the server refused the batch (rolled back, nothing stored). Unavailability throws.
+   */
+  async #writeDirect (items: Item[]): Promise<boolean> {
+    const chunkRows = this.#chunkRows
+    function * chunks (): Generator<string> {
+      for (let i = 0; i < items.length; i += chunkRows) {
+        let text = ''
+        const end = Math.min(items.length, i + chunkRows)
+        for (let k = i; k < end; k++) text += copyLine((items[k] as Item).row)
+        yield text
+      }
+    }
+    try {
+      await this.#sql.begin(async tx => { await copyIn(tx, COPY_DIRECT, chunks(), this.#copyTimeoutMs) })
+      return true
+    } catch (err) {
+      // A stored key (unique_violation) is the expected refusal; any other verdict of the
+      // server on the data is left to the staging path, which isolates and reports it.
+      if (err instanceof CopyNotSettled || !isUnavailableError(err)) return false
+      throw unavailable(err)
+    }
   }
 
   async #write (items: Item[], rejected: WriteOutcome['rejected'], conflicts: Conflict[], method: Method): Promise<number> {
@@ -181,15 +198,15 @@ export class TimeseriesWriter {
    */
   async #attempt (tx: Conn, items: Item[], clearAfter: boolean, method: Method, conflicts: Conflict[]): Promise<number> {
     if (method === 'copy') await this.#copy(tx, items)
-    else await tx.unsafe(INSERT_STAGING, [JSON.stringify(items.map(i => ({ ...i.row, connector: i.row.connector ?? 0, f2_index: i.index })))])
+    else await tx.unsafe(INSERT_STAGING, [JSON.stringify(items.map(i => ({ ...withStoredNulls(i.row), f2_index: i.index })))])
     const result = await tx.unsafe(MOVE)
     if (result.count < items.length) {
       for (const c of await tx.unsafe(CONFLICTS)) {
-        conflicts.push({ index: c.f2_index as number, stored: { value: c.value as number | null, value_text: c.value_text as string | null, unit: c.unit as string | null, received_at: c.received_at as string | null } })
+        conflicts.push({ index: c.f2_index as number, stored: Object.fromEntries(CONFLICT_REPORTED.map(r => [r.name, c[r.name] ?? null])) })
       }
     }
     // Later attempts in the same transaction must start from an empty staging table.
-    if (clearAfter) await tx.unsafe(`DELETE FROM pg_temp.${STAGING}`)
+    if (clearAfter) await tx.unsafe(CLEAR_STAGING)
     return result.count
   }
 
@@ -203,21 +220,10 @@ export class TimeseriesWriter {
         yield text
       }
     }
-    const writable = await tx.unsafe(`COPY pg_temp.${STAGING} (${COLUMN_LIST}, f2_index) FROM STDIN`).writable()
-    // postgres.js never settles a COPY the server refuses once all data is sent
-    // (porsager/postgres#1173): without a deadline the transaction would wait for ever. The
-    // staging table has no constraints and rows are validated first, so a refusal should not
-    // happen; if one does, giving up here rolls the transaction back and the connection is
-    // usable again, and the caller writes the batch through INSERT, which reports the error.
-    let timer: NodeJS.Timeout | undefined
-    const deadline = new Promise<never>((_resolve, reject) => {
-      timer = setTimeout(() => reject(new CopyNotSettled(`COPY of ${items.length} rows did not settle within ${this.#copyTimeoutMs} ms`)), this.#copyTimeoutMs)
-    })
-    try {
-      await Promise.race([pipeline(Readable.from(chunks()), writable), deadline])
-    } finally {
-      clearTimeout(timer)
-    }
+    // The staging table has no constraints and rows are validated first, so a refusal should
+    // not happen; if one does, the bisection finds the row (or, when the COPY never settles,
+    // the caller writes the batch through INSERT, which reports the error).
+    await copyIn(tx, COPY_STAGING, chunks(), this.#copyTimeoutMs)
   }
 }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { copyField, copyLine, measurementProblem } from '../../src/storage/copy-format.ts'
+import { copyField, copyLine, measurementProblem, MEASUREMENT_COLUMNS, withStoredNulls } from '../../src/storage/copy-format.ts'
 import { measurement } from './helpers.ts'
 
 describe('COPY text encoding', () => {
@@ -19,6 +19,14 @@ describe('COPY text encoding', () => {
     expect(fields.length).toBe(13)
     expect(fields[8]).toBe('0')
     expect(fields[9]).toBe('x\\ny')
+  })
+
+  it('writes the fields in MEASUREMENT_COLUMNS order, as stored (withStoredNulls)', () => {
+    const m = measurement(3, { connector: null, value: null, value_text: 'scan', unit: '', sensor_device_id: null })
+    const stored = withStoredNulls(m)
+    expect(stored.connector).toBe(0)
+    expect(stored.value).toBeNull()
+    expect(copyLine(m)).toBe(MEASUREMENT_COLUMNS.map(c => copyField(stored[c] as string | number | null)).join('\t') + '\n')
   })
 })
 

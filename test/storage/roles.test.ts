@@ -86,13 +86,13 @@ describe('processor role (iot_processor)', () => {
 describe('sink role (ts_sink)', () => {
   const sql = (): postgres.Sql => as(roleUrl('timeseries', 'sink', dbName(timeseries)))
 
-  it('writes batches through the writer (TEMP staging table, COPY and INSERT paths)', async () => {
+  it('writes batches through the writer (direct COPY, TEMP staging table, COPY and INSERT paths)', async () => {
     const db = sql()
     const copy = new TimeseriesWriter(db, { method: 'copy' })
-    expect(await copy.writeBatch([measurement(1), measurement(2)])).toEqual({ inserted: 2, duplicates: 0, rejected: [], conflicts: [] })
-    expect(await copy.writeBatch([measurement(2), measurement(3)])).toEqual({ inserted: 1, duplicates: 1, rejected: [], conflicts: [] })
+    expect(await copy.writeBatch([measurement(1), measurement(2)])).toEqual({ inserted: 2, duplicates: 0, rejected: [], conflicts: [], path: 'copy' })
+    expect(await copy.writeBatch([measurement(2), measurement(3)])).toEqual({ inserted: 1, duplicates: 1, rejected: [], conflicts: [], path: 'staging' })
     const insert = new TimeseriesWriter(db, { method: 'insert' })
-    expect(await insert.writeBatch([measurement(3), measurement(4)])).toEqual({ inserted: 1, duplicates: 1, rejected: [], conflicts: [] })
+    expect(await insert.writeBatch([measurement(3), measurement(4)])).toEqual({ inserted: 1, duplicates: 1, rejected: [], conflicts: [], path: 'staging' })
     const [row] = await timeseries.sql`SELECT count(*)::int AS n FROM iot_measurements`
     expect(row?.n).toBe(4)
   })

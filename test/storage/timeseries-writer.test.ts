@@ -25,22 +25,25 @@ async function count (): Promise<number> {
 }
 
 describe.each(['copy', 'insert'] as const)('TimeseriesWriter (%s)', method => {
+  // The first batch of a fresh COPY writer goes straight into the table; INSERT always stages.
+  const first = method === 'copy' ? 'copy' : 'staging'
+
   it('stores a batch delivered twice once', async () => {
     const writer = new TimeseriesWriter(db.sql, { method })
     const batch = Array.from({ length: 500 }, (_, i) => measurement(i))
-    expect(await writer.writeBatch(batch)).toEqual({ inserted: 500, duplicates: 0, rejected: [], conflicts: [] })
-    expect(await writer.writeBatch(batch)).toEqual({ inserted: 0, duplicates: 500, rejected: [], conflicts: [] })
+    expect(await writer.writeBatch(batch)).toEqual({ inserted: 500, duplicates: 0, rejected: [], conflicts: [], path: first })
+    expect(await writer.writeBatch(batch)).toEqual({ inserted: 0, duplicates: 500, rejected: [], conflicts: [], path: 'staging' })
     // duplicates inside one batch, and a batch overlapping the first one
     const overlap = [...batch.slice(490), measurement(1000), measurement(1000)]
-    expect(await writer.writeBatch(overlap)).toEqual({ inserted: 1, duplicates: 11, rejected: [], conflicts: [] })
+    expect(await writer.writeBatch(overlap)).toEqual({ inserted: 1, duplicates: 11, rejected: [], conflicts: [], path: 'staging' })
     expect(await count()).toBe(501)
-    expect(await writer.writeBatch([])).toEqual({ inserted: 0, duplicates: 0, rejected: [], conflicts: [] })
+    expect(await writer.writeBatch([])).toMatchObject({ inserted: 0, duplicates: 0, rejected: [], conflicts: [] })
   })
 
   it('keeps readings that differ only by connector apart (the seed key collided)', async () => {
     const writer = new TimeseriesWriter(db.sql, { method })
     const r = await writer.writeBatch([measurement(1, { connector: 1 }), measurement(1, { connector: 2 }), measurement(1, { connector: null })])
-    expect(r).toEqual({ inserted: 3, duplicates: 0, rejected: [], conflicts: [] })
+    expect(r).toEqual({ inserted: 3, duplicates: 0, rejected: [], conflicts: [], path: first })
     const rows = await db.sql<{ connector: number }[]>`SELECT connector FROM iot_measurements ORDER BY connector`
     expect(rows.map(r => r.connector)).toEqual([0, 1, 2])
   })
@@ -116,6 +119,64 @@ describe.each(['copy', 'insert'] as const)('TimeseriesWriter (%s)', method => {
   })
 })
 
+describe('TimeseriesWriter direct COPY path', () => {
+  it('takes the direct COPY for a clean batch; a batch meeting a stored row falls back to staging and lands exactly once', async () => {
+    // One connection: a refused direct COPY must leave it usable (rolled back, not stuck in an aborted transaction).
+    const sql = connect(db.url, { max: 1 })
+    try {
+      const writer = new TimeseriesWriter(sql)
+      const clean = Array.from({ length: 3000 }, (_, i) => measurement(i))
+      expect(await writer.writeBatch(clean)).toEqual({ inserted: 3000, duplicates: 0, rejected: [], conflicts: [], path: 'copy' })
+      // The stored row is the last one: the server refuses the COPY after all data was sent,
+      // which postgres.js alone would never settle (the 60 s deadline is not what ends it).
+      const redelivered = [...Array.from({ length: 3000 }, (_, i) => measurement(5000 + i)), measurement(2999)]
+      const t0 = Date.now()
+      expect(await writer.writeBatch(redelivered)).toEqual({ inserted: 3000, duplicates: 1, rejected: [], conflicts: [], path: 'staging' })
+      expect(Date.now() - t0).toBeLessThan(20_000)
+      expect(await count()).toBe(6000)
+      const [dupes] = await db.sql<Array<{ n: number }>>`SELECT count(*)::int AS n FROM (SELECT 1 FROM iot_measurements GROUP BY "timestamp", device_id, connector, connector_mode, datapoint_label, pin_position HAVING count(*) > 1) d`
+      expect(dupes?.n).toBe(0)
+      // After a batch that met stored rows, the next one stages; once one meets none, the direct path is back.
+      expect((await writer.writeBatch([measurement(9000)])).path).toBe('staging')
+      expect(await writer.writeBatch([measurement(9001)])).toEqual({ inserted: 1, duplicates: 0, rejected: [], conflicts: [], path: 'copy' })
+      expect(await count()).toBe(6002)
+    } finally {
+      await sql.end({ timeout: 5 })
+    }
+  })
+
+  it('falls back when one key comes twice in the batch itself', async () => {
+    const writer = new TimeseriesWriter(db.sql)
+    expect(await writer.writeBatch([measurement(1), measurement(2), measurement(1)])).toEqual({ inserted: 2, duplicates: 1, rejected: [], conflicts: [], path: 'staging' })
+    expect(await count()).toBe(2)
+  })
+
+  it('still detects a conflicting duplicate: the batch falls back, the stored row stays, the other rows land', async () => {
+    const writer = new TimeseriesWriter(db.sql)
+    expect((await writer.writeBatch([measurement(1), measurement(2)])).path).toBe('copy')
+    const r = await writer.writeBatch([measurement(3), measurement(2, { value: 99.5 }), measurement(4)])
+    expect(r).toMatchObject({ inserted: 2, duplicates: 0, rejected: [], path: 'staging' })
+    expect(r.conflicts).toEqual([{ index: 1, stored: { value: measurement(2).value, unit: '°C', value_text: null, received_at: measurement(2).received_at } }])
+    const [row] = await db.sql<Array<{ value: number }>>`SELECT value FROM iot_measurements WHERE "timestamp" = ${measurement(2).timestamp}`
+    expect(row?.value).toBe(measurement(2).value)
+    expect(await count()).toBe(4)
+  })
+
+  it('leaves a row the table refuses (not a stored key) to the staging path, which isolates it', async () => {
+    await db.sql`ALTER TABLE iot_measurements ADD CONSTRAINT f2_test_small CHECK (value IS NULL OR value < 1000000)`
+    try {
+      const writer = new TimeseriesWriter(db.sql)
+      const r = await writer.writeBatch([measurement(1), measurement(2, { value: 5e6 }), measurement(3)])
+      expect(r).toMatchObject({ inserted: 2, duplicates: 0, conflicts: [], path: 'staging' })
+      expect(r.rejected.map(x => [x.index, x.code])).toEqual([[1, 'F2_DB_ROW_REJECTED']])
+      // No stored row was met: the next batch goes straight in again.
+      expect((await writer.writeBatch([measurement(4)])).path).toBe('copy')
+    } finally {
+      await db.sql`ALTER TABLE iot_measurements DROP CONSTRAINT f2_test_small`
+    }
+  })
+})
+
 describe('TimeseriesWriter under concurrency and failure', () => {
   it('writes a batch whose staging COPY the server refuses through INSERT, refused row apart, connection still usable', async () => {
     // One connection whose staging table refuses large values, which no real staging table
@@ -127,7 +188,8 @@ describe('TimeseriesWriter under concurrency and failure', () => {
         value double precision CHECK (value IS NULL OR value < 1000000), unit text, topic text, connector smallint,
         value_text text, sensor_device_id integer, datapoint_id integer, received_at timestamptz, f2_index integer
       ) ON COMMIT DELETE ROWS`)
-      const writer = new TimeseriesWriter(sql, { method: 'copy', copyTimeoutMs: 1500 })
+      // The staging path only: the table itself takes these rows.
+      const writer = new TimeseriesWriter(sql, { method: 'copy', copyTimeoutMs: 1500, direct: false })
       const batch = Array.from({ length: 20 }, (_, i) => measurement(i, i === 7 ? { value: 5e6 } : {}))
       batch[3] = measurement(3, { value_text: 'nul\u0000byte' })
       const t0 = Date.now()
@@ -138,7 +200,7 @@ describe('TimeseriesWriter under concurrency and failure', () => {
       expect(Date.now() - t0).toBeLessThan(15_000)
       expect(await count()).toBe(18)
       // The same connection writes the next batch.
-      expect(await writer.writeBatch([measurement(100), measurement(101)])).toEqual({ inserted: 2, duplicates: 0, rejected: [], conflicts: [] })
+      expect(await writer.writeBatch([measurement(100), measurement(101)])).toEqual({ inserted: 2, duplicates: 0, rejected: [], conflicts: [], path: 'staging' })
     } finally {
       await sql.end({ timeout: 5 })
     }
@@ -173,7 +235,7 @@ describe('TimeseriesWriter under concurrency and failure', () => {
       }
       expect(isF2Error(error) && [error.code, error.retryable]).toEqual(['F2_DB_UNAVAILABLE', true])
       await proxy.up()
-      expect(await writer.writeBatch([measurement(2), measurement(3)])).toEqual({ inserted: 2, duplicates: 0, rejected: [], conflicts: [] })
+      expect(await writer.writeBatch([measurement(2), measurement(3)])).toEqual({ inserted: 2, duplicates: 0, rejected: [], conflicts: [], path: 'copy' })
       expect(await count()).toBe(3)
     } finally {
       await sql.end({ timeout: 2 })

@@ -6,6 +6,7 @@ export interface SinkMetrics {
   consumed: Counter
   rowsWritten: Counter
   rowsDuplicate: Counter
+  batches: Counter<'path'>
   deadLetters: Counter<'reason'>
   batchSize: Histogram
   flushLatency: Histogram
@@ -34,6 +35,7 @@ export function createSinkMetrics (registry: Registry = createRegistry('sink')):
     consumed: new Counter({ name: 'f2_sink_records_consumed_total', help: 'records read from decoded_iot_data', registers }),
     rowsWritten: new Counter({ name: 'f2_sink_rows_written_total', help: 'rows inserted into iot_measurements', registers }),
     rowsDuplicate: new Counter({ name: 'f2_sink_rows_duplicate_total', help: 'rows already present with the same value (replays), skipped', registers }),
+    batches: new Counter({ name: 'f2_sink_batches_total', help: 'batches written, by path: copy (straight into the table) or staging (the batch met stored rows)', labelNames: ['path'], registers }),
     deadLetters: new Counter({ name: 'f2_sink_dead_letters_total', help: 'records that can never be written', labelNames: ['reason'], registers }),
     batchSize: new Histogram({ name: 'f2_sink_batch_size', help: 'rows per flush', buckets: SIZE_BUCKETS, registers }),
     flushLatency: new Histogram({ name: 'f2_sink_flush_latency_seconds', help: 'one database transaction', buckets: LATENCY_BUCKETS, registers }),

@@ -19,6 +19,8 @@ export interface RowWriter {
     rejected: Array<{ index: number, code: ErrorCode, message: string }>
     /** Rows whose key is stored with another value: not written, dead-lettered with both values. */
     conflicts: Array<{ index: number, stored: Record<string, unknown> }>
+    /** `copy`: straight into the table; `staging`: through the staging table (the batch met stored rows). */
+    path: 'copy' | 'staging'
   }>
 }
 
@@ -34,8 +36,9 @@ export interface SinkDeps {
  * The TimescaleDB sink: `decoded_iot_data` → `iot_measurements`.
  *
  * A batch closes at `BATCH_SIZE` records or `BATCH_TIMEOUT` after its first record. Each batch
- * is one database transaction (the writer's COPY → staging → INSERT … ON CONFLICT DO NOTHING),
- * so a record delivered twice is stored once. Offsets are committed only after the
+ * is written in one database transaction (the writer's COPY straight into the table, or, when
+ * the batch meets stored rows, COPY → staging → INSERT … ON CONFLICT DO NOTHING), so a record
+ * delivered twice is stored once. Offsets are committed only after the
  * transaction commits and the batch's dead letters are acknowledged by Kafka.
  *
  * Database unavailable: the same batch is retried with exponential backoff (capped), forever;
@@ -150,6 +153,7 @@ export class SinkStage implements Service {
       const committedAt = now()
       metrics.rowsWritten.inc(result.inserted)
       metrics.rowsDuplicate.inc(result.duplicates)
+      metrics.batches.inc({ path: result.path })
       metrics.lastWrite.set(committedAt / 1000)
       const rejected = new Set<number>()
       for (const r of result.rejected) {

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Measurement } from '../../../src/core/measurement.ts'
 import { parseReadings } from '../../../src/stages/api/params.ts'
 import { createFleetReader, type FleetReader, type Row } from '../../../src/stages/api/reader.ts'
-import { MEASUREMENT_COLUMNS } from '../../../src/storage/copy-format.ts'
+import { MEASUREMENT_COLUMNS, withStoredNulls } from '../../../src/storage/copy-format.ts'
 import { migrate } from '../../../src/storage/migrate.ts'
 import { pgliteRunner, postgresRunner, type QueryRunner } from '../../../src/storage/query-runner.ts'
 import { TimeseriesWriter } from '../../../src/storage/timeseries-writer.ts'
@@ -109,7 +109,8 @@ async function insertLite (rows: Measurement[]): Promise<void> {
     const chunk = rows.slice(i, i + 200)
     const values: unknown[] = []
     const tuples = chunk.map((m, r) => {
-      values.push(...MEASUREMENT_COLUMNS.map(c => (c === 'connector' ? (m.connector ?? 0) : m[c])))
+      const stored = withStoredNulls(m)
+      values.push(...MEASUREMENT_COLUMNS.map(c => stored[c]))
       return `(${MEASUREMENT_COLUMNS.map((_, k) => `$${r * MEASUREMENT_COLUMNS.length + k + 1}`).join(', ')})`
     })
     await liteRunner.query(`INSERT INTO iot_measurements (${cols}) VALUES ${tuples.join(', ')} ON CONFLICT DO NOTHING`, values)

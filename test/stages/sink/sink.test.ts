@@ -46,6 +46,9 @@ function measurement (device: string, i: number, extra: Partial<Measurement> = {
 const gauge = async (metrics: SinkMetrics, name: 'dbUp' | 'retries' | 'consumed' | 'rowsDuplicate'): Promise<number> =>
   (await metrics[name].get()).values[0]?.value ?? 0
 
+const batchesBy = async (metrics: SinkMetrics, path: 'copy' | 'staging'): Promise<number> =>
+  (await metrics.batches.get()).values.find(v => v.labels.path === path)?.value ?? 0
+
 describe('sink (real Kafka and PostgreSQL)', () => {
   let pg: PrivatePostgres
   let sql: postgres.Sql
@@ -131,6 +134,34 @@ describe('sink (real Kafka and PostgreSQL)', () => {
     await stage.stop(5000)
   }, 90_000)
 
+  it('writes clean batches straight into the table; a redelivered batch falls back to staging and lands exactly once', async () => {
+    const own = await createTempTopics([uniqueName('sink_in4'), uniqueName('sink_dead4')], 1)
+    try {
+      const [input, dead] = own.names as [string, string]
+      const group = uniqueName('sink_g4')
+      const { stage, metrics } = await startSink(input, dead, group)
+      const device = 'aaaaaaaa0004'
+      const rec = (m: Measurement): KafkaRecord => buildRecord(input, device, Buffer.from(JSON.stringify(m)))
+      const first = Array.from({ length: 30 }, (_, i) => rec(measurement(device, i)))
+      await produceAll(first)
+      expect(await waitFor(async () => await rowsOf(device) === 30, 30_000)).toBe(true)
+      expect(await batchesBy(metrics, 'copy')).toBeGreaterThanOrEqual(1)
+      expect(await batchesBy(metrics, 'staging')).toBe(0)
+      // The same records again (a redelivery), then new ones.
+      await produceAll([...first, ...Array.from({ length: 5 }, (_, i) => rec(measurement(device, 100 + i)))])
+      expect(await waitFor(async () => await groupLag(group, input) === 0n, 30_000)).toBe(true)
+      expect(await rowsOf(device)).toBe(35)
+      expect(await gauge(metrics, 'rowsDuplicate')).toBe(30)
+      expect(await batchesBy(metrics, 'staging')).toBeGreaterThanOrEqual(1)
+      const written = (await metrics.rowsWritten.get()).values[0]?.value
+      expect(written).toBe(35)
+      expect((await collect(dead, { count: 1, timeoutMs: 2000 }))).toHaveLength(0)
+      await stage.stop(5000)
+    } finally {
+      await own.delete()
+    }
+  }, 90_000)
+
   it('dead-letters a row whose key is stored with another value (both values kept), absorbs an identical one, bounds a huge dead letter, and goes on', async () => {
     const own = await createTempTopics([uniqueName('sink_in3'), uniqueName('sink_dead3')], 1)
     try {
@@ -141,6 +172,7 @@ describe('sink (real Kafka and PostgreSQL)', () => {
       const rec = (m: Measurement | Buffer): KafkaRecord => buildRecord(input, device, Buffer.isBuffer(m) ? m : Buffer.from(JSON.stringify(m)))
       await produceAll([rec(measurement(device, 1)), rec(measurement(device, 2))])
       expect(await waitFor(async () => await rowsOf(device) === 2, 30_000)).toBe(true)
+      expect(await batchesBy(metrics, 'staging')).toBe(0)
       // 900 KB that is no JSON: its dead letter would be 1.2 MB with the original in base64.
       const huge = Buffer.alloc(900_000, 0x5c)
       await produceAll([
@@ -161,6 +193,7 @@ describe('sink (real Kafka and PostgreSQL)', () => {
       const [stored] = await sql`SELECT value FROM iot_measurements WHERE device_id = ${device} AND "timestamp" = ${measurement(device, 2).timestamp}`
       expect(stored?.value).toBe(0.2) // the first value stays
       expect(await gauge(metrics, 'rowsDuplicate')).toBe(1)
+      expect(await batchesBy(metrics, 'staging')).toBeGreaterThanOrEqual(1) // the conflict was found on the staging path
       expect(await waitFor(async () => await groupLag(group, input) === 0n, 15_000)).toBe(true)
       await stage.stop(5000)
     } finally {
