@@ -12,7 +12,7 @@ import { spawn } from 'node:child_process'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import postgres from 'postgres'
-import { postgresEnv } from '../src/adapters/config.ts'
+import { postgresEnv } from '../src/adapters/connections/postgres.ts'
 import { TokenStore } from '../src/stages/api/token-store.ts'
 import { freePort } from '../src/stack/ports.ts'
 import { migrate } from '../src/storage/migrate.ts'
@@ -67,7 +67,7 @@ try {
   const port = await freePort()
   child = spawn(process.execPath, [join(ROOT, 'src', 'cli.ts'), 'api'], {
     cwd: ROOT,
-    env: { ...process.env, ...postgresEnv('POSTGRES', registryUrl), ...postgresEnv('TIMESCALE', timeseriesUrl), HTTP_PORT: String(port), LOG_LEVEL: 'warn' },
+    env: { ...process.env, ...postgresEnv('registry', registryUrl), ...postgresEnv('timeseries', timeseriesUrl), HTTP_PORT: String(port), LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'inherit', 'inherit']
   })
   const base = `http://127.0.0.1:${port}`

@@ -10,7 +10,8 @@
 import { randomBytes } from 'node:crypto'
 import type { Measurement } from '../src/core/measurement.ts'
 import { roleEnv, serviceEnv, stackConfig } from '../src/stack/config.ts'
-import { connect, timeseriesConfigFromEnv } from '../src/storage/connection.ts'
+import { databaseFromEnv } from '../src/adapters/connections/postgres.ts'
+import { connect } from '../src/storage/connection.ts'
 import { MEASUREMENT_COLUMNS } from '../src/storage/copy-format.ts'
 import { migrate } from '../src/storage/migrate.ts'
 import { TimeseriesWriter } from '../src/storage/timeseries-writer.ts'
@@ -18,7 +19,7 @@ import { TimeseriesWriter } from '../src/storage/timeseries-writer.ts'
 const rows = Number(process.argv[2] ?? 10_000)
 const rounds = Number(process.argv[3] ?? 7)
 const stack = stackConfig()
-const base = timeseriesConfigFromEnv({ ...serviceEnv(stack), ...roleEnv(stack, { timeseries: 'owner' }), ...process.env })
+const base = databaseFromEnv('timeseries', stack.timeseries.user, { ...serviceEnv(stack), ...roleEnv(stack, { timeseries: 'owner' }), ...process.env })
 const name = `f2_bench_${randomBytes(4).toString('hex')}`
 
 let offset = 0

@@ -12,7 +12,7 @@ import { createDatabase, createTopics, deleteTopics, dropDatabase, ROOT, runId, 
 import type { AccessSettings } from '../../src/stages/simulator/access.ts'
 import { freePort } from '../../src/stack/ports.ts'
 import { stageMemoryEnv } from '../../src/stack/services.ts'
-import { postgresEnv } from '../../src/adapters/config.ts'
+import { postgresEnv } from '../../src/adapters/connections/postgres.ts'
 
 /**
  * A private copy of the pipeline on the shared stack: its own Kafka topics, consumer groups,
@@ -168,7 +168,7 @@ export class Pipeline {
       }
       case 'processor': return {
         ...common,
-        ...postgresEnv('POSTGRES', this.registryUrl),
+        ...postgresEnv('registry', this.registryUrl),
         KAFKA_INPUT_TOPIC: this.topics.raw,
         KAFKA_OUTPUT_TOPIC: this.topics.decoded,
         KAFKA_CONSUMER_GROUP: `${this.id}-processor`,
@@ -177,7 +177,7 @@ export class Pipeline {
       }
       case 'sink': return {
         ...common,
-        ...postgresEnv('TIMESCALE', this.timeseriesUrl),
+        ...postgresEnv('timeseries', this.timeseriesUrl),
         KAFKA_INPUT_TOPIC: this.topics.decoded,
         KAFKA_CONSUMER_GROUP: `${this.id}-sink`,
         SINK_INSTANCE_ID: `${this.id}-s${n}`,
@@ -185,8 +185,8 @@ export class Pipeline {
       }
       case 'fleet': return {
         ...common,
-        ...postgresEnv('POSTGRES', this.registryUrl),
-        ...postgresEnv('TIMESCALE', this.timeseriesUrl),
+        ...postgresEnv('registry', this.registryUrl),
+        ...postgresEnv('timeseries', this.timeseriesUrl),
         KAFKA_RAW_TOPIC: this.topics.raw,
         KAFKA_DECODED_TOPIC: this.topics.decoded,
         KAFKA_STATE_TOPIC: this.topics.state,

@@ -6,7 +6,7 @@ import mqtt, { type IClientOptions, type MqttClient } from 'mqtt'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { ensurePki, issueClientCertificate } from '../../src/broker/pki.ts'
 import { createLogger } from '../../src/adapters/logger.ts'
-import { postgresEnv } from '../../src/adapters/config.ts'
+import { postgresEnv } from '../../src/adapters/connections/postgres.ts'
 import { roleUrl } from '../helpers/stack.ts'
 import { decodeEnvelope } from '../../src/core/envelope.ts'
 import { prepareAccess } from '../../src/stages/simulator/access.ts'
@@ -201,7 +201,7 @@ describe('provisioning a fleet', () => {
       expect(statSync(file).mode & 0o777).toBe(0o600)
       const tls = new URL(broker.mqttsPasswordUrl)
       const plain = new URL(broker.url)
-      const config = loadSimulatorConfig({ MQTT_BROKER: plain.hostname, MQTT_PORT: plain.port, MQTT_TLS_PASSWORD_PORT: tls.port, MQTT_CA_FILE: broker.pki.caCert, SIM_CREDENTIALS_FILE: file, ...postgresEnv('POSTGRES', roleUrl('registry', 'reader')) })
+      const config = loadSimulatorConfig({ MQTT_BROKER: plain.hostname, MQTT_PORT: plain.port, MQTT_TLS_PASSWORD_PORT: tls.port, MQTT_CA_FILE: broker.pki.caCert, SIM_CREDENTIALS_FILE: file, ...postgresEnv('registry', roleUrl('registry', 'reader')) })
       const access = await prepareAccess(config, fleet, createLogger('simulator', 'silent'))
       for (const mac of fleet) {
         const a = access(mac)

@@ -52,7 +52,7 @@ export async function runGenerated (count: number, seed: number, log: (s: string
     broker: { mqttUrl: broker.url, mqttTlsUrl: broker.mqttsPasswordUrl, caFile: broker.pki.caCert, admin: broker.admin, connector: anyTopic },
     logDir: join('/tmp', `f2-gencorpus-${process.pid}`),
     // A session that outlives a reconnect: the broker keeps the connector's queue meanwhile.
-    env: { connector: { MQTT_TOPICS: '#', MQTT_SESSION_EXPIRY_S: '300' }, sink: { BATCH_TIMEOUT: '0.1' } }
+    env: { connector: { MQTT_TOPICS: '#', MQTT_SESSION_EXPIRY_S: '300' }, sink: { SINK_BATCH_WAIT_MS: '100' } }
   }, 'gencorpus')
   const consumer = new Consumer({
     clientId: 'f2-gencorpus-dead', bootstrapBrokers: pipeline.urls.kafka.split(','), groupId: `${pipeline.id}-reader`,

@@ -18,7 +18,7 @@ import { startPrivateMosquitto, type PrivateMosquitto } from '../helpers/private
 import { simulatorBrokerEnv, testAccount } from '../helpers/broker.ts'
 import { prepareAccess } from '../../src/stages/simulator/access.ts'
 import { collect, spawnCli, waitFor, type ChildService } from './support.ts'
-import { postgresEnv } from '../../src/adapters/config.ts'
+import { postgresEnv } from '../../src/adapters/connections/postgres.ts'
 
 /**
  * The whole path with every stage a real process: simulator → Mosquitto → connector →
@@ -97,7 +97,7 @@ describe('full path: simulator → Mosquitto → connector → Kafka → process
 
   // Every simulated controller connects over TLS with its own account, as a real one does.
   const simulator = async (seed: number, fleet: SimController[]): Promise<Simulator> => {
-    const config = loadSimulatorConfig({ ...simulatorBrokerEnv(broker, broker.pki.caCert), SIM_SEED: String(seed), ...postgresEnv('POSTGRES', registry.url) })
+    const config = loadSimulatorConfig({ ...simulatorBrokerEnv(broker, broker.pki.caCert), SIM_SEED: String(seed), ...postgresEnv('registry', registry.url) })
     const logger = createLogger('simulator', 'warn')
     const access = await prepareAccess(config, fleet.map(c => c.mac), logger)
     const sim = createSimulator({ config, logger, metrics: simulatorMetrics(createRegistry('simulator')), fleet, access })
@@ -135,12 +135,12 @@ describe('full path: simulator → Mosquitto → connector → Kafka → process
     const ports = await freePorts(STAGES.length)
     const common = {
       KAFKA_BOOTSTRAP_SERVERS: stackEnv().kafkaBootstrap, KAFKA_DEAD_LETTER_TOPIC: dead, KAFKA_SESSION_TIMEOUT_MS: '6000',
-      MQTT_BROKER: '127.0.0.1', MQTT_PORT: String(broker.port), ...postgresEnv('POSTGRES', registry.url), ...postgresEnv('TIMESCALE', timeseries.url)
+      MQTT_BROKER: '127.0.0.1', MQTT_PORT: String(broker.port), ...postgresEnv('registry', registry.url), ...postgresEnv('timeseries', timeseries.url)
     }
     const env: Record<(typeof STAGES)[number], Record<string, string>> = {
       connector: { MQTT_USERNAME: broker.connector.username, MQTT_PASSWORD: broker.connector.password, KAFKA_TOPIC: raw, MQTT_SHARE_GROUP: uniqueName('fp_share'), CONNECTOR_CLIENT_ID: uniqueName('fp_connector') },
       processor: { KAFKA_INPUT_TOPIC: raw, KAFKA_OUTPUT_TOPIC: decoded, KAFKA_CONSUMER_GROUP: uniqueName('fp_proc'), PROCESSOR_INSTANCE_ID: uniqueName('fp_p') },
-      sink: { KAFKA_INPUT_TOPIC: decoded, KAFKA_CONSUMER_GROUP: uniqueName('fp_sink'), SINK_INSTANCE_ID: uniqueName('fp_s'), BATCH_TIMEOUT: '0.1' }
+      sink: { KAFKA_INPUT_TOPIC: decoded, KAFKA_CONSUMER_GROUP: uniqueName('fp_sink'), SINK_INSTANCE_ID: uniqueName('fp_s'), SINK_BATCH_WAIT_MS: '100' }
     }
     STAGES.forEach((name, i) => { children.set(name, spawnCli([name], { ...common, ...env[name], HTTP_PORT: String(ports[i]) })) })
     // The processor's producer counts as ready only after its first write, so for it a

@@ -8,7 +8,7 @@ import { migrate } from '../../src/storage/migrate.ts'
 import { createTempDatabase, createTempTopics, roleUrl, stackEnv, uniqueName, type TempDatabase, type TempTopics } from '../helpers/stack.ts'
 import { startPrivatePostgres, type PrivatePostgres } from '../helpers/private-postgres.ts'
 import { collect, deviceTime, produceAll, rawRecord, spawnCli, waitFor, type ChildService } from './support.ts'
-import { postgresEnv } from '../../src/adapters/config.ts'
+import { postgresEnv } from '../../src/adapters/connections/postgres.ts'
 
 /**
  * The processor and the sink as real processes between real Kafka and PostgreSQL:
@@ -68,15 +68,15 @@ describe('pipeline end to end: crashes and a database restart lose and duplicate
     const common = { KAFKA_BOOTSTRAP_SERVERS: stackEnv().kafkaBootstrap, KAFKA_DEAD_LETTER_TOPIC: dead, KAFKA_SESSION_TIMEOUT_MS: '6000', HTTP_PORT: '0' }
     const processorEnv = {
       // As the stack runs it: the processor's own read-only role.
-      ...common, ...postgresEnv('POSTGRES', roleUrl('registry', 'processor', registry.name)),
+      ...common, ...postgresEnv('registry', roleUrl('registry', 'processor', registry.name)),
       KAFKA_INPUT_TOPIC: raw, KAFKA_OUTPUT_TOPIC: decoded,
       KAFKA_CONSUMER_GROUP: uniqueName('e2e_proc'), PROCESSOR_INSTANCE_ID: uniqueName('p'), PROCESSOR_BATCH_SIZE: '200'
     }
     const sinkEnv = {
       // The private server trusts local connections; the sink still needs a password set.
-      ...common, ...postgresEnv('TIMESCALE', pg.url), TIMESCALE_PASSWORD: 'unused',
+      ...common, ...postgresEnv('timeseries', pg.url), TIMESCALE_PASSWORD: 'unused',
       KAFKA_INPUT_TOPIC: decoded, KAFKA_CONSUMER_GROUP: uniqueName('e2e_sink'), SINK_INSTANCE_ID: uniqueName('s'),
-      BATCH_SIZE: '300', BATCH_TIMEOUT: '0.1', SINK_RETRY_MAX_MS: '1000'
+      SINK_BATCH_SIZE: '300', SINK_BATCH_WAIT_MS: '100', SINK_RETRY_MAX_MS: '1000'
     }
     const start = (what: 'processor' | 'sink'): ChildService => {
       const c = spawnCli([what], what === 'processor' ? processorEnv : sinkEnv)

@@ -11,7 +11,7 @@ import { startPrivateMosquitto, type PrivateMosquitto } from '../helpers/private
 import { createTempDatabase, createTempTopics, stackEnv, uniqueName, type TempDatabase, type TempTopics } from '../helpers/stack.ts'
 import { documentedMetrics } from './metrics-doc.ts'
 import { ROOT } from './expressions.ts'
-import { postgresEnv } from '../../src/adapters/config.ts'
+import { postgresEnv } from '../../src/adapters/connections/postgres.ts'
 
 /**
  * The pipeline as `npm start` runs it (every service, fed by the simulator), started here
@@ -89,8 +89,8 @@ describe('the running pipeline', () => {
     const base = {
       ...serviceEnv(stackConfig()),
       MQTT_PORT: String(broker.port),
-      ...postgresEnv('POSTGRES', registry.url),
-      ...postgresEnv('TIMESCALE', timeseries.url),
+      ...postgresEnv('registry', registry.url),
+      ...postgresEnv('timeseries', timeseries.url),
       KAFKA_DEAD_LETTER_TOPIC: dead
     }
     const tls = new URL(broker.mqttsPasswordUrl)

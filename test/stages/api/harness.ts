@@ -1,5 +1,5 @@
 import type postgres from 'postgres'
-import type { PostgresConnection } from '../../../src/adapters/config.ts'
+import type { PostgresConnection } from '../../../src/adapters/connections/postgres.ts'
 import { createLogger } from '../../../src/adapters/logger.ts'
 import { loadApiConfig } from '../../../src/stages/api/config.ts'
 import { createApiService, type ApiService } from '../../../src/stages/api/service.ts'

@@ -74,7 +74,7 @@ describe('connector against poison input (real MQTT and Kafka)', () => {
 
   it('isolates a record the broker refuses, dead-letters it with a bounded original, and goes on', async () => {
     const mac = macs[1] as string
-    const connector = await start(small, mac, { KAFKA_LINGER_MS: '50', DEAD_LETTER_MAX_BYTES: '4096' })
+    const connector = await start(small, mac, { CONNECTOR_BATCH_WAIT_MS: '50', DEAD_LETTER_MAX_BYTES: '4096' })
     const big = Buffer.from(JSON.stringify({ blob: 'x'.repeat(30_000) }))
     const sends: Array<Promise<void>> = []
     for (let i = 0; i < 10; i++) sends.push(publisher.publish(topicOf(mac), i === 4 ? big : JSON.stringify({ seq: i }), { qos: 1 }))

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import postgres from 'postgres'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { postgresEnv } from '../../../src/adapters/config.ts'
+import { postgresEnv } from '../../../src/adapters/connections/postgres.ts'
 import { buildRecord } from '../../../src/adapters/kafka.ts'
 import { createLogger } from '../../../src/adapters/logger.ts'
 import { createRegistry } from '../../../src/adapters/metrics.ts'
@@ -100,8 +100,8 @@ describe('fleet stage (real Kafka, PostgreSQL, Mosquitto)', () => {
       FLEET_OFFLINE_AFTER_INTERVALS: String(MULTIPLE),
       FLEET_FLUSH_INTERVAL_MS: '500',
       FLEET_CHECK_INTERVAL_MS: '100',
-      ...postgresEnv('TIMESCALE', fleetUrl),
-      ...postgresEnv('POSTGRES', readerUrl),
+      ...postgresEnv('timeseries', fleetUrl),
+      ...postgresEnv('registry', readerUrl),
       HTTP_PORT: '0',
       ...extra
     })

@@ -7,7 +7,7 @@ import { createHealthService, type HealthService } from '../../../src/stages/hea
 import type { ComponentState, HealthReport } from '../../../src/stages/health/monitor.ts'
 import { parseExposition } from '../../../src/stages/health/prom-text.ts'
 import type { StatusDocument } from '../../../src/stages/health/status.ts'
-import { postgresEnv } from '../../../src/adapters/config.ts'
+import { postgresEnv } from '../../../src/adapters/connections/postgres.ts'
 import { roleUrl, stackEnv } from '../../helpers/stack.ts'
 import { abuseHttp } from '../../helpers/http-abuse.ts'
 import { freePort, startMosquitto, waitFor } from './support.ts'
@@ -37,8 +37,8 @@ describe('health monitor (real broker, databases, Kafka, Prometheus)', () => {
       MQTT_PORT: String(brokerPort),
       KAFKA_BOOTSTRAP_SERVERS: env.kafkaBootstrap,
       // As the stack runs it: the read-only roles.
-      ...postgresEnv('POSTGRES', roleUrl('registry', 'reader')),
-      ...postgresEnv('TIMESCALE', roleUrl('timeseries', 'reader')),
+      ...postgresEnv('registry', roleUrl('registry', 'reader')),
+      ...postgresEnv('timeseries', roleUrl('timeseries', 'reader')),
       PROMETHEUS_URL: env.prometheusUrl,
       HEALTH_SERVICES: `stage=http://127.0.0.1:${service.port},absent=http://127.0.0.1:${missing}`
     })

@@ -1,7 +1,7 @@
 import { Admin } from '@platformatic/kafka'
 import postgres from 'postgres'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { postgresEnv } from '../../../src/adapters/config.ts'
+import { postgresEnv } from '../../../src/adapters/connections/postgres.ts'
 import { buildRecord, KAFKA_MESSAGE_MAX_BYTES, type KafkaRecord } from '../../../src/adapters/kafka.ts'
 import { createLogger } from '../../../src/adapters/logger.ts'
 import { createRegistry } from '../../../src/adapters/metrics.ts'
@@ -71,7 +71,7 @@ describe('processor against poison input (real Kafka)', () => {
     const config = loadProcessorConfig({
       KAFKA_BOOTSTRAP_SERVERS: stackEnv().kafkaBootstrap, KAFKA_INPUT_TOPIC: input, KAFKA_OUTPUT_TOPIC: output, KAFKA_DEAD_LETTER_TOPIC: dead,
       KAFKA_CONSUMER_GROUP: group, PROCESSOR_INSTANCE_ID: uniqueName('p'), PROCESSOR_BATCH_WAIT_MS: '200',
-      ...postgresEnv('POSTGRES', roleUrl('registry', 'processor', db.name)), ...extra
+      ...postgresEnv('registry', roleUrl('registry', 'processor', db.name)), ...extra
     })
     const metrics = createProcessorMetrics(createRegistry(`processor-${group}`))
     const store = new RegistryStore(sql)

@@ -12,7 +12,7 @@ import { loadProcessorConfig } from '../../../src/stages/processor/config.ts'
 import { createProcessorMetrics, type ProcessorMetrics } from '../../../src/stages/processor/metrics.ts'
 import { replayDeadLetters } from '../../../src/stages/processor/replay.ts'
 import { ProcessorStage } from '../../../src/stages/processor/stage.ts'
-import { postgresEnv } from '../../../src/adapters/config.ts'
+import { postgresEnv } from '../../../src/adapters/connections/postgres.ts'
 import { createTempDatabase, createTempTopics, roleUrl, stackEnv, uniqueName, type TempDatabase, type TempTopics } from '../../helpers/stack.ts'
 import { brokers, collect, deviceTime, groupLag, produceAll, rawRecord, registerEnvSensor, waitFor } from '../../e2e/support.ts'
 
@@ -55,7 +55,7 @@ describe('processor (real Kafka and registry)', () => {
       KAFKA_CONSUMER_GROUP: group,
       PROCESSOR_INSTANCE_ID: instance,
       PROCESSOR_BATCH_WAIT_MS: '20',
-      ...postgresEnv('POSTGRES', roleUrl('registry', 'processor', db.name)),
+      ...postgresEnv('registry', roleUrl('registry', 'processor', db.name)),
       ...extra
     })
     const metrics = createProcessorMetrics(createRegistry(`processor-${instance}`))
