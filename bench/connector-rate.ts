@@ -17,7 +17,7 @@ import { createMqttClient } from '../src/adapters/mqtt.ts'
 import { loadConnectorConfig } from '../src/stages/connector/config.ts'
 import { connectorMetrics } from '../src/stages/connector/metrics.ts'
 import { ConnectorStage } from '../src/stages/connector/stage.ts'
-import { testAccount } from '../test/helpers/broker.ts'
+import { testAccount } from '../harness/broker.ts'
 import { stackBroker } from './lib/stack.ts'
 
 const { values } = parseArgs({ options: { messages: { type: 'string', default: '50000' }, size: { type: 'string', default: '200' }, devices: { type: 'string', default: '100' } } })

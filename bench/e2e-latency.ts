@@ -21,8 +21,8 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import postgres from 'postgres'
 import { createProducer } from '../src/adapters/kafka.ts'
 import { migrate } from '../src/storage/migrate.ts'
-import { createTempDatabase, createTempTopics, stackEnv, uniqueName } from '../test/helpers/stack.ts'
-import { deviceTime, groupLag, rawRecord, spawnCli, type ChildService } from '../test/e2e/support.ts'
+import { createTempDatabase, createTempTopics, stackEnv, uniqueName } from '../harness/stack.ts'
+import { deviceTime, groupLag, rawRecord, spawnCli, type ChildService } from '../harness/e2e-support.ts'
 import { freePort } from '../src/stack/ports.ts'
 
 const { values } = parseArgs({

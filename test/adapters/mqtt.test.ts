@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { createMqttClient, type InboundMessage, type MqttHandle } from '../../src/adapters/mqtt.ts'
 import { MQTT_URL, uniqueName } from '../stages/connector/kafka-helpers.ts'
-import { auth } from '../helpers/mqtt-account.ts'
+import { auth } from '../../harness/mqtt-account.ts'
 
 const opened: MqttHandle[] = []
 afterEach(async () => { for (const c of opened.splice(0)) await c.close(true).catch(() => {}) })

@@ -5,9 +5,9 @@ import type { KafkaRecord } from '../../src/adapters/kafka.ts'
 import { decodeDeadLetter } from '../../src/core/dead-letter.ts'
 import { ErrorCodes } from '../../src/core/errors.ts'
 import { migrate } from '../../src/storage/migrate.ts'
-import { createTempDatabase, createTempTopics, roleUrl, stackEnv, uniqueName, type TempDatabase, type TempTopics } from '../helpers/stack.ts'
-import { startPrivatePostgres, type PrivatePostgres } from '../helpers/private-postgres.ts'
-import { collect, deviceTime, produceAll, rawRecord, spawnCli, waitFor, type ChildService } from './support.ts'
+import { createTempDatabase, createTempTopics, roleUrl, stackEnv, uniqueName, type TempDatabase, type TempTopics } from '../../harness/stack.ts'
+import { startPrivatePostgres, type PrivatePostgres } from '../../harness/private-postgres.ts'
+import { collect, deviceTime, produceAll, rawRecord, spawnCli, waitFor, type ChildService } from '../../harness/e2e-support.ts'
 import { postgresEnv } from '../../src/adapters/connections/postgres.ts'
 
 /**

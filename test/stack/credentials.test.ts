@@ -4,7 +4,7 @@ import { promisify } from 'node:util'
 import postgres from 'postgres'
 import { describe, expect, it } from 'vitest'
 import { projectRoot } from '../../src/stack/config.ts'
-import { stackEnv, stackRolePassword } from '../helpers/stack.ts'
+import { stackEnv, stackRolePassword } from '../../harness/stack.ts'
 
 /**
  * Against the running stack: the `db` command hands out working connection settings with the

@@ -3,7 +3,7 @@ import type postgres from 'postgres'
 import type { Measurement } from '../../src/core/measurement.ts'
 import { connect } from '../../src/storage/connection.ts'
 import { migrate, type MigrateReport, type MigrationTarget } from '../../src/storage/migrate.ts'
-import { createTempDatabase } from '../helpers/stack.ts'
+import { createTempDatabase } from '../../harness/stack.ts'
 
 export interface MigratedDatabase {
   url: string

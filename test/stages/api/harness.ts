@@ -4,7 +4,7 @@ import { createLogger } from '../../../src/adapters/logger.ts'
 import { loadApiConfig } from '../../../src/stages/api/config.ts'
 import { createApiService, type ApiService } from '../../../src/stages/api/service.ts'
 import { hashSecret } from '../../../src/stages/api/tokens.ts'
-import { stackEnv } from '../../helpers/stack.ts'
+import { stackEnv } from '../../../harness/stack.ts'
 
 /** A PostgreSQL URL as the seed's host/port/db/user/password group. */
 export function pgConnection (url: string): PostgresConnection {

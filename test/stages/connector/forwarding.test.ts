@@ -4,7 +4,7 @@ import { decodeDeadLetter } from '../../../src/core/dead-letter.ts'
 import { decodeEnvelope } from '../../../src/core/envelope.ts'
 import { connectorEnv, startConnector, waitFor, type TestConnector } from './harness.ts'
 import { createTopics, filtersFor, MQTT_URL, readRecords, testMacs, uniqueName } from './kafka-helpers.ts'
-import { auth } from '../../helpers/mqtt-account.ts'
+import { auth } from '../../../harness/mqtt-account.ts'
 
 const raw = uniqueName('raw')
 const dlq = uniqueName('dlq')

@@ -3,7 +3,7 @@ import { createRegistry } from '../../../src/adapters/metrics.ts'
 import { loadConnectorConfig } from '../../../src/stages/connector/config.ts'
 import { connectorMetrics } from '../../../src/stages/connector/metrics.ts'
 import { ConnectorStage } from '../../../src/stages/connector/stage.ts'
-import { auth } from '../../helpers/mqtt-account.ts'
+import { auth } from '../../../harness/mqtt-account.ts'
 import { KAFKA } from './kafka-helpers.ts'
 
 const mqttCredentials = (): Record<string, string> => { const a = auth(); return { MQTT_USERNAME: a.username, MQTT_PASSWORD: a.password } }

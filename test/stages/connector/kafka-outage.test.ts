@@ -4,7 +4,7 @@ import { decodeEnvelope } from '../../../src/core/envelope.ts'
 import { connectorEnv, startConnector, waitFor, type TestConnector } from './harness.ts'
 import { createTopics, filtersFor, MQTT_URL, readRecords, testMacs, uniqueName } from './kafka-helpers.ts'
 import { privateKafka, type PrivateKafka } from './private-kafka.ts'
-import { auth } from '../../helpers/mqtt-account.ts'
+import { auth } from '../../../harness/mqtt-account.ts'
 
 // A broker of our own: stopping the shared one would disturb every other test.
 const port = Number(process.env.PRIVATE_KAFKA_PORT ?? 39092)

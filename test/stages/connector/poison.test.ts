@@ -7,7 +7,7 @@ import { deadLetterValue, decodeDeadLetter } from '../../../src/core/dead-letter
 import { decodeEnvelope } from '../../../src/core/envelope.ts'
 import { freePort } from '../../../src/stack/ports.ts'
 import { connectorEnv, startConnector, waitFor, type TestConnector } from './harness.ts'
-import { auth } from '../../helpers/mqtt-account.ts'
+import { auth } from '../../../harness/mqtt-account.ts'
 import { createTopics, filtersFor, KAFKA, MQTT_URL, readRecords, testMacs, uniqueName } from './kafka-helpers.ts'
 
 /**

@@ -4,7 +4,7 @@ import { createMqttClient, type MqttHandle } from '../../../src/adapters/mqtt.ts
 import { decodeEnvelope } from '../../../src/core/envelope.ts'
 import { connectorEnv, startConnector, waitFor } from './harness.ts'
 import { createTopics, filtersFor, MQTT_URL, readRecords, testMacs, uniqueName, type ReadRecord } from './kafka-helpers.ts'
-import { auth } from '../../helpers/mqtt-account.ts'
+import { auth } from '../../../harness/mqtt-account.ts'
 
 const rawKill = uniqueName('raw-kill')
 const rawShared = uniqueName('raw-shared')

@@ -23,9 +23,9 @@ import { connect } from '../../../src/storage/connection.ts'
 import { migrate } from '../../../src/storage/migrate.ts'
 import { COMPACTED_TOPIC_CONFIGS } from '../../../src/stack/kafka.ts'
 import { connectorEnv, startConnector, type TestConnector } from '../connector/harness.ts'
-import { collect, produceAll, rawRecord, waitFor } from '../../e2e/support.ts'
-import { createTempDatabase, createTempTopics, kafkaAdmin, roleUrl, stackEnv, uniqueName, type TempDatabase, type TempTopics } from '../../helpers/stack.ts'
-import { simulatorBrokerEnv, stackBroker } from '../../helpers/broker.ts'
+import { collect, produceAll, rawRecord, waitFor } from '../../../harness/e2e-support.ts'
+import { createTempDatabase, createTempTopics, kafkaAdmin, roleUrl, stackEnv, uniqueName, type TempDatabase, type TempTopics } from '../../../harness/stack.ts'
+import { simulatorBrokerEnv, stackBroker } from '../../../harness/broker.ts'
 
 /**
  * The fleet stage on the real Kafka, PostgreSQL and Mosquitto: controllers go offline when

@@ -8,8 +8,8 @@ import type { ComponentState, HealthReport } from '../../../src/stages/health/mo
 import { parseExposition } from '../../../src/stages/health/prom-text.ts'
 import type { StatusDocument } from '../../../src/stages/health/status.ts'
 import { postgresEnv } from '../../../src/adapters/connections/postgres.ts'
-import { roleUrl, stackEnv } from '../../helpers/stack.ts'
-import { abuseHttp } from '../../helpers/http-abuse.ts'
+import { roleUrl, stackEnv } from '../../../harness/stack.ts'
+import { abuseHttp } from '../../../harness/http-abuse.ts'
 import { freePort, startMosquitto, waitFor } from './support.ts'
 
 const INTERVAL_MS = 1000

@@ -13,8 +13,8 @@ import { migrate } from '../../../src/storage/migrate.ts'
 import { loadProcessorConfig } from '../../../src/stages/processor/config.ts'
 import { createProcessorMetrics } from '../../../src/stages/processor/metrics.ts'
 import { ProcessorStage } from '../../../src/stages/processor/stage.ts'
-import { createTempDatabase, createTempTopics, roleUrl, stackEnv, uniqueName, type TempDatabase, type TempTopics } from '../../helpers/stack.ts'
-import { brokers, collect, deviceTime, groupLag, produceAll, waitFor } from '../../e2e/support.ts'
+import { createTempDatabase, createTempTopics, roleUrl, stackEnv, uniqueName, type TempDatabase, type TempTopics } from '../../../harness/stack.ts'
+import { brokers, collect, deviceTime, groupLag, produceAll, waitFor } from '../../../harness/e2e-support.ts'
 
 /**
  * Records that used to stall the processor for good, through the real Kafka: outputs and dead

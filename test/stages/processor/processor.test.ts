@@ -13,8 +13,8 @@ import { createProcessorMetrics, type ProcessorMetrics } from '../../../src/stag
 import { replayDeadLetters } from '../../../src/stages/processor/replay.ts'
 import { ProcessorStage } from '../../../src/stages/processor/stage.ts'
 import { postgresEnv } from '../../../src/adapters/connections/postgres.ts'
-import { createTempDatabase, createTempTopics, roleUrl, stackEnv, uniqueName, type TempDatabase, type TempTopics } from '../../helpers/stack.ts'
-import { brokers, collect, deviceTime, groupLag, produceAll, rawRecord, registerEnvSensor, waitFor } from '../../e2e/support.ts'
+import { createTempDatabase, createTempTopics, roleUrl, stackEnv, uniqueName, type TempDatabase, type TempTopics } from '../../../harness/stack.ts'
+import { brokers, collect, deviceTime, groupLag, produceAll, rawRecord, registerEnvSensor, waitFor } from '../../../harness/e2e-support.ts'
 
 const logger = createLogger('processor-test', 'warn')
 // Device times must lie within the window around receipt (TIMESTAMP_MAX_AGE_S): yesterday, 12:00 UTC.

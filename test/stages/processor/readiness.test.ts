@@ -8,7 +8,7 @@ import { loadProcessorConfig } from '../../../src/stages/processor/config.ts'
 import { createProcessorMetrics } from '../../../src/stages/processor/metrics.ts'
 import { ProcessorStage } from '../../../src/stages/processor/stage.ts'
 import { postgresEnv } from '../../../src/adapters/connections/postgres.ts'
-import { createTempDatabase, createTempTopics, roleUrl, stackEnv, uniqueName, type TempDatabase, type TempTopics } from '../../helpers/stack.ts'
+import { createTempDatabase, createTempTopics, roleUrl, stackEnv, uniqueName, type TempDatabase, type TempTopics } from '../../../harness/stack.ts'
 
 const logger = createLogger('processor-readiness-test', 'warn')
 

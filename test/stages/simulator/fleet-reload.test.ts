@@ -8,10 +8,10 @@ import { listControllers } from '../../../src/registry/listing.ts'
 import { freePort } from '../../../src/stack/ports.ts'
 import { connect } from '../../../src/storage/connection.ts'
 import { migrate } from '../../../src/storage/migrate.ts'
-import { abuseHttp } from '../../helpers/http-abuse.ts'
-import { createTempDatabase, stackEnv, uniqueName, type TempDatabase } from '../../helpers/stack.ts'
-import { simulatorBrokerEnv, stackBroker } from '../../helpers/broker.ts'
-import { auth } from '../../helpers/mqtt-account.ts'
+import { abuseHttp } from '../../../harness/http-abuse.ts'
+import { createTempDatabase, stackEnv, uniqueName, type TempDatabase } from '../../../harness/stack.ts'
+import { simulatorBrokerEnv, stackBroker } from '../../../harness/broker.ts'
+import { auth } from '../../../harness/mqtt-account.ts'
 
 /**
  * The simulator service re-reads its fleet from the registry on SIGHUP: a controller added

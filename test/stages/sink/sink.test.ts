@@ -12,9 +12,9 @@ import { TimeseriesWriter } from '../../../src/storage/timeseries-writer.ts'
 import { loadSinkConfig } from '../../../src/stages/sink/config.ts'
 import { createSinkMetrics, type SinkMetrics } from '../../../src/stages/sink/metrics.ts'
 import { SinkStage } from '../../../src/stages/sink/stage.ts'
-import { createTempTopics, stackEnv, uniqueName, type TempTopics } from '../../helpers/stack.ts'
-import { startPrivatePostgres, type PrivatePostgres } from '../../helpers/private-postgres.ts'
-import { collect, groupLag, produceAll, waitFor } from '../../e2e/support.ts'
+import { createTempTopics, stackEnv, uniqueName, type TempTopics } from '../../../harness/stack.ts'
+import { startPrivatePostgres, type PrivatePostgres } from '../../../harness/private-postgres.ts'
+import { collect, groupLag, produceAll, waitFor } from '../../../harness/e2e-support.ts'
 
 /**
  * The sink between the real Kafka and a real PostgreSQL of its own (so the database can be

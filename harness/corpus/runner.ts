@@ -6,9 +6,9 @@ import { Consumer } from '@platformatic/kafka'
 import { createMqttClient } from '../../src/adapters/mqtt.ts'
 import { decodeDeadLetter } from '../../src/core/dead-letter.ts'
 import { Pipeline, SERVICES } from '../../bench/lib/pipeline.ts'
-import { abuseHttp } from '../helpers/http-abuse.ts'
-import { startPrivateMosquitto } from '../helpers/private-mosquitto.ts'
-import { testAccount } from '../helpers/broker.ts'
+import { abuseHttp } from '../http-abuse.ts'
+import { startPrivateMosquitto } from '../private-mosquitto.ts'
+import { testAccount } from '../broker.ts'
 
 /**
  * The bad-input corpus (items.jsonl, one item per line) through the whole pipeline: a private

@@ -9,8 +9,8 @@ import type { SensorDefinition } from '../../src/core/sensor.ts'
 import { RegistryStore } from '../../src/registry/store.ts'
 import { parseSensorKey } from '../../src/stages/processor/transform.ts'
 import { Pipeline, SERVICES } from '../../bench/lib/pipeline.ts'
-import { startPrivateMosquitto } from '../helpers/private-mosquitto.ts'
-import { testAccount } from '../helpers/broker.ts'
+import { startPrivateMosquitto } from '../private-mosquitto.ts'
+import { testAccount } from '../broker.ts'
 import { expect1, generate, rowId, sensorKeys, type Expectation } from './generated.ts'
 
 /**

@@ -1,12 +1,12 @@
 import { randomBytes } from 'node:crypto'
 import { readFileSync } from 'node:fs'
-import type { BrokerAdmin } from '../../src/broker/control.ts'
-import { connectBrokerControl } from '../../src/broker/control.ts'
-import { ACCOUNTS, type Acl } from '../../src/broker/dynsec.ts'
-import { pkiPaths, type PkiPaths } from '../../src/broker/pki.ts'
-import { stackPki } from '../../src/stack/broker-accounts.ts'
-import { readStackSecret } from '../../src/stack/secrets.ts'
-import { stackPaths } from '../../src/stack/config.ts'
+import type { BrokerAdmin } from '../src/broker/control.ts'
+import { connectBrokerControl } from '../src/broker/control.ts'
+import { ACCOUNTS, type Acl } from '../src/broker/dynsec.ts'
+import { pkiPaths, type PkiPaths } from '../src/broker/pki.ts'
+import { stackPki } from '../src/stack/broker-accounts.ts'
+import { readStackSecret } from '../src/stack/secrets.ts'
+import { stackPaths } from '../src/stack/config.ts'
 
 /** A broker with its accounts: the native stack's (stackBroker) or a private one (private-mosquitto.ts). */
 export interface TestBroker {

@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto'
 import { Admin } from '@platformatic/kafka'
 import postgres from 'postgres'
-import { stackPaths } from '../../src/stack/config.ts'
-import { readStackSecret } from '../../src/stack/secrets.ts'
-import { DB_ROLES } from '../../src/storage/roles.ts'
+import { stackPaths } from '../src/stack/config.ts'
+import { readStackSecret } from '../src/stack/secrets.ts'
+import { DB_ROLES } from '../src/storage/roles.ts'
 
 /**
  * Where the integration tests find the stack: env vars (seed names, set by `npm test`), else
