@@ -18,7 +18,7 @@ import { freePort } from '../src/stack/ports.ts'
 import { migrate } from '../src/storage/migrate.ts'
 import { ensureStack } from './lib/ensure-stack.ts'
 import { machineInfo, machineLine } from './lib/machine.ts'
-import { createDatabase, dropDatabase, ROOT, runId, stackUrls } from './lib/stack.ts'
+import { createDatabase, dropDatabase, ROOT, uniqueName, stackUrls } from './lib/stack.ts'
 
 const { values } = parseArgs({
   options: {
@@ -36,7 +36,7 @@ const maxMs = Number(values['max-seconds']) * 1000
 ensureStack()
 const machine = await machineInfo()
 const urls = stackUrls()
-const names = { registry: runId('bench_api_reg'), timeseries: runId('bench_api_ts') }
+const names = { registry: uniqueName('bench_api_reg'), timeseries: uniqueName('bench_api_ts') }
 const registryUrl = await createDatabase(urls.registryUrl, names.registry)
 const timeseriesUrl = await createDatabase(urls.timeseriesUrl, names.timeseries)
 let child: ReturnType<typeof spawn> | undefined

@@ -90,15 +90,6 @@ export async function groupLag (groupId: string, topic: string): Promise<bigint>
   }
 }
 
-export async function waitFor (check: () => Promise<boolean>, timeoutMs: number, stepMs = 250): Promise<boolean> {
-  const until = Date.now() + timeoutMs
-  while (Date.now() < until) {
-    if (await check()) return true
-    await new Promise(resolve => setTimeout(resolve, stepMs))
-  }
-  return check()
-}
-
 /** Wires a new controller with an Environmental Sensor on `connector`/`pin` (what an operator would register). */
 export async function registerEnvSensor (sql: postgres.Sql, mac: string, connector: number, pin: number): Promise<void> {
   await sql.begin(async tx => {

@@ -1,14 +1,21 @@
 import { randomBytes } from 'node:crypto'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { Admin } from '@platformatic/kafka'
 import postgres from 'postgres'
+import { z } from 'zod'
+import { env, loadConfig, type Env } from '../src/adapters/config.ts'
+import { kafkaFields, pickKafka } from '../src/adapters/connections/kafka.ts'
+import { mqttFields, pickMqtt } from '../src/adapters/connections/mqtt.ts'
+import { pickPostgres, postgresFields, postgresUrl, type PostgresConnection } from '../src/adapters/connections/postgres.ts'
+import { STACK_HOST, STACK_PORTS } from '../src/adapters/connections/stack-ports.ts'
 import { stackPaths } from '../src/stack/config.ts'
 import { readStackSecret } from '../src/stack/secrets.ts'
 import { DB_ROLES } from '../src/storage/roles.ts'
 
 /**
- * Where the integration tests find the stack: env vars (seed names, set by `npm test`), else
- * the native stack's layout with the generated passwords of its `.stack/secrets`. Database
- * URLs are the owners': tests create databases and tables.
+ * Where the integration tests and the benchmark find the stack: env vars (seed names, set by
+ * `npm test`), else the native stack's layout with the generated passwords of its
+ * `.stack/secrets`. Database URLs are the owners': tests create databases and tables.
  */
 export interface StackEnv {
   mqttUrl: string
@@ -18,8 +25,26 @@ export interface StackEnv {
   prometheusUrl: string
 }
 
-/** The stack can run with every port shifted (F2_STACK_PORT_OFFSET); defaults follow it. */
-const offset = (): number => Number(process.env.F2_STACK_PORT_OFFSET ?? 0)
+/**
+ * The environment read through the same connection schemas as the services
+ * (src/adapters/connections): the same names, the same defaults (the stack's port table with
+ * F2_STACK_PORT_OFFSET), the same errors for a bad port. The databases' owners log in unless
+ * `<PREFIX>_USER` says otherwise; their passwords default to the stack's generated ones.
+ */
+const schema = z.object({
+  ...mqttFields,
+  ...kafkaFields,
+  ...postgresFields('registry', DB_ROLES.registry.owner, { passwordOptional: true }),
+  ...postgresFields('timeseries', DB_ROLES.timeseries.owner, { passwordOptional: true }),
+  MQTT_TLS_PORT: env.port(),
+  MQTT_TLS_PASSWORD_PORT: env.port(),
+  PROMETHEUS_URL: z.url().optional()
+})
+
+/** The environment as the harness reads it (for the few settings StackEnv does not carry). */
+export function harnessConfig (source: Env = process.env): Readonly<z.output<typeof schema>> {
+  return loadConfig('test harness', schema, source)
+}
 
 type Kind = 'registry' | 'timeseries'
 
@@ -30,35 +55,28 @@ export function stackRolePassword (kind: Kind, role: string): string {
   return secret
 }
 
-function pgUrl (prefix: 'POSTGRES' | 'TIMESCALE', kind: Kind, defaults: { port: number, db: string }): string {
-  const env = process.env
-  const host = env[`${prefix}_HOST`] ?? '127.0.0.1'
-  const port = env[`${prefix}_PORT`] ?? String(defaults.port + offset())
-  const user = encodeURIComponent(env[`${prefix}_USER`] ?? DB_ROLES[kind].owner)
-  const password = encodeURIComponent(env[`${prefix}_PASSWORD`] ?? stackRolePassword(kind, 'owner'))
-  const db = env[`${prefix}_DB`] ?? defaults.db
-  return `postgres://${user}:${password}@${host}:${port}/${db}`
+function ownerConnection (kind: Kind, c: z.output<typeof schema>): PostgresConnection {
+  const conn = pickPostgres(kind, c)
+  return conn.password === '' ? { ...conn, password: stackRolePassword(kind, 'owner') } : conn
 }
 
 /** The URL of `kind`'s database (or of `database` on the same server) as the service role `role`. */
 export function roleUrl (kind: Kind, role: string, database?: string): string {
-  const url = new URL(kind === 'registry' ? stackEnv().registryUrl : stackEnv().timeseriesUrl)
+  const c = harnessConfig()
   const user = (DB_ROLES[kind] as Record<string, string>)[role]
   if (user === undefined) throw new Error(`${kind} has no role ${role}`)
-  url.username = encodeURIComponent(user)
-  url.password = encodeURIComponent(stackRolePassword(kind, role))
-  if (database !== undefined) url.pathname = `/${database}`
-  return url.toString()
+  const base = pickPostgres(kind, c)
+  return postgresUrl({ ...base, user, password: stackRolePassword(kind, role), database: database ?? base.database })
 }
 
 export function stackEnv (): StackEnv {
-  const env = process.env
+  const c = harnessConfig()
   return {
-    mqttUrl: `mqtt://${env.MQTT_BROKER ?? '127.0.0.1'}:${env.MQTT_PORT ?? 1883 + offset()}`,
-    kafkaBootstrap: env.KAFKA_BOOTSTRAP_SERVERS ?? `127.0.0.1:${9092 + offset()}`,
-    registryUrl: pgUrl('POSTGRES', 'registry', { port: 5432, db: 'device_params' }),
-    timeseriesUrl: pgUrl('TIMESCALE', 'timeseries', { port: 5433, db: 'timeseries' }),
-    prometheusUrl: env.PROMETHEUS_URL ?? `http://127.0.0.1:${9090 + offset()}`
+    mqttUrl: pickMqtt(c).url,
+    kafkaBootstrap: pickKafka(c).join(','),
+    registryUrl: postgresUrl(ownerConnection('registry', c)),
+    timeseriesUrl: postgresUrl(ownerConnection('timeseries', c)),
+    prometheusUrl: c.PROMETHEUS_URL ?? `http://${STACK_HOST}:${STACK_PORTS.prometheus + c.F2_STACK_PORT_OFFSET}`
   }
 }
 
@@ -69,6 +87,45 @@ export function uniqueName (prefix: string): string {
 
 export function uniqueTopicName (prefix: string): string {
   return uniqueName(prefix.replace(/[^a-zA-Z0-9._-]/g, '_'))
+}
+
+/** `url` with its database name replaced by `name`. */
+export function withDatabase (url: string, name: string): string {
+  const u = new URL(url)
+  u.pathname = `/${name}`
+  return u.toString()
+}
+
+/** Creates the empty database `name` on the server of `serverUrl` (as its user, who owns it); returns its URL. */
+export async function createDatabase (serverUrl: string, name: string): Promise<string> {
+  const admin = postgres(serverUrl, { max: 1, onnotice: () => {} })
+  try {
+    await admin.unsafe(`CREATE DATABASE "${name}"`)
+  } finally {
+    await admin.end()
+  }
+  return withDatabase(serverUrl, name)
+}
+
+/**
+ * Drops `name`, ending the owner's leftover sessions (FORCE). A service role's session (a sink
+ * or fleet stage stopped a moment ago) may only be ended by itself, and a server being
+ * restarted (the fault suite) refuses for a while: both are retried, up to `timeoutMs`.
+ */
+export async function dropDatabase (serverUrl: string, name: string, timeoutMs = 20_000): Promise<void> {
+  const until = Date.now() + timeoutMs
+  for (;;) {
+    const sql = postgres(serverUrl, { max: 1, onnotice: () => {}, connect_timeout: 5 })
+    try {
+      await sql.unsafe(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`)
+      return
+    } catch (err) {
+      if (Date.now() > until) throw err
+      await sleep(200)
+    } finally {
+      await sql.end({ timeout: 1 }).catch(() => {})
+    }
+  }
 }
 
 export interface TempDatabase {
@@ -83,40 +140,13 @@ export async function createTempDatabase (kind: 'registry' | 'timeseries'): Prom
   const env = stackEnv()
   const base = kind === 'registry' ? env.registryUrl : env.timeseriesUrl
   const name = uniqueName(`t_${kind}`)
-  const admin = postgres(base, { max: 1, onnotice: () => {} })
-  try {
-    await admin.unsafe(`CREATE DATABASE "${name}"`)
-  } finally {
-    await admin.end()
-  }
-  const url = new URL(base)
-  url.pathname = `/${name}`
-  return {
-    url: url.toString(),
-    name,
-    async drop () {
-      const sql = postgres(base, { max: 1, onnotice: () => {} })
-      try {
-        // FORCE ends the owner's leftover sessions; a service role's session (a sink or fleet
-        // stage a test stopped a moment ago) may only be ended by itself, so wait for it.
-        for (let attempt = 0; ; attempt++) {
-          try {
-            await sql.unsafe(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`)
-            break
-          } catch (err) {
-            if ((err as { code?: string }).code !== '42501' || attempt >= 50) throw err
-            await new Promise(resolve => setTimeout(resolve, 200))
-          }
-        }
-      } finally {
-        await sql.end()
-      }
-    }
-  }
+  const url = await createDatabase(base, name)
+  return { url, name, drop: () => dropDatabase(base, name) }
 }
 
-export function kafkaAdmin (clientId = 'f2-test-admin'): Admin {
-  return new Admin({ clientId, bootstrapBrokers: stackEnv().kafkaBootstrap.split(',') })
+/** An admin client of the stack's Kafka (or of `bootstrap`, e.g. a private broker). */
+export function kafkaAdmin (clientId = 'f2-test-admin', bootstrap = stackEnv().kafkaBootstrap): Admin {
+  return new Admin({ clientId, bootstrapBrokers: bootstrap.split(',') })
 }
 
 export interface TempTopics {
@@ -125,11 +155,11 @@ export interface TempTopics {
 }
 
 /** Creates `names` with `partitions` partitions each (one replica) and waits until every partition has a leader. */
-export async function createTempTopics (names: string[], partitions = 1): Promise<TempTopics> {
-  const admin = kafkaAdmin()
+export async function createTempTopics (names: string[], partitions = 1, bootstrap = stackEnv().kafkaBootstrap): Promise<TempTopics> {
+  const admin = kafkaAdmin('f2-test-admin', bootstrap)
   try {
     await admin.createTopics({ topics: names, partitions, replicas: 1 })
-    const until = Date.now() + 15_000
+    const until = Date.now() + 20_000
     for (;;) {
       const meta = await admin.metadata({ topics: names, forceUpdate: true })
       const ready = names.every(n => {
@@ -137,21 +167,21 @@ export async function createTempTopics (names: string[], partitions = 1): Promis
         return t !== undefined && t.partitionsCount === partitions && t.partitions.every(p => p.leader >= 0)
       })
       if (ready) break
-      if (Date.now() > until) throw new Error(`topics ${names.join(', ')} have no leaders after 15 s`)
-      await new Promise(resolve => setTimeout(resolve, 100))
+      if (Date.now() > until) throw new Error(`topics ${names.join(', ')} have no leaders after 20 s`)
+      await sleep(100)
     }
   } finally {
     await admin.close()
   }
-  return {
-    names,
-    async delete () {
-      const a = kafkaAdmin()
-      try {
-        await a.deleteTopics({ topics: names })
-      } finally {
-        await a.close()
-      }
-    }
+  return { names, delete: () => deleteTopics(names, bootstrap) }
+}
+
+/** Deletes `names`; topics already gone (or Kafka down) leave nothing to clean up. */
+export async function deleteTopics (names: string[], bootstrap = stackEnv().kafkaBootstrap): Promise<void> {
+  const admin = kafkaAdmin('f2-test-admin', bootstrap)
+  try {
+    await admin.deleteTopics({ topics: names })
+  } catch { /* already gone, or Kafka down: nothing to keep */ } finally {
+    await admin.close().catch(() => {})
   }
 }

@@ -8,7 +8,7 @@ import { registerFleet } from '../../src/registry/admin.ts'
 import { migrate } from '../../src/storage/migrate.ts'
 import { generateFleet, TEMPLATES } from '../../src/stages/simulator/fleet.ts'
 import { UNKNOWN_MACS, unknownMac, type LoadOptions, type LoadProgress } from '../load-worker.ts'
-import { createDatabase, createTopics, deleteTopics, dropDatabase, ROOT, runId, stackBroker, stackUrls, type BenchBroker } from './stack.ts'
+import { createDatabase, createTempTopics, deleteTopics, dropDatabase, ROOT, uniqueName, stackBroker, stackUrls, type BenchBroker, kafkaPartitions } from './stack.ts'
 import type { AccessSettings } from '../../src/stages/simulator/access.ts'
 import { freePort } from '../../src/stack/ports.ts'
 import { stageMemoryEnv } from '../../src/stack/services.ts'
@@ -93,7 +93,7 @@ export class Pipeline {
     this.#options = options
     this.broker = options.broker ?? stackBroker()
     this.urls = { ...stackUrls(), mqttUrl: this.broker.mqttUrl }
-    this.id = runId(prefix)
+    this.id = uniqueName(prefix)
     this.topics = { raw: `${this.id}_raw`, decoded: `${this.id}_decoded`, dead: `${this.id}_dead`, state: `${this.id}_state` }
     mkdirSync(options.logDir, { recursive: true })
   }
@@ -112,7 +112,7 @@ export class Pipeline {
   async setUp (): Promise<void> {
     const { devices, seed } = this.#options
     // The state topic is compacted in production; a run of a minute never reaches a compaction.
-    await createTopics([this.topics.raw, this.topics.decoded, this.topics.dead, ...(this.#options.fleetState === true ? [this.topics.state] : [])])
+    await createTempTopics([this.topics.raw, this.topics.decoded, this.topics.dead, ...(this.#options.fleetState === true ? [this.topics.state] : [])], kafkaPartitions)
     const regName = `${this.id}_reg`
     this.registryUrl = await createDatabase(this.urls.registryUrl, regName)
     this.#dbs.push({ server: this.urls.registryUrl, name: regName })

@@ -7,14 +7,15 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { ensurePki, issueClientCertificate } from '../../src/broker/pki.ts'
 import { createLogger } from '../../src/adapters/logger.ts'
 import { postgresEnv } from '../../src/adapters/connections/postgres.ts'
-import { roleUrl } from '../../harness/stack.ts'
+import { createTempTopics, roleUrl, uniqueName } from '../../harness/stack.ts'
 import { decodeEnvelope } from '../../src/core/envelope.ts'
 import { prepareAccess } from '../../src/stages/simulator/access.ts'
 import { loadSimulatorConfig } from '../../src/stages/simulator/config.ts'
 import { run as registry } from '../../src/registry/cli.ts'
 import { stackBroker, type TestBroker } from '../../harness/broker.ts'
-import { connectorEnv, startConnector, waitFor, type TestConnector } from '../stages/connector/harness.ts'
-import { createTopics, readRecords, uniqueName } from '../stages/connector/kafka-helpers.ts'
+import { connectorEnv, startConnector, type TestConnector } from '../stages/connector/harness.ts'
+import { readRecords } from '../stages/connector/kafka-helpers.ts'
+import { waitFor } from '../../harness/wait.ts'
 
 /**
  * The broker's access rules against the stack's real Mosquitto (stack/mosquitto/mosquitto.conf,
@@ -116,7 +117,7 @@ describe('per-controller authorisation', () => {
   const dlq = uniqueName('dlq')
 
   beforeAll(async () => {
-    dropTopics = await createTopics([raw, dlq])
+    dropTopics = (await createTempTopics([raw, dlq], 3)).delete
     // The real connector account, on its own share group and this test's controllers only.
     connector = await startConnector(connectorEnv({
       topic: raw, deadLetterTopic: dlq, filters: [`tele/f2-${macA}/#`, `tele/f2-${macB}/#`], clientId: uniqueName('conn'), group: uniqueName('g'),

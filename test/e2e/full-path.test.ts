@@ -17,8 +17,9 @@ import { freePorts } from '../../src/stack/ports.ts'
 import { startPrivateMosquitto, type PrivateMosquitto } from '../../harness/private-mosquitto.ts'
 import { simulatorBrokerEnv, testAccount } from '../../harness/broker.ts'
 import { prepareAccess } from '../../src/stages/simulator/access.ts'
-import { collect, spawnCli, waitFor, type ChildService } from '../../harness/e2e-support.ts'
+import { collect, spawnCli, type ChildService } from '../../harness/e2e-support.ts'
 import { postgresEnv } from '../../src/adapters/connections/postgres.ts'
+import { pollUntil } from '../../harness/wait.ts'
 
 /**
  * The whole path with every stage a real process: simulator → Mosquitto → connector →
@@ -79,7 +80,6 @@ function expectedRows (m: SentMessage, fleet: readonly SimController[]): Row[] {
     default: throw new Error(`unexpected component in ${m.topic}`)
   }
 }
-
 
 describe('full path: simulator → Mosquitto → connector → Kafka → processor → sink → PostgreSQL', () => {
   let broker: PrivateMosquitto
@@ -145,7 +145,7 @@ describe('full path: simulator → Mosquitto → connector → Kafka → process
     STAGES.forEach((name, i) => { children.set(name, spawnCli([name], { ...common, ...env[name], HTTP_PORT: String(ports[i]) })) })
     // The processor's producer counts as ready only after its first write, so for it a
     // consumer in its group and a reachable registry are enough (a new group starts at the earliest offset).
-    const ready = await waitFor(async () => {
+    const ready = await pollUntil(async () => {
       const states = await Promise.all(STAGES.map(async (name, i) => {
         const res = await fetch(`http://127.0.0.1:${ports[i]}/readyz`, { signal: AbortSignal.timeout(2000) }).catch(() => undefined)
         if (res?.status === 200) return true
@@ -209,7 +209,7 @@ describe('full path: simulator → Mosquitto → connector → Kafka → process
     }
     for (const [topic, payload] of commands) await commander.publishAsync(topic, payload, { qos: 1 })
     await commander.endAsync()
-    expect(await waitFor(async () => sim.commandsHandled() === commands.length, 15_000)).toBe(true)
+    expect(await pollUntil(async () => sim.commandsHandled() === commands.length, 15_000)).toBe(true)
 
     const expected = sent.flatMap(m => expectedRows(m, fleet))
     const replies = fleet.length * 4 // strike-1, strike-2, siren-1, reader frame
@@ -218,7 +218,7 @@ describe('full path: simulator → Mosquitto → connector → Kafka → process
     expect([...kinds].sort()).toEqual(['door-sensors', 'exit-buttons', 'motion-sensor', 'reader', 'sensor'])
 
     const total = expected.length + replies
-    const arrived = await waitFor(async () => await rowCount() >= total, 90_000, 500)
+    const arrived = await pollUntil(async () => await rowCount() >= total, 90_000, 500)
     // Anything still in flight lands now or never (it would be a duplicate or a stray).
     await new Promise(resolve => setTimeout(resolve, 1500))
     const rows = await readRows()
@@ -285,7 +285,7 @@ describe('full path: simulator → Mosquitto → connector → Kafka → process
     expect(report).toEqual({ reason: ErrorCodes.REGISTRY_UNKNOWN_CONTROLLER, dryRun: false, scanned: UNKNOWN_MESSAGES, matched: UNKNOWN_MESSAGES, replayed: UNKNOWN_MESSAGES, truncated: 0 })
 
     const dps = TEMPLATES['Environmental Sensor'].dataPoints
-    const landed = await waitFor(async () => await rowCount() >= before + UNKNOWN_MESSAGES * dps.length, 60_000, 500)
+    const landed = await pollUntil(async () => await rowCount() >= before + UNKNOWN_MESSAGES * dps.length, 60_000, 500)
     await new Promise(resolve => setTimeout(resolve, 1000))
     expect({ landed, rows: await rowCount() }, logs()).toEqual({ landed: true, rows: before + UNKNOWN_MESSAGES * dps.length })
 

@@ -112,13 +112,3 @@ export class TcpProxy {
   }
 }
 
-export async function waitFor<T> (what: string, fn: () => Promise<T | undefined>, timeoutMs: number, stepMs = 25): Promise<{ value: T, elapsedMs: number }> {
-  const start = performance.now()
-  for (;;) {
-    const value = await fn()
-    const elapsedMs = performance.now() - start
-    if (value !== undefined) return { value, elapsedMs }
-    if (elapsedMs > timeoutMs) throw new Error(`${what}: not within ${timeoutMs} ms`)
-    await new Promise(resolve => setTimeout(resolve, stepMs))
-  }
-}

@@ -14,7 +14,8 @@ import { createSinkMetrics, type SinkMetrics } from '../../../src/stages/sink/me
 import { SinkStage } from '../../../src/stages/sink/stage.ts'
 import { createTempTopics, stackEnv, uniqueName, type TempTopics } from '../../../harness/stack.ts'
 import { startPrivatePostgres, type PrivatePostgres } from '../../../harness/private-postgres.ts'
-import { collect, groupLag, produceAll, waitFor } from '../../../harness/e2e-support.ts'
+import { collect, groupLag, produceAll } from '../../../harness/e2e-support.ts'
+import { pollUntil } from '../../../harness/wait.ts'
 
 /**
  * The sink between the real Kafka and a real PostgreSQL of its own (so the database can be
@@ -109,7 +110,7 @@ describe('sink (real Kafka and PostgreSQL)', () => {
     const invalid = rec(JSON.stringify({ ...measurement(device, 101), timestamp: 'not a time' }))
     await produceAll([...good.slice(0, 20), refused, invalid, ...good.slice(20), good[0] as KafkaRecord])
 
-    expect(await waitFor(async () => await rowsOf(device) >= 40, 30_000)).toBe(true)
+    expect(await pollUntil(async () => await rowsOf(device) >= 40, 30_000)).toBe(true)
     const dls = (await collect(dead, { count: 2, timeoutMs: 20_000 })).map(r => decodeDeadLetter(r.value))
     const reasons = dls.map(d => d.ok ? d.value.reason : 'undecodable').sort()
     expect(reasons).toEqual([ErrorCodes.DB_ROW_REJECTED, ErrorCodes.MEASUREMENT_INVALID].sort())
@@ -118,14 +119,14 @@ describe('sink (real Kafka and PostgreSQL)', () => {
       expect(d.ok && d.value.source?.topic).toBe(input)
       expect(d.ok && Buffer.from(d.value.original_value, 'base64').length).toBeGreaterThan(0)
     }
-    expect(await waitFor(async () => await groupLag(group, input) === 0n, 15_000)).toBe(true)
+    expect(await pollUntil(async () => await groupLag(group, input) === 0n, 15_000)).toBe(true)
     // The first record came twice; it is stored once.
     expect(await rowsOf(device)).toBe(40)
     expect(await gauge(metrics, 'rowsDuplicate')).toBeGreaterThanOrEqual(1)
 
     // Delivered again later (a replay): still stored once, offsets still advance.
     await produceAll(good.slice(0, 5))
-    expect(await waitFor(async () => await groupLag(group, input) === 0n, 15_000)).toBe(true)
+    expect(await pollUntil(async () => await groupLag(group, input) === 0n, 15_000)).toBe(true)
     expect(await rowsOf(device)).toBe(40)
     expect(await gauge(metrics, 'rowsDuplicate')).toBeGreaterThanOrEqual(6)
     await stage.stop(5000)
@@ -140,7 +141,7 @@ describe('sink (real Kafka and PostgreSQL)', () => {
       const device = 'aaaaaaaa0003'
       const rec = (m: Measurement | Buffer): KafkaRecord => buildRecord(input, device, Buffer.isBuffer(m) ? m : Buffer.from(JSON.stringify(m)))
       await produceAll([rec(measurement(device, 1)), rec(measurement(device, 2))])
-      expect(await waitFor(async () => await rowsOf(device) === 2, 30_000)).toBe(true)
+      expect(await pollUntil(async () => await rowsOf(device) === 2, 30_000)).toBe(true)
       // 900 KB that is no JSON: its dead letter would be 1.2 MB with the original in base64.
       const huge = Buffer.alloc(900_000, 0x5c)
       await produceAll([
@@ -149,7 +150,7 @@ describe('sink (real Kafka and PostgreSQL)', () => {
         rec(huge),
         rec(measurement(device, 3)) // sent after: lands
       ])
-      expect(await waitFor(async () => await rowsOf(device) === 3, 30_000)).toBe(true)
+      expect(await pollUntil(async () => await rowsOf(device) === 3, 30_000)).toBe(true)
       const dls = (await collect(dead, { count: 2, timeoutMs: 20_000 }))
       expect(dls.every(r => r.value.length < KAFKA_MESSAGE_MAX_BYTES)).toBe(true)
       const decoded = dls.map(r => decodeDeadLetter(r.value)).map(d => { if (!d.ok) throw new Error('undecodable'); return d.value })
@@ -161,7 +162,7 @@ describe('sink (real Kafka and PostgreSQL)', () => {
       const [stored] = await sql`SELECT value FROM iot_measurements WHERE device_id = ${device} AND "timestamp" = ${measurement(device, 2).timestamp}`
       expect(stored?.value).toBe(0.2) // the first value stays
       expect(await gauge(metrics, 'rowsDuplicate')).toBe(1)
-      expect(await waitFor(async () => await groupLag(group, input) === 0n, 15_000)).toBe(true)
+      expect(await pollUntil(async () => await groupLag(group, input) === 0n, 15_000)).toBe(true)
       await stage.stop(5000)
     } finally {
       await own.delete()
@@ -175,12 +176,12 @@ describe('sink (real Kafka and PostgreSQL)', () => {
     const device = 'bbbbbbbb0002'
     const rec = (i: number): KafkaRecord => buildRecord(input, device, Buffer.from(JSON.stringify(measurement(device, i))))
     await produceAll(Array.from({ length: 100 }, (_, i) => rec(i)))
-    expect(await waitFor(async () => await rowsOf(device) === 100, 30_000)).toBe(true)
+    expect(await pollUntil(async () => await rowsOf(device) === 100, 30_000)).toBe(true)
 
     pg.stop('immediate')
     try {
       await produceAll(Array.from({ length: 1000 }, (_, i) => rec(100 + i)))
-      expect(await waitFor(async () => await gauge(metrics, 'dbUp') === 0 && await gauge(metrics, 'retries') >= 2, 30_000)).toBe(true)
+      expect(await pollUntil(async () => await gauge(metrics, 'dbUp') === 0 && await gauge(metrics, 'retries') >= 2, 30_000)).toBe(true)
       expect(stage.readiness().ready).toBe(false)
       // Reading paused: at most the buffer, the batch being retried and the one parsed behind it.
       const consumedDuringOutage = await gauge(metrics, 'consumed')
@@ -190,8 +191,8 @@ describe('sink (real Kafka and PostgreSQL)', () => {
       pg.start()
     }
 
-    expect(await waitFor(async () => await rowsOf(device) === 1100, 60_000, 500)).toBe(true)
-    expect(await waitFor(async () => await groupLag(group, input) === 0n, 15_000)).toBe(true)
+    expect(await pollUntil(async () => await rowsOf(device) === 1100, 60_000, 500)).toBe(true)
+    expect(await pollUntil(async () => await groupLag(group, input) === 0n, 15_000)).toBe(true)
     expect(await gauge(metrics, 'dbUp')).toBe(1)
     expect(stage.readiness().ready).toBe(true)
     const [stats] = await sql`SELECT count(*)::int AS total, count(DISTINCT "timestamp")::int AS distinct_ts FROM iot_measurements WHERE device_id = ${device}`
