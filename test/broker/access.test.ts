@@ -14,7 +14,7 @@ import { loadSimulatorConfig } from '../../src/stages/simulator/config.ts'
 import { run as registry } from '../../src/registry/cli.ts'
 import { stackBroker, type TestBroker } from '../../harness/broker.ts'
 import { connectorEnv, startConnector, type TestConnector } from '../stages/connector/harness.ts'
-import { readRecords } from '../stages/connector/kafka-helpers.ts'
+import { readRecords } from '../../harness/kafka.ts'
 import { waitFor } from '../../harness/wait.ts'
 
 /**

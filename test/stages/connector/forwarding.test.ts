@@ -3,7 +3,7 @@ import { createMqttClient, type MqttHandle } from '../../../src/adapters/mqtt.ts
 import { decodeDeadLetter } from '../../../src/core/dead-letter.ts'
 import { decodeEnvelope } from '../../../src/core/envelope.ts'
 import { connectorEnv, startConnector, type TestConnector } from './harness.ts'
-import { filtersFor, readRecords, testMacs } from './kafka-helpers.ts'
+import { filtersFor, readRecords, testMacs } from '../../../harness/kafka.ts'
 import { createTempTopics, stackEnv, uniqueName } from '../../../harness/stack.ts'
 import { auth } from '../../../harness/mqtt-account.ts'
 import { waitFor } from '../../../harness/wait.ts'

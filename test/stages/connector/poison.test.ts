@@ -8,7 +8,7 @@ import { decodeEnvelope } from '../../../src/core/envelope.ts'
 import { freePort } from '../../../src/stack/ports.ts'
 import { connectorEnv, startConnector, type TestConnector } from './harness.ts'
 import { auth } from '../../../harness/mqtt-account.ts'
-import { filtersFor, readRecords, testMacs } from './kafka-helpers.ts'
+import { filtersFor, readRecords, testMacs } from '../../../harness/kafka.ts'
 import { createTempTopics, stackEnv, uniqueName } from '../../../harness/stack.ts'
 import { waitFor } from '../../../harness/wait.ts'
 

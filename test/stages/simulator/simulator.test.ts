@@ -11,7 +11,7 @@ import { createSimulator, type Simulator } from '../../../src/stages/simulator/s
 import { simulatorBrokerEnv, stackBroker } from '../../../harness/broker.ts'
 import { auth } from '../../../harness/mqtt-account.ts'
 import { connectorEnv, startConnector, type TestConnector } from '../connector/harness.ts'
-import { readRecords } from '../connector/kafka-helpers.ts'
+import { readRecords } from '../../../harness/kafka.ts'
 import { createTempTopics, stackEnv, uniqueName } from '../../../harness/stack.ts'
 import { waitFor } from '../../../harness/wait.ts'
 

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { Consumer } from '@platformatic/kafka'
-import { stackEnv, uniqueName } from '../../../harness/stack.ts'
+import { stackEnv, uniqueName } from './stack.ts'
 
 export interface ReadRecord {
   key: string
