@@ -175,7 +175,7 @@ async function copyCeiling (): Promise<{ copyRowsPerSecond: number, sinkWriterRo
       rows += 5000
     }
     const copyRate = rows / ((performance.now() - t0) / 1000)
-    // The sink's write path, 2000 rows per batch (its default BATCH_SIZE).
+    // The sink's write path, 2000 rows per batch (its default SINK_BATCH_SIZE).
     const writer = new TimeseriesWriter(sql)
     let written = 0
     t0 = performance.now()
