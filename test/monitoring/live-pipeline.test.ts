@@ -8,7 +8,7 @@ import { parseExposition, type Exposition } from '../../src/stages/health/prom-t
 import { migrate } from '../../src/storage/migrate.ts'
 import { freePort, portFree } from '../../src/stack/ports.ts'
 import { startPrivateMosquitto, type PrivateMosquitto } from '../../harness/private-mosquitto.ts'
-import { createTempDatabase, createTempTopics, stackEnv, uniqueName, type TempDatabase, type TempTopics } from '../../harness/stack.ts'
+import { createTempDatabase, createTempTopics, harnessConfig, stackEnv, uniqueName, type TempDatabase, type TempTopics } from '../../harness/stack.ts'
 import { documentedMetrics } from './metrics-doc.ts'
 import { ROOT } from './expressions.ts'
 import { postgresEnv } from '../../src/adapters/connections/postgres.ts'
@@ -27,7 +27,7 @@ import { postgresEnv } from '../../src/adapters/connections/postgres.ts'
  */
 const DEFAULT_PORTS: Record<string, number> = { simulator: 9401, connector: 9402, processor: 9403, sink: 9404, fleet: 9405, dispatcher: 9406, api: 8080, health: 8000 }
 /** The stack's port offset: its Prometheus scrapes the services' ports shifted by it. */
-const OFFSET = Number(process.env.F2_STACK_PORT_OFFSET ?? 0)
+const OFFSET = harnessConfig().F2_STACK_PORT_OFFSET
 const ORDER = ['sink', 'processor', 'fleet', 'connector', 'dispatcher', 'api', 'health', 'simulator']
 const prometheus = stackEnv().prometheusUrl
 const PORTS: Record<string, number> = {}

@@ -27,7 +27,7 @@ type Fields<P extends string, Pw extends z.ZodType> = {
 } & typeof portOffsetField
 
 const requiredPassword = (prefix: string) => z.string({
-  error: `required: the password of ${prefix}_USER (there is no default; see docs/operations/deployment-security.md)`
+  error: `required: the password of ${prefix}_USER (there is no default; by hand on the native stack: eval "$(npm run -s db -- env)"; see docs/operations/deployment-security.md)`
 })
 
 /**
