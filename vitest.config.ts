@@ -1,7 +1,8 @@
 import { defineConfig } from 'vitest/config'
 
 /**
- * Two projects: `unit` needs no network; `integration` talks to the real stack, which
+ * Two projects, told apart by the file name alone: `*.unit.test.ts` is a unit test (no
+ * network), every other `*.test.ts` an integration test. `unit` needs no network; `integration` talks to the real stack, which
  * test/global-setup.ts brings up (or reuses). Integration files run one at a time: they
  * share one broker and two database servers on a small machine, and timing-sensitive
  * tests (consumer groups, batching) get flaky when several fight for two cores.
@@ -13,7 +14,7 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'unit',
-          include: ['test/core/**/*.test.ts', 'test/**/*.unit.test.ts'],
+          include: ['test/**/*.unit.test.ts'],
           environment: 'node'
         }
       },
@@ -22,7 +23,7 @@ export default defineConfig({
         test: {
           name: 'integration',
           include: ['test/**/*.test.ts'],
-          exclude: ['test/core/**', 'test/**/*.unit.test.ts', '**/node_modules/**'],
+          exclude: ['test/**/*.unit.test.ts', '**/node_modules/**'],
           environment: 'node',
           globalSetup: ['test/global-setup.ts'],
           testTimeout: 60_000,

@@ -12,13 +12,13 @@ import { spawn } from 'node:child_process'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import postgres from 'postgres'
-import { postgresEnv } from '../src/adapters/config.ts'
+import { postgresEnv } from '../src/adapters/connections/postgres.ts'
 import { TokenStore } from '../src/stages/api/token-store.ts'
 import { freePort } from '../src/stack/ports.ts'
 import { migrate } from '../src/storage/migrate.ts'
 import { ensureStack } from './lib/ensure-stack.ts'
 import { machineInfo, machineLine } from './lib/machine.ts'
-import { createDatabase, dropDatabase, ROOT, runId, stackUrls } from './lib/stack.ts'
+import { createDatabase, dropDatabase, ROOT, uniqueName, stackUrls } from './lib/stack.ts'
 
 const { values } = parseArgs({
   options: {
@@ -36,7 +36,7 @@ const maxMs = Number(values['max-seconds']) * 1000
 ensureStack()
 const machine = await machineInfo()
 const urls = stackUrls()
-const names = { registry: runId('bench_api_reg'), timeseries: runId('bench_api_ts') }
+const names = { registry: uniqueName('bench_api_reg'), timeseries: uniqueName('bench_api_ts') }
 const registryUrl = await createDatabase(urls.registryUrl, names.registry)
 const timeseriesUrl = await createDatabase(urls.timeseriesUrl, names.timeseries)
 let child: ReturnType<typeof spawn> | undefined
@@ -67,7 +67,7 @@ try {
   const port = await freePort()
   child = spawn(process.execPath, [join(ROOT, 'src', 'cli.ts'), 'api'], {
     cwd: ROOT,
-    env: { ...process.env, ...postgresEnv('POSTGRES', registryUrl), ...postgresEnv('TIMESCALE', timeseriesUrl), HTTP_PORT: String(port), LOG_LEVEL: 'warn' },
+    env: { ...process.env, ...postgresEnv('registry', registryUrl), ...postgresEnv('timeseries', timeseriesUrl), HTTP_PORT: String(port), LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'inherit', 'inherit']
   })
   const base = `http://127.0.0.1:${port}`

@@ -8,7 +8,8 @@
 import { readFileSync } from 'node:fs'
 import { buildRecord, createProducer, type KafkaRecord } from '../src/adapters/kafka.ts'
 
-const [topic = '', file = '', brokers = '127.0.0.1:9092', batchArg = '500', inFlightArg = '4', repeatArg = '1'] = process.argv.slice(2)
+const [topic = '', file = '', brokers = '', batchArg = '500', inFlightArg = '4', repeatArg = '1'] = process.argv.slice(2)
+if (topic === '' || file === '' || brokers === '') throw new Error('usage: ceiling-worker.ts <topic> <file> <bootstrap brokers> [batch] [in flight] [repeat]')
 const lines = JSON.parse(readFileSync(file, 'utf8')) as Array<[string, string]>
 const batch = Number(batchArg)
 const inFlight = Number(inFlightArg)

@@ -40,7 +40,7 @@ import { ensureStack } from './lib/ensure-stack.ts'
 import { machineInfo, machineLine } from './lib/machine.ts'
 import { round } from './lib/proc.ts'
 import { table, writeFile } from './lib/report.ts'
-import { createDatabase, createTopics, deleteTopics, dropDatabase, ROOT, runId, stackUrls } from './lib/stack.ts'
+import { createDatabase, createTempTopics, deleteTopics, dropDatabase, ROOT, uniqueName, stackUrls, kafkaPartitions } from './lib/stack.ts'
 import { Pipeline } from './lib/pipeline.ts'
 
 const { values: a } = parseArgs({ options: { seconds: { type: 'string', default: '20' }, devices: { type: 'string', default: '50' }, only: { type: 'string', default: 'mqtt,kafka,copy' }, out: { type: 'string', default: 'results' } } })
@@ -110,8 +110,8 @@ async function mqttCeiling (): Promise<{ published: number, received: number, se
 }
 
 async function kafkaCeiling (kind: 'raw' | 'decoded'): Promise<{ records: number, recordBytes: number, produceSeconds: number, consumeSeconds: number, recordsPerSecond: number }> {
-  const topic = runId(`ceiling_${kind}`)
-  await createTopics([topic])
+  const topic = uniqueName(`ceiling_${kind}`)
+  await createTempTopics([topic], kafkaPartitions)
   const data: Array<[string, string]> = kind === 'raw' ? traffic.envelopes : traffic.measurements.map(m => [m.device_id, JSON.stringify(m)])
   const file = join(work, `${kind}.json`)
   writeFileSync(file, JSON.stringify(data))
@@ -158,7 +158,7 @@ interface CopyCeiling {
 }
 
 async function copyCeiling (): Promise<CopyCeiling> {
-  const name = runId('ceiling_ts')
+  const name = uniqueName('ceiling_ts')
   const url = await createDatabase(urls.timeseriesUrl, name)
   const sql = connect(url, { max: 2 })
   try {

@@ -27,10 +27,10 @@ import { createDeviceState } from '../src/stages/simulator/device.ts'
 import { brokerAccount } from '../src/stack/broker-accounts.ts'
 import { stackPaths } from '../src/stack/config.ts'
 import { migrate } from '../src/storage/migrate.ts'
-import { testAccount } from '../test/helpers/broker.ts'
+import { testAccount } from '../harness/broker.ts'
 import { ensureStack } from './lib/ensure-stack.ts'
 import { machineInfo, machineLine } from './lib/machine.ts'
-import { createDatabase, createTopics, deleteTopics, dropDatabase, ROOT, runId, stackBroker, stackUrls, withDatabase } from './lib/stack.ts'
+import { createDatabase, createTempTopics, deleteTopics, dropDatabase, ROOT, uniqueName, stackBroker, stackUrls, withDatabase, kafkaPartitions } from './lib/stack.ts'
 
 const { values } = parseArgs({ options: { commands: { type: 'string', default: '200' }, 'max-seconds': { type: 'string', default: '50' } } })
 const COUNT = Number(values.commands)
@@ -47,7 +47,7 @@ const BODIES = [
 
 ensureStack()
 const urls = stackUrls()
-const id = runId('cmdbench')
+const id = uniqueName('cmdbench')
 const mac = `f2b0${randomBytes(4).toString('hex')}`
 const pgEnv = (prefix: string, url: string): Record<string, string> => {
   const u = new URL(url)
@@ -77,7 +77,7 @@ try {
   await sql`INSERT INTO api_tokens (token_id, name, secret_hash, scopes) VALUES ('be0c0de00001', 'bench', ${hashSecret(secret)}, ${['command', 'read']})`
   const token = `f2_be0c0de00001_${secret}`
   const topic = `device_commands_${id}`
-  await createTopics([topic])
+  await createTempTopics([topic], kafkaPartitions)
   cleanup.push(async () => { await deleteTopics([topic]) })
 
   const state = createDeviceState({ mac, name: 'bench', connectors: [{ number: 1, mode: 'access-control-mode', sensors: [] }, { number: 2, mode: 'alarm-mode', sensors: [] }] }, createRng(1))

@@ -17,31 +17,30 @@ import { createMqttClient } from '../src/adapters/mqtt.ts'
 import { loadConnectorConfig } from '../src/stages/connector/config.ts'
 import { connectorMetrics } from '../src/stages/connector/metrics.ts'
 import { ConnectorStage } from '../src/stages/connector/stage.ts'
-import { testAccount } from '../test/helpers/broker.ts'
+import { testAccount } from '../harness/broker.ts'
 import { stackBroker } from './lib/stack.ts'
+import { stackEnv } from '../harness/stack.ts'
 
 const { values } = parseArgs({ options: { messages: { type: 'string', default: '50000' }, size: { type: 'string', default: '200' }, devices: { type: 'string', default: '100' } } })
 const total = Number(values.messages)
 const devices = Number(values.devices)
 const run = randomUUID().slice(0, 8)
-const broker = process.env.MQTT_BROKER ?? '127.0.0.1'
-const port = process.env.MQTT_PORT ?? '1883'
-const bootstrap = process.env.KAFKA_BOOTSTRAP_SERVERS ?? '127.0.0.1:9092'
+const { mqttUrl, kafkaBootstrap: bootstrap } = stackEnv()
 const topic = `bench-raw-${run}`
 const macs = Array.from({ length: devices }, (_, i) => `be${run.slice(0, 4)}${i.toString(16).padStart(6, '0')}`)
 // The connector with its own account; the backlog is published by a throw-away account that
 // may publish on tele/ (the benchmark measures the connector, not the controllers' accounts).
 const accounts = stackBroker()
-const publisher = await testAccount({ admin: { url: `mqtt://${broker}:${port}`, ...accounts.admin } }, { publish: ['tele/#'] })
+const publisher = await testAccount({ admin: { url: mqttUrl, ...accounts.admin } }, { publish: ['tele/#'] })
 const env = {
-  MQTT_BROKER: broker, MQTT_PORT: port, MQTT_USERNAME: accounts.connector.username, MQTT_PASSWORD: accounts.connector.password, KAFKA_BOOTSTRAP_SERVERS: bootstrap, KAFKA_TOPIC: topic, KAFKA_DEAD_LETTER_TOPIC: topic,
+  MQTT_BROKER: mqttUrl, MQTT_USERNAME: accounts.connector.username, MQTT_PASSWORD: accounts.connector.password, KAFKA_BOOTSTRAP_SERVERS: bootstrap, KAFKA_TOPIC: topic, KAFKA_DEAD_LETTER_TOPIC: topic,
   MQTT_TOPICS: `tele/+/sensor-mode/J9/#`, MQTT_SHARE_GROUP: `bench-${run}`, CONNECTOR_CLIENT_ID: `bench-${run}`, HTTP_PORT: '0',
-  ...Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('KAFKA_') || k.startsWith('MQTT_RECEIVE')))
+  ...Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('KAFKA_') || k.startsWith('CONNECTOR_BATCH_') || k.startsWith('MQTT_RECEIVE')))
 } as Record<string, string>
 env.KAFKA_TOPIC = topic
 env.KAFKA_DEAD_LETTER_TOPIC = topic
 
-const admin = new Admin({ clientId: 'bench', bootstrapBrokers: [bootstrap] })
+const admin = new Admin({ clientId: 'bench', bootstrapBrokers: bootstrap.split(',') })
 await admin.createTopics({ topics: [topic], partitions: 3, replicas: 1 })
 const logger = createLogger('connector', 'warn')
 const config = loadConnectorConfig(env)
@@ -54,7 +53,7 @@ try {
   await stage.stop(5000)
 
   // 2. Queue the backlog in the broker.
-  const pub = createMqttClient({ url: `mqtt://${broker}:${port}`, clientId: `bench-pub-${run}`, username: publisher.username, password: publisher.password })
+  const pub = createMqttClient({ url: mqttUrl, clientId: `bench-pub-${run}`, username: publisher.username, password: publisher.password })
   await pub.waitConnected()
   const filler = 'x'.repeat(Math.max(0, Number(values.size) - 60))
   let inFlight: Array<Promise<void>> = []

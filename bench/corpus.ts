@@ -1,18 +1,18 @@
 /**
  * The bad-input corpus through the whole pipeline, with a report:
  *
- *   npm run corpus                               → the hand-written items (test/corpus/items.jsonl),
+ *   npm run corpus                               → the hand-written items (harness/corpus/items.jsonl),
  *                                                  results/corpus.{json,md}
  *   npm run corpus -- --generated 100000 [--seed N] → that many seeded random messages
- *                                                  (test/corpus/generated.ts), results/corpus-generated.{json,md}
+ *                                                  (harness/corpus/generated.ts), results/corpus-generated.{json,md}
  *
  * Exit 1 when an item or message does not end as expected or a service crashed. `npm test`
  * runs both (test/corpus/corpus.test.ts; generated.test.ts at 3 000 messages) without a report.
  */
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { runGenerated } from '../test/corpus/generated-runner.ts'
-import { loadItems, runCorpus, topicOf } from '../test/corpus/runner.ts'
+import { runGenerated } from '../harness/corpus/generated-runner.ts'
+import { loadItems, runCorpus, topicOf } from '../harness/corpus/runner.ts'
 import { ensureStack } from './lib/ensure-stack.ts'
 import { machineInfo, machineLine } from './lib/machine.ts'
 import { table, writeFile } from './lib/report.ts'
@@ -31,7 +31,7 @@ if (a.generated !== undefined) {
   writeFile(join(ROOT, 'results', 'corpus-generated.md'), [
     '# Generated bad-input corpus',
     '',
-    `Command: \`${command}\` (test/corpus/generated.ts; \`npm test\` runs 3 000 messages of the same generator).`,
+    `Command: \`${command}\` (harness/corpus/generated.ts; \`npm test\` runs 3 000 messages of the same generator).`,
     '',
     `Machine: ${machineLine(machine)}`,
     '',
@@ -62,7 +62,7 @@ const outcome = (e: (typeof items)[number]['expect']): string => [
 writeFile(join(ROOT, 'results', 'corpus.md'), [
   '# Bad-input corpus',
   '',
-  `Command: \`npm run corpus\` (the same items run in \`npm test\`: test/corpus/corpus.test.ts). Items: test/corpus/items.jsonl.`,
+  `Command: \`npm run corpus\` (the same items run in \`npm test\`: test/corpus/corpus.test.ts). Items: harness/corpus/items.jsonl.`,
   '',
   `Machine: ${machineLine(machine)}`,
   '',

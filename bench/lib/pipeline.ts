@@ -8,11 +8,11 @@ import { registerFleet } from '../../src/registry/admin.ts'
 import { migrate } from '../../src/storage/migrate.ts'
 import { generateFleet, TEMPLATES } from '../../src/stages/simulator/fleet.ts'
 import { UNKNOWN_MACS, unknownMac, type LoadOptions, type LoadProgress } from '../load-worker.ts'
-import { createDatabase, createTopics, deleteTopics, dropDatabase, ROOT, runId, stackBroker, stackUrls, type BenchBroker } from './stack.ts'
+import { createDatabase, createTempTopics, deleteTopics, dropDatabase, ROOT, uniqueName, stackBroker, stackUrls, type BenchBroker, kafkaPartitions } from './stack.ts'
 import type { AccessSettings } from '../../src/stages/simulator/access.ts'
 import { freePort } from '../../src/stack/ports.ts'
 import { stageMemoryEnv } from '../../src/stack/services.ts'
-import { postgresEnv } from '../../src/adapters/config.ts'
+import { postgresEnv } from '../../src/adapters/connections/postgres.ts'
 
 /**
  * A private copy of the pipeline on the shared stack: its own Kafka topics, consumer groups,
@@ -93,7 +93,7 @@ export class Pipeline {
     this.#options = options
     this.broker = options.broker ?? stackBroker()
     this.urls = { ...stackUrls(), mqttUrl: this.broker.mqttUrl }
-    this.id = runId(prefix)
+    this.id = uniqueName(prefix)
     this.topics = { raw: `${this.id}_raw`, decoded: `${this.id}_decoded`, dead: `${this.id}_dead`, state: `${this.id}_state` }
     mkdirSync(options.logDir, { recursive: true })
   }
@@ -112,7 +112,7 @@ export class Pipeline {
   async setUp (): Promise<void> {
     const { devices, seed } = this.#options
     // The state topic is compacted in production; a run of a minute never reaches a compaction.
-    await createTopics([this.topics.raw, this.topics.decoded, this.topics.dead, ...(this.#options.fleetState === true ? [this.topics.state] : [])])
+    await createTempTopics([this.topics.raw, this.topics.decoded, this.topics.dead, ...(this.#options.fleetState === true ? [this.topics.state] : [])], kafkaPartitions)
     const regName = `${this.id}_reg`
     this.registryUrl = await createDatabase(this.urls.registryUrl, regName)
     this.#dbs.push({ server: this.urls.registryUrl, name: regName })
@@ -168,7 +168,7 @@ export class Pipeline {
       }
       case 'processor': return {
         ...common,
-        ...postgresEnv('POSTGRES', this.registryUrl),
+        ...postgresEnv('registry', this.registryUrl),
         KAFKA_INPUT_TOPIC: this.topics.raw,
         KAFKA_OUTPUT_TOPIC: this.topics.decoded,
         KAFKA_CONSUMER_GROUP: `${this.id}-processor`,
@@ -177,7 +177,7 @@ export class Pipeline {
       }
       case 'sink': return {
         ...common,
-        ...postgresEnv('TIMESCALE', this.timeseriesUrl),
+        ...postgresEnv('timeseries', this.timeseriesUrl),
         KAFKA_INPUT_TOPIC: this.topics.decoded,
         KAFKA_CONSUMER_GROUP: `${this.id}-sink`,
         SINK_INSTANCE_ID: `${this.id}-s${n}`,
@@ -185,8 +185,8 @@ export class Pipeline {
       }
       case 'fleet': return {
         ...common,
-        ...postgresEnv('POSTGRES', this.registryUrl),
-        ...postgresEnv('TIMESCALE', this.timeseriesUrl),
+        ...postgresEnv('registry', this.registryUrl),
+        ...postgresEnv('timeseries', this.timeseriesUrl),
         KAFKA_RAW_TOPIC: this.topics.raw,
         KAFKA_DECODED_TOPIC: this.topics.decoded,
         KAFKA_STATE_TOPIC: this.topics.state,

@@ -1,12 +1,13 @@
 import { readFileSync } from 'node:fs'
-import { connect as netConnect } from 'node:net'
 import { join } from 'node:path'
-import { randomBytes } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { Admin } from '@platformatic/kafka'
-import postgres from 'postgres'
-import { brokerAccount, stackPki } from '../../src/stack/broker-accounts.ts'
-import { projectRoot, stackConfig, stackPaths, type DatabaseConfig } from '../../src/stack/config.ts'
+import { projectRoot, stackConfig } from '../../src/stack/config.ts'
+import { isPortOpen } from '../../src/stack/ports.ts'
+import { stackBroker as testStackBroker } from '../../harness/broker.ts'
+import { stackEnv } from '../../harness/stack.ts'
+
+// The harness' helpers the benchmarks use, beside the controls of this module.
+export { createDatabase, createTempTopics, deleteTopics, dropDatabase, uniqueName, withDatabase } from '../../harness/stack.ts'
 
 /**
  * Where the benchmark finds the running stack, and the few controls it needs over it:
@@ -27,16 +28,13 @@ export interface BenchBroker {
 }
 
 export function stackBroker (): BenchBroker {
-  const e = process.env
-  const paths = stackPaths(ROOT)
-  const host = e.MQTT_BROKER ?? '127.0.0.1'
-  const admin = brokerAccount(paths, 'admin')
+  const broker = testStackBroker()
   return {
-    mqttUrl: `mqtt://${host}:${e.MQTT_PORT ?? cfg.mqttPort}`,
-    mqttTlsUrl: `mqtts://${host}:${e.MQTT_TLS_PASSWORD_PORT ?? cfg.mqttsPasswordPort}`,
-    caFile: e.MQTT_CA_FILE ?? stackPki(paths).caCert,
-    admin: { username: admin.username, password: e.MQTT_ADMIN_PASSWORD ?? admin.password },
-    connector: brokerAccount(paths, 'connector')
+    mqttUrl: broker.url,
+    mqttTlsUrl: broker.mqttsPasswordUrl,
+    caFile: process.env.MQTT_CA_FILE ?? broker.pki.caCert,
+    admin: { username: broker.admin.username, password: broker.admin.password },
+    connector: broker.connector
   }
 }
 
@@ -47,102 +45,13 @@ export interface StackUrls {
   timeseriesUrl: string
 }
 
-/**
- * A database as its owner (the benchmark creates private databases): the seed's variables when
- * set, else the native stack with its generated password (.stack/secrets).
- */
-function ownerUrl (prefix: 'POSTGRES' | 'TIMESCALE', db: DatabaseConfig): string {
-  const e = process.env
-  const user = encodeURIComponent(e[`${prefix}_USER`] ?? db.user)
-  const password = encodeURIComponent(e[`${prefix}_PASSWORD`] ?? db.password)
-  return `postgres://${user}:${password}@${e[`${prefix}_HOST`] ?? '127.0.0.1'}:${e[`${prefix}_PORT`] ?? db.port}/${e[`${prefix}_DB`] ?? db.database}`
-}
-
+/** The stack's addresses as the harness reads them (harness/stack.ts); databases as their owners. */
 export function stackUrls (): StackUrls {
-  const e = process.env
-  return {
-    mqttUrl: `mqtt://${e.MQTT_BROKER ?? '127.0.0.1'}:${e.MQTT_PORT ?? cfg.mqttPort}`,
-    kafka: e.KAFKA_BOOTSTRAP_SERVERS ?? `127.0.0.1:${cfg.kafkaPort}`,
-    registryUrl: ownerUrl('POSTGRES', cfg.registry),
-    timeseriesUrl: ownerUrl('TIMESCALE', cfg.timeseries)
-  }
+  const e = stackEnv()
+  return { mqttUrl: e.mqttUrl, kafka: e.kafkaBootstrap, registryUrl: e.registryUrl, timeseriesUrl: e.timeseriesUrl }
 }
 
 export const kafkaPartitions = cfg.kafkaPartitions
-
-/** `<prefix>_<time>_<random>`: safe as a topic, database or identifier name. */
-export function runId (prefix: string): string {
-  return `${prefix}_${Date.now().toString(36)}_${randomBytes(3).toString('hex')}`
-}
-
-export function withDatabase (url: string, name: string): string {
-  const u = new URL(url)
-  u.pathname = `/${name}`
-  return u.toString()
-}
-
-export async function createDatabase (serverUrl: string, name: string): Promise<string> {
-  const admin = postgres(serverUrl, { max: 1, onnotice: () => {} })
-  try {
-    await admin.unsafe(`CREATE DATABASE "${name}"`)
-  } finally {
-    await admin.end()
-  }
-  return withDatabase(serverUrl, name)
-}
-
-export async function dropDatabase (serverUrl: string, name: string): Promise<void> {
-  for (let attempt = 0; attempt < 20; attempt++) {
-    const sql = postgres(serverUrl, { max: 1, onnotice: () => {}, connect_timeout: 5 })
-    try {
-      await sql.unsafe(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`)
-      return
-    } catch {
-      await sleep(1000)
-    } finally {
-      await sql.end({ timeout: 1 }).catch(() => {})
-    }
-  }
-}
-
-export function kafkaAdmin (): Admin {
-  return new Admin({ clientId: 'f2-bench-admin', bootstrapBrokers: stackUrls().kafka.split(',') })
-}
-
-export async function createTopics (names: string[], partitions = kafkaPartitions): Promise<void> {
-  const admin = kafkaAdmin()
-  try {
-    await admin.createTopics({ topics: names, partitions, replicas: 1 })
-    const until = Date.now() + 20_000
-    for (;;) {
-      const meta = await admin.metadata({ topics: names, forceUpdate: true })
-      if (names.every(n => meta.topics.get(n)?.partitions.every(p => p.leader >= 0) === true)) return
-      if (Date.now() > until) throw new Error(`topics ${names.join(', ')} have no leader after 20 s`)
-      await sleep(100)
-    }
-  } finally {
-    await admin.close()
-  }
-}
-
-export async function deleteTopics (names: string[]): Promise<void> {
-  const admin = kafkaAdmin()
-  try {
-    await admin.deleteTopics({ topics: names })
-  } catch { /* already gone, or Kafka down: nothing to keep */ } finally {
-    await admin.close().catch(() => {})
-  }
-}
-
-export function portOpen (port: number, host = '127.0.0.1'): Promise<boolean> {
-  return new Promise(resolve => {
-    const s = netConnect({ port, host })
-    const done = (ok: boolean): void => { s.destroy(); resolve(ok) }
-    s.once('connect', () => done(true))
-    s.once('error', () => done(false))
-    s.setTimeout(1000, () => done(false))
-  })
-}
 
 export type InfraName = 'kafka' | 'mosquitto' | 'postgres-timeseries' | 'postgres-registry'
 
@@ -199,7 +108,7 @@ export async function restartInfra (name: InfraName, timeoutMs = 180_000, signal
   const closedAt = Date.now()
   for (;;) {
     const next = infraPid(name)
-    if (next !== undefined && next !== pid && await portOpen(port)) break
+    if (next !== undefined && next !== pid && await isPortOpen(port)) break
     if (Date.now() > until) throw new Error(`${name} did not come back within ${timeoutMs} ms; check npm run stack -- status`)
     await sleep(200)
   }

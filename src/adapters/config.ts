@@ -8,20 +8,59 @@ import { ErrorCodes, F2Error } from '../core/errors.ts'
  */
 export type Env = Record<string, string | undefined>
 
-export function loadConfig<S extends z.ZodType> (service: string, schema: S, env: Env = process.env): Readonly<z.output<S>> {
+/**
+ * An older name of a setting, still accepted (the seed's `BATCH_SIZE`, compose files that
+ * use it). `convert` turns its value into the current setting's unit (undefined: not a
+ * valid value), e.g. seconds into milliseconds.
+ */
+export interface Alias {
+  alias: string
+  name: string
+  convert?: (value: string) => string | undefined
+}
+
+/** `BATCH_TIMEOUT=0.25` (seconds, fractions allowed) as `250` (milliseconds). */
+export const secondsToMs = (value: string): string | undefined =>
+  /^\d+(\.\d+)?$/.test(value) ? String(Math.round(Number(value) * 1000)) : undefined
+
+/**
+ * Rewrites aliases to their current names. Setting both an alias and its current name to
+ * different values is a problem (which one was meant is not ours to guess).
+ */
+export function applyAliases (env: Env, aliases: readonly Alias[]): { env: Env, problems: string[] } {
+  const out: Env = { ...env }
+  const problems: string[] = []
+  for (const { alias, name, convert } of aliases) {
+    const raw = env[alias]
+    if (raw === undefined) continue
+    delete out[alias]
+    const value = convert === undefined ? raw : convert(raw)
+    if (value === undefined) {
+      problems.push(`${alias}: invalid value ${JSON.stringify(raw)} (an older name of ${name})`)
+    } else if (env[name] !== undefined && env[name] !== value) {
+      problems.push(`${alias}: conflicts with ${name} (${alias} is an older name of ${name}; set only one)`)
+    } else {
+      out[name] = value
+    }
+  }
+  return { env: out, problems }
+}
+
+export function loadConfig<S extends z.ZodType> (service: string, schema: S, env: Env = process.env, aliases: readonly Alias[] = []): Readonly<z.output<S>> {
   // Empty strings mean "not set": compose files often pass `VAR=` for optional settings.
   const cleaned: Env = {}
   for (const [key, value] of Object.entries(env)) {
     if (value !== undefined && value !== '') cleaned[key] = value
   }
-  const parsed = schema.safeParse(cleaned)
-  if (!parsed.success) {
-    const problems = parsed.error.issues.map(issue => `${issue.path.join('.') || '(root)'}: ${issue.message}`)
+  const renamed = applyAliases(cleaned, aliases)
+  const parsed = schema.safeParse(renamed.env)
+  if (!parsed.success || renamed.problems.length > 0) {
+    const problems = [...renamed.problems, ...(parsed.success ? [] : parsed.error.issues.map(issue => `${issue.path.join('.') || '(root)'}: ${issue.message}`))]
     throw new F2Error(ErrorCodes.CONFIG_INVALID, `invalid ${service} configuration:\n  ${problems.join('\n  ')}`, {
       details: { service, problems }
     })
   }
-  return deepFreeze(parsed.data)
+  return deepFreeze(parsed.data as z.output<S>)
 }
 
 function deepFreeze<T> (value: T): T {
@@ -53,62 +92,11 @@ export const env = {
       .pipe(z.number().int().min(min).max(max)).default(fallback),
   number: (fallback: number, min = 0) =>
     z.string().regex(/^-?\d+(\.\d+)?$/, 'expected a number').transform(Number).pipe(z.number().min(min)).default(fallback),
+  /** A TCP port with no fixed default: the caller derives it (src/adapters/connections/stack-ports.ts). */
+  port: () => z.string().regex(/^\d+$/, 'expected a port number').transform(Number).pipe(z.number().int().min(1).max(65535)).optional(),
   bool: (fallback: boolean) =>
     z.enum(['true', 'false', '1', '0', 'yes', 'no', 'on', 'off']).transform(v => ['true', '1', 'yes', 'on'].includes(v)).default(fallback),
   list: (fallback: string[]) =>
     z.string().transform(v => v.split(',').map(s => s.trim()).filter(s => s.length > 0)).default(fallback),
   oneOf: <const T extends readonly [string, ...string[]]>(values: T, fallback: T[number]) => z.enum(values).default(fallback as never)
-}
-
-/** Kafka bootstrap list: `host:port[,host:port]`, the seed's KAFKA_BOOTSTRAP_SERVERS. */
-export const kafkaBrokers = (fallback = '127.0.0.1:9092') =>
-  z.string().transform(v => v.split(',').map(s => s.trim()).filter(s => s.length > 0))
-    .pipe(z.array(z.string().regex(/^[^:\s]+:\d+$/, 'expected host:port')).min(1)).default([fallback])
-
-export interface PostgresConnection { host: string, port: number, database: string, user: string, password: string }
-
-/** Where a database is and as whom to log in: everything but the password has a default. */
-export type PostgresDefaults = Omit<PostgresConnection, 'password'>
-
-/**
- * The seed's `<PREFIX>_HOST/PORT/DB/USER/PASSWORD` group. The password has no default: a
- * service started without one fails at start-up (F2_CONFIG_INVALID) instead of trying a
- * well-known password.
- */
-export function postgresFields (prefix: string, defaults: PostgresDefaults) {
-  return {
-    [`${prefix}_HOST`]: env.string(defaults.host),
-    [`${prefix}_PORT`]: env.int(defaults.port, 1, 65535),
-    [`${prefix}_DB`]: env.string(defaults.database),
-    [`${prefix}_USER`]: env.string(defaults.user),
-    [`${prefix}_PASSWORD`]: z.string({
-      error: `required: the password of ${prefix}_USER (there is no default; see docs/operations/deployment-security.md)`
-    })
-  }
-}
-
-export function pickPostgres (prefix: string, values: Record<string, unknown>): PostgresConnection {
-  return {
-    host: values[`${prefix}_HOST`] as string,
-    port: values[`${prefix}_PORT`] as number,
-    database: values[`${prefix}_DB`] as string,
-    user: values[`${prefix}_USER`] as string,
-    password: values[`${prefix}_PASSWORD`] as string
-  }
-}
-
-/** Where the native stack's databases are; each service adds the role it logs in as. */
-export const REGISTRY_DEFAULTS = { host: '127.0.0.1', port: 5432, database: 'device_params' } as const
-export const TIMESERIES_DEFAULTS = { host: '127.0.0.1', port: 5433, database: 'timeseries' } as const
-
-/** The inverse of `postgresFields`: a connection URL as the seed's `<PREFIX>_*` variables. */
-export function postgresEnv (prefix: 'POSTGRES' | 'TIMESCALE', url: string): Record<string, string> {
-  const u = new URL(url)
-  return {
-    [`${prefix}_HOST`]: u.hostname,
-    [`${prefix}_PORT`]: u.port,
-    [`${prefix}_DB`]: u.pathname.slice(1),
-    [`${prefix}_USER`]: decodeURIComponent(u.username),
-    [`${prefix}_PASSWORD`]: decodeURIComponent(u.password)
-  }
 }

@@ -104,11 +104,6 @@ export interface MqttHandle {
   stats: () => { reconnects: number, staleAcks: number }
 }
 
-/** The broker's URL from MQTT_BROKER (a host name, the seed's form, or a full URL, kept as is) and MQTT_PORT. */
-export function mqttUrl (broker: string, port: number): string {
-  return /^[a-z]+:\/\//i.test(broker) ? broker : `mqtt://${broker}:${port}`
-}
-
 /**
  * TLS material from files (MQTT_CA_FILE, MQTT_CERT_FILE, MQTT_KEY_FILE), read once at start-up;
  * undefined when no file is named.

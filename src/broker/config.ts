@@ -1,14 +1,14 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { z } from 'zod'
 import { env, loadConfig, type Env } from '../adapters/config.ts'
+import { mqttFields, pickMqtt } from '../adapters/connections/mqtt.ts'
 import { ErrorCodes, F2Error } from '../core/errors.ts'
 import type { BrokerAdmin } from './control.ts'
 import { ACCOUNTS } from './dynsec.ts'
 import { pkiPaths, type PkiPaths } from './pki.ts'
 
 export const adminSchema = z.object({
-  MQTT_BROKER: env.string('127.0.0.1'),
-  MQTT_PORT: env.int(1883, 1, 65535),
+  ...mqttFields,
   MQTT_ADMIN_USERNAME: env.string(ACCOUNTS.admin),
   MQTT_ADMIN_PASSWORD: z.string().min(1).optional(),
   /** CA of the broker's certificate, for an `mqtts://` MQTT_BROKER. */
@@ -32,7 +32,7 @@ export function adminSettings (source: Env, fallback: { password?: () => string 
   if (password === undefined) {
     throw new F2Error(ErrorCodes.CONFIG_INVALID, 'MQTT_ADMIN_PASSWORD is not set (and there is no native stack secret .stack/secrets/mqtt-admin)')
   }
-  const url = /^[a-z]+:\/\//i.test(c.MQTT_BROKER) ? c.MQTT_BROKER : `mqtt://${c.MQTT_BROKER}:${c.MQTT_PORT}`
+  const url = pickMqtt(c).url
   const pkiDir = c.F2_PKI_DIR ?? fallback.pkiDir
   return {
     admin: {

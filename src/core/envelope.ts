@@ -130,7 +130,7 @@ function issuesOf (e: z.ZodError): Array<{ path: string; message: string }> {
 /**
  * V1Schema's result (with decodeEnvelope's checks) for the envelope the connector writes
  * (JSON payload, canonical receipt time), without zod; `undefined` for anything else, which
- * the schema then decides. Equivalence is tested in test/core/envelope-fast.test.ts.
+ * the schema then decides. Equivalence is tested in test/core/envelope-fast.unit.test.ts.
  */
 export function fastDecodeV1 (raw: Record<string, unknown>): RawEnvelope | undefined {
   const { schema_version: version, original_topic: topic, device_id: deviceId, payload, payload_encoding: encoding, timestamp, qos, retain, message_id: messageId } = raw

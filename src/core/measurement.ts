@@ -126,7 +126,7 @@ const fastFields = compileFastParser(MEASUREMENT_COLUMN_SPECS)
  * The schema's result for the inputs the pipeline itself produces (canonical field types,
  * canonical instants, no aliases), computed without zod; `undefined` whenever the input is
  * anything else, and the schema decides. Where it answers, it answers exactly as the schema
- * (test/core/measurement-fast.test.ts compares both on random input).
+ * (test/core/measurement-fast.unit.test.ts compares both on random input).
  */
 export function fastParseMeasurement (input: unknown): Measurement | undefined {
   if (typeof input !== 'object' || input === null) return undefined

@@ -9,7 +9,9 @@ import { isF2Error } from '../core/errors.ts'
 import { stackPaths } from '../stack/config.ts'
 import { stackPki } from '../stack/broker-accounts.ts'
 import { readStackSecret } from '../stack/secrets.ts'
-import { connect, registryConfigFromEnv } from '../storage/connection.ts'
+import { databaseFromEnv } from '../adapters/connections/postgres.ts'
+import { connect } from '../storage/connection.ts'
+import { DB_ROLES } from '../storage/roles.ts'
 import { addController, addSensor, addTemplate, setReportingInterval, type DataPointInput, type TemplateInput } from './admin.ts'
 import { invalidChange } from './admin-input.ts'
 import { setConnectorMode } from './connector-mode.ts'
@@ -168,7 +170,7 @@ export async function run (argv: string[]): Promise<number> {
   }
   let where
   try {
-    where = registryConfigFromEnv()
+    where = databaseFromEnv('registry', DB_ROLES.registry.owner)
   } catch (err) {
     process.stderr.write(`${isF2Error(err) ? `${err.code}: ` : ''}${(err as Error).message}\n`)
     return 1

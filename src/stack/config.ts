@@ -3,6 +3,9 @@ import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { z } from 'zod'
 import { loadConfig, type Env } from '../adapters/config.ts'
+import { stackKafkaBootstrap } from '../adapters/connections/kafka.ts'
+import { DATABASES, postgresUrl } from '../adapters/connections/postgres.ts'
+import { portOffsetField, STACK_HOST, stackPorts } from '../adapters/connections/stack-ports.ts'
 import { DB_ROLES, type RegistryRole, type TimeseriesRole } from '../storage/roles.ts'
 import { stackSecret } from './secrets.ts'
 
@@ -85,7 +88,7 @@ const schema = z.object({
   KAFKA_HEAP_MB: z.coerce.number().int().min(256).max(8192).default(512),
   // Shifts every port of the stack, so a second copy (CI on a shared machine, a clean-clone
   // check) can run beside the usual one. 0 keeps the documented ports.
-  F2_STACK_PORT_OFFSET: z.coerce.number().int().min(0).max(50_000).default(0),
+  ...portOffsetField,
   F2_MQTT_DEVICE_BIND: z.union([z.ipv4(), z.ipv6()]).default('127.0.0.1')
 })
 
@@ -109,32 +112,33 @@ function database<T extends 'registry' | 'timeseries'> (paths: StackPaths, targe
  */
 export function stackConfig (env: Env = process.env, paths: StackPaths = stackPaths()): StackConfig {
   const { KAFKA_PARTITIONS, KAFKA_HEAP_MB, F2_STACK_PORT_OFFSET: off, F2_MQTT_DEVICE_BIND } = loadConfig('stack', schema, env)
+  const ports = stackPorts(off)
   return Object.freeze({
     portOffset: off,
-    mqttPort: 1883 + off,
-    mqttsPort: 8883 + off,
-    mqttsPasswordPort: 8884 + off,
+    mqttPort: ports.mqtt,
+    mqttsPort: ports.mqtts,
+    mqttsPasswordPort: ports.mqttsPassword,
     mqttDeviceBind: F2_MQTT_DEVICE_BIND,
-    kafkaPort: 9092 + off,
-    kafkaControllerPort: 9093 + off,
+    kafkaPort: ports.kafka,
+    kafkaControllerPort: ports.kafkaController,
     kafkaPartitions: KAFKA_PARTITIONS,
     kafkaHeapMb: KAFKA_HEAP_MB,
     topics: Object.freeze(['raw_iot_data', 'decoded_iot_data', 'iot_dead_letter', 'device_commands']),
     compactedTopics: Object.freeze(['device_state']),
-    registry: database(paths, 'registry', 5432 + off, 'device_params'),
-    timeseries: database(paths, 'timeseries', 5433 + off, 'timeseries'),
-    prometheusPort: 9090 + off,
-    nodeExporterPort: 9100 + off,
-    registryExporterPort: 9187 + off,
-    timeseriesExporterPort: 9188 + off,
-    jmxExporterPort: 7071 + off
+    registry: database(paths, 'registry', ports.registry, DATABASES.registry.database),
+    timeseries: database(paths, 'timeseries', ports.timeseries, DATABASES.timeseries.database),
+    prometheusPort: ports.prometheus,
+    nodeExporterPort: ports.nodeExporter,
+    registryExporterPort: ports.registryExporter,
+    timeseriesExporterPort: ports.timeseriesExporter,
+    jmxExporterPort: ports.jmxExporter
   })
 }
 
 /** A connection URL as `role` (default: the owner). */
 export function databaseUrl (db: DatabaseConfig, role?: DatabaseRole): string {
   const { user, password } = role ?? db
-  return `postgres://${encodeURIComponent(user)}:${encodeURIComponent(password)}@127.0.0.1:${db.port}/${db.database}`
+  return postgresUrl({ host: STACK_HOST, port: db.port, database: db.database, user, password })
 }
 
 /**
@@ -143,16 +147,16 @@ export function databaseUrl (db: DatabaseConfig, role?: DatabaseRole): string {
  */
 export function serviceEnv (cfg: StackConfig): Record<string, string> {
   return {
-    MQTT_BROKER: '127.0.0.1',
+    MQTT_BROKER: STACK_HOST,
     MQTT_PORT: String(cfg.mqttPort),
-    KAFKA_BOOTSTRAP_SERVERS: `127.0.0.1:${cfg.kafkaPort}`,
-    POSTGRES_HOST: '127.0.0.1',
+    KAFKA_BOOTSTRAP_SERVERS: stackKafkaBootstrap(cfg.portOffset),
+    POSTGRES_HOST: STACK_HOST,
     POSTGRES_PORT: String(cfg.registry.port),
     POSTGRES_DB: cfg.registry.database,
-    TIMESCALE_HOST: '127.0.0.1',
+    TIMESCALE_HOST: STACK_HOST,
     TIMESCALE_PORT: String(cfg.timeseries.port),
     TIMESCALE_DB: cfg.timeseries.database,
-    PROMETHEUS_URL: `http://127.0.0.1:${cfg.prometheusPort}`,
+    PROMETHEUS_URL: `http://${STACK_HOST}:${cfg.prometheusPort}`,
     F2_STACK_PORT_OFFSET: String(cfg.portOffset)
   }
 }

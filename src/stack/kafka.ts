@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto'
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Admin } from '@platformatic/kafka'
+import { stackKafkaBootstrap } from '../adapters/connections/kafka.ts'
 import { KAFKA_MESSAGE_MAX_BYTES } from '../adapters/kafka.ts'
 import { ErrorCodes, F2Error } from '../core/errors.ts'
 import type { Component, StackContext } from './component.ts'
@@ -34,7 +35,7 @@ export function newClusterId (random: (size: number) => Buffer = randomBytes): s
 }
 
 async function withAdmin<T> (cfg: StackConfig, fn: (admin: Admin) => Promise<T>): Promise<T> {
-  const admin = new Admin({ clientId: 'f2-stack', bootstrapBrokers: [`127.0.0.1:${cfg.kafkaPort}`], timeout: 5_000, retries: 0 })
+  const admin = new Admin({ clientId: 'f2-stack', bootstrapBrokers: [stackKafkaBootstrap(cfg.portOffset)], timeout: 5_000, retries: 0 })
   try {
     return await fn(admin)
   } finally {

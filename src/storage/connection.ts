@@ -1,47 +1,12 @@
 import net from 'node:net'
 import postgres from 'postgres'
-import { ErrorCodes, F2Error } from '../core/errors.ts'
-import { DB_ROLES } from './roles.ts'
+import type { PostgresConnection } from '../adapters/connections/postgres.ts'
 
-/** Where a PostgreSQL database is; a `postgres://` URL is accepted wherever this is. */
-export interface PgConnectionConfig {
-  host: string
-  port: number
-  database: string
-  user: string
-  password: string
-}
-
-export type PgTarget = string | PgConnectionConfig
-
-type Env = Record<string, string | undefined>
-
-function fromEnv (env: Env, prefix: string, defaults: Omit<PgConnectionConfig, 'password'>): PgConnectionConfig {
-  const port = Number(env[`${prefix}_PORT`] ?? defaults.port)
-  const password = env[`${prefix}_PASSWORD`]
-  // No default password: a well-known one would be tried against every server this reaches.
-  if (password === undefined || password === '') {
-    throw new F2Error(ErrorCodes.CONFIG_INVALID, `${prefix}_PASSWORD is not set (there is no default password; ` +
-      'for the native stack: eval "$(npm run -s db -- env)", see docs/operations/deployment-security.md)', { details: { variable: `${prefix}_PASSWORD` } })
-  }
-  return {
-    host: env[`${prefix}_HOST`] ?? defaults.host,
-    port: Number.isInteger(port) && port > 0 ? port : defaults.port,
-    database: env[`${prefix}_DB`] ?? defaults.database,
-    user: env[`${prefix}_USER`] ?? defaults.user,
-    password
-  }
-}
-
-/** The registry database from POSTGRES_HOST/PORT/DB/USER/PASSWORD (the seed's names), as its owner by default. For command-line entry points. */
-export function registryConfigFromEnv (env: Env = process.env): PgConnectionConfig {
-  return fromEnv(env, 'POSTGRES', { host: '127.0.0.1', port: 5432, database: 'device_params', user: DB_ROLES.registry.owner })
-}
-
-/** The time-series database from TIMESCALE_HOST/PORT/DB/USER/PASSWORD (the seed's names), as its owner by default. For command-line entry points. */
-export function timeseriesConfigFromEnv (env: Env = process.env): PgConnectionConfig {
-  return fromEnv(env, 'TIMESCALE', { host: '127.0.0.1', port: 5433, database: 'timeseries', user: DB_ROLES.timeseries.owner })
-}
+/**
+ * Where a PostgreSQL database is (read from the environment by src/adapters/connections/postgres.ts);
+ * a `postgres://` URL is accepted wherever this is.
+ */
+export type PgTarget = string | PostgresConnection
 
 /**
  * A TCP socket with Nagle's algorithm off. postgres.js leaves it on, and COPY ends with

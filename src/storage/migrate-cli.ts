@@ -1,6 +1,8 @@
 import { parseArgs } from 'node:util'
 import { isF2Error } from '../core/errors.ts'
-import { connect, describeTarget, registryConfigFromEnv, timeseriesConfigFromEnv } from './connection.ts'
+import { databaseFromEnv } from '../adapters/connections/postgres.ts'
+import { connect, describeTarget } from './connection.ts'
+import { DB_ROLES } from './roles.ts'
 import { migrate, type MigrateReport, type MigrationTarget, type TimeseriesSettings, type TimeseriesVariant } from './migrate.ts'
 
 const USAGE = `usage: migrate [registry|timeseries|all] [options]   (default: all)
@@ -62,7 +64,7 @@ export async function run (argv: string[]): Promise<number> {
   for (const target of targets) {
     let where
     try {
-      where = target === 'registry' ? registryConfigFromEnv() : timeseriesConfigFromEnv()
+      where = databaseFromEnv(target, target === 'registry' ? DB_ROLES.registry.owner : DB_ROLES.timeseries.owner)
     } catch (err) {
       process.stderr.write(`${isF2Error(err) ? `${err.code}: ` : ''}${(err as Error).message}\n`)
       return 1

@@ -3,7 +3,7 @@ import { startHttp, type HttpHandle } from '../../src/adapters/http.ts'
 import { createRegistry } from '../../src/adapters/metrics.ts'
 import { healthRoutes } from '../../src/stages/health/routes.ts'
 import type { Monitor } from '../../src/stages/health/monitor.ts'
-import { ABUSE_CASES, abuseHttp, rawRequest } from '../helpers/http-abuse.ts'
+import { ABUSE_CASES, abuseHttp, rawRequest } from '../../harness/http-abuse.ts'
 
 /** The shared HTTP surface with the health monitor's routes (the only routes that read the path). */
 describe('HTTP server against malformed requests', () => {

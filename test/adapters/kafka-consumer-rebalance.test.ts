@@ -4,7 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createProducer } from '../../src/adapters/kafka.ts'
-import { createTempTopics, kafkaAdmin, stackEnv, uniqueName, type TempTopics } from '../helpers/stack.ts'
+import { createTempTopics, kafkaAdmin, stackEnv, uniqueName, type TempTopics } from '../../harness/stack.ts'
 
 const CHILD = fileURLToPath(new URL('./fixtures/stalling-consumer.ts', import.meta.url))
 const PARTITIONS = 3

@@ -2,8 +2,8 @@ import { Producer } from '@platformatic/kafka'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { BatchConsumer, commitOffsets, type RawMessage } from '../../src/adapters/kafka-consumer.ts'
 import { createLogger } from '../../src/adapters/logger.ts'
-import { createTempTopics, stackEnv, uniqueName, type TempTopics } from '../helpers/stack.ts'
-import { brokers, produceAll } from '../e2e/support.ts'
+import { createTempTopics, stackEnv, uniqueName, type TempTopics } from '../../harness/stack.ts'
+import { brokers, produceAll } from '../../harness/e2e-support.ts'
 
 const logger = createLogger('kafka-consumer-test', 'warn')
 

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { createMqttClient, type InboundMessage, type MqttHandle } from '../../src/adapters/mqtt.ts'
-import { MQTT_URL, uniqueName } from '../stages/connector/kafka-helpers.ts'
-import { auth } from '../helpers/mqtt-account.ts'
+import { auth } from '../../harness/mqtt-account.ts'
+import { stackEnv, uniqueName } from '../../harness/stack.ts'
 
 const opened: MqttHandle[] = []
 afterEach(async () => { for (const c of opened.splice(0)) await c.close(true).catch(() => {}) })
@@ -10,7 +10,7 @@ const sleep = (ms: number): Promise<void> => new Promise(resolve => setTimeout(r
 
 function consumer (clientId: string, filter: string, received: InboundMessage[], receiveMaximum = 5): MqttHandle {
   const c = createMqttClient({
-    url: MQTT_URL, ...auth(), clientId, clean: false, sessionExpirySeconds: 60, receiveMaximum, manualAck: true,
+    url: stackEnv().mqttUrl, ...auth(), clientId, clean: false, sessionExpirySeconds: 60, receiveMaximum, manualAck: true,
     subscriptions: [{ filter, qos: 1 }], onMessage: m => received.push(m)
   })
   opened.push(c)
@@ -25,7 +25,7 @@ describe('MQTT adapter, manual acknowledgement (real broker)', () => {
     const a = consumer(clientId, topic, first)
     await a.waitConnected()
     await sleep(200)
-    const pub = createMqttClient({ url: MQTT_URL, ...auth(), clientId: uniqueName('pub') })
+    const pub = createMqttClient({ url: stackEnv().mqttUrl, ...auth(), clientId: uniqueName('pub') })
     opened.push(pub)
     await pub.waitConnected()
     for (let i = 0; i < 10; i++) await pub.publish(topic, String(i), { qos: 1 })
@@ -68,7 +68,7 @@ describe('MQTT adapter, manual acknowledgement (real broker)', () => {
     const got: InboundMessage[] = []
     let connects = 0
     const c = createMqttClient({
-      url: MQTT_URL, ...auth(), clientId: uniqueName('re'), reconnectMinMs: 50, reconnectMaxMs: 200,
+      url: stackEnv().mqttUrl, ...auth(), clientId: uniqueName('re'), reconnectMinMs: 50, reconnectMaxMs: 200,
       subscriptions: [{ filter: topic, qos: 1 }], onMessage: m => got.push(m), onConnect: () => { connects++ }
     })
     opened.push(c)
@@ -78,7 +78,7 @@ describe('MQTT adapter, manual acknowledgement (real broker)', () => {
     expect(c.connected()).toBe(true)
     expect(c.stats().reconnects).toBe(1)
     expect(connects).toBe(2)
-    const pub = createMqttClient({ url: MQTT_URL, ...auth(), clientId: uniqueName('pub') })
+    const pub = createMqttClient({ url: stackEnv().mqttUrl, ...auth(), clientId: uniqueName('pub') })
     opened.push(pub)
     await pub.waitConnected()
     await pub.publish(topic, 'after', { qos: 1 })

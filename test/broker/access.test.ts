@@ -6,15 +6,16 @@ import mqtt, { type IClientOptions, type MqttClient } from 'mqtt'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { ensurePki, issueClientCertificate } from '../../src/broker/pki.ts'
 import { createLogger } from '../../src/adapters/logger.ts'
-import { postgresEnv } from '../../src/adapters/config.ts'
-import { roleUrl } from '../helpers/stack.ts'
+import { postgresEnv } from '../../src/adapters/connections/postgres.ts'
+import { createTempTopics, roleUrl, uniqueName } from '../../harness/stack.ts'
 import { decodeEnvelope } from '../../src/core/envelope.ts'
 import { prepareAccess } from '../../src/stages/simulator/access.ts'
 import { loadSimulatorConfig } from '../../src/stages/simulator/config.ts'
 import { run as registry } from '../../src/registry/cli.ts'
-import { stackBroker, type TestBroker } from '../helpers/broker.ts'
-import { connectorEnv, startConnector, waitFor, type TestConnector } from '../stages/connector/harness.ts'
-import { createTopics, readRecords, uniqueName } from '../stages/connector/kafka-helpers.ts'
+import { stackBroker, type TestBroker } from '../../harness/broker.ts'
+import { connectorEnv, startConnector, type TestConnector } from '../stages/connector/harness.ts'
+import { readRecords } from '../../harness/kafka.ts'
+import { waitFor } from '../../harness/wait.ts'
 
 /**
  * The broker's access rules against the stack's real Mosquitto (templates/mosquitto/mosquitto.conf,
@@ -116,7 +117,7 @@ describe('per-controller authorisation', () => {
   const dlq = uniqueName('dlq')
 
   beforeAll(async () => {
-    dropTopics = await createTopics([raw, dlq])
+    dropTopics = (await createTempTopics([raw, dlq], 3)).delete
     // The real connector account, on its own share group and this test's controllers only.
     connector = await startConnector(connectorEnv({
       topic: raw, deadLetterTopic: dlq, filters: [`tele/f2-${macA}/#`, `tele/f2-${macB}/#`], clientId: uniqueName('conn'), group: uniqueName('g'),
@@ -201,7 +202,7 @@ describe('provisioning a fleet', () => {
       expect(statSync(file).mode & 0o777).toBe(0o600)
       const tls = new URL(broker.mqttsPasswordUrl)
       const plain = new URL(broker.url)
-      const config = loadSimulatorConfig({ MQTT_BROKER: plain.hostname, MQTT_PORT: plain.port, MQTT_TLS_PASSWORD_PORT: tls.port, MQTT_CA_FILE: broker.pki.caCert, SIM_CREDENTIALS_FILE: file, ...postgresEnv('POSTGRES', roleUrl('registry', 'reader')) })
+      const config = loadSimulatorConfig({ MQTT_BROKER: plain.hostname, MQTT_PORT: plain.port, MQTT_TLS_PASSWORD_PORT: tls.port, MQTT_CA_FILE: broker.pki.caCert, SIM_CREDENTIALS_FILE: file, ...postgresEnv('registry', roleUrl('registry', 'reader')) })
       const access = await prepareAccess(config, fleet, createLogger('simulator', 'silent'))
       for (const mac of fleet) {
         const a = access(mac)

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { loadItems, runCorpus } from './runner.ts'
+import { loadItems, runCorpus } from '../../harness/corpus/runner.ts'
 
 /**
  * Every item of the bad-input corpus (items.jsonl) ends as its expected rows or as a dead

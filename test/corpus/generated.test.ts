@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { runGenerated } from './generated-runner.ts'
+import { runGenerated } from '../../harness/corpus/generated-runner.ts'
 
 /**
  * The generated corpus at CI size: 3 000 seeded random messages through the real broker,

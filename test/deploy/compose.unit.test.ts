@@ -19,7 +19,7 @@ const appServices = (): Array<[string, ComposeService, string]> => allServices()
 const ONE_SHOTS = ['kafka-jmx-agent', 'kafka-init', 'migrate', 'mosquitto-init']
 
 // Read outside the services' schemas: LOG_LEVEL by src/adapters/logger.ts (every service);
-// the migration command reads the two database groups (src/storage/connection.ts) and its
+// the migration command reads the two database groups (src/adapters/connections/postgres.ts) and its
 // policy defaults (src/storage/migrate-cli.ts) without a zod schema.
 const COMMON_ENV = ['LOG_LEVEL']
 const pgGroup = (prefix: string): string[] => ['HOST', 'PORT', 'DB', 'USER', 'PASSWORD'].map(k => `${prefix}_${k}`)
@@ -114,8 +114,10 @@ describe('environment passed to the project services', { timeout: 30_000 }, () =
     const mod = await configModule(command)
     const schema = mod.schema
     expect(schema instanceof z.ZodObject, `src/stages/${command}/config.ts must export its env schema as \`schema\``).toBe(true)
-    const declared = Object.keys((schema as z.ZodObject).shape)
-    const required = declared.filter(k => !(schema as z.ZodObject).shape[k]?.safeParse(undefined).success)
+    // A setting's older names (the seed's BATCH_SIZE, ...) are read too, as aliases.
+    const aliases = (mod.aliases ?? []) as ReadonlyArray<{ alias: string }>
+    const declared = [...Object.keys((schema as z.ZodObject).shape), ...aliases.map(a => a.alias)]
+    const required = Object.keys((schema as z.ZodObject).shape).filter(k => !(schema as z.ZodObject).shape[k]?.safeParse(undefined).success)
     const load = Object.entries(mod).find(([k, v]) => /^load\w*Config$/.test(k) && typeof v === 'function')?.[1] as ((e: Record<string, string>) => unknown) | undefined
     expect(load, `src/stages/${command}/config.ts exports no load…Config function`).toBeDefined()
     for (const [name, service] of running) {

@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { stackPaths } from '../../src/stack/config.ts'
 import { kafkaLibsDir } from '../../src/stack/provision.ts'
-import { kafkaAdmin, stackEnv, uniqueTopicName } from '../helpers/stack.ts'
+import { kafkaAdmin, stackEnv, uniqueTopicName } from '../../harness/stack.ts'
 import { ROOT } from './compose.ts'
 
 // deploy/kafka/create-topics.sh (compose's `kafka-init`) against the real broker of the stack.

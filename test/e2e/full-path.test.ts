@@ -12,13 +12,14 @@ import { simulatorMetrics } from '../../src/stages/simulator/metrics.ts'
 import { loadFleet } from '../../src/stages/simulator/registry-fleet.ts'
 import { createSimulator, type SentMessage, type Simulator } from '../../src/stages/simulator/simulator.ts'
 import { migrate } from '../../src/storage/migrate.ts'
-import { createTempDatabase, createTempTopics, stackEnv, uniqueName, type TempDatabase, type TempTopics } from '../helpers/stack.ts'
+import { createTempDatabase, createTempTopics, stackEnv, uniqueName, type TempDatabase, type TempTopics } from '../../harness/stack.ts'
 import { freePorts } from '../../src/stack/ports.ts'
-import { startPrivateMosquitto, type PrivateMosquitto } from '../helpers/private-mosquitto.ts'
-import { simulatorBrokerEnv, testAccount } from '../helpers/broker.ts'
+import { startPrivateMosquitto, type PrivateMosquitto } from '../../harness/private-mosquitto.ts'
+import { simulatorBrokerEnv, testAccount } from '../../harness/broker.ts'
 import { prepareAccess } from '../../src/stages/simulator/access.ts'
-import { collect, spawnCli, waitFor, type ChildService } from './support.ts'
-import { postgresEnv } from '../../src/adapters/config.ts'
+import { collect, spawnCli, type ChildService } from '../../harness/e2e-support.ts'
+import { postgresEnv } from '../../src/adapters/connections/postgres.ts'
+import { pollUntil } from '../../harness/wait.ts'
 
 /**
  * The whole path with every stage a real process: simulator → Mosquitto → connector →
@@ -80,7 +81,6 @@ function expectedRows (m: SentMessage, fleet: readonly SimController[]): Row[] {
   }
 }
 
-
 describe('full path: simulator → Mosquitto → connector → Kafka → processor → sink → PostgreSQL', () => {
   let broker: PrivateMosquitto
   let registry: TempDatabase
@@ -97,7 +97,7 @@ describe('full path: simulator → Mosquitto → connector → Kafka → process
 
   // Every simulated controller connects over TLS with its own account, as a real one does.
   const simulator = async (seed: number, fleet: SimController[]): Promise<Simulator> => {
-    const config = loadSimulatorConfig({ ...simulatorBrokerEnv(broker, broker.pki.caCert), SIM_SEED: String(seed), ...postgresEnv('POSTGRES', registry.url) })
+    const config = loadSimulatorConfig({ ...simulatorBrokerEnv(broker, broker.pki.caCert), SIM_SEED: String(seed), ...postgresEnv('registry', registry.url) })
     const logger = createLogger('simulator', 'warn')
     const access = await prepareAccess(config, fleet.map(c => c.mac), logger)
     const sim = createSimulator({ config, logger, metrics: simulatorMetrics(createRegistry('simulator')), fleet, access })
@@ -135,17 +135,17 @@ describe('full path: simulator → Mosquitto → connector → Kafka → process
     const ports = await freePorts(STAGES.length)
     const common = {
       KAFKA_BOOTSTRAP_SERVERS: stackEnv().kafkaBootstrap, KAFKA_DEAD_LETTER_TOPIC: dead, KAFKA_SESSION_TIMEOUT_MS: '6000',
-      MQTT_BROKER: '127.0.0.1', MQTT_PORT: String(broker.port), ...postgresEnv('POSTGRES', registry.url), ...postgresEnv('TIMESCALE', timeseries.url)
+      MQTT_BROKER: '127.0.0.1', MQTT_PORT: String(broker.port), ...postgresEnv('registry', registry.url), ...postgresEnv('timeseries', timeseries.url)
     }
     const env: Record<(typeof STAGES)[number], Record<string, string>> = {
       connector: { MQTT_USERNAME: broker.connector.username, MQTT_PASSWORD: broker.connector.password, KAFKA_TOPIC: raw, MQTT_SHARE_GROUP: uniqueName('fp_share'), CONNECTOR_CLIENT_ID: uniqueName('fp_connector') },
       processor: { KAFKA_INPUT_TOPIC: raw, KAFKA_OUTPUT_TOPIC: decoded, KAFKA_CONSUMER_GROUP: uniqueName('fp_proc'), PROCESSOR_INSTANCE_ID: uniqueName('fp_p') },
-      sink: { KAFKA_INPUT_TOPIC: decoded, KAFKA_CONSUMER_GROUP: uniqueName('fp_sink'), SINK_INSTANCE_ID: uniqueName('fp_s'), BATCH_TIMEOUT: '0.1' }
+      sink: { KAFKA_INPUT_TOPIC: decoded, KAFKA_CONSUMER_GROUP: uniqueName('fp_sink'), SINK_INSTANCE_ID: uniqueName('fp_s'), SINK_BATCH_WAIT_MS: '100' }
     }
     STAGES.forEach((name, i) => { children.set(name, spawnCli([name], { ...common, ...env[name], HTTP_PORT: String(ports[i]) })) })
     // The processor's producer counts as ready only after its first write, so for it a
     // consumer in its group and a reachable registry are enough (a new group starts at the earliest offset).
-    const ready = await waitFor(async () => {
+    const ready = await pollUntil(async () => {
       const states = await Promise.all(STAGES.map(async (name, i) => {
         const res = await fetch(`http://127.0.0.1:${ports[i]}/readyz`, { signal: AbortSignal.timeout(2000) }).catch(() => undefined)
         if (res?.status === 200) return true
@@ -209,7 +209,7 @@ describe('full path: simulator → Mosquitto → connector → Kafka → process
     }
     for (const [topic, payload] of commands) await commander.publishAsync(topic, payload, { qos: 1 })
     await commander.endAsync()
-    expect(await waitFor(async () => sim.commandsHandled() === commands.length, 15_000)).toBe(true)
+    expect(await pollUntil(async () => sim.commandsHandled() === commands.length, 15_000)).toBe(true)
 
     const expected = sent.flatMap(m => expectedRows(m, fleet))
     const replies = fleet.length * 4 // strike-1, strike-2, siren-1, reader frame
@@ -218,7 +218,7 @@ describe('full path: simulator → Mosquitto → connector → Kafka → process
     expect([...kinds].sort()).toEqual(['door-sensors', 'exit-buttons', 'motion-sensor', 'reader', 'sensor'])
 
     const total = expected.length + replies
-    const arrived = await waitFor(async () => await rowCount() >= total, 90_000, 500)
+    const arrived = await pollUntil(async () => await rowCount() >= total, 90_000, 500)
     // Anything still in flight lands now or never (it would be a duplicate or a stray).
     await new Promise(resolve => setTimeout(resolve, 1500))
     const rows = await readRows()
@@ -285,7 +285,7 @@ describe('full path: simulator → Mosquitto → connector → Kafka → process
     expect(report).toEqual({ reason: ErrorCodes.REGISTRY_UNKNOWN_CONTROLLER, dryRun: false, scanned: UNKNOWN_MESSAGES, matched: UNKNOWN_MESSAGES, replayed: UNKNOWN_MESSAGES, truncated: 0 })
 
     const dps = TEMPLATES['Environmental Sensor'].dataPoints
-    const landed = await waitFor(async () => await rowCount() >= before + UNKNOWN_MESSAGES * dps.length, 60_000, 500)
+    const landed = await pollUntil(async () => await rowCount() >= before + UNKNOWN_MESSAGES * dps.length, 60_000, 500)
     await new Promise(resolve => setTimeout(resolve, 1000))
     expect({ landed, rows: await rowCount() }, logs()).toEqual({ landed: true, rows: before + UNKNOWN_MESSAGES * dps.length })
 

@@ -5,10 +5,11 @@ import type { KafkaRecord } from '../../src/adapters/kafka.ts'
 import { decodeDeadLetter } from '../../src/core/dead-letter.ts'
 import { ErrorCodes } from '../../src/core/errors.ts'
 import { migrate } from '../../src/storage/migrate.ts'
-import { createTempDatabase, createTempTopics, roleUrl, stackEnv, uniqueName, type TempDatabase, type TempTopics } from '../helpers/stack.ts'
-import { startPrivatePostgres, type PrivatePostgres } from '../helpers/private-postgres.ts'
-import { collect, deviceTime, produceAll, rawRecord, spawnCli, waitFor, type ChildService } from './support.ts'
-import { postgresEnv } from '../../src/adapters/config.ts'
+import { createTempDatabase, createTempTopics, roleUrl, stackEnv, uniqueName, type TempDatabase, type TempTopics } from '../../harness/stack.ts'
+import { startPrivatePostgres, type PrivatePostgres } from '../../harness/private-postgres.ts'
+import { collect, deviceTime, produceAll, rawRecord, spawnCli, type ChildService } from '../../harness/e2e-support.ts'
+import { postgresEnv } from '../../src/adapters/connections/postgres.ts'
+import { pollUntil } from '../../harness/wait.ts'
 
 /**
  * The processor and the sink as real processes between real Kafka and PostgreSQL:
@@ -35,7 +36,6 @@ function message (topic: string, i: number): { record: KafkaRecord, rows: number
       : { record: rawRecord(topic, `stat/f2-e4fd45f654be/alarm-mode/J1/motion-sensor-${1 + (i % 5)}`, { timestamp, status: true }), rows: 1 }
   }
 }
-
 
 describe('pipeline end to end: crashes and a database restart lose and duplicate nothing', () => {
   let registry: TempDatabase
@@ -68,15 +68,15 @@ describe('pipeline end to end: crashes and a database restart lose and duplicate
     const common = { KAFKA_BOOTSTRAP_SERVERS: stackEnv().kafkaBootstrap, KAFKA_DEAD_LETTER_TOPIC: dead, KAFKA_SESSION_TIMEOUT_MS: '6000', HTTP_PORT: '0' }
     const processorEnv = {
       // As the stack runs it: the processor's own read-only role.
-      ...common, ...postgresEnv('POSTGRES', roleUrl('registry', 'processor', registry.name)),
+      ...common, ...postgresEnv('registry', roleUrl('registry', 'processor', registry.name)),
       KAFKA_INPUT_TOPIC: raw, KAFKA_OUTPUT_TOPIC: decoded,
       KAFKA_CONSUMER_GROUP: uniqueName('e2e_proc'), PROCESSOR_INSTANCE_ID: uniqueName('p'), PROCESSOR_BATCH_SIZE: '200'
     }
     const sinkEnv = {
       // The private server trusts local connections; the sink still needs a password set.
-      ...common, ...postgresEnv('TIMESCALE', pg.url), TIMESCALE_PASSWORD: 'unused',
+      ...common, ...postgresEnv('timeseries', pg.url), TIMESCALE_PASSWORD: 'unused',
       KAFKA_INPUT_TOPIC: decoded, KAFKA_CONSUMER_GROUP: uniqueName('e2e_sink'), SINK_INSTANCE_ID: uniqueName('s'),
-      BATCH_SIZE: '300', BATCH_TIMEOUT: '0.1', SINK_RETRY_MAX_MS: '1000'
+      SINK_BATCH_SIZE: '300', SINK_BATCH_WAIT_MS: '100', SINK_RETRY_MAX_MS: '1000'
     }
     const start = (what: 'processor' | 'sink'): ChildService => {
       const c = spawnCli([what], what === 'processor' ? processorEnv : sinkEnv)
@@ -101,7 +101,7 @@ describe('pipeline end to end: crashes and a database restart lose and duplicate
       if (c === 4) { await sink.kill('SIGKILL'); sink = start('sink') }
       if (c === 6) {
         // Down until the sink has tried and held its batch (it may still be rejoining after its kill).
-        await waitFor(async () => sink.output().includes('database write failed; batch held, retrying'), 30_000)
+        await pollUntil(async () => sink.output().includes('database write failed; batch held, retrying'), 30_000)
         sinkLogs = sink.output()
         pg.start()
       }
@@ -110,7 +110,7 @@ describe('pipeline end to end: crashes and a database restart lose and duplicate
     expect(sinkLogs, `sink now:\n${sink.output()}\nprocessor:\n${processor.output()}`).toContain('database write failed; batch held, retrying')
 
     const count = async (): Promise<number> => Number((await ts`SELECT count(*)::int AS n FROM iot_measurements`.catch(() => [{ n: -1 }]))[0]?.n)
-    const arrived = await waitFor(async () => await count() >= expectedRows, 120_000, 500)
+    const arrived = await pollUntil(async () => await count() >= expectedRows, 120_000, 500)
     // Whatever was still in flight lands now or never: give it a moment, then count for good.
     await sleep(2000)
     const [stats] = await ts`SELECT count(*)::int AS total,

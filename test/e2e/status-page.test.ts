@@ -7,10 +7,10 @@ import { createLogger } from '../../src/adapters/logger.ts'
 import { loadHealthConfig } from '../../src/stages/health/config.ts'
 import { createHealthService, type HealthService } from '../../src/stages/health/main.ts'
 import { migrate } from '../../src/storage/migrate.ts'
-import { postgresEnv } from '../../src/adapters/config.ts'
-import { createTempDatabase, roleUrl, stackEnv, type TempDatabase } from '../helpers/stack.ts'
-import { ROOT } from './support.ts'
-import { stackBroker } from '../helpers/broker.ts'
+import { postgresEnv } from '../../src/adapters/connections/postgres.ts'
+import { createTempDatabase, roleUrl, stackEnv, type TempDatabase } from '../../harness/stack.ts'
+import { ROOT } from '../../harness/e2e-support.ts'
+import { stackBroker } from '../../harness/broker.ts'
 import mqtt from 'mqtt'
 import { stackPaths } from '../../src/stack/config.ts'
 
@@ -51,8 +51,8 @@ describe('status page in headless Chromium', () => {
       MQTT_PASSWORD: stackBroker().health.password,
       MQTT_LOG_FILE: join(stackPaths().logsDir, 'mosquitto.log'),
       // As the stack runs it: the read-only roles (the page's rows come from the temporary database).
-      ...postgresEnv('POSTGRES', roleUrl('registry', 'reader')),
-      ...postgresEnv('TIMESCALE', roleUrl('timeseries', 'reader', temp.name))
+      ...postgresEnv('registry', roleUrl('registry', 'reader')),
+      ...postgresEnv('timeseries', roleUrl('timeseries', 'reader', temp.name))
     }), createLogger('health', 'silent'))
     await health.start()
     browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS })

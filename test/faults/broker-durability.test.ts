@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import mqtt, { type MqttClient } from 'mqtt'
 import { afterEach, describe, expect, it } from 'vitest'
-import { stackPersistence, startPrivateMosquitto, type PrivateMosquitto } from '../helpers/private-mosquitto.ts'
+import { stackPersistence, startPrivateMosquitto, type PrivateMosquitto } from '../../harness/private-mosquitto.ts'
 
 /**
  * What a kill -9 of the broker loses. A Mosquitto with the given persistence settings is

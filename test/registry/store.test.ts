@@ -5,7 +5,8 @@ import { decodeSensorFrame, encodeSensorFrame } from '../../src/core/sensor.ts'
 import { addSensor, addTemplate } from '../../src/registry/admin.ts'
 import { RegistryStore } from '../../src/registry/store.ts'
 import { connect } from '../../src/storage/connection.ts'
-import { migratedDatabase, TcpProxy, waitFor, type MigratedDatabase } from '../storage/helpers.ts'
+import { migratedDatabase, TcpProxy, type MigratedDatabase } from '../storage/helpers.ts'
+import { waitForValue } from '../../harness/wait.ts'
 
 let db: MigratedDatabase
 
@@ -148,7 +149,7 @@ describe('RegistryStore against the sample registry', () => {
       expect(before.ok ? null : before.error.code).toBe('F2_REGISTRY_UNWIRED_PIN')
       await addTemplate(db.sql, { name: 'Soil Probe', model: 'SP-1', dataPoints: [{ label: 'Moisture', dataFormat: 'Uint16', offset: 0, length: 2, decimals: 1, append: ' %' }] })
       await addSensor(db.sql, { controller: 'ab:c1:23:de:f4:56', connector: 3, pin: 1, template: 'Soil Probe', name: 'Garden Soil' })
-      const { value, elapsedMs } = await waitFor('new sensor resolves', async () => {
+      const { value, elapsedMs } = await waitForValue('new sensor resolves', async () => {
         const r = await store.resolveSensor('abc123def456', 3, 1)
         return r.ok ? r.value : undefined
       }, 1000)
@@ -157,7 +158,7 @@ describe('RegistryStore against the sample registry', () => {
       expect(value.dataPoints.map(d => [d.label, d.dataFormat, d.decimals])).toEqual([['Moisture', 'Uint16', 1]])
       // a change to a data point invalidates too
       await db.sql`UPDATE "DataPoint" SET "Decimals" = 2 WHERE "Label" = 'Moisture'`
-      await waitFor('changed decimals visible', async () => {
+      await waitForValue('changed decimals visible', async () => {
         const r = await store.resolveSensor('abc123def456', 3, 1)
         return r.ok && r.value.dataPoints[0]?.decimals === 2 ? true : undefined
       }, 1000)
@@ -196,14 +197,14 @@ describe('RegistryStore against the sample registry', () => {
       const first = await store.resolveSensor('123456abcdef', 4, 3)
       expect(first.ok && first.value.sensorName).toBe('Bedroom Env Sensor')
       await proxy.down()
-      await waitFor('listening lost', async () => (store.listening ? undefined : true), 5000)
+      await waitForValue('listening lost', async () => (store.listening ? undefined : true), 5000)
       // changed while the store cannot hear it
       await db.sql`UPDATE "Device" SET "DeviceName" = 'Guest Room Env Sensor' WHERE "DeviceName" = 'Bedroom Env Sensor'`
       // the cached definition keeps the pipeline going while the database is away
       const cached = await store.resolveSensor('123456abcdef', 4, 3)
       expect(cached.ok && cached.value.sensorName).toBe('Bedroom Env Sensor')
       await proxy.up()
-      await waitFor('listening again', async () => (store.listening ? true : undefined), 10_000)
+      await waitForValue('listening again', async () => (store.listening ? true : undefined), 10_000)
       const after = await store.resolveSensor('123456abcdef', 4, 3)
       expect(after.ok && after.value.sensorName).toBe('Guest Room Env Sensor')
     } finally {

@@ -4,7 +4,7 @@ import { promisify } from 'node:util'
 import postgres from 'postgres'
 import { describe, expect, it } from 'vitest'
 import { projectRoot } from '../../src/stack/config.ts'
-import { stackEnv, stackRolePassword } from '../helpers/stack.ts'
+import { stackEnv, stackRolePassword } from '../../harness/stack.ts'
 
 /**
  * Against the running stack: the `db` command hands out working connection settings with the
@@ -75,8 +75,9 @@ describe('a service started by hand without a password', { timeout: 60_000 }, ()
     [['processor'], /POSTGRES_PASSWORD: required/],
     [['health'], /POSTGRES_PASSWORD: required[\s\S]*TIMESCALE_PASSWORD: required/],
     [['simulator'], /POSTGRES_PASSWORD: required/],
-    [['registry', 'list'], /POSTGRES_PASSWORD is not set/],
-    [['migrate', 'timeseries'], /TIMESCALE_PASSWORD is not set/]
+    [['registry', 'list'], /POSTGRES_PASSWORD: required/],
+    [['migrate', 'timeseries'], /TIMESCALE_PASSWORD: required/],
+    [['token', 'list'], /POSTGRES_PASSWORD: required/]
   ])('%j stops at start-up with F2_CONFIG_INVALID', async (args, message) => {
     const { code, stderr } = await cliOut(args)
     expect(code).toBe(1)

@@ -1,12 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { readFileSync, readdirSync } from 'node:fs'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { afterEach, describe, expect, it } from 'vitest'
 import { stackConfig, stackPaths } from '../../src/stack/config.ts'
 import { isPortOpen } from '../../src/stack/ports.ts'
 import { isAlive } from '../../src/stack/process.ts'
 import { services, shiftedServices } from '../../src/stack/services.ts'
 import { readState } from '../../src/stack/state.ts'
+import { waitFor } from '../../harness/wait.ts'
 
 /**
  * `npm start` stops the whole system by every route a service manager or a terminal may take:
@@ -54,14 +54,6 @@ function descendants (pid: number): number[] {
   return out
 }
 
-async function waitFor (what: string, cond: () => boolean | Promise<boolean>, timeoutMs: number, output: () => string): Promise<void> {
-  const until = Date.now() + timeoutMs
-  while (!await cond()) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}; output:\n${output().slice(-3000)}`)
-    await sleep(200)
-  }
-}
-
 async function openPorts (): Promise<number[]> {
   const open: number[] = []
   for (const port of ports) if (await isPortOpen(port, '127.0.0.1', 300)) open.push(port)
@@ -73,7 +65,7 @@ async function readyRun (): Promise<Run & { tree: number[] }> {
   expect(await openPorts(), 'service ports taken before the run').toEqual([])
   const run = startNpm()
   current = run
-  await waitFor('npm start to be ready', () => run.output().includes('stack ready') || run.npm.exitCode !== null, 180_000, run.output)
+  await waitFor('npm start to be ready', () => run.output().includes('stack ready') || run.npm.exitCode !== null, 180_000, { stepMs: 200, detail: () => `output:\n${run.output().slice(-3000)}` })
   expect(run.npm.exitCode, run.output().slice(-3000)).toBeNull()
   expect(await openPorts()).toEqual(ports)
   const tree = descendants(run.npm.pid as number)
@@ -84,7 +76,7 @@ async function readyRun (): Promise<Run & { tree: number[] }> {
 }
 
 async function expectAllGone (run: Run & { tree: number[] }): Promise<void> {
-  await waitFor('every process of the run to exit', () => run.tree.every(pid => !isAlive(pid)), 60_000, run.output)
+  await waitFor('every process of the run to exit', () => run.tree.every(pid => !isAlive(pid)), 60_000, { stepMs: 200, detail: () => `output:\n${run.output().slice(-3000)}` })
   expect(await openPorts()).toEqual([])
   expect(run.output()).toContain('stack stopped')
   // The detached infrastructure the run reused is still up and still owned by its daemon.

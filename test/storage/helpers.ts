@@ -3,7 +3,7 @@ import type postgres from 'postgres'
 import type { Measurement } from '../../src/core/measurement.ts'
 import { connect } from '../../src/storage/connection.ts'
 import { migrate, type MigrateReport, type MigrationTarget } from '../../src/storage/migrate.ts'
-import { createTempDatabase } from '../helpers/stack.ts'
+import { createTempDatabase } from '../../harness/stack.ts'
 
 export interface MigratedDatabase {
   url: string
@@ -112,13 +112,3 @@ export class TcpProxy {
   }
 }
 
-export async function waitFor<T> (what: string, fn: () => Promise<T | undefined>, timeoutMs: number, stepMs = 25): Promise<{ value: T, elapsedMs: number }> {
-  const start = performance.now()
-  for (;;) {
-    const value = await fn()
-    const elapsedMs = performance.now() - start
-    if (value !== undefined) return { value, elapsedMs }
-    if (elapsedMs > timeoutMs) throw new Error(`${what}: not within ${timeoutMs} ms`)
-    await new Promise(resolve => setTimeout(resolve, stepMs))
-  }
-}

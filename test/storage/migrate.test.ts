@@ -8,7 +8,7 @@ import { connect } from '../../src/storage/connection.ts'
 import { loadMigrations, migrate, migrateAll } from '../../src/storage/migrate.ts'
 import { RegistryStore } from '../../src/registry/store.ts'
 import { TimeseriesWriter } from '../../src/storage/timeseries-writer.ts'
-import { createTempDatabase, type TempDatabase } from '../helpers/stack.ts'
+import { createTempDatabase, type TempDatabase } from '../../harness/stack.ts'
 import { measurement } from './helpers.ts'
 
 const SQL_DIR = fileURLToPath(new URL('../../sql/', import.meta.url))

@@ -5,7 +5,7 @@ import { TimeseriesWriter } from '../../src/storage/timeseries-writer.ts'
 import { FleetStore, loadIntervals } from '../../src/stages/fleet/store.ts'
 import type { DeviceStateRecord } from '../../src/stages/fleet/state.ts'
 import type { DeadLetterRow } from '../../src/stages/fleet/records.ts'
-import { roleUrl, stackEnv } from '../helpers/stack.ts'
+import { roleUrl, stackEnv } from '../../harness/stack.ts'
 import { measurement, migratedDatabase, type MigratedDatabase } from './helpers.ts'
 
 /**

@@ -31,7 +31,7 @@ export async function run (argv: string[]): Promise<number> {
       // The stack is announced to the tests in the seed's variable names, so every test finds
       // it, whichever helper it uses; variables already set win. Tests create databases and
       // tables, so they get the owners' credentials (the generated ones of .stack/secrets);
-      // tests of the service roles read those roles' secrets themselves (test/helpers/stack.ts).
+      // tests of the service roles read those roles' secrets themselves (harness/stack.ts).
       const env = { ...serviceEnv(ctx.cfg), ...roleEnv(ctx.cfg, { registry: 'owner', timeseries: 'owner' }), ...brokerEnv(ctx.cfg, ctx.paths, undefined), ...process.env }
       const child = spawn(process.execPath, [vitest, 'run', ...argv], { cwd: ctx.paths.root, stdio: 'inherit', env })
       child.once('error', reject)

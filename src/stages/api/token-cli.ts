@@ -1,6 +1,8 @@
 import { parseArgs } from 'node:util'
 import { isF2Error } from '../../core/errors.ts'
-import { connect, registryConfigFromEnv } from '../../storage/connection.ts'
+import { databaseFromEnv } from '../../adapters/connections/postgres.ts'
+import { connect } from '../../storage/connection.ts'
+import { DB_ROLES } from '../../storage/roles.ts'
 import { TokenStore } from './token-store.ts'
 import { API_SCOPES } from './tokens.ts'
 
@@ -42,7 +44,7 @@ export async function run (argv: string[]): Promise<number> {
   if (command === 'list' && positionals.length > 0) return usage('list takes no positional argument')
   if (!['create', 'list', 'revoke'].includes(command)) return usage(`unknown command '${command}'`)
 
-  const sql = connect(registryConfigFromEnv(), { max: 1, connect_timeout: 10, connection: { application_name: 'f2-token-cli' } })
+  const sql = connect(databaseFromEnv('registry', DB_ROLES.registry.owner), { max: 1, connect_timeout: 10, connection: { application_name: 'f2-token-cli' } })
   const store = new TokenStore(sql)
   try {
     if (command === 'create') {

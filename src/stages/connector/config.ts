@@ -1,15 +1,14 @@
 import { hostname } from 'node:os'
 import { z } from 'zod'
-import { env, kafkaBrokers, loadConfig, type Env } from '../../adapters/config.ts'
+import { env, loadConfig, type Alias, type Env } from '../../adapters/config.ts'
+import { kafkaFields, pickKafka } from '../../adapters/connections/kafka.ts'
+import { mqttFields, pickMqtt } from '../../adapters/connections/mqtt.ts'
 import { COMPRESSIONS, KAFKA_MESSAGE_MAX_BYTES, type Compression } from '../../adapters/kafka.ts'
-import { mqttUrl, tlsFromFiles, type MqttTls } from '../../adapters/mqtt.ts'
+import { tlsFromFiles, type MqttTls } from '../../adapters/mqtt.ts'
 
 export const schema = z.object({
-  /** Host name (the seed's form) or a full `mqtt://host:port` URL. */
-  MQTT_BROKER: env.string('127.0.0.1'),
-  MQTT_PORT: env.int(1883, 1, 65535),
-  MQTT_USERNAME: z.string().optional(),
-  MQTT_PASSWORD: z.string().optional(),
+  /** MQTT_BROKER: a host name (the seed's form) or a full `mqtt://host:port` URL. */
+  ...mqttFields,
   /** TLS (an `mqtts://` MQTT_BROKER): the broker's CA, and a client certificate and key if it asks for one. */
   MQTT_CA_FILE: z.string().optional(),
   MQTT_CERT_FILE: z.string().optional(),
@@ -28,13 +27,15 @@ export const schema = z.object({
   MQTT_KEEPALIVE_S: env.int(30, 5, 3600),
   MQTT_RECONNECT_MIN_MS: env.int(500, 10, 60_000),
   MQTT_RECONNECT_MAX_MS: env.int(30_000, 10, 600_000),
-  KAFKA_BOOTSTRAP_SERVERS: kafkaBrokers(),
+  ...kafkaFields,
   KAFKA_TOPIC: env.string('raw_iot_data'),
   KAFKA_DEAD_LETTER_TOPIC: env.string('iot_dead_letter'),
-  KAFKA_LINGER_MS: env.int(5, 0, 60_000),
-  KAFKA_BATCH_SIZE: env.int(500, 1, 100_000),
+  /** Longest a message waits for its produce batch to fill. */
+  CONNECTOR_BATCH_WAIT_MS: env.int(5, 0, 60_000),
+  /** Records per produce call. */
+  CONNECTOR_BATCH_SIZE: env.int(500, 1, 100_000),
   /** Summed record sizes per produce call; stays below the broker's message.max.bytes (1 MiB default). */
-  KAFKA_BATCH_BYTES: env.int(900_000, 1024, 100 * 1024 * 1024),
+  CONNECTOR_BATCH_BYTES: env.int(900_000, 1024, 100 * 1024 * 1024),
   KAFKA_COMPRESSION: env.oneOf(COMPRESSIONS, 'none'),
   KAFKA_REQUEST_TIMEOUT_MS: env.int(5000, 100, 120_000),
   KAFKA_RETRY_MIN_MS: env.int(200, 10, 60_000),
@@ -85,15 +86,23 @@ export interface ConnectorConfig {
   httpPort: number
 }
 
+/** The batching settings' earlier names. */
+export const aliases: readonly Alias[] = [
+  { alias: 'KAFKA_LINGER_MS', name: 'CONNECTOR_BATCH_WAIT_MS' },
+  { alias: 'KAFKA_BATCH_SIZE', name: 'CONNECTOR_BATCH_SIZE' },
+  { alias: 'KAFKA_BATCH_BYTES', name: 'CONNECTOR_BATCH_BYTES' }
+]
+
 export function loadConnectorConfig (source: Env = process.env): Readonly<ConnectorConfig> {
-  const c = loadConfig('connector', schema, source)
+  const c = loadConfig('connector', schema, source, aliases)
+  const mqtt = pickMqtt(c)
   const filters = c.MQTT_TOPIC_PATTERN === undefined
     ? [...c.MQTT_TOPICS]
     : c.MQTT_TOPIC_PATTERN.split(',').map(s => s.trim()).filter(s => s.length > 0)
   return Object.freeze({
-    mqttUrl: mqttUrl(c.MQTT_BROKER, c.MQTT_PORT),
-    mqttUsername: c.MQTT_USERNAME,
-    mqttPassword: c.MQTT_PASSWORD,
+    mqttUrl: mqtt.url,
+    mqttUsername: mqtt.username,
+    mqttPassword: mqtt.password,
     mqttTls: tlsFromFiles({ ca: c.MQTT_CA_FILE, cert: c.MQTT_CERT_FILE, key: c.MQTT_KEY_FILE }),
     subscriptions: filters.map(f => c.MQTT_SHARED && !f.startsWith('$share/') ? `$share/${c.MQTT_SHARE_GROUP}/${f}` : f),
     clientId: c.CONNECTOR_CLIENT_ID,
@@ -102,12 +111,12 @@ export function loadConnectorConfig (source: Env = process.env): Readonly<Connec
     keepaliveSeconds: c.MQTT_KEEPALIVE_S,
     reconnectMinMs: c.MQTT_RECONNECT_MIN_MS,
     reconnectMaxMs: Math.max(c.MQTT_RECONNECT_MAX_MS, c.MQTT_RECONNECT_MIN_MS),
-    brokers: [...c.KAFKA_BOOTSTRAP_SERVERS],
+    brokers: pickKafka(c),
     topic: c.KAFKA_TOPIC,
     deadLetterTopic: c.KAFKA_DEAD_LETTER_TOPIC,
-    lingerMs: c.KAFKA_LINGER_MS,
-    batchSize: c.KAFKA_BATCH_SIZE,
-    batchBytes: c.KAFKA_BATCH_BYTES,
+    lingerMs: c.CONNECTOR_BATCH_WAIT_MS,
+    batchSize: c.CONNECTOR_BATCH_SIZE,
+    batchBytes: c.CONNECTOR_BATCH_BYTES,
     compression: c.KAFKA_COMPRESSION,
     requestTimeoutMs: c.KAFKA_REQUEST_TIMEOUT_MS,
     retryMinMs: c.KAFKA_RETRY_MIN_MS,

@@ -1,10 +1,12 @@
 import { hostname } from 'node:os'
 import { z } from 'zod'
-import { env, kafkaBrokers, loadConfig, pickPostgres, postgresFields, REGISTRY_DEFAULTS, TIMESERIES_DEFAULTS, type Env, type PostgresConnection } from '../../adapters/config.ts'
+import { env, loadConfig, type Env } from '../../adapters/config.ts'
+import { kafkaFields, pickKafka } from '../../adapters/connections/kafka.ts'
+import { pickPostgres, postgresFields, type PostgresConnection } from '../../adapters/connections/postgres.ts'
 import { DB_ROLES } from '../../storage/roles.ts'
 
 export const schema = z.object({
-  KAFKA_BOOTSTRAP_SERVERS: kafkaBrokers(),
+  ...kafkaFields,
   KAFKA_RAW_TOPIC: env.string('raw_iot_data'),
   KAFKA_DECODED_TOPIC: env.string('decoded_iot_data'),
   KAFKA_DEAD_LETTER_TOPIC: env.string('iot_dead_letter'),
@@ -38,8 +40,8 @@ export const schema = z.object({
   FLEET_MAX_BUFFERED: env.int(20_000, 1, 1_000_000),
   KAFKA_SESSION_TIMEOUT_MS: env.int(10_000, 1000, 300_000),
   FLEET_RETRY_MAX_MS: env.int(10_000, 10, 600_000),
-  ...postgresFields('TIMESCALE', { ...TIMESERIES_DEFAULTS, user: DB_ROLES.timeseries.fleet }),
-  ...postgresFields('POSTGRES', { ...REGISTRY_DEFAULTS, user: DB_ROLES.registry.reader }),
+  ...postgresFields('timeseries', DB_ROLES.timeseries.fleet),
+  ...postgresFields('registry', DB_ROLES.registry.reader),
   HTTP_HOST: env.string('127.0.0.1'),
   HTTP_PORT: env.int(9405, 0, 65535)
 })
@@ -73,7 +75,7 @@ export interface FleetConfig {
 export function loadFleetConfig (source: Env = process.env): Readonly<FleetConfig> {
   const c = loadConfig('fleet', schema, source)
   return Object.freeze({
-    brokers: [...c.KAFKA_BOOTSTRAP_SERVERS],
+    brokers: pickKafka(c),
     rawTopic: c.KAFKA_RAW_TOPIC,
     decodedTopic: c.KAFKA_DECODED_TOPIC,
     deadLetterTopic: c.KAFKA_DEAD_LETTER_TOPIC,
@@ -92,8 +94,8 @@ export function loadFleetConfig (source: Env = process.env): Readonly<FleetConfi
     maxBuffered: Math.max(c.FLEET_MAX_BUFFERED, c.FLEET_BATCH_SIZE),
     sessionTimeoutMs: c.KAFKA_SESSION_TIMEOUT_MS,
     retryMaxMs: c.FLEET_RETRY_MAX_MS,
-    timeseries: pickPostgres('TIMESCALE', c),
-    registry: pickPostgres('POSTGRES', c),
+    timeseries: pickPostgres('timeseries', c),
+    registry: pickPostgres('registry', c),
     httpHost: c.HTTP_HOST,
     httpPort: c.HTTP_PORT
   })

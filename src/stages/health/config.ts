@@ -1,5 +1,9 @@
 import { z } from 'zod'
-import { env, kafkaBrokers, loadConfig, pickPostgres, postgresFields, REGISTRY_DEFAULTS, TIMESERIES_DEFAULTS, type Env, type PostgresConnection } from '../../adapters/config.ts'
+import { env, loadConfig, type Env } from '../../adapters/config.ts'
+import { kafkaFields, pickKafka } from '../../adapters/connections/kafka.ts'
+import { mqttFields, pickMqtt } from '../../adapters/connections/mqtt.ts'
+import { pickPostgres, postgresFields, type PostgresConnection } from '../../adapters/connections/postgres.ts'
+import { STACK_HOST, STACK_PORTS } from '../../adapters/connections/stack-ports.ts'
 import { DB_ROLES } from '../../storage/roles.ts'
 
 /** A pipeline service the monitor probes on `<url>/readyz` and scrapes on `<url>/metrics`. */
@@ -62,17 +66,15 @@ export const schema = z.object({
   HEALTH_PORT: env.int(8000, 0, 65535),
   HEALTH_PROBE_INTERVAL_MS: env.int(10_000, 200),
   HEALTH_PROBE_TIMEOUT_MS: env.int(3_000, 100),
-  MQTT_BROKER: env.string('127.0.0.1'),
-  MQTT_PORT: env.int(1883, 1, 65535),
-  /** The health account (publishes and subscribes under f2/health/ only). */
-  MQTT_USERNAME: z.string().optional(),
-  MQTT_PASSWORD: z.string().optional(),
+  /** MQTT_USERNAME/PASSWORD: the health account (publishes and subscribes under f2/health/ only). */
+  ...mqttFields,
   /** The broker's log (natively .stack/logs/mosquitto.log): refused connections and publishes are counted from it. */
   MQTT_LOG_FILE: z.string().optional(),
-  KAFKA_BOOTSTRAP_SERVERS: kafkaBrokers(),
-  ...postgresFields('POSTGRES', { ...REGISTRY_DEFAULTS, user: DB_ROLES.registry.reader }),
-  ...postgresFields('TIMESCALE', { ...TIMESERIES_DEFAULTS, user: DB_ROLES.timeseries.reader }),
-  PROMETHEUS_URL: z.url().default('http://127.0.0.1:9090'),
+  ...kafkaFields,
+  ...postgresFields('registry', DB_ROLES.registry.reader),
+  ...postgresFields('timeseries', DB_ROLES.timeseries.reader),
+  /** Unset: the native stack's Prometheus (with F2_STACK_PORT_OFFSET). */
+  PROMETHEUS_URL: z.url().optional(),
   HEALTH_SERVICES: servicesField,
   HEALTH_LAG_GROUPS: lagField,
   DEVICE_SILENCE_MINUTES: env.int(5, 1),
@@ -91,18 +93,18 @@ export const schema = z.object({
  */
 export function loadHealthConfig (source: Env = process.env): Readonly<HealthConfig> {
   const v = loadConfig('health', schema, source)
-  const values = v as unknown as Record<string, unknown>
+  const mqtt = pickMqtt(v)
   return Object.freeze({
     host: v.HEALTH_HOST,
     port: v.HEALTH_PORT,
     intervalMs: v.HEALTH_PROBE_INTERVAL_MS,
     timeoutMs: v.HEALTH_PROBE_TIMEOUT_MS,
-    mqtt: { host: v.MQTT_BROKER, port: v.MQTT_PORT, ...(v.MQTT_USERNAME === undefined ? {} : { username: v.MQTT_USERNAME }), ...(v.MQTT_PASSWORD === undefined ? {} : { password: v.MQTT_PASSWORD }) },
+    mqtt: { host: mqtt.host, port: mqtt.port, ...(mqtt.username === undefined ? {} : { username: mqtt.username }), ...(mqtt.password === undefined ? {} : { password: mqtt.password }) },
     brokerLog: v.MQTT_LOG_FILE,
-    kafka: { brokers: [...v.KAFKA_BOOTSTRAP_SERVERS] },
-    registry: pickPostgres('POSTGRES', values),
-    timeseries: pickPostgres('TIMESCALE', values),
-    prometheusUrl: v.PROMETHEUS_URL.replace(/\/$/, ''),
+    kafka: { brokers: pickKafka(v) },
+    registry: pickPostgres('registry', v),
+    timeseries: pickPostgres('timeseries', v),
+    prometheusUrl: (v.PROMETHEUS_URL ?? `http://${STACK_HOST}:${STACK_PORTS.prometheus + v.F2_STACK_PORT_OFFSET}`).replace(/\/$/, ''),
     services: v.HEALTH_SERVICES.map(s => ({ ...s })),
     lag: v.HEALTH_LAG_GROUPS.map(l => ({ ...l })),
     silenceMinutes: v.DEVICE_SILENCE_MINUTES,

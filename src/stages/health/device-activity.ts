@@ -1,6 +1,6 @@
 import postgres from 'postgres'
 import { connect } from '../../storage/connection.ts'
-import type { PostgresConnection } from '../../adapters/config.ts'
+import type { PostgresConnection } from '../../adapters/connections/postgres.ts'
 import type { HealthMetrics } from './metrics.ts'
 import type { Collector } from './monitor.ts'
 import { abortable } from './probes/types.ts'

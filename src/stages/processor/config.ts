@@ -1,11 +1,13 @@
 import { hostname } from 'node:os'
 import { z } from 'zod'
 import { COMPRESSIONS, KAFKA_MESSAGE_MAX_BYTES, type Compression } from '../../adapters/kafka.ts'
-import { env, kafkaBrokers, loadConfig, pickPostgres, postgresFields, REGISTRY_DEFAULTS, type Env, type PostgresConnection } from '../../adapters/config.ts'
+import { env, loadConfig, type Env } from '../../adapters/config.ts'
+import { kafkaFields, pickKafka } from '../../adapters/connections/kafka.ts'
+import { pickPostgres, postgresFields, type PostgresConnection } from '../../adapters/connections/postgres.ts'
 import { DB_ROLES } from '../../storage/roles.ts'
 
 export const schema = z.object({
-  KAFKA_BOOTSTRAP_SERVERS: kafkaBrokers(),
+  ...kafkaFields,
   KAFKA_INPUT_TOPIC: env.string('raw_iot_data'),
   KAFKA_OUTPUT_TOPIC: env.string('decoded_iot_data'),
   KAFKA_DEAD_LETTER_TOPIC: env.string('iot_dead_letter'),
@@ -27,7 +29,7 @@ export const schema = z.object({
   TIMESTAMP_MAX_AHEAD_S: env.int(24 * 3600, 0, 100 * 365 * 24 * 3600),
   /** Device times older than this at receipt are dead-lettered (365 days: the default retention). */
   TIMESTAMP_MAX_AGE_S: env.int(365 * 24 * 3600, 0, 1000 * 365 * 24 * 3600),
-  ...postgresFields('POSTGRES', { ...REGISTRY_DEFAULTS, user: DB_ROLES.registry.processor }),
+  ...postgresFields('registry', DB_ROLES.registry.processor),
   HTTP_HOST: env.string('127.0.0.1'),
   HTTP_PORT: env.int(9403, 0, 65535)
 })
@@ -57,7 +59,7 @@ export interface ProcessorConfig {
 export function loadProcessorConfig (source: Env = process.env): Readonly<ProcessorConfig> {
   const c = loadConfig('processor', schema, source)
   return Object.freeze({
-    brokers: [...c.KAFKA_BOOTSTRAP_SERVERS],
+    brokers: pickKafka(c),
     inputTopic: c.KAFKA_INPUT_TOPIC,
     outputTopic: c.KAFKA_OUTPUT_TOPIC,
     deadLetterTopic: c.KAFKA_DEAD_LETTER_TOPIC,
@@ -73,7 +75,7 @@ export function loadProcessorConfig (source: Env = process.env): Readonly<Proces
     maxRecordBytes: c.KAFKA_MAX_RECORD_BYTES,
     timestampMaxAheadMs: c.TIMESTAMP_MAX_AHEAD_S * 1000,
     timestampMaxAgeMs: c.TIMESTAMP_MAX_AGE_S * 1000,
-    registry: pickPostgres('POSTGRES', c),
+    registry: pickPostgres('registry', c),
     httpHost: c.HTTP_HOST,
     httpPort: c.HTTP_PORT
   })

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto'
 import { parseArgs } from 'node:util'
 import { z } from 'zod'
-import { env, kafkaBrokers, loadConfig } from '../../adapters/config.ts'
+import { env, loadConfig } from '../../adapters/config.ts'
+import { kafkaFields, pickKafka } from '../../adapters/connections/kafka.ts'
 import { buildRecord, createProducer, type KafkaRecord } from '../../adapters/kafka.ts'
 import { BatchConsumer, partitionKey } from '../../adapters/kafka-consumer.ts'
 import { createLogger, type Logger } from '../../adapters/logger.ts'
@@ -103,7 +104,7 @@ async function endOffsets (consumer: BatchConsumer, topic: string): Promise<Map<
 }
 
 const configSchema = z.object({
-  KAFKA_BOOTSTRAP_SERVERS: kafkaBrokers(),
+  ...kafkaFields,
   KAFKA_INPUT_TOPIC: env.string('raw_iot_data'),
   KAFKA_DEAD_LETTER_TOPIC: env.string('iot_dead_letter')
 })
@@ -135,7 +136,7 @@ export async function run (argv: string[]): Promise<number> {
   const metrics = createProcessorMetrics()
   const reason = values.reason as ErrorCode
   const report = await replayDeadLetters({
-    brokers: [...config.KAFKA_BOOTSTRAP_SERVERS],
+    brokers: pickKafka(config),
     deadLetterTopic: config.KAFKA_DEAD_LETTER_TOPIC,
     inputTopic: config.KAFKA_INPUT_TOPIC,
     reason,

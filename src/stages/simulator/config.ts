@@ -1,15 +1,15 @@
 import { z } from 'zod'
-import { env, loadConfig, pickPostgres, postgresFields, REGISTRY_DEFAULTS, type Env, type PostgresConnection } from '../../adapters/config.ts'
+import { env, loadConfig, type Env } from '../../adapters/config.ts'
+import { mqttFields, mqttHost, mqttPortOr, pickMqtt } from '../../adapters/connections/mqtt.ts'
+import { pickPostgres, postgresFields, type PostgresConnection } from '../../adapters/connections/postgres.ts'
 import { DB_ROLES } from '../../storage/roles.ts'
-import { mqttUrl } from '../../adapters/mqtt.ts'
 
 export const schema = z.object({
-  MQTT_BROKER: env.string('127.0.0.1'),
-  MQTT_PORT: env.int(1883, 1, 65535),
+  ...mqttFields,
   /** Each simulated controller connects with its own account: over TLS (default) or, when asked, plain. */
   SIM_TRANSPORT: env.oneOf(['tls', 'plain'], 'tls'),
-  /** The broker's listener for controllers with a password (TLS), and the CA of its certificate. */
-  MQTT_TLS_PASSWORD_PORT: env.int(8884, 1, 65535),
+  /** The broker's listener for controllers with a password (TLS; unset: the native stack's), and the CA of its certificate. */
+  MQTT_TLS_PASSWORD_PORT: env.port(),
   MQTT_CA_FILE: z.string().optional(),
   /** The admin account: the simulator gives the controllers it plays their accounts. */
   MQTT_ADMIN_USERNAME: env.string('f2-admin'),
@@ -35,10 +35,9 @@ export const schema = z.object({
   DEVICE_TIMEZONE: env.string('UTC'),
   HTTP_HOST: env.string('127.0.0.1'),
   HTTP_PORT: env.int(9401, 0, 65535),
-  ...postgresFields('POSTGRES', { ...REGISTRY_DEFAULTS, user: DB_ROLES.registry.reader }),
-  // Required only when the registry is used (see the refinement below): a generated fleet
-  // that is not registered never connects to it.
-  POSTGRES_PASSWORD: z.string().optional()
+  // The password is required only when the registry is used (see the refinement below): a
+  // generated fleet that is not registered never connects to it.
+  ...postgresFields('registry', DB_ROLES.registry.reader, { passwordOptional: true })
 }).superRefine((v, ctx) => {
   if (v.POSTGRES_PASSWORD === undefined && (v.SIM_DEVICES === 0 || v.SIM_REGISTER)) {
     ctx.addIssue({
@@ -76,18 +75,13 @@ export interface SimulatorConfig {
   clientId: string
 }
 
-/** The TLS listener on the broker's host (a full URL in MQTT_BROKER keeps its host, not its port). */
-function tlsUrl (broker: string, port: number): string {
-  const host = /^[a-z]+:\/\//i.test(broker) ? new URL(broker).hostname : broker
-  return `mqtts://${host}:${port}`
-}
-
 export function loadSimulatorConfig (source: Env = process.env): Readonly<SimulatorConfig> {
   const c = loadConfig('simulator', schema, source)
   return Object.freeze({
-    mqttUrl: mqttUrl(c.MQTT_BROKER, c.MQTT_PORT),
+    mqttUrl: pickMqtt(c).url,
     transport: c.SIM_TRANSPORT,
-    mqttTlsUrl: tlsUrl(c.MQTT_BROKER, c.MQTT_TLS_PASSWORD_PORT),
+    // The TLS listener on the broker's host (a full URL in MQTT_BROKER keeps its host, not its port).
+    mqttTlsUrl: `mqtts://${mqttHost(c.MQTT_BROKER)}:${mqttPortOr(c.MQTT_TLS_PASSWORD_PORT, c.F2_STACK_PORT_OFFSET, 'mqttsPassword')}`,
     mqttCaFile: c.MQTT_CA_FILE,
     adminUsername: c.MQTT_ADMIN_USERNAME,
     adminPassword: c.MQTT_ADMIN_PASSWORD,
@@ -96,7 +90,7 @@ export function loadSimulatorConfig (source: Env = process.env): Readonly<Simula
     devices: c.SIM_DEVICES,
     register: c.SIM_REGISTER,
     registryWaitMs: c.SIM_REGISTRY_WAIT_S * 1000,
-    registry: Object.freeze({ ...pickPostgres('POSTGRES', c), password: c.POSTGRES_PASSWORD ?? '' }),
+    registry: Object.freeze(pickPostgres('registry', c)),
     seed: c.SIM_SEED,
     qos: Number(c.SIM_QOS) as 0 | 1 | 2,
     rate: c.SIM_RATE,

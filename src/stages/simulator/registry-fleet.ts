@@ -7,7 +7,8 @@ import { ErrorCodes, F2Error } from '../../core/errors.ts'
 import { CONTROLLER_TEMPLATE, registerFleet, type FleetController, type FleetResult } from '../../registry/admin.ts'
 import { listControllers, listTemplates, type TemplateListing } from '../../registry/listing.ts'
 import { MAC_SQL, SENSOR_SQL, sensorFromRows, type SensorRow } from '../../registry/queries.ts'
-import { connect, describeTarget, type PgConnectionConfig } from '../../storage/connection.ts'
+import type { PostgresConnection } from '../../adapters/connections/postgres.ts'
+import { connect, describeTarget } from '../../storage/connection.ts'
 import { describePgError, isUnavailableError, sqlState } from '../../storage/pg-errors.ts'
 import {
   BUILTIN_TEMPLATES, fleetFromRegistry, generateFleet, usableTemplates,
@@ -122,7 +123,7 @@ export interface LoadFleetOptions {
   devices: number
   seed: number
   register: boolean
-  registry: PgConnectionConfig | string
+  registry: PostgresConnection | string
   logger: Logger
   /** Give up after this long (ms) of an unreachable (or, for the registry fleet, empty) registry; Infinity = keep trying. */
   waitMs: number

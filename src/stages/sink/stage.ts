@@ -35,10 +35,10 @@ export interface SinkDeps {
 /**
  * The TimescaleDB sink: `decoded_iot_data` → `iot_measurements`.
  *
- * A batch closes at `BATCH_SIZE` records or `BATCH_TIMEOUT` after its first record. Each batch
- * is written in one database transaction (the writer's COPY straight into the table, or, when
- * the batch meets stored rows, COPY → staging → INSERT … ON CONFLICT DO NOTHING), so a record
- * delivered twice is stored once. Offsets are committed only after the
+ * A batch closes at `SINK_BATCH_SIZE` records or `SINK_BATCH_WAIT_MS` after its first record.
+ * Each batch is written in one database transaction (the writer's COPY straight into the
+ * table, or, when the batch meets stored rows, COPY → staging → INSERT … ON CONFLICT DO
+ * NOTHING), so a record delivered twice is stored once. Offsets are committed only after the
  * transaction commits and the batch's dead letters are acknowledged by Kafka.
  *
  * Database unavailable: the same batch is retried with exponential backoff (capped), forever;

@@ -3,10 +3,11 @@ import { ErrorCodes } from '../../../src/core/errors.ts'
 import { TokenStore } from '../../../src/stages/api/token-store.ts'
 import type { ApiService } from '../../../src/stages/api/service.ts'
 import { TimeseriesWriter } from '../../../src/storage/timeseries-writer.ts'
-import { measurement, migratedDatabase, waitFor, type MigratedDatabase } from '../../storage/helpers.ts'
+import { measurement, migratedDatabase, type MigratedDatabase } from '../../storage/helpers.ts'
 import { parseCsv } from './csv-reader.ts'
 import { get, insertToken, startApi, type Answer } from './harness.ts'
 import { openapiDoc, validated, validateResponse } from './openapi.ts'
+import { waitForValue } from '../../../harness/wait.ts'
 
 /**
  * The read API against real PostgreSQL (plain variant): every route with good and bad
@@ -113,7 +114,7 @@ describe('tokens', () => {
   })
 
   it('records the last use of a token', async () => {
-    await waitFor('last use recorded', async () => {
+    await waitForValue('last use recorded', async () => {
       const [row] = await registry.sql<Array<{ used: boolean }>>`SELECT last_used_at IS NOT NULL AS used FROM api_tokens WHERE name = 'tests'`
       return row?.used === true ? true : undefined
     }, 10_000, 50)

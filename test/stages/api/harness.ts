@@ -1,10 +1,10 @@
 import type postgres from 'postgres'
-import type { PostgresConnection } from '../../../src/adapters/config.ts'
+import type { PostgresConnection } from '../../../src/adapters/connections/postgres.ts'
 import { createLogger } from '../../../src/adapters/logger.ts'
 import { loadApiConfig } from '../../../src/stages/api/config.ts'
 import { createApiService, type ApiService } from '../../../src/stages/api/service.ts'
 import { hashSecret } from '../../../src/stages/api/tokens.ts'
-import { stackEnv } from '../../helpers/stack.ts'
+import { stackEnv } from '../../../harness/stack.ts'
 
 /** A PostgreSQL URL as the seed's host/port/db/user/password group. */
 export function pgConnection (url: string): PostgresConnection {

@@ -2,9 +2,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ErrorCodes } from '../../../src/core/errors.ts'
 import type { ApiService } from '../../../src/stages/api/service.ts'
 import { TokenStore } from '../../../src/stages/api/token-store.ts'
-import { migratedDatabase, TcpProxy, waitFor, type MigratedDatabase } from '../../storage/helpers.ts'
+import { migratedDatabase, TcpProxy, type MigratedDatabase } from '../../storage/helpers.ts'
 import { get, startApi } from './harness.ts'
 import { validateResponse } from './openapi.ts'
+import { waitForValue } from '../../../harness/wait.ts'
 
 /** The time-series database goes away under the API (a proxy in front of it is cut) and comes back. */
 let registry: MigratedDatabase
@@ -36,11 +37,11 @@ describe('a database outage', () => {
     const down = await get(`${api.base}/api/devices?state=offline`, { token })
     validateResponse('/api/devices', 'get', down.status, down.headers.get('content-type') ?? '', down.json)
     expect([down.status, (down.json as { error: { code: string } }).error.code, down.headers.get('retry-after')]).toEqual([503, ErrorCodes.DB_UNAVAILABLE, '5'])
-    await waitFor('not ready', async () => (await get(`${api.base}/readyz`)).status === 503 ? true : undefined, 15_000, 200)
+    await waitForValue('not ready', async () => (await get(`${api.base}/readyz`)).status === 503 ? true : undefined, 15_000, 200)
 
     await proxy.up()
-    await waitFor('answers again', async () => (await get(`${api.base}/api/devices`, { token })).status === 200 ? true : undefined, 15_000, 200)
-    await waitFor('ready again', async () => (await get(`${api.base}/readyz`)).status === 200 ? true : undefined, 15_000, 200)
+    await waitForValue('answers again', async () => (await get(`${api.base}/api/devices`, { token })).status === 200 ? true : undefined, 15_000, 200)
+    await waitForValue('ready again', async () => (await get(`${api.base}/readyz`)).status === 200 ? true : undefined, 15_000, 200)
     const metrics = await (await fetch(`${api.base}/metrics`)).text()
     expect(metrics).toMatch(/f2_api_requests_total\{route="devices",status="503",service="api"\} [1-9]/)
   })

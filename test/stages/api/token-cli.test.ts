@@ -3,9 +3,10 @@ import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ErrorCodes } from '../../../src/core/errors.ts'
 import { hashSecret, parseToken } from '../../../src/stages/api/tokens.ts'
-import { migratedDatabase, waitFor, type MigratedDatabase } from '../../storage/helpers.ts'
+import { migratedDatabase, type MigratedDatabase } from '../../storage/helpers.ts'
 import { get, pgConnection, startApi } from './harness.ts'
 import type { ApiService } from '../../../src/stages/api/service.ts'
+import { waitForValue } from '../../../harness/wait.ts'
 
 const CLI = fileURLToPath(new URL('../../../src/cli.ts', import.meta.url))
 let registry: MigratedDatabase
@@ -49,7 +50,7 @@ describe('token create | list | revoke', () => {
 
     expect((await get(`${api.base}/api/devices`, { token: value })).status).toBe(200)
     // the last use is recorded off the request path
-    await waitFor('last use recorded', async () => {
+    await waitForValue('last use recorded', async () => {
       const [row] = await registry.sql<Array<{ used: boolean }>>`SELECT last_used_at IS NOT NULL AS used FROM api_tokens`
       return row?.used === true ? true : undefined
     }, 10_000, 50)

@@ -2,9 +2,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createMqttClient, type MqttHandle } from '../../../src/adapters/mqtt.ts'
 import { decodeDeadLetter } from '../../../src/core/dead-letter.ts'
 import { decodeEnvelope } from '../../../src/core/envelope.ts'
-import { connectorEnv, startConnector, waitFor, type TestConnector } from './harness.ts'
-import { createTopics, filtersFor, MQTT_URL, readRecords, testMacs, uniqueName } from './kafka-helpers.ts'
-import { auth } from '../../helpers/mqtt-account.ts'
+import { connectorEnv, startConnector, type TestConnector } from './harness.ts'
+import { filtersFor, readRecords, testMacs } from '../../../harness/kafka.ts'
+import { createTempTopics, stackEnv, uniqueName } from '../../../harness/stack.ts'
+import { auth } from '../../../harness/mqtt-account.ts'
+import { waitFor } from '../../../harness/wait.ts'
 
 const raw = uniqueName('raw')
 const dlq = uniqueName('dlq')
@@ -15,12 +17,12 @@ let connector: TestConnector
 let publisher: MqttHandle
 
 beforeAll(async () => {
-  dropTopics = await createTopics([raw, dlq])
+  dropTopics = (await createTempTopics([raw, dlq], 3)).delete
   connector = await startConnector(connectorEnv({
     topic: raw, deadLetterTopic: dlq, filters: [...filtersFor(macs), `${odd}/#`], clientId: uniqueName('conn'), group: uniqueName('g'),
     extra: { MAX_PAYLOAD_BYTES: '2048', DEAD_LETTER_MAX_BYTES: '1024' }
   }))
-  publisher = createMqttClient({ url: MQTT_URL, ...auth(), clientId: uniqueName('pub') })
+  publisher = createMqttClient({ url: stackEnv().mqttUrl, ...auth(), clientId: uniqueName('pub') })
   await publisher.waitConnected()
 }, 60_000)
 

@@ -3,8 +3,8 @@ import { createRegistry } from '../../../src/adapters/metrics.ts'
 import { loadConnectorConfig } from '../../../src/stages/connector/config.ts'
 import { connectorMetrics } from '../../../src/stages/connector/metrics.ts'
 import { ConnectorStage } from '../../../src/stages/connector/stage.ts'
-import { auth } from '../../helpers/mqtt-account.ts'
-import { KAFKA } from './kafka-helpers.ts'
+import { auth } from '../../../harness/mqtt-account.ts'
+import { stackEnv } from '../../../harness/stack.ts'
 
 const mqttCredentials = (): Record<string, string> => { const a = auth(); return { MQTT_USERNAME: a.username, MQTT_PASSWORD: a.password } }
 
@@ -17,13 +17,12 @@ export interface TestConnector {
 /** The connector's environment for a test: its own topics, filters, client id and group. */
 export function connectorEnv (o: { topic: string, deadLetterTopic: string, filters: string[], clientId: string, group: string, bootstrap?: string, extra?: Record<string, string> }): Record<string, string> {
   return {
-    MQTT_BROKER: process.env.MQTT_BROKER ?? '127.0.0.1',
-    MQTT_PORT: process.env.MQTT_PORT ?? '1883',
+    MQTT_BROKER: stackEnv().mqttUrl,
     ...mqttCredentials(),
     MQTT_TOPICS: o.filters.join(','),
     MQTT_SHARE_GROUP: o.group,
     CONNECTOR_CLIENT_ID: o.clientId,
-    KAFKA_BOOTSTRAP_SERVERS: o.bootstrap ?? KAFKA,
+    KAFKA_BOOTSTRAP_SERVERS: o.bootstrap ?? stackEnv().kafkaBootstrap,
     KAFKA_TOPIC: o.topic,
     KAFKA_DEAD_LETTER_TOPIC: o.deadLetterTopic,
     MQTT_RECONNECT_MIN_MS: '100',
@@ -42,10 +41,3 @@ export async function startConnector (env: Record<string, string>): Promise<Test
   return { stage, registry, stop: () => stage.stop(5000) }
 }
 
-export async function waitFor (what: string, check: () => boolean | Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise(resolve => setTimeout(resolve, 50))
-  }
-}

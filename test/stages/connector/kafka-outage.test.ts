@@ -1,10 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createMqttClient, type MqttHandle } from '../../../src/adapters/mqtt.ts'
 import { decodeEnvelope } from '../../../src/core/envelope.ts'
-import { connectorEnv, startConnector, waitFor, type TestConnector } from './harness.ts'
-import { createTopics, filtersFor, MQTT_URL, readRecords, testMacs, uniqueName } from './kafka-helpers.ts'
+import { connectorEnv, startConnector, type TestConnector } from './harness.ts'
+import { filtersFor, readRecords, testMacs } from '../../../harness/kafka.ts'
+import { createTempTopics, stackEnv, uniqueName } from '../../../harness/stack.ts'
 import { privateKafka, type PrivateKafka } from './private-kafka.ts'
-import { auth } from '../../helpers/mqtt-account.ts'
+import { auth } from '../../../harness/mqtt-account.ts'
+import { waitFor } from '../../../harness/wait.ts'
 
 // A broker of our own: stopping the shared one would disturb every other test.
 const port = Number(process.env.PRIVATE_KAFKA_PORT ?? 39092)
@@ -16,12 +18,12 @@ let publisher: MqttHandle
 beforeAll(async () => {
   await kafka.start()
   // A freshly started broker may refuse CreateTopics for a moment while its controller settles.
-  await waitFor('topics created', async () => createTopics(['raw_iot_data', 'iot_dead_letter'], kafka.bootstrap, 3).then(() => true, () => false), 60_000)
+  await waitFor('topics created', async () => createTempTopics(['raw_iot_data', 'iot_dead_letter'], 3, kafka.bootstrap).then(() => true, () => false), 60_000)
   connector = await startConnector(connectorEnv({
     topic: 'raw_iot_data', deadLetterTopic: 'iot_dead_letter', filters: filtersFor(macs), clientId: uniqueName('outage'), group: uniqueName('g'), bootstrap: kafka.bootstrap,
     extra: { KAFKA_REQUEST_TIMEOUT_MS: '1000', MQTT_RECEIVE_MAXIMUM: '200' }
   }))
-  publisher = createMqttClient({ url: MQTT_URL, ...auth(), clientId: uniqueName('pub') })
+  publisher = createMqttClient({ url: stackEnv().mqttUrl, ...auth(), clientId: uniqueName('pub') })
   await publisher.waitConnected()
 }, 120_000)
 

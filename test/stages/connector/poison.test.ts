@@ -6,9 +6,11 @@ import { KAFKA_MESSAGE_MAX_BYTES } from '../../../src/adapters/kafka.ts'
 import { deadLetterValue, decodeDeadLetter } from '../../../src/core/dead-letter.ts'
 import { decodeEnvelope } from '../../../src/core/envelope.ts'
 import { freePort } from '../../../src/stack/ports.ts'
-import { connectorEnv, startConnector, waitFor, type TestConnector } from './harness.ts'
-import { auth } from '../../helpers/mqtt-account.ts'
-import { createTopics, filtersFor, KAFKA, MQTT_URL, readRecords, testMacs, uniqueName } from './kafka-helpers.ts'
+import { connectorEnv, startConnector, type TestConnector } from './harness.ts'
+import { auth } from '../../../harness/mqtt-account.ts'
+import { filtersFor, readRecords, testMacs } from '../../../harness/kafka.ts'
+import { createTempTopics, stackEnv, uniqueName } from '../../../harness/stack.ts'
+import { waitFor } from '../../../harness/wait.ts'
 
 /**
  * Inputs that used to stall the connector for good: a payload whose envelope grows past the
@@ -25,11 +27,11 @@ let publisher: MqttHandle
 const connectors: TestConnector[] = []
 
 beforeAll(async () => {
-  dropTopics = await createTopics([raw, dlq])
-  const admin = new Admin({ clientId: 'test-admin', bootstrapBrokers: [KAFKA], timeout: 10_000, retries: 3 })
+  dropTopics = (await createTempTopics([raw, dlq], 3)).delete
+  const admin = new Admin({ clientId: 'test-admin', bootstrapBrokers: stackEnv().kafkaBootstrap.split(','), timeout: 10_000, retries: 3 })
   await admin.createTopics({ topics: [small], partitions: 1, replicas: 1, configs: [{ name: 'max.message.bytes', value: '20000' }] })
   await admin.close()
-  publisher = createMqttClient({ url: MQTT_URL, ...auth(), clientId: uniqueName('pub') })
+  publisher = createMqttClient({ url: stackEnv().mqttUrl, ...auth(), clientId: uniqueName('pub') })
   await publisher.waitConnected()
 }, 60_000)
 
@@ -37,7 +39,7 @@ afterAll(async () => {
   await publisher?.close()
   for (const c of connectors) await c.stop()
   await dropTopics?.()
-  const admin = new Admin({ clientId: 'test-admin', bootstrapBrokers: [KAFKA], timeout: 5_000, retries: 0 })
+  const admin = new Admin({ clientId: 'test-admin', bootstrapBrokers: stackEnv().kafkaBootstrap.split(','), timeout: 5_000, retries: 0 })
   await admin.deleteTopics({ topics: [small] }).catch(() => {})
   await admin.close()
 }, 30_000)
@@ -74,7 +76,7 @@ describe('connector against poison input (real MQTT and Kafka)', () => {
 
   it('isolates a record the broker refuses, dead-letters it with a bounded original, and goes on', async () => {
     const mac = macs[1] as string
-    const connector = await start(small, mac, { KAFKA_LINGER_MS: '50', DEAD_LETTER_MAX_BYTES: '4096' })
+    const connector = await start(small, mac, { CONNECTOR_BATCH_WAIT_MS: '50', DEAD_LETTER_MAX_BYTES: '4096' })
     const big = Buffer.from(JSON.stringify({ blob: 'x'.repeat(30_000) }))
     const sends: Array<Promise<void>> = []
     for (let i = 0; i < 10; i++) sends.push(publisher.publish(topicOf(mac), i === 4 ? big : JSON.stringify({ seq: i }), { qos: 1 }))

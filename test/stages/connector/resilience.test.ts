@@ -2,9 +2,11 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createMqttClient, type MqttHandle } from '../../../src/adapters/mqtt.ts'
 import { decodeEnvelope } from '../../../src/core/envelope.ts'
-import { connectorEnv, startConnector, waitFor } from './harness.ts'
-import { createTopics, filtersFor, MQTT_URL, readRecords, testMacs, uniqueName, type ReadRecord } from './kafka-helpers.ts'
-import { auth } from '../../helpers/mqtt-account.ts'
+import { connectorEnv, startConnector } from './harness.ts'
+import { filtersFor, readRecords, testMacs, type ReadRecord } from '../../../harness/kafka.ts'
+import { createTempTopics, stackEnv, uniqueName } from '../../../harness/stack.ts'
+import { auth } from '../../../harness/mqtt-account.ts'
+import { waitFor } from '../../../harness/wait.ts'
 
 const rawKill = uniqueName('raw-kill')
 const rawShared = uniqueName('raw-shared')
@@ -13,8 +15,8 @@ let dropTopics: () => Promise<void>
 let publisher: MqttHandle
 
 beforeAll(async () => {
-  dropTopics = await createTopics([rawKill, rawShared, dlq])
-  publisher = createMqttClient({ url: MQTT_URL, ...auth(), clientId: uniqueName('pub') })
+  dropTopics = (await createTempTopics([rawKill, rawShared, dlq], 3)).delete
+  publisher = createMqttClient({ url: stackEnv().mqttUrl, ...auth(), clientId: uniqueName('pub') })
   await publisher.waitConnected()
 }, 60_000)
 

@@ -8,10 +8,11 @@ import { createDispatcher } from '../../../src/stages/dispatcher/service.ts'
 import { DispatcherStore } from '../../../src/stages/dispatcher/store.ts'
 import { handleCommand } from '../../../src/stages/simulator/commands.ts'
 import { createDeviceState } from '../../../src/stages/simulator/device.ts'
-import { auth } from '../../helpers/mqtt-account.ts'
-import { createTempTopics, roleUrl, stackEnv, uniqueName, uniqueTopicName, type TempTopics } from '../../helpers/stack.ts'
-import { migratedDatabase, waitFor, type MigratedDatabase } from '../../storage/helpers.ts'
+import { auth } from '../../../harness/mqtt-account.ts'
+import { createTempTopics, roleUrl, stackEnv, uniqueName, uniqueTopicName, type TempTopics } from '../../../harness/stack.ts'
+import { migratedDatabase, type MigratedDatabase } from '../../storage/helpers.ts'
 import { insertToken, pgConnection, startApi } from '../api/harness.ts'
+import { waitForValue } from '../../../harness/wait.ts'
 
 /**
  * The command path on the real servers: API → Kafka (device_commands, keyed by MAC) →
@@ -105,7 +106,7 @@ async function send (mac: string, body: Record<string, unknown>): Promise<string
 }
 
 async function settled (id: string, timeoutMs = 15_000): Promise<Record<string, unknown>> {
-  return (await waitFor(`command ${id} final`, async () => {
+  return (await waitForValue(`command ${id} final`, async () => {
     const res = await fetch(`${api.base}/api/commands/${id}`, { headers: { authorization: `Bearer ${token}` } })
     const c = (await res.json()) as Record<string, unknown>
     return ['confirmed', 'failed', 'expired'].includes(String(c.state)) ? c : undefined
@@ -164,7 +165,7 @@ describe('dispatcher', () => {
     await (await connectController()).close()
     const late = await send(mac, { kind: 'strike', connector: 1, position: 1, action: 'unpower', ttl_s: 1 })
     const soon = await send(mac, { kind: 'strike', connector: 1, position: 1, action: 'power', ttl_s: 60 })
-    await waitFor('both sent', async () => (await registry.sql`SELECT 1 FROM device_commands WHERE command_id IN (${late}::uuid, ${soon}::uuid) AND state <> 'accepted'`).length === 2 ? true : undefined, 10_000, 50)
+    await waitForValue('both sent', async () => (await registry.sql`SELECT 1 FROM device_commands WHERE command_id IN (${late}::uuid, ${soon}::uuid) AND state <> 'accepted'`).length === 2 ? true : undefined, 10_000, 50)
     await new Promise(resolve => setTimeout(resolve, 2000))
     const back = await connectController()
     try {
@@ -180,7 +181,7 @@ describe('dispatcher', () => {
 
   it('claims a command once: a second claim (another dispatcher, a restart) gets nothing once its publication is recorded', async () => {
     const id = await send(ABSENT, { kind: 'status', connector: 1, position: 1, component: 'strike', ttl_s: 60 })
-    await waitFor('sent and acknowledged by the broker', async () => (await registry.sql`SELECT 1 FROM device_commands WHERE command_id = ${id}::uuid AND state = 'sent' AND published_at IS NOT NULL`).length > 0 ? true : undefined, 10_000, 50)
+    await waitForValue('sent and acknowledged by the broker', async () => (await registry.sql`SELECT 1 FROM device_commands WHERE command_id = ${id}::uuid AND state = 'sent' AND published_at IS NOT NULL`).length > 0 ? true : undefined, 10_000, 50)
     expect(await new DispatcherStore(registry.sql).claim(id)).toBeUndefined()
   })
 
@@ -188,7 +189,7 @@ describe('dispatcher', () => {
     const before = received.length
     const periods = Array.from({ length: 20 }, (_, i) => i + 1)
     const sending = Promise.all(periods.map(async period => await send(MAC, { kind: 'strike', connector: 1, position: 2, action: 'toggle', period, ttl_s: 5 })))
-    await waitFor('a first command published', async () => received.length > before ? true : undefined, 10_000, 5)
+    await waitForValue('a first command published', async () => received.length > before ? true : undefined, 10_000, 5)
     await dispatcher.stop(5000)
     dispatcher = createDispatcher(loadDispatcherConfig({ ...dispatcherEnv, DISPATCHER_CLIENT_ID: uniqueName('f2-dispatcher') }), createLogger('dispatcher', 'silent'))
     await dispatcher.start()

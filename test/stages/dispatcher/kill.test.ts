@@ -6,9 +6,10 @@ import { DispatcherStore } from '../../../src/stages/dispatcher/store.ts'
 import { handleCommand } from '../../../src/stages/simulator/commands.ts'
 import { createDeviceState } from '../../../src/stages/simulator/device.ts'
 import { freePort } from '../../../src/stack/ports.ts'
-import { auth } from '../../helpers/mqtt-account.ts'
-import { createTempTopics, roleUrl, stackEnv, uniqueName, uniqueTopicName, type TempTopics } from '../../helpers/stack.ts'
-import { migratedDatabase, waitFor, type MigratedDatabase } from '../../storage/helpers.ts'
+import { auth } from '../../../harness/mqtt-account.ts'
+import { createTempTopics, roleUrl, stackEnv, uniqueName, uniqueTopicName, type TempTopics } from '../../../harness/stack.ts'
+import { waitForValue } from '../../../harness/wait.ts'
+import { migratedDatabase, type MigratedDatabase } from '../../storage/helpers.ts'
 import type { ApiService } from '../../../src/stages/api/service.ts'
 import { insertToken, pgConnection, startApi } from '../api/harness.ts'
 
@@ -105,7 +106,7 @@ async function startDispatcher (): Promise<ChildProcess> {
   p.stdout?.on('data', (d: Buffer) => { output = (output + d.toString()).slice(-20_000) })
   p.stderr?.on('data', (d: Buffer) => { output = (output + d.toString()).slice(-20_000) })
   child = p
-  await waitFor('the dispatcher ready', async () => {
+  await waitForValue('the dispatcher ready', async () => {
     if (p.exitCode !== null) throw new Error(`dispatcher exited with ${p.exitCode}\n${output.slice(-3000)}`)
     return await fetch(readyUrl).then(r => r.ok ? true : undefined, () => undefined)
   }, 30_000, 100)
@@ -130,7 +131,7 @@ async function send (body: Record<string, unknown>): Promise<string> {
 }
 
 async function settled (id: string, timeoutMs: number): Promise<Record<string, unknown>> {
-  return (await waitFor(`command ${id} final`, async () => {
+  return (await waitForValue(`command ${id} final`, async () => {
     const res = await fetch(`${api.base}/api/commands/${id}`, { headers: { authorization: `Bearer ${token}` } })
     const c = (await res.json()) as Record<string, unknown>
     return ['confirmed', 'failed', 'expired'].includes(String(c.state)) ? c : undefined
@@ -154,7 +155,7 @@ describe('dispatcher under kill -9', () => {
     for (let k = 0; k < kills; k++) {
       // Killed while it works: after it has published something since it (re)started.
       const seen = received.length
-      await waitFor('a publication since the last start', async () => received.length > seen ? true : undefined, 30_000, 5)
+      await waitForValue('a publication since the last start', async () => received.length > seen ? true : undefined, 30_000, 5)
       await killDispatcher()
       // Commands keep arriving while it is down.
       await new Promise(resolve => setTimeout(resolve, 300))
@@ -190,7 +191,7 @@ describe('dispatcher under kill -9', () => {
   it('confirms a command whose reply arrived while the dispatcher was down', async () => {
     const before = received.length
     const id = await send(toggle(201))
-    await waitFor('published', async () => received.length > before ? true : undefined, 30_000, 5)
+    await waitForValue('published', async () => received.length > before ? true : undefined, 30_000, 5)
     // The reply follows within milliseconds; the dispatcher dies before it can store it, or
     // just after: the persistent session hands it over after the restart either way.
     await killDispatcher()

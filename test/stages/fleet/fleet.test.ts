@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import postgres from 'postgres'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { postgresEnv } from '../../../src/adapters/config.ts'
+import { postgresEnv } from '../../../src/adapters/connections/postgres.ts'
 import { buildRecord } from '../../../src/adapters/kafka.ts'
 import { createLogger } from '../../../src/adapters/logger.ts'
 import { createRegistry } from '../../../src/adapters/metrics.ts'
@@ -23,9 +23,10 @@ import { connect } from '../../../src/storage/connection.ts'
 import { migrate } from '../../../src/storage/migrate.ts'
 import { COMPACTED_TOPIC_CONFIGS } from '../../../src/stack/kafka.ts'
 import { connectorEnv, startConnector, type TestConnector } from '../connector/harness.ts'
-import { collect, produceAll, rawRecord, waitFor } from '../../e2e/support.ts'
-import { createTempDatabase, createTempTopics, kafkaAdmin, roleUrl, stackEnv, uniqueName, type TempDatabase, type TempTopics } from '../../helpers/stack.ts'
-import { simulatorBrokerEnv, stackBroker } from '../../helpers/broker.ts'
+import { collect, produceAll, rawRecord } from '../../../harness/e2e-support.ts'
+import { createTempDatabase, createTempTopics, kafkaAdmin, roleUrl, stackEnv, uniqueName, type TempDatabase, type TempTopics } from '../../../harness/stack.ts'
+import { simulatorBrokerEnv, stackBroker } from '../../../harness/broker.ts'
+import { pollUntil } from '../../../harness/wait.ts'
 
 /**
  * The fleet stage on the real Kafka, PostgreSQL and Mosquitto: controllers go offline when
@@ -100,8 +101,8 @@ describe('fleet stage (real Kafka, PostgreSQL, Mosquitto)', () => {
       FLEET_OFFLINE_AFTER_INTERVALS: String(MULTIPLE),
       FLEET_FLUSH_INTERVAL_MS: '500',
       FLEET_CHECK_INTERVAL_MS: '100',
-      ...postgresEnv('TIMESCALE', fleetUrl),
-      ...postgresEnv('POSTGRES', readerUrl),
+      ...postgresEnv('timeseries', fleetUrl),
+      ...postgresEnv('registry', readerUrl),
       HTTP_PORT: '0',
       ...extra
     })
@@ -148,8 +149,8 @@ describe('fleet stage (real Kafka, PostgreSQL, Mosquitto)', () => {
       buildRecord(decoded, a, Buffer.from(JSON.stringify(measurement(a, 'Temperature', 21.5, t0 - 1000)))),
       buildRecord(decoded, a, Buffer.from(JSON.stringify(measurement(a, 'Humidity', 40, t0 - 1000))))
     ])
-    expect(await waitFor(async () => (await row(a))?.online === true, 10_000)).toBe(true)
-    expect(await waitFor(async () => (await row(a))?.rows_last_hour === 3, 10_000)).toBe(true)
+    expect(await pollUntil(async () => (await row(a))?.online === true, 10_000)).toBe(true)
+    expect(await pollUntil(async () => (await row(a))?.rows_last_hour === 3, 10_000)).toBe(true)
     const online = await row(a)
     expect(online).toMatchObject({ mode: 'sensor-mode', offline_reason: null, expected_interval_s: INTERVAL_S })
     expect(online?.last_seen?.getTime()).toBe(t0)
@@ -157,14 +158,14 @@ describe('fleet stage (real Kafka, PostgreSQL, Mosquitto)', () => {
     expect(values).toEqual([['Humidity', 40], ['Temperature', 21.5]])
 
     // Silent: offline once the threshold has passed, not much later.
-    expect(await waitFor(async () => (await row(a))?.online === false, THRESHOLD_MS + 5000, 100)).toBe(true)
+    expect(await pollUntil(async () => (await row(a))?.online === false, THRESHOLD_MS + 5000, 100)).toBe(true)
     const offline = await row(a)
     expect(offline?.offline_reason).toBe('silent')
     expect(offline?.since.getTime()).toBe(t0 + THRESHOLD_MS)
     expect(Date.now() - t0).toBeGreaterThanOrEqual(THRESHOLD_MS)
 
     await produceAll([rawRecord(raw, `stat/f2-${a}/alarm-mode/J2/motion-sensor-1`, { timestamp: '2024-01-01 00:00:00', status: true })])
-    expect(await waitFor(async () => (await row(a))?.online === true, 10_000)).toBe(true)
+    expect(await pollUntil(async () => (await row(a))?.online === true, 10_000)).toBe(true)
     expect((await row(a))?.mode).toBe('alarm-mode')
     expect((await events(a)).map(e => [e.online, e.reason])).toEqual([[true, 'message'], [false, 'silent'], [true, 'message']])
     // One writer at a time: every test stops its stage.
@@ -190,22 +191,22 @@ describe('fleet stage (real Kafka, PostgreSQL, Mosquitto)', () => {
       await sim.start()
       const [willing, silent] = sim.fleet.map(c => c.mac) as [string, string]
       const paced = sim.runPaced({ intervalMs: 500, warmupMs: 200, signal: abort.signal })
-      for (const m of [willing, silent]) expect(await waitFor(async () => (await row(m))?.online === true, 15_000), m).toBe(true)
+      for (const m of [willing, silent]) expect(await pollUntil(async () => (await row(m))?.online === true, 15_000), m).toBe(true)
 
       const stoppedAt = Date.now()
       await sim.stopController(willing, 'will')
       await sim.stopController(silent, 'silent')
-      expect(await waitFor(async () => (await row(willing))?.online === false, 2000, 50)).toBe(true)
+      expect(await pollUntil(async () => (await row(willing))?.online === false, 2000, 50)).toBe(true)
       expect(Date.now() - stoppedAt).toBeLessThan(2000)
       expect((await row(willing))?.offline_reason).toBe('will')
       // Silent: no will, only the threshold (3 s after its last message) can tell.
       expect((await row(silent))?.online).toBe(true)
-      expect(await waitFor(async () => (await row(silent))?.online === false, THRESHOLD_MS + 3000, 100)).toBe(true)
+      expect(await pollUntil(async () => (await row(silent))?.online === false, THRESHOLD_MS + 3000, 100)).toBe(true)
       expect((await row(silent))?.offline_reason).toBe('silent')
 
       await sim.resumeController(willing)
       await sim.resumeController(silent)
-      for (const m of [willing, silent]) expect(await waitFor(async () => (await row(m))?.online === true, 10_000), m).toBe(true)
+      for (const m of [willing, silent]) expect(await pollUntil(async () => (await row(m))?.online === true, 10_000), m).toBe(true)
       expect((await events(willing)).map(e => [e.online, e.reason])).toEqual([[true, 'message'], [false, 'will'], [true, 'message']])
       expect((await events(silent)).map(e => [e.online, e.reason])).toEqual([[true, 'message'], [false, 'silent'], [true, 'message']])
       abort.abort()
@@ -241,25 +242,25 @@ describe('fleet stage (real Kafka, PostgreSQL, Mosquitto)', () => {
     const group = uniqueName('g')
     const first = await startFleet(group)
     // In the registry, never heard from: a row, offline.
-    expect(await waitFor(async () => (await row(b))?.expected_interval_s === 30, 10_000)).toBe(true)
+    expect(await pollUntil(async () => (await row(b))?.expected_interval_s === 30, 10_000)).toBe(true)
     expect((await row(b))?.online).toBe(false)
     await produceAll([rawRecord(raw, `tele/f2-${b}/sensor-mode/J1/sensor-9`, { timestamp: 'x' })])
     const dl = buildDeadLetter({ reason: ErrorCodes.TOPIC_INVALID, message: 'bad \u0000 topic', stage: 'processor', failedAtMs: Date.now(), mqttTopic: `tele/f2-${b}/sensor-mode/J1/sensor-9`, originalValue: Buffer.from('x') })
     await produceAll([buildRecord(dead, b, encodeDeadLetter(dl), { reason: dl.reason })])
-    expect(await waitFor(async () => (await row(b))?.dead_letters_last_hour === 1 && (await row(b))?.online === true, 10_000)).toBe(true)
+    expect(await pollUntil(async () => (await row(b))?.dead_letters_last_hour === 1 && (await row(b))?.online === true, 10_000)).toBe(true)
     const stored = await sql`SELECT reason, stage, device_id, mqtt_topic, record->>'reason' AS record_reason FROM dead_letters WHERE device_id = ${b}`
     expect(stored).toEqual([{ reason: 'F2_TOPIC_INVALID', stage: 'processor', device_id: b, mqtt_topic: `tele/f2-${b}/sensor-mode/J1/sensor-9`, record_reason: 'F2_TOPIC_INVALID' }])
 
     // A change in the registry is seen without restart (NOTIFY or the next read).
     await registry`UPDATE "Device" SET "ExpectedReportingIntervalS" = 45 WHERE "MacAddress" = ${b}`
     first.registryChanged()
-    expect(await waitFor(async () => (await row(b))?.expected_interval_s === 45, 10_000)).toBe(true)
+    expect(await pollUntil(async () => (await row(b))?.expected_interval_s === 45, 10_000)).toBe(true)
 
     // Restart in the same group: the state is read back, nothing is counted twice.
     await first.stop(5000)
     const before = await row(b)
     const second = await startFleet(group)
-    expect(await waitFor(async () => second.readiness().checks.state_restored === true, 10_000)).toBe(true)
+    expect(await pollUntil(async () => second.readiness().checks.state_restored === true, 10_000)).toBe(true)
     expect(second.state.record(b, Date.now())).toMatchObject({ online: true, dead_letters_last_hour: 1, expected_interval_s: 45 })
     await new Promise(resolve => setTimeout(resolve, 1500))
     expect((await row(b))?.online).toBe(before?.online)

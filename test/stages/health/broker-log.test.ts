@@ -5,7 +5,7 @@ import { createLogger } from '../../../src/adapters/logger.ts'
 import { Counter, createRegistry } from '../../../src/adapters/metrics.ts'
 import { stackPaths } from '../../../src/stack/config.ts'
 import { brokerLogWatcher } from '../../../src/stages/health/broker-log.ts'
-import { stackBroker } from '../../helpers/broker.ts'
+import { stackBroker } from '../../../harness/broker.ts'
 
 /**
  * Against the stack's broker and the log the supervisor writes for it: refused connections

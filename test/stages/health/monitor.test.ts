@@ -7,10 +7,11 @@ import { createHealthService, type HealthService } from '../../../src/stages/hea
 import type { ComponentState, HealthReport } from '../../../src/stages/health/monitor.ts'
 import { parseExposition } from '../../../src/stages/health/prom-text.ts'
 import type { StatusDocument } from '../../../src/stages/health/status.ts'
-import { postgresEnv } from '../../../src/adapters/config.ts'
-import { roleUrl, stackEnv } from '../../helpers/stack.ts'
-import { abuseHttp } from '../../helpers/http-abuse.ts'
-import { freePort, startMosquitto, waitFor } from './support.ts'
+import { postgresEnv } from '../../../src/adapters/connections/postgres.ts'
+import { roleUrl, stackEnv } from '../../../harness/stack.ts'
+import { abuseHttp } from '../../../harness/http-abuse.ts'
+import { freePort, startMosquitto } from './support.ts'
+import { waitFor } from '../../../harness/wait.ts'
 
 const INTERVAL_MS = 1000
 const TIMEOUT_MS = 700
@@ -37,8 +38,8 @@ describe('health monitor (real broker, databases, Kafka, Prometheus)', () => {
       MQTT_PORT: String(brokerPort),
       KAFKA_BOOTSTRAP_SERVERS: env.kafkaBootstrap,
       // As the stack runs it: the read-only roles.
-      ...postgresEnv('POSTGRES', roleUrl('registry', 'reader')),
-      ...postgresEnv('TIMESCALE', roleUrl('timeseries', 'reader')),
+      ...postgresEnv('registry', roleUrl('registry', 'reader')),
+      ...postgresEnv('timeseries', roleUrl('timeseries', 'reader')),
       PROMETHEUS_URL: env.prometheusUrl,
       HEALTH_SERVICES: `stage=http://127.0.0.1:${service.port},absent=http://127.0.0.1:${missing}`
     })
@@ -81,7 +82,7 @@ describe('health monitor (real broker, databases, Kafka, Prometheus)', () => {
   it('reports a stopped broker down within one probe interval, and up again after its restart', async () => {
     await broker.stop()
     const stoppedAt = Date.now()
-    const downAfter = await waitFor(() => health.monitor.component('mqtt')?.status === 'unhealthy', INTERVAL_MS + TIMEOUT_MS + 500, 'mqtt reported down')
+    const downAfter = await waitFor('mqtt reported down', () => health.monitor.component('mqtt')?.status === 'unhealthy', INTERVAL_MS + TIMEOUT_MS + 500)
     expect(downAfter).toBeLessThanOrEqual(INTERVAL_MS + TIMEOUT_MS + 500)
     const res = await fetch(`${base}/health`)
     expect(res.status).toBe(503)
@@ -89,7 +90,7 @@ describe('health monitor (real broker, databases, Kafka, Prometheus)', () => {
     expect(await fetch(`${base}/metrics`).then(r => r.text())).toContain('f2_health_component_up{component="mqtt",service="health"} 0')
 
     broker = await startMosquitto(brokerPort)
-    await waitFor(() => health.monitor.component('mqtt')?.status === 'healthy', INTERVAL_MS + TIMEOUT_MS + 1000, 'mqtt reported up')
+    await waitFor('mqtt reported up', () => health.monitor.component('mqtt')?.status === 'healthy', INTERVAL_MS + TIMEOUT_MS + 1000)
     expect(Date.now() - stoppedAt).toBeLessThan(10_000)
     expect(await fetch(`${base}/metrics`).then(r => r.text())).toContain('f2_health_component_up{component="mqtt",service="health"} 1')
   })

@@ -7,9 +7,9 @@ import { kafkaProbe, type LagReading } from '../../../src/stages/health/probes/k
 import { mqttProbe } from '../../../src/stages/health/probes/mqtt.ts'
 import { postgresProbe } from '../../../src/stages/health/probes/postgres.ts'
 import { prometheusProbe, serviceProbe } from '../../../src/stages/health/probes/http.ts'
-import { createTempTopics, stackEnv, uniqueName, uniqueTopicName, type TempTopics } from '../../helpers/stack.ts'
+import { createTempTopics, stackEnv, uniqueName, uniqueTopicName, type TempTopics } from '../../../harness/stack.ts'
 import { freePort } from './support.ts'
-import { stackBroker } from '../../helpers/broker.ts'
+import { stackBroker } from '../../../harness/broker.ts'
 
 const env = stackEnv()
 const signal = (ms = 5000): AbortSignal => AbortSignal.timeout(ms)

@@ -1,7 +1,7 @@
 import { Admin } from '@platformatic/kafka'
 import postgres from 'postgres'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { postgresEnv } from '../../../src/adapters/config.ts'
+import { postgresEnv } from '../../../src/adapters/connections/postgres.ts'
 import { buildRecord, KAFKA_MESSAGE_MAX_BYTES, type KafkaRecord } from '../../../src/adapters/kafka.ts'
 import { createLogger } from '../../../src/adapters/logger.ts'
 import { createRegistry } from '../../../src/adapters/metrics.ts'
@@ -13,8 +13,9 @@ import { migrate } from '../../../src/storage/migrate.ts'
 import { loadProcessorConfig } from '../../../src/stages/processor/config.ts'
 import { createProcessorMetrics } from '../../../src/stages/processor/metrics.ts'
 import { ProcessorStage } from '../../../src/stages/processor/stage.ts'
-import { createTempDatabase, createTempTopics, roleUrl, stackEnv, uniqueName, type TempDatabase, type TempTopics } from '../../helpers/stack.ts'
-import { brokers, collect, deviceTime, groupLag, produceAll, waitFor } from '../../e2e/support.ts'
+import { createTempDatabase, createTempTopics, roleUrl, stackEnv, uniqueName, type TempDatabase, type TempTopics } from '../../../harness/stack.ts'
+import { brokers, collect, deviceTime, groupLag, produceAll } from '../../../harness/e2e-support.ts'
+import { pollUntil } from '../../../harness/wait.ts'
 
 /**
  * Records that used to stall the processor for good, through the real Kafka: outputs and dead
@@ -71,7 +72,7 @@ describe('processor against poison input (real Kafka)', () => {
     const config = loadProcessorConfig({
       KAFKA_BOOTSTRAP_SERVERS: stackEnv().kafkaBootstrap, KAFKA_INPUT_TOPIC: input, KAFKA_OUTPUT_TOPIC: output, KAFKA_DEAD_LETTER_TOPIC: dead,
       KAFKA_CONSUMER_GROUP: group, PROCESSOR_INSTANCE_ID: uniqueName('p'), PROCESSOR_BATCH_WAIT_MS: '200',
-      ...postgresEnv('POSTGRES', roleUrl('registry', 'processor', db.name)), ...extra
+      ...postgresEnv('registry', roleUrl('registry', 'processor', db.name)), ...extra
     })
     const metrics = createProcessorMetrics(createRegistry(`processor-${group}`))
     const store = new RegistryStore(sql)
@@ -107,7 +108,7 @@ describe('processor against poison input (real Kafka)', () => {
     for (const d of dls.slice(0, 2)) expect(d.details).toMatchObject({ truncated: true, original_bytes: 900_223 })
     // Characters above U+007F make the scan a binary reader frame (hex of its UTF-8 bytes): 1.2 MB.
     expect(dls[2]?.details).toMatchObject({ label: 'reader-frame', limit: KAFKA_MESSAGE_MAX_BYTES })
-    expect(await waitFor(async () => await groupLag(group, input) === 0n, 15_000)).toBe(true)
+    expect(await pollUntil(async () => await groupLag(group, input) === 0n, 15_000)).toBe(true)
   }, 120_000)
 
   it.each(['true', 'false'])('isolates an output the broker refuses (transactions %s), dead-letters its message and writes the rest of the batch', async transactions => {
@@ -124,7 +125,7 @@ describe('processor against poison input (real Kafka)', () => {
     expect(exactlyOnce ? out.length : distinct(out)).toBe(11)
     const dls = await deadLetters(dead, 1)
     expect(dls.map(d => [d.reason, d.mqtt_topic])).toEqual([['F2_RECORD_REJECTED', READER]])
-    expect(await waitFor(async () => await groupLag(group, input) === 0n, 15_000)).toBe(true)
+    expect(await pollUntil(async () => await groupLag(group, input) === 0n, 15_000)).toBe(true)
     // The batch after goes straight through.
     await produceAll([raw(input, STRIKE, reading(true, Date.now() - 60_000))])
     const after = await collect(output, exactlyOnce ? { count: 12, timeoutMs: 30_000 } : { quietMs: 2000, timeoutMs: 30_000 })

@@ -12,9 +12,10 @@ import { loadProcessorConfig } from '../../../src/stages/processor/config.ts'
 import { createProcessorMetrics, type ProcessorMetrics } from '../../../src/stages/processor/metrics.ts'
 import { replayDeadLetters } from '../../../src/stages/processor/replay.ts'
 import { ProcessorStage } from '../../../src/stages/processor/stage.ts'
-import { postgresEnv } from '../../../src/adapters/config.ts'
-import { createTempDatabase, createTempTopics, roleUrl, stackEnv, uniqueName, type TempDatabase, type TempTopics } from '../../helpers/stack.ts'
-import { brokers, collect, deviceTime, groupLag, produceAll, rawRecord, registerEnvSensor, waitFor } from '../../e2e/support.ts'
+import { postgresEnv } from '../../../src/adapters/connections/postgres.ts'
+import { createTempDatabase, createTempTopics, roleUrl, stackEnv, uniqueName, type TempDatabase, type TempTopics } from '../../../harness/stack.ts'
+import { brokers, collect, deviceTime, groupLag, produceAll, rawRecord, registerEnvSensor } from '../../../harness/e2e-support.ts'
+import { pollUntil } from '../../../harness/wait.ts'
 
 const logger = createLogger('processor-test', 'warn')
 // Device times must lie within the window around receipt (TIMESTAMP_MAX_AGE_S): yesterday, 12:00 UTC.
@@ -55,7 +56,7 @@ describe('processor (real Kafka and registry)', () => {
       KAFKA_CONSUMER_GROUP: group,
       PROCESSOR_INSTANCE_ID: instance,
       PROCESSOR_BATCH_WAIT_MS: '20',
-      ...postgresEnv('POSTGRES', roleUrl('registry', 'processor', db.name)),
+      ...postgresEnv('registry', roleUrl('registry', 'processor', db.name)),
       ...extra
     })
     const metrics = createProcessorMetrics(createRegistry(`processor-${instance}`))
@@ -114,7 +115,7 @@ describe('processor (real Kafka and registry)', () => {
       expect(d.ok && d.value.source?.topic).toBe(raw)
       expect(d.ok && d.value.original_value.length).toBeGreaterThan(0)
     }
-    expect(await waitFor(async () => await groupLag(group, raw) === 0n, 15_000)).toBe(true)
+    expect(await pollUntil(async () => await groupLag(group, raw) === 0n, 15_000)).toBe(true)
 
     // Register the unknown controller, replay its dead letters: its readings land.
     await registerEnvSensor(sql, 'aaaaaaaaaaaa', 1, 1)
@@ -143,7 +144,7 @@ describe('processor (real Kafka and registry)', () => {
       const out = await collect(decoded2, { count: n, timeoutMs: 60_000 })
       const rows = out.map(r => JSON.parse(r.value.toString()) as Measurement)
       expect(new Set(rows.map(m => `${m.device_id}|${m.timestamp}`)).size).toBe(n)
-      expect(await waitFor(async () => await groupLag(group, raw2) === 0n, 20_000)).toBe(true)
+      expect(await pollUntil(async () => await groupLag(group, raw2) === 0n, 20_000)).toBe(true)
       // Nothing more arrives later (no duplicate outputs committed), and both instances took part.
       expect((await collect(decoded2, { quietMs: 2000, timeoutMs: 20_000 })).length).toBe(n)
       const consumed = await Promise.all([s, s + 1].map(async i => (await stages[i]?.metrics.consumed.get())?.values[0]?.value ?? 0))

@@ -7,8 +7,8 @@ import { migrate } from '../../../src/storage/migrate.ts'
 import { loadProcessorConfig } from '../../../src/stages/processor/config.ts'
 import { createProcessorMetrics } from '../../../src/stages/processor/metrics.ts'
 import { ProcessorStage } from '../../../src/stages/processor/stage.ts'
-import { postgresEnv } from '../../../src/adapters/config.ts'
-import { createTempDatabase, createTempTopics, roleUrl, stackEnv, uniqueName, type TempDatabase, type TempTopics } from '../../helpers/stack.ts'
+import { postgresEnv } from '../../../src/adapters/connections/postgres.ts'
+import { createTempDatabase, createTempTopics, roleUrl, stackEnv, uniqueName, type TempDatabase, type TempTopics } from '../../../harness/stack.ts'
 
 const logger = createLogger('processor-readiness-test', 'warn')
 
@@ -40,7 +40,7 @@ describe('processor readiness (real Kafka and registry)', () => {
       KAFKA_DEAD_LETTER_TOPIC: dead,
       KAFKA_CONSUMER_GROUP: uniqueName('ready-g'),
       PROCESSOR_INSTANCE_ID: uniqueName('ready'),
-      ...postgresEnv('POSTGRES', roleUrl('registry', 'processor', db.name))
+      ...postgresEnv('registry', roleUrl('registry', 'processor', db.name))
     })
     const metrics = createProcessorMetrics(createRegistry('processor-readiness'))
     const processorSql = postgres(roleUrl('registry', 'processor', db.name), { max: 2, onnotice: () => {} })

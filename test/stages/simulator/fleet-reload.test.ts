@@ -8,10 +8,11 @@ import { listControllers } from '../../../src/registry/listing.ts'
 import { freePort } from '../../../src/stack/ports.ts'
 import { connect } from '../../../src/storage/connection.ts'
 import { migrate } from '../../../src/storage/migrate.ts'
-import { abuseHttp } from '../../helpers/http-abuse.ts'
-import { createTempDatabase, stackEnv, uniqueName, type TempDatabase } from '../../helpers/stack.ts'
-import { simulatorBrokerEnv, stackBroker } from '../../helpers/broker.ts'
-import { auth } from '../../helpers/mqtt-account.ts'
+import { abuseHttp } from '../../../harness/http-abuse.ts'
+import { createTempDatabase, stackEnv, uniqueName, type TempDatabase } from '../../../harness/stack.ts'
+import { simulatorBrokerEnv, stackBroker } from '../../../harness/broker.ts'
+import { auth } from '../../../harness/mqtt-account.ts'
+import { waitFor } from '../../../harness/wait.ts'
 
 /**
  * The simulator service re-reads its fleet from the registry on SIGHUP: a controller added
@@ -30,14 +31,6 @@ let child: ChildProcess
 let exited: Promise<number | null>
 let stdout = ''
 let metricsUrl: string
-
-async function waitFor (what: string, check: () => boolean | Promise<boolean>, timeoutMs: number): Promise<void> {
-  const until = Date.now() + timeoutMs
-  while (!(await check())) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}\n${stdout.slice(-3000)}`)
-    await new Promise(resolve => setTimeout(resolve, 100))
-  }
-}
 
 async function reloads (result: 'ok' | 'failed'): Promise<number> {
   const text = await (await fetch(metricsUrl)).text()
@@ -97,21 +90,21 @@ afterAll(async () => {
 
 describe('simulator service: SIGHUP reloads the fleet from the registry', () => {
   it('publishes for a controller registered while it runs, after SIGHUP', async () => {
-    await waitFor('messages from the existing controller', () => (seen.get(existing) ?? 0) >= 2, 20_000)
+    await waitFor('messages from the existing controller', () => (seen.get(existing) ?? 0) >= 2, 20_000, { stepMs: 100, detail: () => stdout.slice(-3000) })
     expect(seen.get(added)).toBeUndefined()
 
     await addController(sql, { mac: added, name: 'Added' })
     await addSensor(sql, { controller: added, connector: 3, pin: 2, template: 'Environmental Sensor' })
     child.kill('SIGHUP')
 
-    await waitFor('messages from the added controller', () => (seen.get(added) ?? 0) >= 2, 20_000)
+    await waitFor('messages from the added controller', () => (seen.get(added) ?? 0) >= 2, 20_000, { stepMs: 100, detail: () => stdout.slice(-3000) })
     expect(await reloads('ok')).toBe(1)
     expect(await reloads('failed')).toBe(0)
     const controllers = (await listControllers(sql)).length
     expect(logged('fleet reloaded')).toEqual([expect.objectContaining({ controllers })])
     // Both generations' controllers keep publishing.
     const before = seen.get(existing) ?? 0
-    await waitFor('the existing controller after the reload', () => (seen.get(existing) ?? 0) > before, 10_000)
+    await waitFor('the existing controller after the reload', () => (seen.get(existing) ?? 0) > before, 10_000, { stepMs: 100, detail: () => stdout.slice(-3000) })
   }, 60_000)
 
   it('answers malformed HTTP requests with 4xx, cuts off a slow client, and goes on', async () => {
@@ -122,11 +115,11 @@ describe('simulator service: SIGHUP reloads the fleet from the registry', () => 
   it('keeps the running fleet when the registry cannot be read, and stops cleanly on SIGTERM', async () => {
     await db.drop()
     child.kill('SIGHUP')
-    await waitFor('the failed reload counted', async () => await reloads('failed') === 1, 15_000)
+    await waitFor('the failed reload counted', async () => await reloads('failed') === 1, 15_000, { stepMs: 100, detail: () => stdout.slice(-3000) })
     expect(logged('fleet reload failed, the previous fleet keeps running')).toHaveLength(1)
 
     const before = seen.get(added) ?? 0
-    await waitFor('the added controller after the failed reload', () => (seen.get(added) ?? 0) > before + 1, 10_000)
+    await waitFor('the added controller after the failed reload', () => (seen.get(added) ?? 0) > before + 1, 10_000, { stepMs: 100, detail: () => stdout.slice(-3000) })
     expect(await reloads('ok')).toBe(1)
 
     child.kill('SIGTERM')

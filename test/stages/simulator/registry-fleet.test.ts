@@ -14,8 +14,8 @@ import { createDeviceState, eventMessage, sensorMessage, type OutMessage } from 
 import { createRng } from '../../../src/core/random.ts'
 import { generatedMac, type SimController } from '../../../src/stages/simulator/fleet.ts'
 import { loadFleet } from '../../../src/stages/simulator/registry-fleet.ts'
-import { createTempDatabase, type TempDatabase } from '../../helpers/stack.ts'
-import { simulatorBrokerEnv, stackBroker } from '../../helpers/broker.ts'
+import { createTempDatabase, type TempDatabase } from '../../../harness/stack.ts'
+import { simulatorBrokerEnv, stackBroker } from '../../../harness/broker.ts'
 
 const logger = createLogger('simulator', 'silent')
 const dbs: TempDatabase[] = []

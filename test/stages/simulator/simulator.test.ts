@@ -8,10 +8,12 @@ import { simulatorMetrics } from '../../../src/stages/simulator/metrics.ts'
 import { prepareAccess } from '../../../src/stages/simulator/access.ts'
 import { generateFleet } from '../../../src/stages/simulator/fleet.ts'
 import { createSimulator, type Simulator } from '../../../src/stages/simulator/simulator.ts'
-import { simulatorBrokerEnv, stackBroker } from '../../helpers/broker.ts'
-import { auth } from '../../helpers/mqtt-account.ts'
-import { connectorEnv, startConnector, waitFor, type TestConnector } from '../connector/harness.ts'
-import { createTopics, MQTT_URL, readRecords, uniqueName } from '../connector/kafka-helpers.ts'
+import { simulatorBrokerEnv, stackBroker } from '../../../harness/broker.ts'
+import { auth } from '../../../harness/mqtt-account.ts'
+import { connectorEnv, startConnector, type TestConnector } from '../connector/harness.ts'
+import { readRecords } from '../../../harness/kafka.ts'
+import { createTempTopics, stackEnv, uniqueName } from '../../../harness/stack.ts'
+import { waitFor } from '../../../harness/wait.ts'
 
 const broker = stackBroker()
 const seed = Math.floor(Math.random() * 0xffffff)
@@ -33,9 +35,9 @@ beforeAll(async () => {
   sim = createSimulator({ config, logger, metrics: simulatorMetrics(registry), fleet, access: await prepareAccess(config, fleet.map(c => c.mac), logger) })
   await sim.start()
   const mac = sim.fleet[0]?.mac ?? ''
-  observer = createMqttClient({ url: MQTT_URL, ...auth(), clientId: uniqueName('obs'), subscriptions: [{ filter: `stat/f2-${mac}/#`, qos: 1 }, { filter: `tele/f2-${mac}/access-control-mode/#`, qos: 1 }], onMessage: m => observed.push(m) })
+  observer = createMqttClient({ url: stackEnv().mqttUrl, ...auth(), clientId: uniqueName('obs'), subscriptions: [{ filter: `stat/f2-${mac}/#`, qos: 1 }, { filter: `tele/f2-${mac}/access-control-mode/#`, qos: 1 }], onMessage: m => observed.push(m) })
   await observer.waitConnected()
-  dropTopics = await createTopics([raw, dlq])
+  dropTopics = (await createTempTopics([raw, dlq], 3)).delete
   connector = await startConnector(connectorEnv({ topic: raw, deadLetterTopic: dlq, filters: sim.fleet.flatMap(c => [`tele/f2-${c.mac}/#`, `stat/f2-${c.mac}/#`]), clientId: uniqueName('c'), group: uniqueName('g') }))
   await new Promise(resolve => setTimeout(resolve, 300))
 }, 60_000)

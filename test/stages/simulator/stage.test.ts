@@ -6,10 +6,10 @@ import { loadSimulatorConfig } from '../../../src/stages/simulator/config.ts'
 import { generateFleet } from '../../../src/stages/simulator/fleet.ts'
 import { simulatorMetrics } from '../../../src/stages/simulator/metrics.ts'
 import { SimulatorStage } from '../../../src/stages/simulator/stage.ts'
-import { simulatorBrokerEnv, stackBroker } from '../../helpers/broker.ts'
-import { auth } from '../../helpers/mqtt-account.ts'
+import { simulatorBrokerEnv, stackBroker } from '../../../harness/broker.ts'
+import { auth } from '../../../harness/mqtt-account.ts'
 import { migratedDatabase, type MigratedDatabase } from '../../storage/helpers.ts'
-import { MQTT_URL, uniqueName } from '../connector/kafka-helpers.ts'
+import { stackEnv, uniqueName } from '../../../harness/stack.ts'
 
 /**
  * The simulator's service lifecycle on the real broker: not ready before start, every
@@ -37,7 +37,7 @@ const total = (): number => [...seen.values()].reduce((a, b) => a + b, 0)
 
 beforeAll(async () => {
   observer = createMqttClient({
-    url: MQTT_URL,
+    url: stackEnv().mqttUrl,
     ...auth(),
     clientId: uniqueName('sim-stage-obs'),
     subscriptions: macs.flatMap(mac => [{ filter: `tele/f2-${mac}/#`, qos: 0 as const }, { filter: `stat/f2-${mac}/#`, qos: 0 as const }]),

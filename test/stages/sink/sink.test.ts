@@ -12,9 +12,10 @@ import { TimeseriesWriter } from '../../../src/storage/timeseries-writer.ts'
 import { loadSinkConfig } from '../../../src/stages/sink/config.ts'
 import { createSinkMetrics, type SinkMetrics } from '../../../src/stages/sink/metrics.ts'
 import { SinkStage } from '../../../src/stages/sink/stage.ts'
-import { createTempTopics, stackEnv, uniqueName, type TempTopics } from '../../helpers/stack.ts'
-import { startPrivatePostgres, type PrivatePostgres } from '../../helpers/private-postgres.ts'
-import { collect, groupLag, produceAll, waitFor } from '../../e2e/support.ts'
+import { createTempTopics, stackEnv, uniqueName, type TempTopics } from '../../../harness/stack.ts'
+import { startPrivatePostgres, type PrivatePostgres } from '../../../harness/private-postgres.ts'
+import { collect, groupLag, produceAll } from '../../../harness/e2e-support.ts'
+import { pollUntil } from '../../../harness/wait.ts'
 
 /**
  * The sink between the real Kafka and a real PostgreSQL of its own (so the database can be
@@ -112,7 +113,7 @@ describe('sink (real Kafka and PostgreSQL)', () => {
     const invalid = rec(JSON.stringify({ ...measurement(device, 101), timestamp: 'not a time' }))
     await produceAll([...good.slice(0, 20), refused, invalid, ...good.slice(20), good[0] as KafkaRecord])
 
-    expect(await waitFor(async () => await rowsOf(device) >= 40, 30_000)).toBe(true)
+    expect(await pollUntil(async () => await rowsOf(device) >= 40, 30_000)).toBe(true)
     const dls = (await collect(dead, { count: 2, timeoutMs: 20_000 })).map(r => decodeDeadLetter(r.value))
     const reasons = dls.map(d => d.ok ? d.value.reason : 'undecodable').sort()
     expect(reasons).toEqual([ErrorCodes.DB_ROW_REJECTED, ErrorCodes.MEASUREMENT_INVALID].sort())
@@ -121,14 +122,14 @@ describe('sink (real Kafka and PostgreSQL)', () => {
       expect(d.ok && d.value.source?.topic).toBe(input)
       expect(d.ok && Buffer.from(d.value.original_value, 'base64').length).toBeGreaterThan(0)
     }
-    expect(await waitFor(async () => await groupLag(group, input) === 0n, 15_000)).toBe(true)
+    expect(await pollUntil(async () => await groupLag(group, input) === 0n, 15_000)).toBe(true)
     // The first record came twice; it is stored once.
     expect(await rowsOf(device)).toBe(40)
     expect(await gauge(metrics, 'rowsDuplicate')).toBeGreaterThanOrEqual(1)
 
     // Delivered again later (a replay): still stored once, offsets still advance.
     await produceAll(good.slice(0, 5))
-    expect(await waitFor(async () => await groupLag(group, input) === 0n, 15_000)).toBe(true)
+    expect(await pollUntil(async () => await groupLag(group, input) === 0n, 15_000)).toBe(true)
     expect(await rowsOf(device)).toBe(40)
     expect(await gauge(metrics, 'rowsDuplicate')).toBeGreaterThanOrEqual(6)
     await stage.stop(5000)
@@ -144,12 +145,12 @@ describe('sink (real Kafka and PostgreSQL)', () => {
       const rec = (m: Measurement): KafkaRecord => buildRecord(input, device, Buffer.from(JSON.stringify(m)))
       const first = Array.from({ length: 30 }, (_, i) => rec(measurement(device, i)))
       await produceAll(first)
-      expect(await waitFor(async () => await rowsOf(device) === 30, 30_000)).toBe(true)
+      expect(await pollUntil(async () => await rowsOf(device) === 30, 30_000)).toBe(true)
       expect(await batchesBy(metrics, 'copy')).toBeGreaterThanOrEqual(1)
       expect(await batchesBy(metrics, 'staging')).toBe(0)
       // The same records again (a redelivery), then new ones.
       await produceAll([...first, ...Array.from({ length: 5 }, (_, i) => rec(measurement(device, 100 + i)))])
-      expect(await waitFor(async () => await groupLag(group, input) === 0n, 30_000)).toBe(true)
+      expect(await pollUntil(async () => await groupLag(group, input) === 0n, 30_000)).toBe(true)
       expect(await rowsOf(device)).toBe(35)
       expect(await gauge(metrics, 'rowsDuplicate')).toBe(30)
       expect(await batchesBy(metrics, 'staging')).toBeGreaterThanOrEqual(1)
@@ -171,7 +172,7 @@ describe('sink (real Kafka and PostgreSQL)', () => {
       const device = 'aaaaaaaa0003'
       const rec = (m: Measurement | Buffer): KafkaRecord => buildRecord(input, device, Buffer.isBuffer(m) ? m : Buffer.from(JSON.stringify(m)))
       await produceAll([rec(measurement(device, 1)), rec(measurement(device, 2))])
-      expect(await waitFor(async () => await rowsOf(device) === 2, 30_000)).toBe(true)
+      expect(await pollUntil(async () => await rowsOf(device) === 2, 30_000)).toBe(true)
       expect(await batchesBy(metrics, 'staging')).toBe(0)
       // 900 KB that is no JSON: its dead letter would be 1.2 MB with the original in base64.
       const huge = Buffer.alloc(900_000, 0x5c)
@@ -181,7 +182,7 @@ describe('sink (real Kafka and PostgreSQL)', () => {
         rec(huge),
         rec(measurement(device, 3)) // sent after: lands
       ])
-      expect(await waitFor(async () => await rowsOf(device) === 3, 30_000)).toBe(true)
+      expect(await pollUntil(async () => await rowsOf(device) === 3, 30_000)).toBe(true)
       const dls = (await collect(dead, { count: 2, timeoutMs: 20_000 }))
       expect(dls.every(r => r.value.length < KAFKA_MESSAGE_MAX_BYTES)).toBe(true)
       const decoded = dls.map(r => decodeDeadLetter(r.value)).map(d => { if (!d.ok) throw new Error('undecodable'); return d.value })
@@ -194,7 +195,7 @@ describe('sink (real Kafka and PostgreSQL)', () => {
       expect(stored?.value).toBe(0.2) // the first value stays
       expect(await gauge(metrics, 'rowsDuplicate')).toBe(1)
       expect(await batchesBy(metrics, 'staging')).toBeGreaterThanOrEqual(1) // the conflict was found on the staging path
-      expect(await waitFor(async () => await groupLag(group, input) === 0n, 15_000)).toBe(true)
+      expect(await pollUntil(async () => await groupLag(group, input) === 0n, 15_000)).toBe(true)
       await stage.stop(5000)
     } finally {
       await own.delete()
@@ -208,12 +209,12 @@ describe('sink (real Kafka and PostgreSQL)', () => {
     const device = 'bbbbbbbb0002'
     const rec = (i: number): KafkaRecord => buildRecord(input, device, Buffer.from(JSON.stringify(measurement(device, i))))
     await produceAll(Array.from({ length: 100 }, (_, i) => rec(i)))
-    expect(await waitFor(async () => await rowsOf(device) === 100, 30_000)).toBe(true)
+    expect(await pollUntil(async () => await rowsOf(device) === 100, 30_000)).toBe(true)
 
     pg.stop('immediate')
     try {
       await produceAll(Array.from({ length: 1000 }, (_, i) => rec(100 + i)))
-      expect(await waitFor(async () => await gauge(metrics, 'dbUp') === 0 && await gauge(metrics, 'retries') >= 2, 30_000)).toBe(true)
+      expect(await pollUntil(async () => await gauge(metrics, 'dbUp') === 0 && await gauge(metrics, 'retries') >= 2, 30_000)).toBe(true)
       expect(stage.readiness().ready).toBe(false)
       // Reading paused: at most the buffer, the batch being retried and the one parsed behind it.
       const consumedDuringOutage = await gauge(metrics, 'consumed')
@@ -223,8 +224,8 @@ describe('sink (real Kafka and PostgreSQL)', () => {
       pg.start()
     }
 
-    expect(await waitFor(async () => await rowsOf(device) === 1100, 60_000, 500)).toBe(true)
-    expect(await waitFor(async () => await groupLag(group, input) === 0n, 15_000)).toBe(true)
+    expect(await pollUntil(async () => await rowsOf(device) === 1100, 60_000, 500)).toBe(true)
+    expect(await pollUntil(async () => await groupLag(group, input) === 0n, 15_000)).toBe(true)
     expect(await gauge(metrics, 'dbUp')).toBe(1)
     expect(stage.readiness().ready).toBe(true)
     const [stats] = await sql`SELECT count(*)::int AS total, count(DISTINCT "timestamp")::int AS distinct_ts FROM iot_measurements WHERE device_id = ${device}`

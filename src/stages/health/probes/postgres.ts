@@ -1,6 +1,6 @@
 import postgres from 'postgres'
 import { connect as connectDb } from '../../../storage/connection.ts'
-import type { PostgresConnection } from '../../../adapters/config.ts'
+import type { PostgresConnection } from '../../../adapters/connections/postgres.ts'
 import { abortable, type Probe } from './types.ts'
 
 /**

@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process'
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { freePort } from '../../src/stack/ports.ts'
+import { freePort } from '../src/stack/ports.ts'
 
 /**
  * A throw-away PostgreSQL cluster the test may stop and start at will (the stack's shared

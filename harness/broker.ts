@@ -1,12 +1,14 @@
 import { randomBytes } from 'node:crypto'
 import { readFileSync } from 'node:fs'
-import type { BrokerAdmin } from '../../src/broker/control.ts'
-import { connectBrokerControl } from '../../src/broker/control.ts'
-import { ACCOUNTS, type Acl } from '../../src/broker/dynsec.ts'
-import { pkiPaths, type PkiPaths } from '../../src/broker/pki.ts'
-import { stackPki } from '../../src/stack/broker-accounts.ts'
-import { readStackSecret } from '../../src/stack/secrets.ts'
-import { stackPaths } from '../../src/stack/config.ts'
+import type { BrokerAdmin } from '../src/broker/control.ts'
+import { connectBrokerControl } from '../src/broker/control.ts'
+import { ACCOUNTS, type Acl } from '../src/broker/dynsec.ts'
+import { pkiPaths, type PkiPaths } from '../src/broker/pki.ts'
+import { stackPki } from '../src/stack/broker-accounts.ts'
+import { readStackSecret } from '../src/stack/secrets.ts'
+import { stackPaths } from '../src/stack/config.ts'
+import { mqttHost, mqttPortOr, pickMqtt } from '../src/adapters/connections/mqtt.ts'
+import { harnessConfig } from './stack.ts'
 
 /** A broker with its accounts: the native stack's (stackBroker) or a private one (private-mosquitto.ts). */
 export interface TestBroker {
@@ -24,24 +26,23 @@ export interface TestBroker {
 
 export interface Account { username: string, password: string }
 
-const offset = (): number => Number(process.env.F2_STACK_PORT_OFFSET ?? 0)
-
-/** The running stack's broker: ports from the environment (or the offset), accounts and CA from `.stack/`. */
+/** The running stack's broker: ports from the environment (or the stack's port table), accounts and CA from `.stack/`. */
 export function stackBroker (): TestBroker {
   const env = process.env
+  const c = harnessConfig()
   const paths = stackPaths()
-  const host = env.MQTT_BROKER ?? '127.0.0.1'
+  const host = mqttHost(c.MQTT_BROKER)
   const secret = (name: string): string => {
     const s = readStackSecret(paths, name)
     if (s === undefined) throw new Error(`no .stack/secrets/${name}: start the stack first`)
     return s
   }
-  const url = `mqtt://${host}:${env.MQTT_PORT ?? 1883 + offset()}`
+  const url = pickMqtt(c).url
   const pki = env.F2_PKI_DIR === undefined ? stackPki(paths) : pkiPaths(env.F2_PKI_DIR)
   return {
     url,
-    mqttsUrl: `mqtts://${host}:${env.MQTT_TLS_PORT ?? 8883 + offset()}`,
-    mqttsPasswordUrl: `mqtts://${host}:${env.MQTT_TLS_PASSWORD_PORT ?? 8884 + offset()}`,
+    mqttsUrl: `mqtts://${host}:${mqttPortOr(c.MQTT_TLS_PORT, c.F2_STACK_PORT_OFFSET, 'mqtts')}`,
+    mqttsPasswordUrl: `mqtts://${host}:${mqttPortOr(c.MQTT_TLS_PASSWORD_PORT, c.F2_STACK_PORT_OFFSET, 'mqttsPassword')}`,
     ca: readFileSync(env.MQTT_CA_FILE ?? pki.caCert, 'utf8'),
     admin: { url, username: env.MQTT_ADMIN_USERNAME ?? ACCOUNTS.admin, password: env.MQTT_ADMIN_PASSWORD ?? secret('mqtt-admin') },
     connector: { username: ACCOUNTS.connector, password: secret('mqtt-connector') },

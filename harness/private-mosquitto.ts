@@ -3,12 +3,12 @@ import { randomBytes } from 'node:crypto'
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import type { BrokerAdmin } from '../../src/broker/control.ts'
-import { ACCOUNTS, initialDynsecFile } from '../../src/broker/dynsec.ts'
-import { ensurePki, type PkiPaths } from '../../src/broker/pki.ts'
-import { projectRoot } from '../../src/stack/config.ts'
-import { dynsecPluginPath, mqttReady, renderMosquittoConf } from '../../src/stack/mosquitto.ts'
-import { freePort } from '../../src/stack/ports.ts'
+import type { BrokerAdmin } from '../src/broker/control.ts'
+import { ACCOUNTS, initialDynsecFile } from '../src/broker/dynsec.ts'
+import { ensurePki, type PkiPaths } from '../src/broker/pki.ts'
+import { projectRoot } from '../src/stack/config.ts'
+import { dynsecPluginPath, mqttReady, renderMosquittoConf } from '../src/stack/mosquitto.ts'
+import { freePort } from '../src/stack/ports.ts'
 
 /**
  * A throw-away Mosquitto on free ports, configured from the shipped

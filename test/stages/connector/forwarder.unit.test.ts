@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
-import { buildRecord, KAFKA_MESSAGE_MAX_BYTES, recordBytes, type KafkaRecord } from '../../../../src/adapters/kafka.ts'
-import { decodeDeadLetter, deadLetterValue } from '../../../../src/core/dead-letter.ts'
-import { decodeEnvelope } from '../../../../src/core/envelope.ts'
-import { createForwarder, type Pending } from '../../../../src/stages/connector/forwarder.ts'
-import { recordKey, toRecord, topicKind } from '../../../../src/stages/connector/records.ts'
+import { buildRecord, KAFKA_MESSAGE_MAX_BYTES, recordBytes, type KafkaRecord } from '../../../src/adapters/kafka.ts'
+import { decodeDeadLetter, deadLetterValue } from '../../../src/core/dead-letter.ts'
+import { decodeEnvelope } from '../../../src/core/envelope.ts'
+import { createForwarder, type Pending } from '../../../src/stages/connector/forwarder.ts'
+import { recordKey, toRecord, topicKind } from '../../../src/stages/connector/records.ts'
 
 const sleep = (ms: number): Promise<void> => new Promise(resolve => setTimeout(resolve, ms))
 

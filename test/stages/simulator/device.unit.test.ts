@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest'
-import { parseHex } from '../../../../src/core/hex.ts'
-import { decodeSensorFrame } from '../../../../src/core/sensor.ts'
-import { parseTimestamp } from '../../../../src/core/timestamp.ts'
-import { parseTopic } from '../../../../src/core/topic.ts'
-import { handleCommand } from '../../../../src/stages/simulator/commands.ts'
-import { createDeviceState, nextMessage } from '../../../../src/stages/simulator/device.ts'
-import { createRng } from '../../../../src/core/random.ts'
-import { generateFleet } from '../../../../src/stages/simulator/fleet.ts'
+import { parseHex } from '../../../src/core/hex.ts'
+import { decodeSensorFrame } from '../../../src/core/sensor.ts'
+import { parseTimestamp } from '../../../src/core/timestamp.ts'
+import { parseTopic } from '../../../src/core/topic.ts'
+import { handleCommand } from '../../../src/stages/simulator/commands.ts'
+import { createDeviceState, nextMessage } from '../../../src/stages/simulator/device.ts'
+import { createRng } from '../../../src/core/random.ts'
+import { generateFleet } from '../../../src/stages/simulator/fleet.ts'
 
 let t = 0
 const stamp = (): string => `2026-01-01 00:00:${String(t++ % 60).padStart(2, '0')}.000001`

@@ -6,9 +6,9 @@ import { Consumer } from '@platformatic/kafka'
 import { createMqttClient } from '../../src/adapters/mqtt.ts'
 import { decodeDeadLetter } from '../../src/core/dead-letter.ts'
 import { Pipeline, SERVICES } from '../../bench/lib/pipeline.ts'
-import { abuseHttp } from '../helpers/http-abuse.ts'
-import { startPrivateMosquitto } from '../helpers/private-mosquitto.ts'
-import { testAccount } from '../helpers/broker.ts'
+import { abuseHttp } from '../http-abuse.ts'
+import { startPrivateMosquitto } from '../private-mosquitto.ts'
+import { testAccount } from '../broker.ts'
 
 /**
  * The bad-input corpus (items.jsonl, one item per line) through the whole pipeline: a private
@@ -116,7 +116,7 @@ export async function runCorpus (items = loadItems(), log: (s: string) => void =
     broker: { mqttUrl: broker.url, mqttTlsUrl: broker.mqttsPasswordUrl, caFile: broker.pki.caCert, admin: broker.admin, connector: anyTopic },
     logDir: join('/tmp', `f2-corpus-${process.pid}`),
     // The items carry fixed device times (2024): the processor's window reaches back ten years.
-    env: { connector: { MQTT_TOPICS: '#', MQTT_SESSION_EXPIRY_S: '0' }, processor: { TIMESTAMP_MAX_AGE_S: String(10 * 365 * 86400) }, sink: { BATCH_TIMEOUT: '0.1' } }
+    env: { connector: { MQTT_TOPICS: '#', MQTT_SESSION_EXPIRY_S: '0' }, processor: { TIMESTAMP_MAX_AGE_S: String(10 * 365 * 86400) }, sink: { SINK_BATCH_WAIT_MS: '100' } }
   }, 'corpus')
   const consumer = new Consumer({
     clientId: 'f2-corpus-dead', bootstrapBrokers: pipeline.urls.kafka.split(','), groupId: `${pipeline.id}-reader`,

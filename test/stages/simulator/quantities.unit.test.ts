@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest'
-import type { DataPointDef } from '../../../../src/core/datapoint.ts'
-import { encodeDataPoint } from '../../../../src/core/datapoint.ts'
-import { createRng } from '../../../../src/core/random.ts'
-import { drift, initialValue, profileFor, quantityFor, representable } from '../../../../src/stages/simulator/quantities.ts'
+import type { DataPointDef } from '../../../src/core/datapoint.ts'
+import { encodeDataPoint } from '../../../src/core/datapoint.ts'
+import { createRng } from '../../../src/core/random.ts'
+import { drift, initialValue, profileFor, quantityFor, representable } from '../../../src/stages/simulator/quantities.ts'
 
 const def = (label: string, dataFormat: string, decimals: number | null): DataPointDef => {
   const width = /8/.test(dataFormat) ? 1 : /16/.test(dataFormat) ? 2 : 4

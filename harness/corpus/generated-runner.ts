@@ -9,8 +9,8 @@ import type { SensorDefinition } from '../../src/core/sensor.ts'
 import { RegistryStore } from '../../src/registry/store.ts'
 import { parseSensorKey } from '../../src/stages/processor/transform.ts'
 import { Pipeline, SERVICES } from '../../bench/lib/pipeline.ts'
-import { startPrivateMosquitto } from '../helpers/private-mosquitto.ts'
-import { testAccount } from '../helpers/broker.ts'
+import { startPrivateMosquitto } from '../private-mosquitto.ts'
+import { testAccount } from '../broker.ts'
 import { expect1, generate, rowId, sensorKeys, type Expectation } from './generated.ts'
 
 /**
@@ -52,7 +52,7 @@ export async function runGenerated (count: number, seed: number, log: (s: string
     broker: { mqttUrl: broker.url, mqttTlsUrl: broker.mqttsPasswordUrl, caFile: broker.pki.caCert, admin: broker.admin, connector: anyTopic },
     logDir: join('/tmp', `f2-gencorpus-${process.pid}`),
     // A session that outlives a reconnect: the broker keeps the connector's queue meanwhile.
-    env: { connector: { MQTT_TOPICS: '#', MQTT_SESSION_EXPIRY_S: '300' }, sink: { BATCH_TIMEOUT: '0.1' } }
+    env: { connector: { MQTT_TOPICS: '#', MQTT_SESSION_EXPIRY_S: '300' }, sink: { SINK_BATCH_WAIT_MS: '100' } }
   }, 'gencorpus')
   const consumer = new Consumer({
     clientId: 'f2-gencorpus-dead', bootstrapBrokers: pipeline.urls.kafka.split(','), groupId: `${pipeline.id}-reader`,

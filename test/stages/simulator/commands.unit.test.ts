@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest'
-import { confirms, parseCommandRequest, publications } from '../../../../src/core/command.ts'
-import { createRng } from '../../../../src/core/random.ts'
-import { handleCommand } from '../../../../src/stages/simulator/commands.ts'
-import { createDeviceState } from '../../../../src/stages/simulator/device.ts'
-import { generateFleet } from '../../../../src/stages/simulator/fleet.ts'
+import { confirms, parseCommandRequest, publications } from '../../../src/core/command.ts'
+import { createRng } from '../../../src/core/random.ts'
+import { handleCommand } from '../../../src/stages/simulator/commands.ts'
+import { createDeviceState } from '../../../src/stages/simulator/device.ts'
+import { generateFleet } from '../../../src/stages/simulator/fleet.ts'
 
 const stamp = (): string => '2026-01-01 00:00:00.000001'
 

@@ -3,15 +3,15 @@ import { dirname, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Consumer } from '@platformatic/kafka'
 import type postgres from 'postgres'
-import { buildRecord, createProducer, type KafkaRecord } from '../../src/adapters/kafka.ts'
-import { buildEnvelope, encodeEnvelope } from '../../src/core/envelope.ts'
-import { formatF2Timestamp } from '../../src/core/timestamp.ts'
-import { stackEnv } from '../helpers/stack.ts'
-import { stageMemoryEnv } from '../../src/stack/services.ts'
+import { buildRecord, createProducer, type KafkaRecord } from '../src/adapters/kafka.ts'
+import { buildEnvelope, encodeEnvelope } from '../src/core/envelope.ts'
+import { formatF2Timestamp } from '../src/core/timestamp.ts'
+import { stackEnv } from './stack.ts'
+import { stageMemoryEnv } from '../src/stack/services.ts'
 
 /** Helpers shared by the processor, sink and end-to-end tests (real Kafka and PostgreSQL). */
 
-export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..')
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 export const brokers = (): string[] => stackEnv().kafkaBootstrap.split(',')
 
 /** A `raw_iot_data` record as the connector writes it: key = MAC, value = envelope. */
@@ -88,15 +88,6 @@ export async function groupLag (groupId: string, topic: string): Promise<bigint>
   } finally {
     await consumer.close(true)
   }
-}
-
-export async function waitFor (check: () => Promise<boolean>, timeoutMs: number, stepMs = 250): Promise<boolean> {
-  const until = Date.now() + timeoutMs
-  while (Date.now() < until) {
-    if (await check()) return true
-    await new Promise(resolve => setTimeout(resolve, stepMs))
-  }
-  return check()
 }
 
 /** Wires a new controller with an Environmental Sensor on `connector`/`pin` (what an operator would register). */

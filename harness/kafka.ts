@@ -1,24 +1,6 @@
 import { randomUUID } from 'node:crypto'
-import { Admin, Consumer } from '@platformatic/kafka'
-
-export const KAFKA = process.env.KAFKA_BOOTSTRAP_SERVERS ?? '127.0.0.1:9092'
-export const MQTT_URL = `mqtt://${process.env.MQTT_BROKER ?? '127.0.0.1'}:${process.env.MQTT_PORT ?? '1883'}`
-
-export function uniqueName (prefix: string): string {
-  return `${prefix}-${Date.now().toString(36)}-${randomUUID().slice(0, 8)}`
-}
-
-/** Creates topics (3 partitions) and returns a function that deletes them. */
-export async function createTopics (names: string[], bootstrap = KAFKA, partitions = 3): Promise<() => Promise<void>> {
-  const admin = new Admin({ clientId: 'test-admin', bootstrapBrokers: [bootstrap], timeout: 10_000, retries: 3 })
-  await admin.createTopics({ topics: names, partitions, replicas: 1 })
-  await admin.close()
-  return async () => {
-    const a = new Admin({ clientId: 'test-admin', bootstrapBrokers: [bootstrap], timeout: 5_000, retries: 0 })
-    await a.deleteTopics({ topics: names }).catch(() => {})
-    await a.close()
-  }
-}
+import { Consumer } from '@platformatic/kafka'
+import { stackEnv, uniqueName } from './stack.ts'
 
 export interface ReadRecord {
   key: string
@@ -33,7 +15,7 @@ export interface ReadRecord {
  * `settleMs` passed with nothing new (so surplus duplicates are seen too), or `timeoutMs`.
  */
 export async function readRecords (topic: string, expected: number, options: { timeoutMs?: number, settleMs?: number, bootstrap?: string } = {}): Promise<ReadRecord[]> {
-  const consumer = new Consumer({ clientId: 'test-reader', groupId: uniqueName('reader'), bootstrapBrokers: [options.bootstrap ?? KAFKA], maxWaitTime: 200, timeout: 10_000 })
+  const consumer = new Consumer({ clientId: 'test-reader', groupId: uniqueName('reader'), bootstrapBrokers: (options.bootstrap ?? stackEnv().kafkaBootstrap).split(','), maxWaitTime: 200, timeout: 10_000 })
   const out: ReadRecord[] = []
   const stream = await consumer.consume({ topics: [topic], mode: 'earliest', autocommit: false })
   const deadline = Date.now() + (options.timeoutMs ?? 30_000)

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import type { DataPointDef } from '../../../../src/core/datapoint.ts'
-import { BUILTIN_TEMPLATES, fleetFromRegistry, generateFleet, unsimulatable, usableTemplates, type SensorTemplate } from '../../../../src/stages/simulator/fleet.ts'
+import type { DataPointDef } from '../../../src/core/datapoint.ts'
+import { BUILTIN_TEMPLATES, fleetFromRegistry, generateFleet, unsimulatable, usableTemplates, type SensorTemplate } from '../../../src/stages/simulator/fleet.ts'
 
 const dp = (label: string, dataFormat: string, offset: number, length: number, dataEncoding: string | null = null): DataPointDef =>
   ({ dataPointId: 1, label, dataFormat, dataEncoding, offset, length, prepend: null, append: null, wholeNumber: null, decimals: 1 })
