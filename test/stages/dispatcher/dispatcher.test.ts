@@ -9,10 +9,11 @@ import { DispatcherStore } from '../../../src/stages/dispatcher/store.ts'
 import { handleCommand } from '../../../src/stages/simulator/commands.ts'
 import { createDeviceState } from '../../../src/stages/simulator/device.ts'
 import { auth } from '../../../harness/mqtt-account.ts'
-import { createTempTopics, roleUrl, stackEnv, uniqueName, uniqueTopicName, type TempTopics } from '../../../harness/stack.ts'
+import { createTempTopics, stackEnv, uniqueName, uniqueTopicName, type TempTopics } from '../../../harness/stack.ts'
 import { migratedDatabase, type MigratedDatabase } from '../../storage/helpers.ts'
-import { insertToken, pgConnection, startApi } from '../api/harness.ts'
+import { insertToken, startApi } from '../api/harness.ts'
 import { waitForValue } from '../../../harness/wait.ts'
+import { dispatcherTestEnv } from './env.ts'
 
 /**
  * The command path on the real servers: API → Kafka (device_commands, keyed by MAC) →
@@ -65,24 +66,7 @@ beforeAll(async () => {
   })
   await controller.waitConnected(10_000)
 
-  // The dispatcher logs in as its own role: what it may change is what it is granted.
-  const pg = pgConnection(roleUrl('registry', 'dispatcher', new URL(registry.url).pathname.slice(1)))
-  dispatcherEnv = {
-    KAFKA_BOOTSTRAP_SERVERS: stackEnv().kafkaBootstrap,
-    KAFKA_COMMAND_TOPIC: topic,
-    KAFKA_CONSUMER_GROUP: uniqueName('dispatcher'),
-    MQTT_BROKER: stackEnv().mqttUrl,
-    MQTT_USERNAME: auth().username,
-    MQTT_PASSWORD: auth().password,
-    DISPATCHER_CLIENT_ID: uniqueName('f2-dispatcher'),
-    DISPATCHER_EXPIRE_EVERY_MS: '200',
-    POSTGRES_HOST: pg.host,
-    POSTGRES_PORT: String(pg.port),
-    POSTGRES_DB: pg.database,
-    POSTGRES_USER: pg.user,
-    POSTGRES_PASSWORD: pg.password,
-    HTTP_PORT: '0'
-  }
+  dispatcherEnv = { ...dispatcherTestEnv(registry.url, topic), HTTP_PORT: '0' }
   dispatcher = createDispatcher(loadDispatcherConfig(dispatcherEnv), createLogger('dispatcher', 'silent'))
   await dispatcher.start()
   api = await startApi(registry.url, timeseries.url, { KAFKA_COMMAND_TOPIC: topic })

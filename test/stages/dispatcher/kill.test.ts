@@ -7,11 +7,12 @@ import { handleCommand } from '../../../src/stages/simulator/commands.ts'
 import { createDeviceState } from '../../../src/stages/simulator/device.ts'
 import { freePort } from '../../../src/stack/ports.ts'
 import { auth } from '../../../harness/mqtt-account.ts'
-import { createTempTopics, roleUrl, stackEnv, uniqueName, uniqueTopicName, type TempTopics } from '../../../harness/stack.ts'
+import { createTempTopics, stackEnv, uniqueName, uniqueTopicName, type TempTopics } from '../../../harness/stack.ts'
 import { waitForValue } from '../../../harness/wait.ts'
+import { dispatcherTestEnv } from './env.ts'
 import { migratedDatabase, type MigratedDatabase } from '../../storage/helpers.ts'
 import type { ApiService } from '../../../src/stages/api/service.ts'
-import { insertToken, pgConnection, startApi } from '../api/harness.ts'
+import { insertToken, startApi } from '../api/harness.ts'
 
 /**
  * The dispatcher as its own process, SIGKILLed while commands stream in and started again
@@ -62,27 +63,10 @@ beforeAll(async () => {
   })
   await controller.waitConnected(10_000)
 
-  const pg = pgConnection(roleUrl('registry', 'dispatcher', new URL(registry.url).pathname.slice(1)))
   const port = await freePort()
   readyUrl = `http://127.0.0.1:${port}/readyz`
-  env = {
-    KAFKA_BOOTSTRAP_SERVERS: stackEnv().kafkaBootstrap,
-    KAFKA_COMMAND_TOPIC: topic,
-    KAFKA_CONSUMER_GROUP: uniqueName('dispatcher'),
-    MQTT_BROKER: stackEnv().mqttUrl,
-    MQTT_USERNAME: auth().username,
-    MQTT_PASSWORD: auth().password,
-    // The same client id after every restart: its persistent session keeps the replies.
-    DISPATCHER_CLIENT_ID: uniqueName('f2-dispatcher'),
-    DISPATCHER_EXPIRE_EVERY_MS: '200',
-    POSTGRES_HOST: pg.host,
-    POSTGRES_PORT: String(pg.port),
-    POSTGRES_DB: pg.database,
-    POSTGRES_USER: pg.user,
-    POSTGRES_PASSWORD: pg.password,
-    HTTP_PORT: String(port),
-    LOG_LEVEL: 'info'
-  }
+  // The same client id after every restart (one env for all of them): its persistent session keeps the replies.
+  env = { ...dispatcherTestEnv(registry.url, topic), HTTP_PORT: String(port), LOG_LEVEL: 'info' }
   api = await startApi(registry.url, timeseries.url, { KAFKA_COMMAND_TOPIC: topic })
 }, 60_000)
 
