@@ -135,6 +135,19 @@ export function rejectedDeadLetter (p: Prepared, error: string, nowMs: number, l
   return deadLetter(p.record, p.envelope, { code: ErrorCodes.RECORD_REJECTED, message: `Kafka refused an output record: ${error.slice(0, 500)}` }, nowMs, limits)
 }
 
+/**
+ * The dead letter's message key from the envelope's payload. JSON.stringify recurses, so a
+ * payload nested deeper than the stack (JSON.parse took it) throws: such a dead letter keeps
+ * the default key, the digest of the record.
+ */
+function messageKeyOf (envelope: RawEnvelope): { messageKey?: string } {
+  try {
+    return { messageKey: deadLetterMessageKey(envelope.original_topic, payloadBytes(envelope)) }
+  } catch {
+    return {}
+  }
+}
+
 /** Dead letters stay within the record limit: a larger original keeps a prefix, its size and SHA-256. */
 function deadLetter (record: SourceRecord, envelope: RawEnvelope | null, failure: Failure, nowMs: number, limits: OutputLimits): Output['deadLetters'][number] {
   const keyBytes = record.key?.length ?? 0
@@ -147,7 +160,7 @@ function deadLetter (record: SourceRecord, envelope: RawEnvelope | null, failure
     originalKey: record.key,
     originalValue: record.value ?? Buffer.alloc(0),
     // The device's message, not this record: a redelivered copy (another receive time) keeps the key.
-    ...(envelope === null ? {} : { messageKey: deadLetterMessageKey(envelope.original_topic, payloadBytes(envelope)) })
+    ...(envelope === null ? {} : messageKeyOf(envelope))
   }, limits.maxRecordBytes - RECORD_OVERHEAD_BYTES - 2 * keyBytes - 64)
   return { reason: failure.code, key: record.key, value }
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { decodeDeadLetter, deadLetterValue } from '../../../src/core/dead-letter.ts'
-import { buildEnvelope, encodeEnvelope } from '../../../src/core/envelope.ts'
+import { buildEnvelope, encodeEnvelope, encodeEnvelopeOf } from '../../../src/core/envelope.ts'
 import { ErrorCodes } from '../../../src/core/errors.ts'
 import { fail, ok, type Result } from '../../../src/core/result.ts'
 import type { SensorDefinition } from '../../../src/core/sensor.ts'
@@ -66,6 +66,17 @@ describe('processor transform', () => {
     if (!dl.ok) return
     expect(dl.value).toMatchObject({ stage: 'processor', source: { topic: 'raw', partition: 2, offset: '42' }, mqtt_topic: SENSOR_TOPIC })
     expect(Buffer.from(deadLetterValue(dl.value)).equals(r.value as Buffer)).toBe(true)
+  })
+
+  it('dead-letters a payload nested deeper than JSON.stringify can follow, without throwing', () => {
+    const deep = `{"timestamp": "2023-05-26 18:34:04.928538", "data": ${'['.repeat(200_000)}${']'.repeat(200_000)}}`
+    const value = encodeEnvelopeOf({ topic: SENSOR_TOPIC, payload: Buffer.from(deep), receivedAtMs: NOW, qos: 1, retain: false })
+    const r: SourceRecord = { topic: 'raw', partition: 0, offset: 1n, key: Buffer.from('e4fd45f654be'), value }
+    const { out } = run(r, new Map([[sensorKey({ mac: 'e4fd45f654be', connector: 1, pin: 1 }), fail(ErrorCodes.REGISTRY_UNKNOWN_CONTROLLER, 'unknown controller')]]))
+    expect(out.measurements).toEqual([])
+    expect(out.deadLetters).toHaveLength(1)
+    const dl = decodeDeadLetter(out.deadLetters[0]?.value as Buffer)
+    expect(dl.ok && dl.value.message_key).toMatch(/^[0-9a-f]{32}$/)
   })
 
   it("keys a dead letter by the device's message, so a redelivered copy (another receive time, offset) gets the same key", () => {
