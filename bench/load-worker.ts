@@ -118,7 +118,8 @@ async function main (): Promise<void> {
     const mqtt = createMqttClient({ url: a.url, clientId: a.clientId, username: a.username, password: a.password, ...(a.tls === undefined ? {} : { tls: a.tls }), reconnectMinMs: 200, reconnectMaxMs: 2000 })
     clients.set(mac, { mqtt, inFlight: 0 })
   }
-  await Promise.all([...clients.values()].map(c => c.mqtt.waitConnected(60_000)))
+  // TLS handshakes of a large fleet take their time on a small machine (10 000: minutes).
+  await Promise.all([...clients.values()].map(c => c.mqtt.waitConnected(Math.max(60_000, clients.size * 30))))
 
   let credit = o.rate > 0 ? -1 : 0
   let stopping = false

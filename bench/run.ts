@@ -138,10 +138,16 @@ try {
 
   const expectedFile = join(work, 'expected-0.tsv')
   let last: LoadProgress | undefined
+  // When publishing began: a large fleet spends its first minutes connecting (10 000 TLS
+  // handshakes), and the measurement window counts from here, not from the load's start.
+  let sendStart: number | undefined
   const load = pipeline.load({
     rate, durationS: duration, count: 0, windowPerConnection: Number(a.window),
     mix: a.mix as Mix, unknownFraction: Number(a.unknown), expectedFile, clientPrefix: `${pipeline.id}-load`
-  }, p => { last = p })
+  }, p => {
+    last = p
+    if (sendStart === undefined && p.sent > 0) sendStart = (Date.now() - t0) / 1000
+  })
   loadPid.pid = load.child.pid
   // Max mode is closed-loop: the broker holds at most `backlog` messages for the connector
   // (Mosquitto drops beyond max_queued_messages), so the rate found is the pipeline's, not the publisher's.
@@ -186,8 +192,8 @@ try {
   await loadExpected(pipeline.sql, [expectedFile])
   await collectDeadLetters(pipeline.sql, pipeline.urls.kafka.split(','), pipeline.topics.dead)
   const acc = await account(pipeline.sql)
-  const from = warmup
-  const to = Math.max(from + 1, Math.min(sendEnd, duration))
+  const from = (sendStart ?? 0) + warmup
+  const to = Math.max(from + 1, Math.min(sendEnd, (sendStart ?? 0) + duration))
   const tm = await timing(pipeline.sql, t0, from, to)
 
  const svc = (name: string): { cpuCoresAvg: number, peakRssMb: number, peakAnonMb: number } | undefined => procs.find(p => p.name === name)
