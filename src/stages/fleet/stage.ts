@@ -68,6 +68,8 @@ export class FleetStage implements Service {
   #pending = new Map<string, TopicPartitionOffset>()
   #generation = -1
   #lastFullFlush = 0
+  /** Time until the next regular flush: the flush interval, stretched for a large fleet. */
+  #fullFlushEveryMs: number
   #lastCheck = 0
   #lastCountRefresh = 0
   #registryDue = 0
@@ -76,6 +78,7 @@ export class FleetStage implements Service {
   constructor (deps: FleetDeps) {
     this.#deps = deps
     const c = deps.config
+    this.#fullFlushEveryMs = c.flushIntervalMs
     this.#state = new FleetState({ defaultIntervalS: c.defaultIntervalS, offlineAfterIntervals: c.offlineAfterIntervals, maxValuesPerDevice: c.maxValuesPerDevice })
     this.#consumer = new BatchConsumer({
       bootstrapBrokers: c.brokers,
@@ -84,6 +87,7 @@ export class FleetStage implements Service {
       topics: [c.rawTopic, c.decodedTopic, c.deadLetterTopic],
       maxBatch: c.batchSize,
       maxWaitMs: c.batchWaitMs,
+      minFetchBytes: c.fetchMinBytes,
       maxBuffered: c.maxBuffered,
       sessionTimeoutMs: c.sessionTimeoutMs,
       readCommitted: true,
@@ -202,7 +206,7 @@ export class FleetStage implements Service {
       this.#lastCountRefresh = now
       this.#state.touchCounted(now)
     }
-    if (now - this.#lastFullFlush >= c.flushIntervalMs) await this.#flush(false)
+    if (now - this.#lastFullFlush >= this.#fullFlushEveryMs) await this.#flush(false)
     else if (this.#state.urgent > 0 || this.#deadLetters.length >= DEAD_LETTER_FLUSH) await this.#flush(true)
   }
 
@@ -219,6 +223,7 @@ export class FleetStage implements Service {
     if (!urgentOnly) this.#pending = new Map()
     const generation = this.#generation
     const states = this.#state.takeDirty(now, urgentOnly)
+    if (!urgentOnly) this.#fullFlushEveryMs = regularFlushEveryMs(this.#deps.config, states.length)
     const events = this.#state.takeEvents()
     const deadLetters = this.#deadLetters
     this.#deadLetters = []
@@ -381,4 +386,15 @@ export class FleetStage implements Service {
   #now (): number {
     return (this.#deps.now ?? Date.now)()
   }
+}
+
+/**
+ * The wait before the next regular flush after one that wrote `written` controllers: the flush
+ * interval, or longer when that many controllers would be written faster than
+ * `stateWritesPerS`. Each controller's row costs the database a JSON parse and an upsert of
+ * about 1.5 KB whether it changed a little or a lot, so for a large fleet the rate of rows,
+ * not of messages, is what the state costs; online/offline changes never wait for this.
+ */
+export function regularFlushEveryMs (c: Pick<FleetConfig, 'flushIntervalMs' | 'stateWritesPerS'>, written: number): number {
+  return Math.max(c.flushIntervalMs, Math.ceil(written / c.stateWritesPerS * 1000))
 }
