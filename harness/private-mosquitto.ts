@@ -48,6 +48,8 @@ export interface PrivateMosquittoOptions {
   port?: number
   /** Persistence lines (`persistence true`, `autosave_*`, `persistence_location ...`); none by default. */
   persistence?: string
+  /** Changes the plugin's file (its path given) after it is written and before the broker starts. */
+  editDynsec?: (file: string) => Promise<void> | void
 }
 
 /** The persistence settings of the stack's broker (templates/mosquitto/mosquitto.conf), stored under `dir`. */
@@ -66,6 +68,7 @@ export async function startPrivateMosquitto (options: PrivateMosquittoOptions = 
   const secret = (): string => randomBytes(18).toString('base64url')
   const passwords = { admin: secret(), connector: secret(), health: secret(), dispatcher: secret() }
   writeFileSync(join(data, 'dynamic-security.json'), JSON.stringify(initialDynsecFile(passwords)))
+  await options.editDynsec?.(join(data, 'dynamic-security.json'))
   const conf = join(dir, 'mosquitto.conf')
   const secured = renderMosquittoConf(projectRoot(), {
     dynsecPlugin: dynsecPluginPath(), dataDir: data, pkiDir: pki.dir, mqttPort: String(port),

@@ -10,7 +10,7 @@ type CommandModule = { run: (argv: string[]) => Promise<number | void> }
 const commands: Record<string, { describe: string, load: () => Promise<CommandModule> }> = {
   start: { describe: 'install what is missing, run the stack and every service in the foreground', load: () => import('./stack/commands/start.ts') },
   test: { describe: 'install what is missing, bring the stack up, run every test', load: () => import('./stack/commands/test.ts') },
-  stack: { describe: 'stack up | down | status: the infrastructure, detached (for scripts)', load: () => import('./stack/commands/stack.ts') },
+  stack: { describe: 'stack up | down | status: the infrastructure, detached (for scripts); simulated-accounts --devices N (stack down)', load: () => import('./stack/commands/stack.ts') },
   db: { describe: 'db url <registry|timeseries> | db env: the native stack\'s database URLs and credentials (--help)', load: () => import('./stack/commands/db.ts') },
   simulator: { describe: 'F2 controller fleet: telemetry, events, commands, load (--help)', load: () => import('./stages/simulator/main.ts') },
   connector: { describe: 'MQTT → Kafka connector (at-least-once, PUBACK after Kafka ack)', load: () => import('./stages/connector/main.ts') },

@@ -22,6 +22,13 @@ export interface AdminSettings {
   pki: PkiPaths | undefined
 }
 
+/** Where the broker is, and the CA to issue controller certificates from (when its key is at hand). */
+export function brokerLocation (source: Env, fallback: { pkiDir?: string } = {}): { url: string, pki: PkiPaths | undefined } {
+  const c = loadConfig('registry', adminSchema, source)
+  const pkiDir = c.F2_PKI_DIR ?? fallback.pkiDir
+  return { url: pickMqtt(c).url, pki: pkiDir !== undefined && existsSync(pkiPaths(pkiDir).caKey) ? pkiPaths(pkiDir) : undefined }
+}
+
 /**
  * Where and as whom the registry changes broker accounts. `fallback` supplies what the native
  * stack keeps under `.stack/` (its admin password and CA) when the environment does not say.
@@ -32,8 +39,7 @@ export function adminSettings (source: Env, fallback: { password?: () => string 
   if (password === undefined) {
     throw new F2Error(ErrorCodes.CONFIG_INVALID, 'MQTT_ADMIN_PASSWORD is not set (and there is no native stack secret .stack/secrets/mqtt-admin)')
   }
-  const url = pickMqtt(c).url
-  const pkiDir = c.F2_PKI_DIR ?? fallback.pkiDir
+  const { url, pki } = brokerLocation(source, fallback)
   return {
     admin: {
       url,
@@ -41,6 +47,6 @@ export function adminSettings (source: Env, fallback: { password?: () => string 
       password,
       ...(c.MQTT_CA_FILE === undefined ? {} : { tls: { ca: readFileSync(c.MQTT_CA_FILE) } })
     },
-    pki: pkiDir !== undefined && existsSync(pkiPaths(pkiDir).caKey) ? pkiPaths(pkiDir) : undefined
+    pki
   }
 }

@@ -75,6 +75,9 @@ export function serviceRoles (): Role[] {
 /** The device name of a (normalised, 12 hex digits) MAC: username, client id, certificate CN and role. */
 export const controllerAccount = (mac: string): string => `f2-${mac}`
 
+/** The text name the plugin shows for a controller's account. */
+export const controllerTextname = (mac: string): string => `controller ${mac}`
+
 export function controllerRole (mac: string): Role {
   const name = controllerAccount(mac)
   return {
@@ -121,7 +124,7 @@ export function grantControllerCommands (mac: string, password: string | undefin
       command: 'createClient',
       username: name,
       clientid: name,
-      textname: `controller ${mac}`,
+      textname: controllerTextname(mac),
       roles: [{ rolename: name }],
       ...(password === undefined ? {} : { password })
     }

@@ -4,7 +4,8 @@ import { join } from 'node:path'
 import { ErrorCodes, F2Error } from '../core/errors.ts'
 import { normalizeMacLenient } from '../core/topic.ts'
 import type { BrokerControl } from './control.ts'
-import { controllerAccount, grantControllerCommands, revokeControllerCommands, type Command } from './dynsec.ts'
+import { addControllersToFile } from './dynsec-file.ts'
+import { controllerAccount, controllerTextname, grantControllerCommands, revokeControllerCommands } from './dynsec.ts'
 import { issueClientCertificate, type PkiPaths } from './pki.ts'
 
 /**
@@ -35,6 +36,24 @@ export const newControllerPassword = (): string => randomBytes(18).toString('bas
 /** Controllers per control message: the plugin rewrites its file after every command, so batches stay small. */
 const BATCH = 50
 
+/** One controller's new credentials, and the password its account gets (none for a certificate). */
+function issue (raw: string, kind: CredentialKind, options: { pki?: PkiPaths, outDir?: string }): { issued: IssuedCredentials, password: string | undefined } {
+  const m = mac(raw)
+  const account = controllerAccount(m)
+  if (kind === 'password') {
+    const password = newControllerPassword()
+    return { issued: { mac: m, account, kind, password }, password }
+  }
+  if (options.pki === undefined || options.outDir === undefined) throw new TypeError('certificates need the CA and an output directory')
+  const cert = issueClientCertificate(options.pki, account)
+  mkdirSync(options.outDir, { recursive: true, mode: 0o700 })
+  const files = { cert: join(options.outDir, `${account}.crt`), key: join(options.outDir, `${account}.key`), ca: join(options.outDir, 'ca.crt') }
+  writeFileSync(files.cert, cert.certPem)
+  writeFileSync(files.key, cert.keyPem, { mode: 0o600 })
+  writeFileSync(files.ca, cert.caPem)
+  return { issued: { mac: m, account, kind, files }, password: undefined }
+}
+
 /**
  * Gives each controller of `macs` an account and its topics. Certificates need the CA
  * (`pki`) and a directory to write `f2-<mac>.crt`/`.key` and `ca.crt` into.
@@ -47,29 +66,27 @@ export async function grantControllers (
 ): Promise<IssuedCredentials[]> {
   const issued: IssuedCredentials[] = []
   for (let i = 0; i < macs.length; i += BATCH) {
-    const commands: Command[] = []
-    for (const raw of macs.slice(i, i + BATCH)) {
-      const m = mac(raw)
-      const account = controllerAccount(m)
-      if (kind === 'password') {
-        const password = newControllerPassword()
-        commands.push(...grantControllerCommands(m, password))
-        issued.push({ mac: m, account, kind, password })
-      } else {
-        if (options.pki === undefined || options.outDir === undefined) throw new TypeError('certificates need the CA and an output directory')
-        const cert = issueClientCertificate(options.pki, account)
-        mkdirSync(options.outDir, { recursive: true, mode: 0o700 })
-        const files = { cert: join(options.outDir, `${account}.crt`), key: join(options.outDir, `${account}.key`), ca: join(options.outDir, 'ca.crt') }
-        writeFileSync(files.cert, cert.certPem)
-        writeFileSync(files.key, cert.keyPem, { mode: 0o600 })
-        writeFileSync(files.ca, cert.caPem)
-        commands.push(...grantControllerCommands(m, undefined))
-        issued.push({ mac: m, account, kind, files })
-      }
-    }
-    await control.run(commands)
+    const batch = macs.slice(i, i + BATCH).map(raw => issue(raw, kind, options))
+    await control.run(batch.flatMap(b => grantControllerCommands(b.issued.mac, b.password)))
+    issued.push(...batch.map(b => b.issued))
   }
   return issued
+}
+
+/**
+ * The same as grantControllers for a broker that is stopped: the accounts are written into its
+ * dynamic security file (`dynsecFile`) in one pass, which a large fleet needs (over MQTT the
+ * plugin rewrites its file after every command). The broker has them when it starts.
+ */
+export function grantControllersOffline (
+  dynsecFile: string,
+  macs: readonly string[],
+  kind: CredentialKind,
+  options: { pki?: PkiPaths, outDir?: string } = {}
+): IssuedCredentials[] {
+  const batch = macs.map(raw => issue(raw, kind, options))
+  addControllersToFile(dynsecFile, batch.map(b => ({ mac: b.issued.mac, password: b.password, textname: controllerTextname(b.issued.mac) })))
+  return batch.map(b => b.issued)
 }
 
 /** Removes the controllers' accounts: connected ones are disconnected at once, new connections refused. */

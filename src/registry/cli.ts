@@ -2,9 +2,10 @@ import { writeFileSync, mkdirSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { adminSettings } from '../broker/config.ts'
+import { connect as tcpConnect } from 'node:net'
+import { adminSettings, brokerLocation } from '../broker/config.ts'
 import { connectBrokerControl } from '../broker/control.ts'
-import { grantControllers, revokeControllers, type CredentialKind, type IssuedCredentials } from '../broker/provisioning.ts'
+import { grantControllers, grantControllersOffline, revokeControllers, type CredentialKind, type IssuedCredentials } from '../broker/provisioning.ts'
 import { isF2Error } from '../core/errors.ts'
 import { stackPaths } from '../stack/config.ts'
 import { stackPki } from '../stack/broker-accounts.ts'
@@ -23,9 +24,12 @@ const USAGE = `usage: registry <command> [options]
   add-controller --mac <mac> [--name <name>] [--credentials password|certificate|none] [--out <dir>]
                                                   register it and issue its broker credentials: a password
                                                   (printed once) or a certificate + key written to --out
-  add-controllers --file <macs> [--credentials password|certificate] [--out <dir>]
+  add-controllers --file <macs> [--credentials password|certificate] [--out <dir>] [--offline <dynsec-file>]
                                                   the same for a fleet: one MAC (optionally "mac,name") a line;
-                                                  passwords go to <out>/credentials.csv (0600), never to stdout
+                                                  passwords go to <out>/credentials.csv (0600), never to stdout.
+                                                  --offline: the broker is stopped; the accounts are written into
+                                                  its dynamic-security.json in one pass (a fleet of thousands: over
+                                                  MQTT the broker rewrites that file after every account)
   revoke-controller <mac>                         remove its broker account: disconnected at once, refused after
   add-template --name <name> [--model <m>] [--description <d>] [--type <device type>] [--replace]
                (--file <data-points.json> | --datapoint <label:format:offset:length[:decimals[:unit[:encoding]]]> ...)
@@ -128,6 +132,29 @@ async function issueCredentials (macs: string[], kind: CredentialKind, out: stri
   }
 }
 
+/** True when something accepts connections at the broker's address. */
+async function listening (url: string): Promise<boolean> {
+  const u = new URL(url)
+  return await new Promise(resolve => {
+    const socket = tcpConnect({ host: u.hostname, port: Number(u.port) }, () => { socket.destroy(); resolve(true) })
+    socket.once('error', () => { resolve(false) })
+    socket.setTimeout(2000, () => { socket.destroy(); resolve(false) })
+  })
+}
+
+/** Refuses before anything is registered when the broker `--offline` means to edit is running. */
+async function assertBrokerStopped (dynsecFile: string): Promise<void> {
+  const { url } = brokerLocation(process.env)
+  if (await listening(url)) throw invalidChange(`a broker answers at ${url}: stop it first (a running broker keeps its accounts in memory and overwrites ${dynsecFile} at its next change)`)
+}
+
+/** Credentials written into the stopped broker's file (`registry add-controllers --offline`). */
+function issueOffline (dynsecFile: string, macs: string[], kind: CredentialKind, out: string): IssuedCredentials[] {
+  const { pki } = brokerLocation(process.env, { pkiDir: stackPki(stackPaths()).dir })
+  if (kind === 'certificate' && pki === undefined) throw invalidChange('no CA to issue certificates from: set F2_PKI_DIR (the directory with ca.crt and ca.key)')
+  return grantControllersOffline(dynsecFile, macs, kind, { ...(pki === undefined ? {} : { pki }), outDir: out })
+}
+
 function describeCredentials (c: IssuedCredentials): string {
   if (c.kind === 'password') {
     return `broker account ${c.account} (username and client id), password: ${c.password ?? ''}\n` +
@@ -153,7 +180,7 @@ export async function run (argv: string[]): Promise<number> {
         description: { type: 'string' }, type: { type: 'string' }, file: { type: 'string' },
         datapoint: { type: 'string', multiple: true }, replace: { type: 'boolean' }, controller: { type: 'string' },
         connector: { type: 'string' }, pin: { type: 'string', multiple: true }, template: { type: 'string' }, mode: { type: 'string' },
-        credentials: { type: 'string' }, out: { type: 'string' }, seconds: { type: 'string' }
+        credentials: { type: 'string' }, out: { type: 'string' }, seconds: { type: 'string' }, offline: { type: 'string' }
       },
       allowPositionals: command === 'revoke-controller'
     }).values
@@ -211,6 +238,7 @@ export async function run (argv: string[]): Promise<number> {
       }
     } else if (command === 'add-controllers') {
       const kind = credentialKind(values.credentials, false)
+      if (typeof values.offline === 'string') await assertBrokerStopped(values.offline)
       const lines = (await readFile(str(values.file, '--file'), 'utf8')).split('\n').map(l => l.trim()).filter(l => l !== '' && !l.startsWith('#'))
       const macs: string[] = []
       for (const line of lines) {
@@ -219,7 +247,9 @@ export async function run (argv: string[]): Promise<number> {
         macs.push(r.mac)
       }
       const out = outDir(values.out)
-      const issued = await issueCredentials(macs, kind === 'none' ? 'password' : kind, out)
+      const issued = typeof values.offline === 'string'
+        ? issueOffline(values.offline, macs, kind === 'none' ? 'password' : kind, out)
+        : await issueCredentials(macs, kind === 'none' ? 'password' : kind, out)
       if (issued[0]?.kind === 'password') {
         mkdirSync(out, { recursive: true, mode: 0o700 })
         const file = join(out, 'credentials.csv')

@@ -2,10 +2,11 @@ import { chownSync, copyFileSync, existsSync, readFileSync, writeFileSync } from
 import { hostname } from 'node:os'
 import { join } from 'node:path'
 import mqtt from 'mqtt'
-import { writeDynsecFile } from '../broker/dynsec-file.ts'
+import { addControllersToFile, writeDynsecFile, type FileAccount } from '../broker/dynsec-file.ts'
 import { ensurePki } from '../broker/pki.ts'
 import { brokerAccount, stackPki, type BrokerAccount } from './broker-accounts.ts'
 import type { Component } from './component.ts'
+import type { StackPaths } from './config.ts'
 import { templatePath } from './templates.ts'
 import { canTraverse, isRoot, ownedDir, systemUser, type SystemUser } from './users.ts'
 import { waitUntil } from './wait.ts'
@@ -55,14 +56,47 @@ export function renderMosquittoConf (root: string, values: MosquittoConfValues):
   })
 }
 
+/** Where the broker's data (and its dynamic security file) live: .stack/data, or a system directory its user can reach. */
+function mosquittoDataDir (paths: StackPaths, user: ReturnType<typeof brokerUser>): string {
+  const preferred = join(paths.dataDir, 'mosquitto')
+  return user === undefined || canTraverse(join(preferred, 'x'), user) ? preferred : join(paths.systemDataDir, 'mosquitto')
+}
+
+/** The broker's dynamic security file. */
+export const brokerDynsecFile = (paths: StackPaths): string => join(mosquittoDataDir(paths, brokerUser()), 'dynamic-security.json')
+
+/** The plugin's file with the service accounts of this stack (created, or brought in step). */
+function prepareDynsecFile (paths: StackPaths, dataDir: string, user: ReturnType<typeof brokerUser>): string {
+  const file = join(dataDir, 'dynamic-security.json')
+  writeDynsecFile(file, {
+    admin: brokerAccount(paths, 'admin').password,
+    connector: brokerAccount(paths, 'connector').password,
+    health: brokerAccount(paths, 'health').password,
+    dispatcher: brokerAccount(paths, 'dispatcher').password
+  }, user)
+  return file
+}
+
+/**
+ * Writes controller accounts into the stopped broker's file (a large simulated fleet: over
+ * MQTT the plugin rewrites its file after every account). The caller makes sure the stack is down.
+ */
+export function addAccountsOffline (paths: StackPaths, accounts: readonly FileAccount[]): string {
+  const user = brokerUser()
+  const dataDir = mosquittoDataDir(paths, user)
+  ownedDir(dataDir, user)
+  const file = prepareDynsecFile(paths, dataDir, user)
+  addControllersToFile(file, accounts)
+  return file
+}
+
 export function mosquittoComponent (): Component {
   return {
     name: 'mosquitto',
     ports: cfg => [cfg.mqttPort, cfg.mqttsPort, cfg.mqttsPasswordPort],
     async prepare (ctx) {
       const user = brokerUser()
-      const preferred = join(ctx.paths.dataDir, 'mosquitto')
-      const dataDir = user === undefined || canTraverse(join(preferred, 'x'), user) ? preferred : join(ctx.paths.systemDataDir, 'mosquitto')
+      const dataDir = mosquittoDataDir(ctx.paths, user)
       ownedDir(dataDir, user)
       const own = (file: string): void => { if (user !== undefined) chownSync(file, user.uid, user.gid) }
 
@@ -75,12 +109,7 @@ export function mosquittoComponent (): Component {
         own(join(pkiDir, to))
       }
 
-      writeDynsecFile(join(dataDir, 'dynamic-security.json'), {
-        admin: brokerAccount(ctx.paths, 'admin').password,
-        connector: brokerAccount(ctx.paths, 'connector').password,
-        health: brokerAccount(ctx.paths, 'health').password,
-        dispatcher: brokerAccount(ctx.paths, 'dispatcher').password
-      }, user)
+      prepareDynsecFile(ctx.paths, dataDir, user)
 
       const body = renderMosquittoConf(ctx.paths.root, {
         dynsecPlugin: dynsecPluginPath(),

@@ -1,6 +1,6 @@
 import { pbkdf2Sync } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
-import { syncDynsecFile } from '../../src/broker/dynsec-file.ts'
+import { syncDynsecFile, withControllers } from '../../src/broker/dynsec-file.ts'
 import { ACCOUNTS, controllerRole, grantControllerCommands, harmlessError, hashPassword, initialDynsecFile, revokeControllerCommands } from '../../src/broker/dynsec.ts'
 
 describe('broker access rules', () => {
@@ -55,5 +55,35 @@ describe('broker access rules', () => {
     expect(synced.clients[0]?.password).toBe(next.clients[0]?.password)
     expect(synced.roles.map(r => r.rolename)).toContain('f2-aabbccddeeff')
     expect(syncDynsecFile(undefined, next)).toBe(next)
+  })
+})
+
+describe('accounts written into the stopped broker\'s file', () => {
+  const base = initialDynsecFile({ admin: 'a'.repeat(16), connector: 'c'.repeat(16), health: 'h'.repeat(16), dispatcher: 'd'.repeat(16) })
+
+  it('adds what the plugin\'s own commands would make: the role with its rules and the client bound to its id', () => {
+    const file = withControllers(base, [{ mac: 'aabbccddeeff', password: 'pw-1', textname: 'controller aabbccddeeff' }, { mac: '0011223344ff', password: undefined, textname: 'cert' }])
+    const commands = grantControllerCommands('aabbccddeeff', 'pw-1')
+    const createRole = commands.find(c => c.command === 'createRole')
+    const createClient = commands.find(c => c.command === 'createClient') as Record<string, unknown>
+    expect(file.roles.find(r => r.rolename === 'f2-aabbccddeeff')).toEqual({ rolename: 'f2-aabbccddeeff', acls: createRole?.acls })
+    const client = file.clients.find(c => c.username === 'f2-aabbccddeeff')
+    expect(client).toMatchObject({ clientid: createClient.clientid, textname: createClient.textname, roles: createClient.roles, iterations: 101 })
+    expect(client?.password).toBe(pbkdf2Sync('pw-1', Buffer.from(client?.salt ?? '', 'base64'), 101, 64, 'sha512').toString('base64'))
+    // A certificate controller has no password: the broker takes its name from the certificate.
+    expect(file.clients.find(c => c.username === 'f2-0011223344ff')).not.toHaveProperty('password')
+    expect(file.clients.slice(0, 4)).toEqual(base.clients)
+    expect(JSON.stringify(file)).not.toContain('pw-1')
+  })
+
+  it('replaces an account of the same name (a new password) and keeps every other', () => {
+    const once = withControllers(base, [{ mac: 'aabbccddeeff', password: 'old', textname: 't' }, { mac: '0011223344ff', password: 'other', textname: 't' }])
+    const twice = withControllers(once, [{ mac: 'aabbccddeeff', password: 'new', textname: 't' }])
+    expect(twice.clients.filter(c => c.username === 'f2-aabbccddeeff')).toHaveLength(1)
+    expect(twice.roles.filter(r => r.rolename === 'f2-aabbccddeeff')).toHaveLength(1)
+    const client = twice.clients.find(c => c.username === 'f2-aabbccddeeff')
+    expect(client?.password).toBe(pbkdf2Sync('new', Buffer.from(client?.salt ?? '', 'base64'), 101, 64, 'sha512').toString('base64'))
+    expect(twice.clients.find(c => c.username === 'f2-0011223344ff')).toEqual(once.clients.find(c => c.username === 'f2-0011223344ff'))
+    expect(twice.clients).toHaveLength(base.clients.length + 2)
   })
 })

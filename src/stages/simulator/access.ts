@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs'
 import type { Logger } from '../../adapters/logger.ts'
 import type { MqttTls } from '../../adapters/mqtt.ts'
 import { connectBrokerControl } from '../../broker/control.ts'
+import type { FileAccount } from '../../broker/dynsec-file.ts'
 import { controllerAccount, grantControllerCommands, type Command } from '../../broker/dynsec.ts'
 import { ErrorCodes, F2Error } from '../../core/errors.ts'
 import type { SimulatorConfig } from './config.ts'
@@ -35,6 +36,11 @@ export function parseCredentialsCsv (text: string): Map<string, string> {
     out.set(mac.toLowerCase(), password)
   }
   return out
+}
+
+/** The simulated controllers' accounts as the broker's file holds them (written with the broker stopped). */
+export function simulatedAccounts (adminPassword: string, macs: readonly string[]): FileAccount[] {
+  return macs.map(mac => ({ mac, password: simulatedPassword(adminPassword, mac), textname: SIMULATED }))
 }
 
 const BATCH = 50
