@@ -26,7 +26,10 @@ export interface RegistryStoreOptions {
   ttlMs?: number
   /** Lifetime of a "not found" answer (unknown controller, unwired pin, no data points). Default 5 s. */
   negativeTtlMs?: number
-  /** Entries per kind before the least recently used are dropped. Default 10 000. */
+  /**
+   * Entries per kind before the least recently used are dropped. Default 100 000: a fleet's
+   * sensors (10 000 controllers with two or three each) must fit, or nearly every lookup misses.
+   */
   maxEntries?: number
   onHit?: (kind: CacheKind) => void
   onMiss?: (kind: CacheKind) => void
@@ -69,7 +72,7 @@ export class RegistryStore {
     this.#options = options
     const ttl = options.ttlMs ?? 300_000
     const negativeTtl = options.negativeTtlMs ?? 5_000
-    const maxEntries = options.maxEntries ?? 10_000
+    const maxEntries = options.maxEntries ?? 100_000
     const now = options.now ?? Date.now
     this.#sensors = new LoadingCache({ maxEntries, now, ttlOf: r => (r.ok ? ttl : negativeTtl) })
     this.#controllers = new LoadingCache({ maxEntries, now, ttlOf: c => (c === null ? negativeTtl : ttl) })
