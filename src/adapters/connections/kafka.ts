@@ -1,6 +1,7 @@
 import { hostname } from 'node:os'
 import { z } from 'zod'
 import { env } from '../config.ts'
+import { KAFKA_MESSAGE_MAX_BYTES } from '../kafka.ts'
 import { portOffsetField, STACK_HOST, STACK_PORTS, type WithPortOffset } from './stack-ports.ts'
 
 /**
@@ -103,4 +104,20 @@ export function pickConsumer<S extends string> (stage: S, values: ConsumerValues
     maxBuffered: Math.max(v[`${stage}_MAX_BUFFERED`] as number, batchSize),
     sessionTimeoutMs: values.KAFKA_SESSION_TIMEOUT_MS
   }
+}
+
+/**
+ * A stage that produces dead letters (connector, processor, sink): KAFKA_DEAD_LETTER_TOPIC, and
+ * KAFKA_MAX_RECORD_BYTES, the largest record the broker accepts (its message.max.bytes); a
+ * record larger than that is never sent as it is (the connector and processor dead-letter it,
+ * a dead letter is cut to fit).
+ */
+export const deadLetterFields = {
+  KAFKA_DEAD_LETTER_TOPIC: env.string('iot_dead_letter'),
+  KAFKA_MAX_RECORD_BYTES: env.int(KAFKA_MESSAGE_MAX_BYTES, 16 * 1024, 100 * 1024 * 1024)
+}
+
+/** The dead-letter section from values parsed with `deadLetterFields`. */
+export function pickDeadLetter (values: { KAFKA_DEAD_LETTER_TOPIC: string, KAFKA_MAX_RECORD_BYTES: number }): { deadLetterTopic: string, maxRecordBytes: number } {
+  return { deadLetterTopic: values.KAFKA_DEAD_LETTER_TOPIC, maxRecordBytes: values.KAFKA_MAX_RECORD_BYTES }
 }

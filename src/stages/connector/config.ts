@@ -1,9 +1,9 @@
 import { hostname } from 'node:os'
 import { z } from 'zod'
 import { configLoader, env, httpFields, pickHttp, type Alias } from '../../adapters/config.ts'
-import { kafkaFields, pickKafka } from '../../adapters/connections/kafka.ts'
+import { deadLetterFields, kafkaFields, pickDeadLetter, pickKafka } from '../../adapters/connections/kafka.ts'
 import { mqttFields, pickMqtt } from '../../adapters/connections/mqtt.ts'
-import { COMPRESSIONS, KAFKA_MESSAGE_MAX_BYTES } from '../../adapters/kafka.ts'
+import { COMPRESSIONS } from '../../adapters/kafka.ts'
 import { tlsFromFiles } from '../../adapters/mqtt.ts'
 
 export const schema = z.object({
@@ -29,7 +29,7 @@ export const schema = z.object({
   MQTT_RECONNECT_MAX_MS: env.int(30_000, 10, 600_000),
   ...kafkaFields,
   KAFKA_TOPIC: env.string('raw_iot_data'),
-  KAFKA_DEAD_LETTER_TOPIC: env.string('iot_dead_letter'),
+  ...deadLetterFields,
   /** Longest a message waits for its produce batch to fill. */
   CONNECTOR_BATCH_WAIT_MS: env.int(5, 0, 60_000),
   /** Records per produce call. */
@@ -44,8 +44,6 @@ export const schema = z.object({
   MAX_PAYLOAD_BYTES: env.int(512 * 1024, 1, 64 * 1024 * 1024),
   /** Original bytes kept whole in a dead letter up to this size; larger ones are cut (with size and SHA-256). */
   DEAD_LETTER_MAX_BYTES: env.int(600_000, 1024, 64 * 1024 * 1024),
-  /** Largest record the topics accept (the broker's message.max.bytes); larger envelopes are dead-lettered. */
-  KAFKA_MAX_RECORD_BYTES: env.int(KAFKA_MESSAGE_MAX_BYTES, 16 * 1024, 100 * 1024 * 1024),
   /** Bound on messages held before Kafka acknowledged them; QoS 0 beyond it is dropped and counted. */
   CONNECTOR_MAX_IN_FLIGHT: env.int(10_000, 1, 1_000_000),
   /** Bound on the bytes those messages hold (payloads and records), for every QoS level. */
@@ -82,7 +80,7 @@ export const loadConnectorConfig = configLoader('connector', schema, c => {
     reconnectMaxMs: Math.max(c.MQTT_RECONNECT_MAX_MS, c.MQTT_RECONNECT_MIN_MS),
     brokers: pickKafka(c),
     topic: c.KAFKA_TOPIC,
-    deadLetterTopic: c.KAFKA_DEAD_LETTER_TOPIC,
+    ...pickDeadLetter(c),
     lingerMs: c.CONNECTOR_BATCH_WAIT_MS,
     batchSize: c.CONNECTOR_BATCH_SIZE,
     batchBytes: c.CONNECTOR_BATCH_BYTES,
@@ -92,7 +90,6 @@ export const loadConnectorConfig = configLoader('connector', schema, c => {
     retryMaxMs: Math.max(c.KAFKA_RETRY_MAX_MS, c.KAFKA_RETRY_MIN_MS),
     maxPayloadBytes: c.MAX_PAYLOAD_BYTES,
     deadLetterMaxBytes: c.DEAD_LETTER_MAX_BYTES,
-    maxRecordBytes: c.KAFKA_MAX_RECORD_BYTES,
     maxInFlight: c.CONNECTOR_MAX_IN_FLIGHT,
     maxInFlightBytes: c.CONNECTOR_MAX_IN_FLIGHT_BYTES,
     ...pickHttp(c)

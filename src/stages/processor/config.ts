@@ -1,7 +1,7 @@
 import { z } from 'zod'
-import { COMPRESSIONS, KAFKA_MESSAGE_MAX_BYTES } from '../../adapters/kafka.ts'
+import { COMPRESSIONS } from '../../adapters/kafka.ts'
 import { configLoader, env, httpFields, pickHttp } from '../../adapters/config.ts'
-import { consumerFields, pickConsumer } from '../../adapters/connections/kafka.ts'
+import { consumerFields, deadLetterFields, pickConsumer, pickDeadLetter } from '../../adapters/connections/kafka.ts'
 import { pickPostgres, postgresFields } from '../../adapters/connections/postgres.ts'
 import { DB_ROLES } from '../../storage/roles.ts'
 
@@ -9,14 +9,12 @@ export const schema = z.object({
   ...consumerFields('PROCESSOR', { group: 'iot-processor', batchSize: 1500, batchWaitMs: 20, batchWaitLimitMs: 60_000, maxBuffered: 3000 }),
   KAFKA_INPUT_TOPIC: env.string('raw_iot_data'),
   KAFKA_OUTPUT_TOPIC: env.string('decoded_iot_data'),
-  KAFKA_DEAD_LETTER_TOPIC: env.string('iot_dead_letter'),
+  ...deadLetterFields,
   /** Exactly-once consume-transform-produce; `false` = idempotent producer + commit after acks. */
   PROCESSOR_TRANSACTIONS: env.bool(true),
   /** Compression of decoded_iot_data / iot_dead_letter batches. */
   PROCESSOR_COMPRESSION: env.oneOf(COMPRESSIONS, 'none'),
   DEVICE_TIMEZONE: env.string('UTC'),
-  /** Largest record the output topics accept (the broker's message.max.bytes). */
-  KAFKA_MAX_RECORD_BYTES: env.int(KAFKA_MESSAGE_MAX_BYTES, 16 * 1024, 100 * 1024 * 1024),
   /** Device times further ahead of the connector's receipt time are dead-lettered (1 day). */
   TIMESTAMP_MAX_AHEAD_S: env.int(24 * 3600, 0, 100 * 365 * 24 * 3600),
   /** Device times older than this at receipt are dead-lettered (365 days: the default retention). */
@@ -35,11 +33,10 @@ export const loadProcessorConfig = configLoader('processor', schema, c => ({
   ...pickConsumer('PROCESSOR', c),
   inputTopic: c.KAFKA_INPUT_TOPIC,
   outputTopic: c.KAFKA_OUTPUT_TOPIC,
-  deadLetterTopic: c.KAFKA_DEAD_LETTER_TOPIC,
+  ...pickDeadLetter(c),
   transactions: c.PROCESSOR_TRANSACTIONS,
   compression: c.PROCESSOR_COMPRESSION,
   zone: c.DEVICE_TIMEZONE,
-  maxRecordBytes: c.KAFKA_MAX_RECORD_BYTES,
   timestampMaxAheadMs: c.TIMESTAMP_MAX_AHEAD_S * 1000,
   timestampMaxAgeMs: c.TIMESTAMP_MAX_AGE_S * 1000,
   registry: pickPostgres('registry', c),

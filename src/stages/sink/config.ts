@@ -1,7 +1,6 @@
 import { z } from 'zod'
-import { KAFKA_MESSAGE_MAX_BYTES } from '../../adapters/kafka.ts'
 import { configLoader, env, httpFields, pickHttp, secondsToMs, type Alias } from '../../adapters/config.ts'
-import { consumerFields, pickConsumer } from '../../adapters/connections/kafka.ts'
+import { consumerFields, deadLetterFields, pickConsumer, pickDeadLetter } from '../../adapters/connections/kafka.ts'
 import { pickPostgres, postgresFields } from '../../adapters/connections/postgres.ts'
 import { DB_ROLES } from '../../storage/roles.ts'
 
@@ -9,11 +8,9 @@ export const schema = z.object({
   /** SINK_BATCH_SIZE: rows per write; SINK_BATCH_WAIT_MS: longest wait for a full batch after its first record. */
   ...consumerFields('SINK', { group: 'iot-sink', batchSize: 5000, batchWaitMs: 250, batchWaitLimitMs: 600_000, maxBuffered: 7500 }),
   KAFKA_INPUT_TOPIC: env.string('decoded_iot_data'),
-  KAFKA_DEAD_LETTER_TOPIC: env.string('iot_dead_letter'),
+  ...deadLetterFields,
   /** Ceiling of the exponential backoff while the database is unavailable. */
   SINK_RETRY_MAX_MS: env.int(10_000, 10, 600_000),
-  /** Largest record the dead-letter topic accepts (the broker's message.max.bytes). */
-  KAFKA_MAX_RECORD_BYTES: env.int(KAFKA_MESSAGE_MAX_BYTES, 16 * 1024, 100 * 1024 * 1024),
   ...postgresFields('timeseries', DB_ROLES.timeseries.sink),
   ...httpFields(9404)
 })
@@ -29,9 +26,8 @@ export type SinkConfig = ReturnType<typeof loadSinkConfig>
 export const loadSinkConfig = configLoader('sink', schema, c => ({
   ...pickConsumer('SINK', c),
   inputTopic: c.KAFKA_INPUT_TOPIC,
-  deadLetterTopic: c.KAFKA_DEAD_LETTER_TOPIC,
+  ...pickDeadLetter(c),
   retryMaxMs: c.SINK_RETRY_MAX_MS,
-  maxRecordBytes: c.KAFKA_MAX_RECORD_BYTES,
   timeseries: pickPostgres('timeseries', c),
   ...pickHttp(c)
 }), aliases)
