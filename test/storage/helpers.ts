@@ -1,6 +1,5 @@
 import net from 'node:net'
 import type postgres from 'postgres'
-import type { Measurement } from '../../src/core/measurement.ts'
 import { connect } from '../../src/storage/connection.ts'
 import { migrate, type MigrateReport, type MigrationTarget } from '../../src/storage/migrate.ts'
 import { createTempDatabase } from '../../harness/stack.ts'
@@ -32,27 +31,6 @@ export async function migratedDatabase (kind: MigrationTarget, options: { max?: 
     await sql.end({ timeout: 5 })
     await db.drop()
     throw err
-  }
-}
-
-/** A valid measurement; `i` spreads timestamps one second apart from 2024-05-01T00:00:00Z. */
-export function measurement (i: number, overrides: Partial<Measurement> = {}): Measurement {
-  const ts = new Date(Date.UTC(2024, 4, 1) + i * 1000).toISOString().replace('Z', '000Z')
-  return {
-    timestamp: ts,
-    device_id: 'e4fd45f654be',
-    connector_mode: 'sensor-mode',
-    datapoint_label: 'Temperature',
-    pin_position: '1',
-    value: 20 + (i % 100) / 4,
-    unit: '°C',
-    topic: 'tele/f2-e4fd45f654be/sensor-mode/J1/sensor-1',
-    connector: 1,
-    value_text: null,
-    sensor_device_id: 4,
-    datapoint_id: 1,
-    received_at: ts,
-    ...overrides
   }
 }
 

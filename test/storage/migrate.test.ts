@@ -9,7 +9,7 @@ import { loadMigrations, migrate, migrateAll } from '../../src/storage/migrate.t
 import { RegistryStore } from '../../src/registry/store.ts'
 import { TimeseriesWriter } from '../../src/storage/timeseries-writer.ts'
 import { createTempDatabase, type TempDatabase } from '../../harness/stack.ts'
-import { measurement } from './helpers.ts'
+import { measurement } from '../../harness/measurement.ts'
 
 const SQL_DIR = fileURLToPath(new URL('../../sql/', import.meta.url))
 const cleanup: Array<() => Promise<void> | void> = []

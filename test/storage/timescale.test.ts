@@ -9,7 +9,8 @@ import { copyLine, MEASUREMENT_COLUMNS, withStoredNulls } from '../../src/storag
 import { COPY_DIRECT, MOVE } from '../../src/storage/measurement-sql.ts'
 import { pgliteRunner, type QueryRunner } from '../../src/storage/query-runner.ts'
 import { TimeseriesWriter } from '../../src/storage/timeseries-writer.ts'
-import { measurement, migratedDatabase, type MigratedDatabase } from './helpers.ts'
+import { measurement } from '../../harness/measurement.ts'
+import { migratedDatabase, type MigratedDatabase } from './helpers.ts'
 
 const QUERY_DIR = fileURLToPath(new URL('../../sql/queries/', import.meta.url))
 const QUERIES = readdirSync(QUERY_DIR).filter(f => f.endsWith('.sql')).sort()

@@ -8,7 +8,8 @@ import { MEASUREMENT_COLUMNS, withStoredNulls } from '../../../src/storage/copy-
 import { migrate } from '../../../src/storage/migrate.ts'
 import { pgliteRunner, postgresRunner, type QueryRunner } from '../../../src/storage/query-runner.ts'
 import { TimeseriesWriter } from '../../../src/storage/timeseries-writer.ts'
-import { measurement, migratedDatabase, type MigratedDatabase } from '../../storage/helpers.ts'
+import { measurement } from '../../../harness/measurement.ts'
+import { migratedDatabase, type MigratedDatabase } from '../../storage/helpers.ts'
 
 /**
  * The readings queries on both variants: TimescaleDB (in-process PGlite with the extension:
