@@ -1,7 +1,10 @@
 import net from 'node:net'
 import type postgres from 'postgres'
+import type { Measurement } from '../../src/core/measurement.ts'
 import { connect } from '../../src/storage/connection.ts'
+import { MEASUREMENT_COLUMNS, withStoredNulls } from '../../src/storage/copy-format.ts'
 import { migrate, type MigrateReport, type MigrationTarget } from '../../src/storage/migrate.ts'
+import type { QueryRunner } from '../../src/storage/query-runner.ts'
 import { createTempDatabase } from '../../harness/stack.ts'
 
 export interface MigratedDatabase {
@@ -31,6 +34,24 @@ export async function migratedDatabase (kind: MigrationTarget, options: { max?: 
     await sql.end({ timeout: 5 })
     await db.drop()
     throw err
+  }
+}
+
+/**
+ * Stores `rows` as the sink would (its stored nulls) with plain multi-row INSERTs, 200 a
+ * statement, duplicates skipped: for a runner without COPY FROM STDIN (PGlite).
+ */
+export async function insertRows (runner: QueryRunner, rows: Measurement[]): Promise<void> {
+  const cols = MEASUREMENT_COLUMNS.map(c => `"${c}"`).join(', ')
+  for (let i = 0; i < rows.length; i += 200) {
+    const chunk = rows.slice(i, i + 200)
+    const values: unknown[] = []
+    const tuples = chunk.map((m, r) => {
+      const stored = withStoredNulls(m)
+      values.push(...MEASUREMENT_COLUMNS.map(c => stored[c]))
+      return `(${MEASUREMENT_COLUMNS.map((_, k) => `$${r * MEASUREMENT_COLUMNS.length + k + 1}`).join(', ')})`
+    })
+    await runner.query(`INSERT INTO iot_measurements (${cols}) VALUES ${tuples.join(', ')} ON CONFLICT DO NOTHING`, values)
   }
 }
 
