@@ -5,7 +5,7 @@
  *
  *   npm run bench:broker -- [--devices 100] [--seconds 15] [--window 20]
  *
- * Each mode gets a fresh private broker; the load generator (bench/load-worker.ts) connects
+ * Each mode gets a fresh private broker; the load generator (harness/load-worker.ts) connects
  * one client per controller and publishes QoS 1 as fast as the per-controller windows allow,
  * while one subscriber (the connector's role) takes every message through a shared
  * subscription. Reported per mode: acknowledged messages/s, messages delivered, and the
@@ -23,7 +23,7 @@ import { startPrivateMosquitto, type PrivateMosquitto } from '../harness/private
 import { machineInfo, machineLine } from './lib/machine.ts'
 import { readProc, round } from './lib/proc.ts'
 import { table } from './lib/report.ts'
-import type { LoadOptions, LoadProgress } from './load-worker.ts'
+import type { LoadOptions, LoadProgress } from '../harness/load-worker.ts'
 import { ROOT } from './lib/stack.ts'
 import type { AccessSettings } from '../src/stages/simulator/access.ts'
 
@@ -65,7 +65,7 @@ async function runMode (mode: Mode): Promise<ModeResult> {
       access, devices, seed: Number(a.seed), rate: 0, durationS: 0, count: 0, windowPerConnection: Number(a.window),
       mix: 'sim', unknownFraction: 0, expectedFile: join(work, `${mode}-expected.tsv`), clientPrefix: `bench-${mode}`
     }
-    const child = fork(join(ROOT, 'bench', 'load-worker.ts'), [JSON.stringify(options)], { execPath: process.execPath, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+    const child = fork(join(ROOT, 'harness', 'load-worker.ts'), [JSON.stringify(options)], { execPath: process.execPath, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
     // Counted from the first progress report: connecting and provisioning are not the steady state.
     let cpu0 = 0
     let acked0 = 0

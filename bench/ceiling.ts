@@ -41,7 +41,7 @@ import { machineInfo, machineLine } from './lib/machine.ts'
 import { round } from './lib/proc.ts'
 import { table, writeFile } from './lib/report.ts'
 import { createDatabase, createTempTopics, deleteTopics, dropDatabase, ROOT, uniqueName, stackUrls, kafkaPartitions } from './lib/stack.ts'
-import { Pipeline } from './lib/pipeline.ts'
+import { Pipeline } from '../harness/pipeline.ts'
 
 const { values: a } = parseArgs({ options: { seconds: { type: 'string', default: '20' }, devices: { type: 'string', default: '50' }, only: { type: 'string', default: 'mqtt,kafka,copy' }, out: { type: 'string', default: 'results' } } })
 const seconds = Number(a.seconds)

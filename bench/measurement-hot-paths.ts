@@ -8,6 +8,7 @@
 import { performance } from 'node:perf_hooks'
 import { fastParseMeasurement, type Measurement } from '../src/core/measurement.ts'
 import { copyLine } from '../src/storage/copy-format.ts'
+import { measurement } from '../harness/measurement.ts'
 
 const rows = Number(process.argv[2] ?? 20_000)
 const rounds = Number(process.argv[3] ?? 15)
@@ -16,12 +17,12 @@ const labels = ['Temperature', 'Humidity', 'CO2', 'door-sensor', 'scan']
 const inputs: unknown[] = Array.from({ length: rows }, (_, i) => {
   const ts = new Date(Date.UTC(2024, 0, 1) + i * 1000).toISOString().replace('Z', '000Z')
   const text = i % 5 === 4
-  return JSON.parse(JSON.stringify({
+  return JSON.parse(JSON.stringify(measurement(i, {
     timestamp: ts, device_id: `e4fd45f6${String(i % 5000).padStart(4, '0')}`, connector_mode: 'sensor-mode',
     datapoint_label: labels[i % labels.length], pin_position: String((i % 6) + 1), value: text ? null : Math.round(Math.random() * 10000) / 100,
     unit: text ? '' : '°C', topic: `tele/f2-e4fd45f6${String(i % 5000).padStart(4, '0')}/sensor-mode/J1/sensor-1`, connector: (i % 5) + 1,
     value_text: text ? 'card\t0042' : null, sensor_device_id: text ? null : 4, datapoint_id: text ? null : 1, received_at: ts
-  }))
+  })))
 })
 
 function median (xs: number[]): number {

@@ -9,7 +9,7 @@
  *
  * Runs a private copy of the pipeline (connector, processor, sink as child processes; own
  * topics, consumer groups and databases) on the shared stack (started if needed), drives it
- * with the simulator's device model (bench/load-worker.ts), samples every process's CPU and
+ * with the simulator's device model (harness/load-worker.ts), samples every process's CPU and
  * RSS each second, then accounts for every message and measures throughput and device → row
  * latency from the rows. `--fleet-state on` also runs the fleet stage (its cost is the
  * ratio of two runs, on and off, taken one after the other).
@@ -32,12 +32,12 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { account, collectDeadLetters, expectedTotals, loadExpected, timing } from './lib/account.ts'
 import { ensureStack } from './lib/ensure-stack.ts'
 import { machineInfo, machineLine } from './lib/machine.ts'
-import { Pipeline, SERVICES as CORE_SERVICES, type ServiceName } from './lib/pipeline.ts'
+import { Pipeline, SERVICES as CORE_SERVICES, type ServiceName } from '../harness/pipeline.ts'
 import { round, Sampler } from './lib/proc.ts'
 import { appendHistory, cpuPerMessage, cpuTotals, sittingCeiling } from './lib/sitting.ts'
 import { table, throughputSvg, writeFile } from './lib/report.ts'
 import { infraPid, ROOT } from './lib/stack.ts'
-import type { LoadProgress, Mix } from './load-worker.ts'
+import type { LoadProgress, Mix } from '../harness/load-worker.ts'
 
 const { values: a } = parseArgs({
   options: {

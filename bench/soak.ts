@@ -4,7 +4,7 @@
  *   npm run soak -- [--minutes 30] [--rate N] [--devices 100] [--interval 10] [--warmup 0.2] [--out results/soak]
  *
  * Without --rate it runs at half the measured maximum: the highest sustained messages/s of the
- * `npm run bench -- --rate max` reports under results/bench/. A private pipeline (bench/lib/pipeline.ts)
+ * `npm run bench -- --rate max` reports under results/bench/. A private pipeline (harness/pipeline.ts)
  * takes the simulator's traffic; every `interval` seconds it records each service's RSS, each
  * consumer group's lag (records not yet committed) and how far the rows in the database trail
  * what the broker acknowledged ("behind"). At the end every message is accounted for (lost,
@@ -20,7 +20,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { account, collectDeadLetters, loadExpected } from './lib/account.ts'
 import { ensureStack } from './lib/ensure-stack.ts'
 import { machineInfo, machineLine } from './lib/machine.ts'
-import { Pipeline, SERVICES } from './lib/pipeline.ts'
+import { Pipeline, SERVICES } from '../harness/pipeline.ts'
 import { readProc, round } from './lib/proc.ts'
 import { table, writeFile } from './lib/report.ts'
 import { ROOT } from './lib/stack.ts'

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { account, collectDeadLetters, duplicatesIn, expectedTotals, loadExpected, type Accounting } from './account.ts'
-import { Pipeline, serviceOf, type ServiceName } from './pipeline.ts'
+import { Pipeline, serviceOf, type ServiceName } from '../../harness/pipeline.ts'
 import { round } from './proc.ts'
 import { restartInfra, type InfraName } from './stack.ts'
 

@@ -1,57 +1,19 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { projectRoot, stackConfig } from '../../src/stack/config.ts'
+import { stackConfig } from '../../src/stack/config.ts'
+import { ROOT } from '../../harness/pipeline-stack.ts'
 import { isPortOpen } from '../../src/stack/ports.ts'
-import { stackBroker as testStackBroker } from '../../harness/broker.ts'
-import { stackEnv } from '../../harness/stack.ts'
 
 // The harness' helpers the benchmarks use, beside the controls of this module.
 export { createDatabase, createTempTopics, deleteTopics, dropDatabase, uniqueName, withDatabase } from '../../harness/stack.ts'
+export { kafkaPartitions, ROOT, stackBroker, stackUrls, type BenchBroker, type StackUrls } from '../../harness/pipeline-stack.ts'
 
 /**
- * Where the benchmark finds the running stack, and the few controls it needs over it:
- * private databases and topics per run, and a restart of one infrastructure process.
+ * The few controls the benchmark needs over the running stack beside the harness' (private
+ * databases and topics per run, the stack's addresses): a restart of one infrastructure process.
  */
-export const ROOT = projectRoot()
 const cfg = stackConfig()
-
-/** A broker and the accounts the benchmark uses on it (the stack's, from .stack/, unless given). */
-export interface BenchBroker {
-  /** Plain listener (127.0.0.1): the connector, and plain-transport controllers. */
-  mqttUrl: string
-  /** TLS listener for controllers with a password. */
-  mqttTlsUrl: string
-  caFile: string
-  admin: { username: string, password: string }
-  connector: { username: string, password: string }
-}
-
-export function stackBroker (): BenchBroker {
-  const broker = testStackBroker()
-  return {
-    mqttUrl: broker.url,
-    mqttTlsUrl: broker.mqttsPasswordUrl,
-    caFile: process.env.MQTT_CA_FILE ?? broker.pki.caCert,
-    admin: { username: broker.admin.username, password: broker.admin.password },
-    connector: broker.connector
-  }
-}
-
-export interface StackUrls {
-  mqttUrl: string
-  kafka: string
-  registryUrl: string
-  timeseriesUrl: string
-}
-
-/** The stack's addresses as the harness reads them (harness/stack.ts); databases as their owners. */
-export function stackUrls (): StackUrls {
-  const e = stackEnv()
-  return { mqttUrl: e.mqttUrl, kafka: e.kafkaBootstrap, registryUrl: e.registryUrl, timeseriesUrl: e.timeseriesUrl }
-}
-
-export const kafkaPartitions = cfg.kafkaPartitions
 
 export type InfraName = 'kafka' | 'mosquitto' | 'postgres-timeseries' | 'postgres-registry'
 

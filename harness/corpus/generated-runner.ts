@@ -1,16 +1,12 @@
-import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { Consumer } from '@platformatic/kafka'
 import postgres from 'postgres'
-import { createMqttClient } from '../../src/adapters/mqtt.ts'
 import { decodeDeadLetter } from '../../src/core/dead-letter.ts'
 import type { Result } from '../../src/core/result.ts'
 import type { SensorDefinition } from '../../src/core/sensor.ts'
 import { RegistryStore } from '../../src/registry/store.ts'
 import { parseSensorKey } from '../../src/stages/processor/transform.ts'
-import { Pipeline, SERVICES } from '../../bench/lib/pipeline.ts'
-import { startPrivateMosquitto } from '../private-mosquitto.ts'
-import { testAccount } from '../broker.ts'
+import { SERVICES } from '../pipeline.ts'
+import { startCorpusRig } from './rig.ts'
 import { expect1, generate, rowId, sensorKeys, type Expectation } from './generated.ts'
 
 /**
@@ -42,23 +38,8 @@ const dlKey = (stage: string, reason: string, topic: string | null): string => `
 
 export async function runGenerated (count: number, seed: number, log: (s: string) => void = () => {}): Promise<GeneratedReport> {
   const started = Date.now()
-  const broker = await startPrivateMosquitto()
-  // Random topics, inside and outside the grammar: one account publishes anywhere and the
-  // connector subscribes to everything with another (the controllers' rules: test/broker/).
-  const anyTopic = await testAccount(broker, { publish: ['#'], subscribe: ['#', '$share/#'] })
-  const pipeline = new Pipeline({
-    devices: 0,
-    seed: 1,
-    broker: { mqttUrl: broker.url, mqttTlsUrl: broker.mqttsPasswordUrl, caFile: broker.pki.caCert, admin: broker.admin, connector: anyTopic },
-    logDir: join('/tmp', `f2-gencorpus-${process.pid}`),
-    // A session that outlives a reconnect: the broker keeps the connector's queue meanwhile.
-    env: { connector: { MQTT_TOPICS: '#', MQTT_SESSION_EXPIRY_S: '300' }, sink: { SINK_BATCH_WAIT_MS: '100' } }
-  }, 'gencorpus')
-  const consumer = new Consumer({
-    clientId: 'f2-gencorpus-dead', bootstrapBrokers: pipeline.urls.kafka.split(','), groupId: `${pipeline.id}-reader`,
-    autocommit: false, isolationLevel: 1, maxWaitTime: 100, sessionTimeout: 10_000, heartbeatInterval: 1000
-  })
-  const publisher = createMqttClient({ url: broker.url, clientId: `${pipeline.id}-pub`, username: anyTopic.username, password: anyTopic.password })
+  // A session that outlives a reconnect: the broker keeps the connector's queue meanwhile.
+  const { pipeline, publisher, deadLetters: consumer, close } = await startCorpusRig('gencorpus', { connector: { MQTT_SESSION_EXPIRY_S: '300' }, sink: { SINK_BATCH_WAIT_MS: '100' } })
   try {
     await pipeline.setUp()
     await pipeline.startAll()
@@ -201,9 +182,6 @@ export async function runGenerated (count: number, seed: number, log: (s: string
       seconds: Math.round((Date.now() - started) / 100) / 10
     }
   } finally {
-    await publisher.close(true).catch(() => {})
-    await consumer.close(true).catch(() => {})
-    await pipeline.tearDown()
-    await broker.stop()
+    await close()
   }
 }

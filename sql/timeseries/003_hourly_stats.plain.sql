@@ -3,15 +3,5 @@
 
 CREATE OR REPLACE VIEW iot_hourly_stats AS
 SELECT date_trunc('hour', "timestamp" AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' AS bucket,
-       device_id,
-       connector,
-       datapoint_label,
-       pin_position,
-       unit,
-       avg(value) AS avg_value,
-       min(value) AS min_value,
-       max(value) AS max_value,
-       count(*) AS sample_count
-FROM iot_measurements
-WHERE value IS NOT NULL
+-- migrate:include hourly_stats_columns.sql
 GROUP BY 1, device_id, connector, datapoint_label, pin_position, unit;

@@ -18,17 +18,7 @@ $$;
 CREATE MATERIALIZED VIEW IF NOT EXISTS iot_hourly_stats
 WITH (timescaledb.continuous, timescaledb.materialized_only = false) AS
 SELECT time_bucket(INTERVAL '1 hour', "timestamp") AS bucket,
-       device_id,
-       connector,
-       datapoint_label,
-       pin_position,
-       unit,
-       avg(value) AS avg_value,
-       min(value) AS min_value,
-       max(value) AS max_value,
-       count(*) AS sample_count
-FROM iot_measurements
-WHERE value IS NOT NULL
+-- migrate:include hourly_stats_columns.sql
 GROUP BY bucket, device_id, connector, datapoint_label, pin_position, unit
 WITH NO DATA;
 

@@ -63,6 +63,15 @@ export function loadConfig<S extends z.ZodType> (service: string, schema: S, env
   return deepFreeze(parsed.data as z.output<S>)
 }
 
+/**
+ * A service's config loader: `schema` read from the environment once (with `aliases`, every
+ * problem reported together), then `build` turns the values into the service's settings, frozen.
+ * The settings' type is the loader's return type: each setting is named once, where it is built.
+ */
+export function configLoader<S extends z.ZodType, C extends object> (service: string, schema: S, build: (values: Readonly<z.output<S>>) => C, aliases: readonly Alias[] = []): (source?: Env) => Readonly<C> {
+  return (source = process.env) => Object.freeze(build(loadConfig(service, schema, source, aliases)))
+}
+
 function deepFreeze<T> (value: T): T {
   if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
     for (const inner of Object.values(value)) deepFreeze(inner)
@@ -81,6 +90,19 @@ export function redact (config: object): Record<string, unknown> {
     else out[key] = value
   }
   return out
+}
+
+/**
+ * A service's own HTTP listener (metrics, health, its API): loopback unless HTTP_HOST says
+ * otherwise (the image sets 0.0.0.0 inside its container), on HTTP_PORT (`port` unless set).
+ */
+export function httpFields (port: number) {
+  return { HTTP_HOST: env.string('127.0.0.1'), HTTP_PORT: env.int(port, 0, 65535) }
+}
+
+/** The listener from values parsed with `httpFields`. */
+export function pickHttp (values: { HTTP_HOST: string, HTTP_PORT: number }): { httpHost: string, httpPort: number } {
+  return { httpHost: values.HTTP_HOST, httpPort: values.HTTP_PORT }
 }
 
 // Field builders: strict (no silent coercion of garbage), with defaults.

@@ -1,4 +1,5 @@
 import { Consumer, type Message, type MessagesStream } from '@platformatic/kafka'
+import type { ConsumerSettings } from './connections/kafka.ts'
 import type { Logger } from './logger.ts'
 import { commitOffsets, OffsetTracker, partitionKey, type TopicPartitionOffset } from './offset-tracker.ts'
 
@@ -36,6 +37,25 @@ export interface BatchConsumerOptions {
 }
 
 const DEFAULT_MAX_FETCH_BYTES = 1_048_576
+
+/**
+ * The options of a stage's consumer of `topics` from its consumer section: client id
+ * `<instance>-consumer`, and `read_committed` (the processor's outputs are transactional).
+ */
+export function stageConsumerOptions (settings: ConsumerSettings, topics: string[], logger: Logger): BatchConsumerOptions {
+  return {
+    bootstrapBrokers: settings.brokers,
+    groupId: settings.groupId,
+    clientId: `${settings.instanceId}-consumer`,
+    topics,
+    maxBatch: settings.batchSize,
+    maxWaitMs: settings.batchWaitMs,
+    maxBuffered: settings.maxBuffered,
+    sessionTimeoutMs: settings.sessionTimeoutMs,
+    readCommitted: true,
+    logger
+  }
+}
 
 /** Group membership a transactional offset commit must carry. */
 export interface GroupMetadata {

@@ -2,7 +2,9 @@
  * The one declaration of a measurement's columns. The `Measurement` type, its zod schema, the
  * fast parser, the COPY line, the storage checks and the sink's staging SQL are derived from
  * it; test/storage/measurement-table.test.ts checks that the migrated `iot_measurements`
- * table matches it. Adding a column: a line here, a migration, tests.
+ * table matches it. Adding a column: a line here, a migration, its value in the tests'
+ * measurement builder (harness/measurement.ts) and its row in docs/architecture/data-models.md
+ * (test/core/measurement-columns.unit.test.ts checks the table against this declaration).
  */
 
 /** How a field is read from input, and its TypeScript type (see KindType). */

@@ -77,6 +77,9 @@ export interface MigrateReport {
 
 const DEFAULT_SQL_DIR = fileURLToPath(new URL('../../sql/', import.meta.url))
 const FILE_RE = /^(\d{3,})_([a-z0-9_]+?)(?:\.(timescale|plain))?\.sql$/
+/** A whole line `-- migrate:include name.sql`: the text of `<target>/include/name.sql` stands there. */
+const INCLUDE_RE = /^--[ \t]*migrate:include[ \t]+(\S*)[ \t]*$/gm
+const INCLUDE_NAME_RE = /^[a-z0-9_]+\.sql$/
 
 function invalidSet (message: string, details: Record<string, unknown>): F2Error {
   return new F2Error(ErrorCodes.MIGRATION_FAILED, message, { details })
@@ -98,7 +101,7 @@ export function loadMigrations (target: MigrationTarget, sqlDir: string = DEFAUL
     const variant = (m[3] ?? null) as TimeseriesVariant | null
     if (variant !== null && target !== 'timeseries') throw invalidSet(`variant files exist only for timeseries: ${entry}`, { dir, entry })
     const path = join(dir, entry)
-    const sql = readFileSync(path, 'utf8').replace(/\r\n/g, '\n')
+    const sql = expandIncludes(readText(path), dir, entry)
     const file: MigrationFile = {
       version, name, variant, path, sql,
       checksum: createHash('sha256').update(sql).digest('hex'),
@@ -117,6 +120,32 @@ export function loadMigrations (target: MigrationTarget, sqlDir: string = DEFAUL
     if (!ok) throw invalidSet(`migration ${mig.version}_${mig.name} needs one common file or both .timescale and .plain`, { dir, version: mig.version })
   }
   return migrations
+}
+
+function readText (path: string): string {
+  return readFileSync(path, 'utf8').replace(/\r\n/g, '\n')
+}
+
+/**
+ * Replaces each `-- migrate:include name.sql` line of `entry` with the text of
+ * `<dir>/include/name.sql` (which ends with its own newline), so text that several migrations
+ * share (the variants of one version) is written once. The checksum is taken of the expanded
+ * text: a migration's recorded checksum stays valid when its text moves into a fragment
+ * unchanged, and editing a fragment is a change to every applied migration that includes it
+ * (F2_MIGRATION_CHECKSUM_MISMATCH). A fragment includes nothing itself.
+ */
+function expandIncludes (sql: string, dir: string, entry: string): string {
+  return sql.replace(INCLUDE_RE, (_line, name: string) => {
+    if (!INCLUDE_NAME_RE.test(name)) throw invalidSet(`${entry}: include name not name.sql: ${JSON.stringify(name)}`, { dir, entry, include: name })
+    let text: string
+    try {
+      text = readText(join(dir, 'include', name))
+    } catch (err) {
+      throw new F2Error(ErrorCodes.MIGRATION_FAILED, `${entry}: cannot read include/${name}`, { cause: err, details: { dir, entry, include: name } })
+    }
+    if (new RegExp(INCLUDE_RE.source, 'm').test(text)) throw invalidSet(`include/${name} includes another file (one level only)`, { dir, entry, include: name })
+    return text.endsWith('\n') ? text.slice(0, -1) : text
+  })
 }
 
 /** The file of `mig` for `variant` (the common file when there is one). */

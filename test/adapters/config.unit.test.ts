@@ -19,14 +19,14 @@ function configError (load: () => unknown): F2Error {
 
 describe('setting aliases', () => {
   it('the current names and the defaults', () => {
-    expect(loadSinkConfig(sinkEnv)).toMatchObject({ batchSize: 5000, batchTimeoutMs: 250 })
-    expect(loadSinkConfig({ ...sinkEnv, SINK_BATCH_SIZE: '300', SINK_BATCH_WAIT_MS: '80' })).toMatchObject({ batchSize: 300, batchTimeoutMs: 80 })
+    expect(loadSinkConfig(sinkEnv)).toMatchObject({ batchSize: 5000, batchWaitMs: 250 })
+    expect(loadSinkConfig({ ...sinkEnv, SINK_BATCH_SIZE: '300', SINK_BATCH_WAIT_MS: '80' })).toMatchObject({ batchSize: 300, batchWaitMs: 80 })
   })
 
   it("the seed's BATCH_SIZE, and BATCH_TIMEOUT in seconds (fractions allowed) as milliseconds", () => {
-    expect(loadSinkConfig({ ...sinkEnv, BATCH_SIZE: '300', BATCH_TIMEOUT: '0.1' })).toMatchObject({ batchSize: 300, batchTimeoutMs: 100 })
-    expect(loadSinkConfig({ ...sinkEnv, BATCH_TIMEOUT: '2' }).batchTimeoutMs).toBe(2000)
-    expect(loadSinkConfig({ ...sinkEnv, BATCH_TIMEOUT: '0' }).batchTimeoutMs).toBe(0)
+    expect(loadSinkConfig({ ...sinkEnv, BATCH_SIZE: '300', BATCH_TIMEOUT: '0.1' })).toMatchObject({ batchSize: 300, batchWaitMs: 100 })
+    expect(loadSinkConfig({ ...sinkEnv, BATCH_TIMEOUT: '2' }).batchWaitMs).toBe(2000)
+    expect(loadSinkConfig({ ...sinkEnv, BATCH_TIMEOUT: '0' }).batchWaitMs).toBe(0)
   })
 
   it('an alias is checked like the setting it stands for', () => {
@@ -37,7 +37,7 @@ describe('setting aliases', () => {
 
   it('an alias and its current name: the same value is fine, different values are an error', () => {
     expect(loadSinkConfig({ ...sinkEnv, BATCH_SIZE: '300', SINK_BATCH_SIZE: '300' }).batchSize).toBe(300)
-    expect(loadSinkConfig({ ...sinkEnv, BATCH_TIMEOUT: '0.5', SINK_BATCH_WAIT_MS: '500' }).batchTimeoutMs).toBe(500)
+    expect(loadSinkConfig({ ...sinkEnv, BATCH_TIMEOUT: '0.5', SINK_BATCH_WAIT_MS: '500' }).batchWaitMs).toBe(500)
     const err = configError(() => loadSinkConfig({ ...sinkEnv, BATCH_SIZE: '300', SINK_BATCH_SIZE: '400', BATCH_TIMEOUT: '1', SINK_BATCH_WAIT_MS: '20' }))
     // Both problems at once.
     expect((err.details as { problems: string[] }).problems).toEqual([
@@ -47,7 +47,7 @@ describe('setting aliases', () => {
   })
 
   it('an empty alias counts as unset (compose passes `BATCH_SIZE=` when .env leaves it empty)', () => {
-    expect(loadSinkConfig({ ...sinkEnv, BATCH_SIZE: '', SINK_BATCH_SIZE: '700', BATCH_TIMEOUT: '' })).toMatchObject({ batchSize: 700, batchTimeoutMs: 250 })
+    expect(loadSinkConfig({ ...sinkEnv, BATCH_SIZE: '', SINK_BATCH_SIZE: '700', BATCH_TIMEOUT: '' })).toMatchObject({ batchSize: 700, batchWaitMs: 250 })
   })
 
   it("the connector's earlier KAFKA_* batching names", () => {

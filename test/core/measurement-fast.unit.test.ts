@@ -3,6 +3,7 @@ import { isCanonicalInstant } from '../../src/core/iso-instant.ts'
 import { fastParseMeasurement, IotMeasurementSchema, parseMeasurement, type Measurement } from '../../src/core/measurement.ts'
 import { parseTimestamp } from '../../src/core/timestamp.ts'
 import { pick, prng, randInt } from './helpers/prng.ts'
+import { measurement } from '../../harness/measurement.ts'
 
 const pad = (n: number, w: number): string => String(n).padStart(w, '0')
 
@@ -62,11 +63,7 @@ const VALUES: Record<string, readonly unknown[]> = {
   extra: [undefined, 'dropped', { nested: true }]
 }
 
-const canonical: Measurement = {
-  timestamp: '2023-05-26T18:34:04.928538Z', device_id: 'e4fd45f654be', connector_mode: 'sensor-mode', datapoint_label: 'Temperature',
-  pin_position: '1', value: -5.25, unit: '°C', topic: 'tele/f2-e4fd45f654be/sensor-mode/J1/sensor-1', connector: 1, value_text: null,
-  sensor_device_id: 4, datapoint_id: 1, received_at: '2023-05-26T18:34:05.000000Z'
-}
+const canonical: Measurement = measurement(0, { timestamp: '2023-05-26T18:34:04.928538Z', value: -5.25, received_at: '2023-05-26T18:34:05.000000Z' })
 
 describe('fastParseMeasurement', () => {
   it('answers only where the schema would, and then exactly as the schema (same keys, same order)', () => {

@@ -1,22 +1,9 @@
 import { describe, expect, it } from 'vitest'
 import { ErrorCodes } from '../../src/core/errors.ts'
 import { parseMeasurement, type Measurement } from '../../src/core/measurement.ts'
+import { measurement } from '../../harness/measurement.ts'
 
-const full: Measurement = {
-  timestamp: '2023-05-26T18:34:04.928538Z',
-  device_id: 'e4fd45f654be',
-  connector_mode: 'sensor-mode',
-  datapoint_label: 'Temperature',
-  pin_position: '1',
-  value: -5.25,
-  unit: '°C',
-  topic: 'tele/f2-e4fd45f654be/sensor-mode/J1/sensor-1',
-  connector: 1,
-  value_text: null,
-  sensor_device_id: 4,
-  datapoint_id: 1,
-  received_at: '2023-05-26T18:34:05.000000Z'
-}
+const full: Measurement = measurement(0, { timestamp: '2023-05-26T18:34:04.928538Z', value: -5.25, received_at: '2023-05-26T18:34:05.000000Z' })
 
 describe('parseMeasurement', () => {
   it('accepts its own output unchanged (one schema for processor output and sink input)', () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { copyField, copyLine, measurementProblem, MEASUREMENT_COLUMNS, withStoredNulls } from '../../src/storage/copy-format.ts'
-import { measurement } from './helpers.ts'
+import { measurement } from '../../harness/measurement.ts'
 
 describe('COPY text encoding', () => {
   it('escapes the characters COPY text format treats specially', () => {

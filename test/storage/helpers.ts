@@ -2,7 +2,9 @@ import net from 'node:net'
 import type postgres from 'postgres'
 import type { Measurement } from '../../src/core/measurement.ts'
 import { connect } from '../../src/storage/connection.ts'
+import { MEASUREMENT_COLUMNS, withStoredNulls } from '../../src/storage/copy-format.ts'
 import { migrate, type MigrateReport, type MigrationTarget } from '../../src/storage/migrate.ts'
+import type { QueryRunner } from '../../src/storage/query-runner.ts'
 import { createTempDatabase } from '../../harness/stack.ts'
 
 export interface MigratedDatabase {
@@ -35,24 +37,21 @@ export async function migratedDatabase (kind: MigrationTarget, options: { max?: 
   }
 }
 
-/** A valid measurement; `i` spreads timestamps one second apart from 2024-05-01T00:00:00Z. */
-export function measurement (i: number, overrides: Partial<Measurement> = {}): Measurement {
-  const ts = new Date(Date.UTC(2024, 4, 1) + i * 1000).toISOString().replace('Z', '000Z')
-  return {
-    timestamp: ts,
-    device_id: 'e4fd45f654be',
-    connector_mode: 'sensor-mode',
-    datapoint_label: 'Temperature',
-    pin_position: '1',
-    value: 20 + (i % 100) / 4,
-    unit: '°C',
-    topic: 'tele/f2-e4fd45f654be/sensor-mode/J1/sensor-1',
-    connector: 1,
-    value_text: null,
-    sensor_device_id: 4,
-    datapoint_id: 1,
-    received_at: ts,
-    ...overrides
+/**
+ * Stores `rows` as the sink would (its stored nulls) with plain multi-row INSERTs, 200 a
+ * statement, duplicates skipped: for a runner without COPY FROM STDIN (PGlite).
+ */
+export async function insertRows (runner: QueryRunner, rows: Measurement[]): Promise<void> {
+  const cols = MEASUREMENT_COLUMNS.map(c => `"${c}"`).join(', ')
+  for (let i = 0; i < rows.length; i += 200) {
+    const chunk = rows.slice(i, i + 200)
+    const values: unknown[] = []
+    const tuples = chunk.map((m, r) => {
+      const stored = withStoredNulls(m)
+      values.push(...MEASUREMENT_COLUMNS.map(c => stored[c]))
+      return `(${MEASUREMENT_COLUMNS.map((_, k) => `$${r * MEASUREMENT_COLUMNS.length + k + 1}`).join(', ')})`
+    })
+    await runner.query(`INSERT INTO iot_measurements (${cols}) VALUES ${tuples.join(', ')} ON CONFLICT DO NOTHING`, values)
   }
 }
 

@@ -1,6 +1,6 @@
-import { cpSync, mkdtempSync, rmSync, writeFileSync, appendFileSync } from 'node:fs'
+import { appendFileSync, cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { basename, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, describe, expect, it } from 'vitest'
 import { isF2Error } from '../../src/core/errors.ts'
@@ -9,7 +9,7 @@ import { loadMigrations, migrate, migrateAll } from '../../src/storage/migrate.t
 import { RegistryStore } from '../../src/registry/store.ts'
 import { TimeseriesWriter } from '../../src/storage/timeseries-writer.ts'
 import { createTempDatabase, type TempDatabase } from '../../harness/stack.ts'
-import { measurement } from './helpers.ts'
+import { measurement } from '../../harness/measurement.ts'
 
 const SQL_DIR = fileURLToPath(new URL('../../sql/', import.meta.url))
 const cleanup: Array<() => Promise<void> | void> = []
@@ -84,6 +84,31 @@ describe('migrations on plain PostgreSQL', () => {
       expect(t?.t).toBeNull()
       const [n] = await sql<{ n: number }[]>`SELECT max(version)::int AS n FROM schema_migrations WHERE target = 'timeseries'`
       expect(n?.n).toBe(6)
+    } finally {
+      await sql.end()
+    }
+  })
+
+  it('a database migrated before a migration\'s text moved into an include starts with the include; an edited include is refused', async () => {
+    // The time-series migrations as they were written out whole, before 003's variants shared their columns.
+    const whole = mkdtempSync(join(tmpdir(), 'f2-sql-'))
+    cleanup.push(() => rmSync(whole, { recursive: true, force: true }))
+    cpSync(SQL_DIR, whole, { recursive: true })
+    rmSync(join(whole, 'timeseries', 'include'), { recursive: true })
+    for (const file of loadMigrations('timeseries').flatMap(m => m.files)) writeFileSync(join(whole, 'timeseries', basename(file.path)), file.sql)
+    expect(loadMigrations('timeseries', whole).flatMap(m => m.files).filter(f => f.sql.includes('migrate:include'))).toEqual([])
+
+    const ts = await tempDb('timeseries')
+    const sql = connect(ts.url, { max: 1 })
+    try {
+      expect((await migrate(sql, 'timeseries', { sqlDir: whole })).applied).toHaveLength(6)
+      expect(await migrate(sql, 'timeseries')).toMatchObject({ applied: [], alreadyApplied: 6 })
+
+      const edited = mkdtempSync(join(tmpdir(), 'f2-sql-'))
+      cleanup.push(() => rmSync(edited, { recursive: true, force: true }))
+      cpSync(SQL_DIR, edited, { recursive: true })
+      appendFileSync(join(edited, 'timeseries', 'include', 'hourly_stats_columns.sql'), '  AND value > 0\n')
+      expect(await codeOf(migrate(sql, 'timeseries', { sqlDir: edited }))).toBe('F2_MIGRATION_CHECKSUM_MISMATCH')
     } finally {
       await sql.end()
     }
@@ -165,6 +190,35 @@ describe('migrations on plain PostgreSQL', () => {
 })
 
 describe('loadMigrations', () => {
+  it('expands includes before the checksum: 003 keeps the checksums databases recorded when its variants were written out whole', () => {
+    const hourly = loadMigrations('timeseries').find(m => m.version === 3)
+    expect(hourly?.files.map(f => [f.variant, f.checksum]).sort()).toEqual([
+      ['plain', '3f09e36e9be34ef07c9520dcb0bf724a581233df9ca8979cbcb9863069dcef50'],
+      ['timescale', '79f7948ac9917a44840cb04829900a827160dc951b9b210045a64b05321e5000']
+    ])
+    for (const file of hourly?.files ?? []) {
+      expect(file.sql).not.toMatch(/migrate:include/)
+      expect(file.sql).toMatch(/\n {7}device_id,\n[^]*\nWHERE value IS NOT NULL\nGROUP BY /)
+    }
+  })
+
+  it('refuses an include that is missing, badly named or includes again', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'f2-sql-'))
+    try {
+      cpSync(SQL_DIR, dir, { recursive: true })
+      const migration = join(dir, 'timeseries', '009_fragmented.sql')
+      writeFileSync(migration, 'SELECT 1;\n-- migrate:include no_such.sql\n')
+      expect(() => loadMigrations('timeseries', dir)).toThrow(/cannot read include\/no_such.sql/)
+      writeFileSync(migration, 'SELECT 1;\n-- migrate:include ../../registry/001_schema.sql\n')
+      expect(() => loadMigrations('timeseries', dir)).toThrow(/include name not name.sql/)
+      writeFileSync(join(dir, 'timeseries', 'include', 'again.sql'), '-- migrate:include hourly_stats_columns.sql\n')
+      writeFileSync(migration, 'SELECT 1;\n-- migrate:include again.sql\n')
+      expect(() => loadMigrations('timeseries', dir)).toThrow(/one level only/)
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
   it('pairs variant files and refuses malformed sets', () => {
     const ts = loadMigrations('timeseries')
     expect(ts.map(m => [m.version, m.files.map(f => f.variant).sort()])).toEqual([

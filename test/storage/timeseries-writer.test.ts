@@ -3,7 +3,8 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { isF2Error } from '../../src/core/errors.ts'
 import { connect } from '../../src/storage/connection.ts'
 import { TimeseriesWriter } from '../../src/storage/timeseries-writer.ts'
-import { measurement, migratedDatabase, TcpProxy, type MigratedDatabase } from './helpers.ts'
+import { measurement } from '../../harness/measurement.ts'
+import { migratedDatabase, TcpProxy, type MigratedDatabase } from './helpers.ts'
 
 let db: MigratedDatabase
 

@@ -1,14 +1,12 @@
 import { z } from 'zod'
-import { env, loadConfig, type Env } from '../../adapters/config.ts'
+import { configLoader, env, httpFields, pickHttp } from '../../adapters/config.ts'
 import { kafkaFields, pickKafka } from '../../adapters/connections/kafka.ts'
-import { pickPostgres, postgresFields, type PostgresConnection } from '../../adapters/connections/postgres.ts'
+import { pickPostgres, postgresFields } from '../../adapters/connections/postgres.ts'
 import { TTL_LIMITS } from '../../core/command.ts'
 import { DB_ROLES } from '../../storage/roles.ts'
 
 export const schema = z.object({
-  /** Loopback unless configured otherwise (the image sets 0.0.0.0 inside its container). */
-  HTTP_HOST: env.string('127.0.0.1'),
-  HTTP_PORT: env.int(8080, 0, 65535),
+  ...httpFields(8080),
   ...postgresFields('registry', DB_ROLES.registry.api),
   ...postgresFields('timeseries', DB_ROLES.timeseries.reader),
   /** Longest a query may run before the database cancels it (statement_timeout). */
@@ -22,30 +20,16 @@ export const schema = z.object({
   COMMAND_TTL_S: env.int(TTL_LIMITS.default, TTL_LIMITS.min, TTL_LIMITS.max)
 })
 
-export interface ApiConfig {
-  httpHost: string
-  httpPort: number
-  registry: PostgresConnection
-  timeseries: PostgresConnection
-  queryTimeoutMs: number
-  poolSize: number
-  commandTtlS: number
-  kafkaBrokers: string[]
-  commandTopic: string
-}
+export type ApiConfig = ReturnType<typeof loadApiConfig>
 
 /** The read API's settings, from the environment (seed names for the two databases). */
-export function loadApiConfig (source: Env = process.env): Readonly<ApiConfig> {
-  const c = loadConfig('api', schema, source)
-  return Object.freeze({
-    httpHost: c.HTTP_HOST,
-    httpPort: c.HTTP_PORT,
-    registry: pickPostgres('registry', c),
-    timeseries: pickPostgres('timeseries', c),
-    queryTimeoutMs: c.API_QUERY_TIMEOUT_MS,
-    poolSize: c.API_DB_POOL,
-    commandTtlS: c.COMMAND_TTL_S,
-    kafkaBrokers: pickKafka(c),
-    commandTopic: c.KAFKA_COMMAND_TOPIC
-  })
-}
+export const loadApiConfig = configLoader('api', schema, c => ({
+  ...pickHttp(c),
+  registry: pickPostgres('registry', c),
+  timeseries: pickPostgres('timeseries', c),
+  queryTimeoutMs: c.API_QUERY_TIMEOUT_MS,
+  poolSize: c.API_DB_POOL,
+  commandTtlS: c.COMMAND_TTL_S,
+  kafkaBrokers: pickKafka(c),
+  commandTopic: c.KAFKA_COMMAND_TOPIC
+}))

@@ -1,10 +1,10 @@
 import { hostname } from 'node:os'
 import { z } from 'zod'
-import { env, loadConfig, type Alias, type Env } from '../../adapters/config.ts'
-import { kafkaFields, pickKafka } from '../../adapters/connections/kafka.ts'
+import { configLoader, env, httpFields, pickHttp, type Alias } from '../../adapters/config.ts'
+import { deadLetterFields, kafkaFields, pickDeadLetter, pickKafka } from '../../adapters/connections/kafka.ts'
 import { mqttFields, pickMqtt } from '../../adapters/connections/mqtt.ts'
-import { COMPRESSIONS, KAFKA_MESSAGE_MAX_BYTES, type Compression } from '../../adapters/kafka.ts'
-import { tlsFromFiles, type MqttTls } from '../../adapters/mqtt.ts'
+import { COMPRESSIONS } from '../../adapters/kafka.ts'
+import { tlsFromFiles } from '../../adapters/mqtt.ts'
 
 export const schema = z.object({
   /** MQTT_BROKER: a host name (the seed's form) or a full `mqtt://host:port` URL. */
@@ -29,7 +29,7 @@ export const schema = z.object({
   MQTT_RECONNECT_MAX_MS: env.int(30_000, 10, 600_000),
   ...kafkaFields,
   KAFKA_TOPIC: env.string('raw_iot_data'),
-  KAFKA_DEAD_LETTER_TOPIC: env.string('iot_dead_letter'),
+  ...deadLetterFields,
   /** Longest a message waits for its produce batch to fill. */
   CONNECTOR_BATCH_WAIT_MS: env.int(5, 0, 60_000),
   /** Records per produce call. */
@@ -44,47 +44,14 @@ export const schema = z.object({
   MAX_PAYLOAD_BYTES: env.int(512 * 1024, 1, 64 * 1024 * 1024),
   /** Original bytes kept whole in a dead letter up to this size; larger ones are cut (with size and SHA-256). */
   DEAD_LETTER_MAX_BYTES: env.int(600_000, 1024, 64 * 1024 * 1024),
-  /** Largest record the topics accept (the broker's message.max.bytes); larger envelopes are dead-lettered. */
-  KAFKA_MAX_RECORD_BYTES: env.int(KAFKA_MESSAGE_MAX_BYTES, 16 * 1024, 100 * 1024 * 1024),
   /** Bound on messages held before Kafka acknowledged them; QoS 0 beyond it is dropped and counted. */
   CONNECTOR_MAX_IN_FLIGHT: env.int(10_000, 1, 1_000_000),
   /** Bound on the bytes those messages hold (payloads and records), for every QoS level. */
   CONNECTOR_MAX_IN_FLIGHT_BYTES: env.int(64 * 1024 * 1024, 64 * 1024, 4 * 1024 * 1024 * 1024),
-  HTTP_HOST: env.string('127.0.0.1'),
-  HTTP_PORT: env.int(9402, 0, 65535)
+  ...httpFields(9402)
 })
 
-export interface ConnectorConfig {
-  mqttUrl: string
-  mqttUsername: string | undefined
-  mqttPassword: string | undefined
-  mqttTls: MqttTls | undefined
-  /** The filters as subscribed (with the `$share/<group>/` prefix when shared). */
-  subscriptions: string[]
-  clientId: string
-  sessionExpirySeconds: number
-  receiveMaximum: number
-  keepaliveSeconds: number
-  reconnectMinMs: number
-  reconnectMaxMs: number
-  brokers: string[]
-  topic: string
-  deadLetterTopic: string
-  lingerMs: number
-  batchSize: number
-  batchBytes: number
-  compression: Compression
-  requestTimeoutMs: number
-  retryMinMs: number
-  retryMaxMs: number
-  maxPayloadBytes: number
-  deadLetterMaxBytes: number
-  maxRecordBytes: number
-  maxInFlight: number
-  maxInFlightBytes: number
-  httpHost: string
-  httpPort: number
-}
+export type ConnectorConfig = ReturnType<typeof loadConnectorConfig>
 
 /** The batching settings' earlier names. */
 export const aliases: readonly Alias[] = [
@@ -93,17 +60,17 @@ export const aliases: readonly Alias[] = [
   { alias: 'KAFKA_BATCH_BYTES', name: 'CONNECTOR_BATCH_BYTES' }
 ]
 
-export function loadConnectorConfig (source: Env = process.env): Readonly<ConnectorConfig> {
-  const c = loadConfig('connector', schema, source, aliases)
+export const loadConnectorConfig = configLoader('connector', schema, c => {
   const mqtt = pickMqtt(c)
   const filters = c.MQTT_TOPIC_PATTERN === undefined
     ? [...c.MQTT_TOPICS]
     : c.MQTT_TOPIC_PATTERN.split(',').map(s => s.trim()).filter(s => s.length > 0)
-  return Object.freeze({
+  return {
     mqttUrl: mqtt.url,
     mqttUsername: mqtt.username,
     mqttPassword: mqtt.password,
     mqttTls: tlsFromFiles({ ca: c.MQTT_CA_FILE, cert: c.MQTT_CERT_FILE, key: c.MQTT_KEY_FILE }),
+    /** The filters as subscribed (with the `$share/<group>/` prefix when shared). */
     subscriptions: filters.map(f => c.MQTT_SHARED && !f.startsWith('$share/') ? `$share/${c.MQTT_SHARE_GROUP}/${f}` : f),
     clientId: c.CONNECTOR_CLIENT_ID,
     sessionExpirySeconds: c.MQTT_SESSION_EXPIRY_S,
@@ -113,7 +80,7 @@ export function loadConnectorConfig (source: Env = process.env): Readonly<Connec
     reconnectMaxMs: Math.max(c.MQTT_RECONNECT_MAX_MS, c.MQTT_RECONNECT_MIN_MS),
     brokers: pickKafka(c),
     topic: c.KAFKA_TOPIC,
-    deadLetterTopic: c.KAFKA_DEAD_LETTER_TOPIC,
+    ...pickDeadLetter(c),
     lingerMs: c.CONNECTOR_BATCH_WAIT_MS,
     batchSize: c.CONNECTOR_BATCH_SIZE,
     batchBytes: c.CONNECTOR_BATCH_BYTES,
@@ -123,10 +90,8 @@ export function loadConnectorConfig (source: Env = process.env): Readonly<Connec
     retryMaxMs: Math.max(c.KAFKA_RETRY_MAX_MS, c.KAFKA_RETRY_MIN_MS),
     maxPayloadBytes: c.MAX_PAYLOAD_BYTES,
     deadLetterMaxBytes: c.DEAD_LETTER_MAX_BYTES,
-    maxRecordBytes: c.KAFKA_MAX_RECORD_BYTES,
     maxInFlight: c.CONNECTOR_MAX_IN_FLIGHT,
     maxInFlightBytes: c.CONNECTOR_MAX_IN_FLIGHT_BYTES,
-    httpHost: c.HTTP_HOST,
-    httpPort: c.HTTP_PORT
-  })
-}
+    ...pickHttp(c)
+  }
+}, aliases)

@@ -1,19 +1,16 @@
-import { hostname } from 'node:os'
 import { z } from 'zod'
-import { env, loadConfig, type Env } from '../../adapters/config.ts'
-import { kafkaFields, pickKafka } from '../../adapters/connections/kafka.ts'
-import { pickPostgres, postgresFields, type PostgresConnection } from '../../adapters/connections/postgres.ts'
+import { configLoader, env, httpFields, pickHttp } from '../../adapters/config.ts'
+import { consumerFields, pickConsumer } from '../../adapters/connections/kafka.ts'
+import { pickPostgres, postgresFields } from '../../adapters/connections/postgres.ts'
 import { DB_ROLES } from '../../storage/roles.ts'
 
 export const schema = z.object({
-  ...kafkaFields,
+  ...consumerFields('FLEET', { group: 'iot-fleet-state', batchSize: 5000, batchWaitMs: 500, batchWaitLimitMs: 10_000, maxBuffered: 20_000 }),
   KAFKA_RAW_TOPIC: env.string('raw_iot_data'),
   KAFKA_DECODED_TOPIC: env.string('decoded_iot_data'),
   KAFKA_DEAD_LETTER_TOPIC: env.string('iot_dead_letter'),
   /** The compacted topic of the latest state per controller (key = MAC). */
   KAFKA_STATE_TOPIC: env.string('device_state'),
-  KAFKA_CONSUMER_GROUP: env.string('iot-fleet-state'),
-  FLEET_INSTANCE_ID: env.string(`fleet-${hostname()}`),
   /** Expected reporting interval of a controller the registry sets none for, in seconds. */
   FLEET_EXPECTED_INTERVAL_S: env.int(60, 1, 604_800),
   /** A controller is offline after this many expected intervals without a message. */
@@ -41,74 +38,33 @@ export const schema = z.object({
    * exported for offline controllers in both.
    */
   FLEET_DEVICE_METRICS: env.oneOf(['all', 'offline'] as const, 'all'),
-  FLEET_BATCH_SIZE: env.int(5000, 1, 100_000),
-  FLEET_BATCH_WAIT_MS: env.int(500, 0, 10_000),
   /** Least bytes a fetch waits for (up to FLEET_BATCH_WAIT_MS, at most 500 ms): fewer, fuller fetches. */
   FLEET_FETCH_MIN_BYTES: env.int(262_144, 1, 52_428_800),
-  FLEET_MAX_BUFFERED: env.int(20_000, 1, 1_000_000),
-  KAFKA_SESSION_TIMEOUT_MS: env.int(10_000, 1000, 300_000),
   FLEET_RETRY_MAX_MS: env.int(10_000, 10, 600_000),
   ...postgresFields('timeseries', DB_ROLES.timeseries.fleet),
   ...postgresFields('registry', DB_ROLES.registry.reader),
-  HTTP_HOST: env.string('127.0.0.1'),
-  HTTP_PORT: env.int(9405, 0, 65535)
+  ...httpFields(9405)
 })
 
-export interface FleetConfig {
-  brokers: string[]
-  rawTopic: string
-  decodedTopic: string
-  deadLetterTopic: string
-  stateTopic: string
-  groupId: string
-  instanceId: string
-  defaultIntervalS: number
-  offlineAfterIntervals: number
-  flushIntervalMs: number
-  stateWritesPerS: number
-  checkIntervalMs: number
-  registryRefreshMs: number
-  maxValuesPerDevice: number
-  deviceMetrics: 'all' | 'offline'
-  batchSize: number
-  batchWaitMs: number
-  fetchMinBytes: number
-  maxBuffered: number
-  sessionTimeoutMs: number
-  retryMaxMs: number
-  timeseries: PostgresConnection
-  registry: PostgresConnection
-  httpHost: string
-  httpPort: number
-}
+export type FleetConfig = ReturnType<typeof loadFleetConfig>
 
-export function loadFleetConfig (source: Env = process.env): Readonly<FleetConfig> {
-  const c = loadConfig('fleet', schema, source)
-  return Object.freeze({
-    brokers: pickKafka(c),
-    rawTopic: c.KAFKA_RAW_TOPIC,
-    decodedTopic: c.KAFKA_DECODED_TOPIC,
-    deadLetterTopic: c.KAFKA_DEAD_LETTER_TOPIC,
-    stateTopic: c.KAFKA_STATE_TOPIC,
-    groupId: c.KAFKA_CONSUMER_GROUP,
-    instanceId: c.FLEET_INSTANCE_ID,
-    defaultIntervalS: c.FLEET_EXPECTED_INTERVAL_S,
-    offlineAfterIntervals: c.FLEET_OFFLINE_AFTER_INTERVALS,
-    flushIntervalMs: c.FLEET_FLUSH_INTERVAL_MS,
-    stateWritesPerS: c.FLEET_STATE_WRITES_PER_S,
-    checkIntervalMs: c.FLEET_CHECK_INTERVAL_MS,
-    registryRefreshMs: c.FLEET_REGISTRY_REFRESH_S * 1000,
-    maxValuesPerDevice: c.FLEET_MAX_VALUES_PER_DEVICE,
-    deviceMetrics: c.FLEET_DEVICE_METRICS,
-    batchSize: c.FLEET_BATCH_SIZE,
-    batchWaitMs: c.FLEET_BATCH_WAIT_MS,
-    fetchMinBytes: c.FLEET_FETCH_MIN_BYTES,
-    maxBuffered: Math.max(c.FLEET_MAX_BUFFERED, c.FLEET_BATCH_SIZE),
-    sessionTimeoutMs: c.KAFKA_SESSION_TIMEOUT_MS,
-    retryMaxMs: c.FLEET_RETRY_MAX_MS,
-    timeseries: pickPostgres('timeseries', c),
-    registry: pickPostgres('registry', c),
-    httpHost: c.HTTP_HOST,
-    httpPort: c.HTTP_PORT
-  })
-}
+export const loadFleetConfig = configLoader('fleet', schema, c => ({
+  ...pickConsumer('FLEET', c),
+  rawTopic: c.KAFKA_RAW_TOPIC,
+  decodedTopic: c.KAFKA_DECODED_TOPIC,
+  deadLetterTopic: c.KAFKA_DEAD_LETTER_TOPIC,
+  stateTopic: c.KAFKA_STATE_TOPIC,
+  defaultIntervalS: c.FLEET_EXPECTED_INTERVAL_S,
+  offlineAfterIntervals: c.FLEET_OFFLINE_AFTER_INTERVALS,
+  flushIntervalMs: c.FLEET_FLUSH_INTERVAL_MS,
+  stateWritesPerS: c.FLEET_STATE_WRITES_PER_S,
+  fetchMinBytes: c.FLEET_FETCH_MIN_BYTES,
+  checkIntervalMs: c.FLEET_CHECK_INTERVAL_MS,
+  registryRefreshMs: c.FLEET_REGISTRY_REFRESH_S * 1000,
+  maxValuesPerDevice: c.FLEET_MAX_VALUES_PER_DEVICE,
+  deviceMetrics: c.FLEET_DEVICE_METRICS,
+  retryMaxMs: c.FLEET_RETRY_MAX_MS,
+  timeseries: pickPostgres('timeseries', c),
+  registry: pickPostgres('registry', c),
+  ...pickHttp(c)
+}))

@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { jitteredDelay } from '../../adapters/backoff.ts'
 import { buildRecord, createProducer, kafkaTopicsReady, produce, type KafkaProducer } from '../../adapters/kafka.ts'
-import { BatchConsumer, commitOffsets, partitionKey, type RawMessage, type TopicPartitionOffset } from '../../adapters/kafka-consumer.ts'
+import { BatchConsumer, commitOffsets, partitionKey, stageConsumerOptions, type RawMessage, type TopicPartitionOffset } from '../../adapters/kafka-consumer.ts'
 import type { Service } from '../../adapters/lifecycle.ts'
 import type { Logger } from '../../adapters/logger.ts'
 import type { FleetConfig } from './config.ts'
@@ -80,19 +80,7 @@ export class FleetStage implements Service {
     const c = deps.config
     this.#fullFlushEveryMs = c.flushIntervalMs
     this.#state = new FleetState({ defaultIntervalS: c.defaultIntervalS, offlineAfterIntervals: c.offlineAfterIntervals, maxValuesPerDevice: c.maxValuesPerDevice })
-    this.#consumer = new BatchConsumer({
-      bootstrapBrokers: c.brokers,
-      groupId: c.groupId,
-      clientId: `${c.instanceId}-consumer`,
-      topics: [c.rawTopic, c.decodedTopic, c.deadLetterTopic],
-      maxBatch: c.batchSize,
-      maxWaitMs: c.batchWaitMs,
-      minFetchBytes: c.fetchMinBytes,
-      maxBuffered: c.maxBuffered,
-      sessionTimeoutMs: c.sessionTimeoutMs,
-      readCommitted: true,
-      logger: deps.logger
-    })
+    this.#consumer = new BatchConsumer({ ...stageConsumerOptions(c, [c.rawTopic, c.decodedTopic, c.deadLetterTopic], deps.logger), minFetchBytes: c.fetchMinBytes })
     deps.metrics.dbUp.set(1)
     this.#collectMetricsOnScrape()
   }

@@ -3,7 +3,7 @@ import { performance } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { jitteredDelay } from '../../adapters/backoff.ts'
 import { buildRecord, createProducer, isRecordRejection, kafkaTopicsReady, type KafkaProducer, type KafkaRecord } from '../../adapters/kafka.ts'
-import { BatchConsumer, commitOffsets, type RawMessage } from '../../adapters/kafka-consumer.ts'
+import { BatchConsumer, commitOffsets, stageConsumerOptions, type RawMessage } from '../../adapters/kafka-consumer.ts'
 import type { Logger } from '../../adapters/logger.ts'
 import type { Service } from '../../adapters/lifecycle.ts'
 import { ErrorCodes, isF2Error } from '../../core/errors.ts'
@@ -57,17 +57,7 @@ export class ProcessorStage implements Service {
   constructor (deps: ProcessorDeps) {
     this.#deps = deps
     const c = deps.config
-    this.#consumer = new BatchConsumer({
-      bootstrapBrokers: c.brokers,
-      groupId: c.groupId,
-      clientId: `${c.instanceId}-consumer`,
-      topics: [c.inputTopic],
-      maxBatch: c.batchSize,
-      maxWaitMs: c.batchWaitMs,
-      maxBuffered: c.maxBuffered,
-      sessionTimeoutMs: c.sessionTimeoutMs,
-      logger: deps.logger
-    })
+    this.#consumer = new BatchConsumer(stageConsumerOptions(c, [c.inputTopic], deps.logger))
     this.#limits = { maxRecordBytes: c.maxRecordBytes, window: { maxAheadMs: c.timestampMaxAheadMs, maxAgeMs: c.timestampMaxAgeMs } }
     deps.metrics.blocked.seconds = () => this.#failingSince === undefined ? 0 : (performance.now() - this.#failingSince) / 1000
   }

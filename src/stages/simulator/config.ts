@@ -1,7 +1,7 @@
 import { z } from 'zod'
-import { env, loadConfig, type Env } from '../../adapters/config.ts'
+import { configLoader, env, httpFields, pickHttp } from '../../adapters/config.ts'
 import { mqttFields, mqttHost, mqttPortOr, pickMqtt } from '../../adapters/connections/mqtt.ts'
-import { pickPostgres, postgresFields, type PostgresConnection } from '../../adapters/connections/postgres.ts'
+import { pickPostgres, postgresFields } from '../../adapters/connections/postgres.ts'
 import { DB_ROLES } from '../../storage/roles.ts'
 
 export const schema = z.object({
@@ -33,8 +33,7 @@ export const schema = z.object({
   SIM_MAX_IN_FLIGHT: env.int(1000, 1, 65535),
   SIM_COMMANDS: env.bool(true),
   DEVICE_TIMEZONE: env.string('UTC'),
-  HTTP_HOST: env.string('127.0.0.1'),
-  HTTP_PORT: env.int(9401, 0, 65535),
+  ...httpFields(9401),
   // The password is required only when the registry is used (see the refinement below): a
   // generated fleet that is not registered never connects to it.
   ...postgresFields('registry', DB_ROLES.registry.reader, { passwordOptional: true })
@@ -48,45 +47,21 @@ export const schema = z.object({
   }
 })
 
-export interface SimulatorConfig {
-  mqttUrl: string
-  transport: 'tls' | 'plain'
-  mqttTlsUrl: string
-  mqttCaFile: string | undefined
-  adminUsername: string
-  adminPassword: string | undefined
-  credentialsFile: string | undefined
-  intervalMs: number
-  /** 0 = the registry's controllers. */
-  devices: number
-  register: boolean
-  registryWaitMs: number
-  registry: PostgresConnection
-  seed: number
-  qos: 0 | 1 | 2
-  rate: number
-  count: number
-  durationMs: number
-  maxInFlight: number
-  commands: boolean
-  zone: string
-  httpHost: string
-  httpPort: number
-  clientId: string
-}
+export type SimulatorConfig = ReturnType<typeof loadSimulatorConfig>
 
-export function loadSimulatorConfig (source: Env = process.env): Readonly<SimulatorConfig> {
-  const c = loadConfig('simulator', schema, source)
-  return Object.freeze({
+export const loadSimulatorConfig = configLoader('simulator', schema, c => {
+  // The TLS listener on the broker's host (a full URL in MQTT_BROKER keeps its host, not its port).
+  const mqttTlsUrl: string = `mqtts://${mqttHost(c.MQTT_BROKER)}:${mqttPortOr(c.MQTT_TLS_PASSWORD_PORT, c.F2_STACK_PORT_OFFSET, 'mqttsPassword')}`
+  return {
     mqttUrl: pickMqtt(c).url,
     transport: c.SIM_TRANSPORT,
-    // The TLS listener on the broker's host (a full URL in MQTT_BROKER keeps its host, not its port).
-    mqttTlsUrl: `mqtts://${mqttHost(c.MQTT_BROKER)}:${mqttPortOr(c.MQTT_TLS_PASSWORD_PORT, c.F2_STACK_PORT_OFFSET, 'mqttsPassword')}`,
+    mqttTlsUrl,
     mqttCaFile: c.MQTT_CA_FILE,
     adminUsername: c.MQTT_ADMIN_USERNAME,
     adminPassword: c.MQTT_ADMIN_PASSWORD,
     credentialsFile: c.SIM_CREDENTIALS_FILE,
     intervalMs: c.PUBLISH_INTERVAL * 1000,
+    /** 0 = the registry's controllers. */
     devices: c.SIM_DEVICES,
     register: c.SIM_REGISTER,
     registryWaitMs: c.SIM_REGISTRY_WAIT_S * 1000,
@@ -99,8 +74,7 @@ export function loadSimulatorConfig (source: Env = process.env): Readonly<Simula
     maxInFlight: c.SIM_MAX_IN_FLIGHT,
     commands: c.SIM_COMMANDS,
     zone: c.DEVICE_TIMEZONE,
-    httpHost: c.HTTP_HOST,
-    httpPort: c.HTTP_PORT,
+    ...pickHttp(c),
     clientId: `f2-simulator-${c.SIM_SEED}-${process.pid}`
-  })
-}
+  }
+})

@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { jitteredDelay } from '../../adapters/backoff.ts'
 import { buildRecord, createProducer, findRefused, isRecordRejection, type KafkaProducer, type KafkaRecord } from '../../adapters/kafka.ts'
-import { BatchConsumer, commitOffsets, type RawMessage } from '../../adapters/kafka-consumer.ts'
+import { BatchConsumer, commitOffsets, stageConsumerOptions, type RawMessage } from '../../adapters/kafka-consumer.ts'
 import type { Service } from '../../adapters/lifecycle.ts'
 import type { Logger } from '../../adapters/logger.ts'
 import { ErrorCodes, isF2Error, type ErrorCode } from '../../core/errors.ts'
@@ -60,19 +60,7 @@ export class SinkStage implements Service {
 
   constructor (deps: SinkDeps) {
     this.#deps = deps
-    const c = deps.config
-    this.#consumer = new BatchConsumer({
-      bootstrapBrokers: c.brokers,
-      groupId: c.groupId,
-      clientId: `${c.instanceId}-consumer`,
-      topics: [c.inputTopic],
-      maxBatch: c.batchSize,
-      maxWaitMs: c.batchTimeoutMs,
-      maxBuffered: c.maxBuffered,
-      sessionTimeoutMs: c.sessionTimeoutMs,
-      readCommitted: true,
-      logger: deps.logger
-    })
+    this.#consumer = new BatchConsumer(stageConsumerOptions(deps.config, [deps.config.inputTopic], deps.logger))
     deps.metrics.dbUp.set(1)
     deps.metrics.blocked.seconds = () => this.#failingSince === undefined ? 0 : (performance.now() - this.#failingSince) / 1000
   }

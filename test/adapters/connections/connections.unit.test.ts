@@ -1,3 +1,4 @@
+import { hostname } from 'node:os'
 import { describe, expect, it } from 'vitest'
 import { z } from 'zod'
 import { loadConfig } from '../../../src/adapters/config.ts'
@@ -7,8 +8,10 @@ import { databaseFromEnv, pickPostgres, postgresEnv, postgresFields, postgresUrl
 import { STACK_PORTS, stackPorts } from '../../../src/adapters/connections/stack-ports.ts'
 import { ErrorCodes, F2Error } from '../../../src/core/errors.ts'
 import { stackConfig } from '../../../src/stack/config.ts'
+import { loadFleetConfig } from '../../../src/stages/fleet/config.ts'
 import { loadHealthConfig } from '../../../src/stages/health/config.ts'
 import { loadProcessorConfig } from '../../../src/stages/processor/config.ts'
+import { loadSinkConfig } from '../../../src/stages/sink/config.ts'
 
 const kafka = (env: Record<string, string>): string[] => pickKafka(loadConfig('t', z.object(kafkaFields), env))
 const mqtt = (env: Record<string, string>) => pickMqtt(loadConfig('t', z.object(mqttFields), env))
@@ -76,5 +79,43 @@ describe('PostgreSQL connections', () => {
     const env = postgresEnv('timeseries', postgresUrl(c))
     expect(env).toEqual({ TIMESCALE_HOST: '127.0.0.1', TIMESCALE_PORT: '15433', TIMESCALE_DB: 'timeseries', TIMESCALE_USER: 'ts owner', TIMESCALE_PASSWORD: 'p@ss/word' })
     expect(databaseFromEnv('timeseries', 'other', env)).toEqual(c)
+  })
+})
+
+describe("a consuming stage's consumer section", () => {
+  const passwords = { POSTGRES_PASSWORD: 'a', TIMESCALE_PASSWORD: 'b' }
+  // The variables and defaults of docs/operations/configuration.md, one row per stage.
+  const stages = [
+    { stage: 'PROCESSOR', load: loadProcessorConfig, group: 'iot-processor', batchSize: 1500, batchWaitMs: 20, waitLimitMs: 60_000, maxBuffered: 3000 },
+    { stage: 'SINK', load: loadSinkConfig, group: 'iot-sink', batchSize: 5000, batchWaitMs: 250, waitLimitMs: 600_000, maxBuffered: 7500 },
+    { stage: 'FLEET', load: loadFleetConfig, group: 'iot-fleet-state', batchSize: 5000, batchWaitMs: 100, waitLimitMs: 10_000, maxBuffered: 20_000 }
+  ] as const
+
+  it.each(stages)('$stage: defaults', ({ stage, load, group, batchSize, batchWaitMs, maxBuffered }) => {
+    expect(load({ ...passwords, F2_STACK_PORT_OFFSET: '12000' })).toMatchObject({
+      brokers: [`127.0.0.1:${STACK_PORTS.kafka + 12000}`],
+      groupId: group,
+      instanceId: `${stage.toLowerCase()}-${hostname()}`,
+      batchSize,
+      batchWaitMs,
+      maxBuffered,
+      sessionTimeoutMs: 10_000
+    })
+  })
+
+  it.each(stages)('$stage: its variables, a buffer never smaller than a batch, and the bounds', ({ stage, load, waitLimitMs }) => {
+    const set = {
+      ...passwords,
+      KAFKA_BOOTSTRAP_SERVERS: 'k1:9092,k2:9093',
+      KAFKA_CONSUMER_GROUP: 'g',
+      KAFKA_SESSION_TIMEOUT_MS: '30000',
+      [`${stage}_INSTANCE_ID`]: 'i-1',
+      [`${stage}_BATCH_SIZE`]: '400',
+      [`${stage}_BATCH_WAIT_MS`]: String(waitLimitMs),
+      [`${stage}_MAX_BUFFERED`]: '10'
+    }
+    expect(load(set)).toMatchObject({ brokers: ['k1:9092', 'k2:9093'], groupId: 'g', instanceId: 'i-1', batchSize: 400, batchWaitMs: waitLimitMs, maxBuffered: 400, sessionTimeoutMs: 30_000 })
+    const found = problems(() => load({ ...set, [`${stage}_BATCH_SIZE`]: '0', [`${stage}_BATCH_WAIT_MS`]: String(waitLimitMs + 1), [`${stage}_MAX_BUFFERED`]: 'x', KAFKA_SESSION_TIMEOUT_MS: '999' }))
+    expect(found.map(p => p.split(':')[0]).sort()).toEqual([`${stage}_BATCH_SIZE`, `${stage}_BATCH_WAIT_MS`, `${stage}_MAX_BUFFERED`, 'KAFKA_SESSION_TIMEOUT_MS'].sort())
   })
 })

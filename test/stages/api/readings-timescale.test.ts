@@ -4,11 +4,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Measurement } from '../../../src/core/measurement.ts'
 import { parseReadings } from '../../../src/stages/api/params.ts'
 import { createFleetReader, type FleetReader, type Row } from '../../../src/stages/api/reader.ts'
-import { MEASUREMENT_COLUMNS, withStoredNulls } from '../../../src/storage/copy-format.ts'
 import { migrate } from '../../../src/storage/migrate.ts'
 import { pgliteRunner, postgresRunner, type QueryRunner } from '../../../src/storage/query-runner.ts'
 import { TimeseriesWriter } from '../../../src/storage/timeseries-writer.ts'
-import { measurement, migratedDatabase, type MigratedDatabase } from '../../storage/helpers.ts'
+import { measurement } from '../../../harness/measurement.ts'
+import { insertRows, migratedDatabase, type MigratedDatabase } from '../../storage/helpers.ts'
 
 /**
  * The readings queries on both variants: TimescaleDB (in-process PGlite with the extension:
@@ -33,7 +33,7 @@ beforeAll(async () => {
     await runner.query("INSERT INTO device_state (device_id, online, since, expected_interval_s, updated_at) VALUES ($1, true, now(), 30, now())", [MAC])
   }
   const rows = dataset()
-  await insertLite(rows)
+  await insertRows(liteRunner, rows)
   expect((await new TimeseriesWriter(plain.sql).writeBatch(rows)).rejected).toEqual([])
   onTimescale = createFleetReader(liteRunner, registry.sql)
   onPlain = createFleetReader(postgresRunner(plain.sql), registry.sql)
@@ -101,20 +101,6 @@ function dataset (): Measurement[] {
     if (i % 100 === 0) rows.push(measurement(i * 20, { device_id: MAC, connector: 3, connector_mode: 'access-control-mode', datapoint_label: 'reader-1', pin_position: '-1', value: null, value_text: `scan ${i}`, unit: '' }))
   }
   return rows
-}
-
-async function insertLite (rows: Measurement[]): Promise<void> {
-  const cols = MEASUREMENT_COLUMNS.map(c => `"${c}"`).join(', ')
-  for (let i = 0; i < rows.length; i += 200) {
-    const chunk = rows.slice(i, i + 200)
-    const values: unknown[] = []
-    const tuples = chunk.map((m, r) => {
-      const stored = withStoredNulls(m)
-      values.push(...MEASUREMENT_COLUMNS.map(c => stored[c]))
-      return `(${MEASUREMENT_COLUMNS.map((_, k) => `$${r * MEASUREMENT_COLUMNS.length + k + 1}`).join(', ')})`
-    })
-    await liteRunner.query(`INSERT INTO iot_measurements (${cols}) VALUES ${tuples.join(', ')} ON CONFLICT DO NOTHING`, values)
-  }
 }
 
 /** Floats to 12 significant digits (the two servers may sum in another order). */

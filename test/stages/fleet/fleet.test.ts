@@ -27,6 +27,7 @@ import { collect, produceAll, rawRecord } from '../../../harness/e2e-support.ts'
 import { createTempDatabase, createTempTopics, kafkaAdmin, roleUrl, stackEnv, uniqueName, type TempDatabase, type TempTopics } from '../../../harness/stack.ts'
 import { simulatorBrokerEnv, stackBroker } from '../../../harness/broker.ts'
 import { pollUntil } from '../../../harness/wait.ts'
+import { measurement as fixture } from '../../../harness/measurement.ts'
 
 /**
  * The fleet stage on the real Kafka, PostgreSQL and Mosquitto: controllers go offline when
@@ -123,21 +124,8 @@ describe('fleet stage (real Kafka, PostgreSQL, Mosquitto)', () => {
   const events = async (device: string): Promise<Array<{ online: boolean, reason: string, time: Date }>> =>
     await sql`SELECT online, reason, time FROM device_state_events WHERE device_id = ${device} ORDER BY time, online` as never
 
-  const measurement = (device: string, label: string, value: number, atMs: number): Measurement => ({
-    timestamp: formatIso(atMs),
-    device_id: device,
-    connector_mode: 'sensor-mode',
-    datapoint_label: label,
-    pin_position: '1',
-    value,
-    unit: '°C',
-    topic: `tele/f2-${device}/sensor-mode/J1/sensor-1`,
-    connector: 1,
-    value_text: null,
-    sensor_device_id: 4,
-    datapoint_id: 1,
-    received_at: formatIso(atMs)
-  })
+  const measurement = (device: string, label: string, value: number, atMs: number): Measurement =>
+    fixture(0, { timestamp: formatIso(atMs), device_id: device, datapoint_label: label, value, topic: `tele/f2-${device}/sensor-mode/J1/sensor-1`, received_at: formatIso(atMs) })
 
   it('online on a message, offline when silent past its threshold (dated at the threshold), online again on the next message; last values and counts', async () => {
     const stage = await startFleet(uniqueName('g'))

@@ -3,6 +3,7 @@ import { buildDeadLetter, encodeDeadLetter } from '../../../src/core/dead-letter
 import { buildEnvelope, encodeEnvelope } from '../../../src/core/envelope.ts'
 import { ErrorCodes } from '../../../src/core/errors.ts'
 import { fastRaw, readDeadLetter, readDecoded, readRaw } from '../../../src/stages/fleet/records.ts'
+import { measurement } from '../../../harness/measurement.ts'
 
 const raw = (topic: string, payload: string, retain = false) =>
   encodeEnvelope(buildEnvelope({ topic, payload: Buffer.from(payload), receivedAtMs: Date.UTC(2026, 0, 1), qos: 1, retain }))
@@ -46,7 +47,7 @@ describe('fleet records', () => {
   })
 
   it('decoded: the reading as a last value; invalid → null', () => {
-    const m = { timestamp: '2026-01-01T00:00:00.000000Z', device_id: 'e4fd45f654be', connector_mode: 'sensor-mode', datapoint_label: 'Temperature', pin_position: '1', value: 21.5, unit: '°C', topic: 't', connector: 1, value_text: null, sensor_device_id: 4, datapoint_id: 1, received_at: null }
+    const m = measurement(0, { timestamp: '2026-01-01T00:00:00.000000Z', value: 21.5, topic: 't', received_at: null })
     expect(readDecoded(Buffer.from(JSON.stringify(m)))).toEqual({
       mac: 'e4fd45f654be',
       value: { connector: 1, connector_mode: 'sensor-mode', datapoint_label: 'Temperature', pin_position: '1', value: 21.5, value_text: null, unit: '°C', timestamp: '2026-01-01T00:00:00.000000Z' }

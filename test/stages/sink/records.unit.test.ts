@@ -2,8 +2,9 @@ import { describe, expect, it } from 'vitest'
 import { decodeDeadLetter } from '../../../src/core/dead-letter.ts'
 import { ErrorCodes } from '../../../src/core/errors.ts'
 import { parseBatch, type SinkRecord } from '../../../src/stages/sink/records.ts'
+import { measurement as fixture } from '../../../harness/measurement.ts'
 
-const measurement = { timestamp: '2023-05-26T18:34:04.928538Z', device_id: 'e4fd45f654be', connector_mode: 'sensor-mode', datapoint_label: 'Temperature', pin_position: '1', value: 27.94, unit: '°C', topic: 't', connector: 1, value_text: null, sensor_device_id: 4, datapoint_id: 1, received_at: null }
+const measurement = fixture(0, { timestamp: '2023-05-26T18:34:04.928538Z', value: 27.94, topic: 't', received_at: null })
 
 const rec = (offset: number, value: unknown): SinkRecord => ({
   topic: 'decoded', partition: 1, offset: BigInt(offset), key: Buffer.from('e4fd45f654be'), value: Buffer.from(typeof value === 'string' ? value : JSON.stringify(value))

@@ -16,6 +16,7 @@ import { createTempTopics, stackEnv, uniqueName, type TempTopics } from '../../.
 import { startPrivatePostgres, type PrivatePostgres } from '../../../harness/private-postgres.ts'
 import { collect, groupLag, produceAll } from '../../../harness/e2e-support.ts'
 import { pollUntil } from '../../../harness/wait.ts'
+import { measurement as fixture, measurementInstant } from '../../../harness/measurement.ts'
 
 /**
  * The sink between the real Kafka and a real PostgreSQL of its own (so the database can be
@@ -26,22 +27,7 @@ const logger = createLogger('sink-test', 'warn')
 const T0 = Date.UTC(2024, 6, 1, 0, 0, 0)
 
 function measurement (device: string, i: number, extra: Partial<Measurement> = {}): Measurement {
-  return {
-    timestamp: new Date(T0 + i * 1000).toISOString().replace('Z', '000Z'),
-    device_id: device,
-    connector_mode: 'sensor-mode',
-    datapoint_label: 'Temperature',
-    pin_position: '1',
-    value: i / 10,
-    unit: '°C',
-    topic: `tele/f2-${device}/sensor-mode/J1/sensor-1`,
-    connector: 1,
-    value_text: null,
-    sensor_device_id: 4,
-    datapoint_id: 1,
-    received_at: null,
-    ...extra
-  }
+  return fixture(i, { timestamp: measurementInstant(T0 + i * 1000), device_id: device, value: i / 10, topic: `tele/f2-${device}/sensor-mode/J1/sensor-1`, received_at: null, ...extra })
 }
 
 const gauge = async (metrics: SinkMetrics, name: 'dbUp' | 'retries' | 'consumed' | 'rowsDuplicate'): Promise<number> =>

@@ -4,15 +4,16 @@ import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import postgres from 'postgres'
-import { registerFleet } from '../../src/registry/admin.ts'
-import { migrate } from '../../src/storage/migrate.ts'
-import { generateFleet, TEMPLATES } from '../../src/stages/simulator/fleet.ts'
-import { UNKNOWN_MACS, unknownMac, type LoadOptions, type LoadProgress } from '../load-worker.ts'
-import { createDatabase, createTempTopics, deleteTopics, dropDatabase, ROOT, uniqueName, stackBroker, stackUrls, type BenchBroker, kafkaPartitions } from './stack.ts'
-import type { AccessSettings } from '../../src/stages/simulator/access.ts'
-import { freePort } from '../../src/stack/ports.ts'
-import { stageMemoryEnv } from '../../src/stack/services.ts'
-import { postgresEnv } from '../../src/adapters/connections/postgres.ts'
+import { registerFleet } from '../src/registry/admin.ts'
+import { migrate } from '../src/storage/migrate.ts'
+import { generateFleet, TEMPLATES } from '../src/stages/simulator/fleet.ts'
+import { UNKNOWN_MACS, unknownMac, type LoadOptions, type LoadProgress } from './load-worker.ts'
+import { createDatabase, createTempTopics, deleteTopics, dropDatabase, uniqueName } from './stack.ts'
+import { kafkaPartitions, ROOT, stackBroker, stackUrls, type BenchBroker } from './pipeline-stack.ts'
+import type { AccessSettings } from '../src/stages/simulator/access.ts'
+import { freePort } from '../src/stack/ports.ts'
+import { stageMemoryEnv } from '../src/stack/services.ts'
+import { postgresEnv } from '../src/adapters/connections/postgres.ts'
 
 /**
  * A private copy of the pipeline on the shared stack: its own Kafka topics, consumer groups,
@@ -325,10 +326,10 @@ export class Pipeline {
     return total
   }
 
-  /** Starts the load generator (bench/load-worker.ts) as a forked child. */
+  /** Starts the load generator (harness/load-worker.ts) as a forked child. */
   load (options: Omit<LoadOptions, 'access' | 'devices' | 'seed'>, onProgress?: (p: LoadProgress) => void): { child: ChildProcess, done: Promise<LoadProgress> } {
     const full: LoadOptions = { ...options, access: loadAccess(this.broker, this.#options.transport ?? 'tls'), devices: this.#options.devices, seed: this.#options.seed }
-    const child = fork(join(ROOT, 'bench', 'load-worker.ts'), [JSON.stringify(full)], { execPath: process.execPath, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+    const child = fork(join(ROOT, 'harness', 'load-worker.ts'), [JSON.stringify(full)], { execPath: process.execPath, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
     const done = new Promise<LoadProgress>((resolve, reject) => {
       let last: LoadProgress | undefined
       child.on('message', (p: LoadProgress) => {
