@@ -163,11 +163,13 @@ export function createMqttClient (options: MqttOptions): MqttHandle {
   if (options.username !== undefined) clientOptions.username = options.username
   if (options.password !== undefined) clientOptions.password = options.password
   Object.assign(clientOptions, tlsOptions(options.tls))
-  let client: MqttClient | undefined
-  const outgoingStore = options.outgoingStore === undefined ? undefined : guardStore(options.outgoingStore, () => client)
+  // The store is handed to MQTT.js before the client exists; the guard reaches it later.
+  const created: { client?: MqttClient } = {}
+  const outgoingStore = options.outgoingStore === undefined ? undefined : guardStore(options.outgoingStore, () => created.client)
   if (outgoingStore !== undefined) clientOptions.outgoingStore = outgoingStore
 
-  client = connect(options.url, clientOptions)
+  const client = connect(options.url, clientOptions)
+  created.client = client
   let generation = 0
   let attempts = 0
   let everConnected = false
