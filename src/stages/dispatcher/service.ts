@@ -119,14 +119,19 @@ export function createDispatcher (config: Readonly<DispatcherConfig>, logger: Lo
     } else {
       metrics.commands.inc({ kind: claimed.spec.kind, state: 'sent' })
     }
-    track(claimed.mac, id, { spec: claimed.spec, expiresAt: Date.now() + claimed.remainingS * 1000 })
+    // Replies are matched to it only once a message of it is stored (may be on its way): a
+    // reply before that is another command's, and must not confirm this one, which has not
+    // been sent and would then never be.
+    const expiresAt = Date.now() + claimed.remainingS * 1000
+    const stored = (): void => { track(claimed.mac, id, { spec: claimed.spec, expiresAt }) }
     const messages = publications(claimed.mac, claimed.spec)
     try {
       for (const index of claimed.pending) {
         const p = messages[index] as (typeof messages)[number]
         await (mqtt as MqttHandle).client.publishAsync(p.topic, p.payload, {
           qos: 2,
-          properties: { messageExpiryInterval: claimed.remainingS, userProperties: linkProperties({ commandId: id, publication: index, publications: messages.length }) }
+          properties: { messageExpiryInterval: claimed.remainingS, userProperties: linkProperties({ commandId: id, publication: index, publications: messages.length }) },
+          cbStorePut: stored
         })
       }
     } catch (err) {

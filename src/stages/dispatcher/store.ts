@@ -87,11 +87,14 @@ export class DispatcherStore {
     return await this.#sql.begin(async tx => await expire(tx, tx`TRUE`))
   }
 
-  /** The sent commands still within their TTL (to match replies after a restart). */
+  /**
+   * The sent commands still within their TTL that have a message in the outbox (to match
+   * replies after a restart). One claimed but never stored cannot have been answered yet.
+   */
   async openSent (): Promise<SentCommand[]> {
     const rows = await this.#sql<Array<{ id: string, mac: string, request: unknown, expires_at: Date }>>`
-      SELECT command_id::text AS id, device_id AS mac, request, expires_at FROM device_commands
-      WHERE state = 'sent' AND expires_at > now()`
+      SELECT command_id::text AS id, device_id AS mac, request, expires_at FROM device_commands d
+      WHERE state = 'sent' AND expires_at > now() AND EXISTS (SELECT FROM command_outbox o WHERE o.command_id = d.command_id)`
     return rows.map(r => ({ id: r.id, mac: r.mac, spec: parseCommandRequest(r.request).spec, expiresAt: r.expires_at }))
   }
 }

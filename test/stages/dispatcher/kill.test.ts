@@ -177,10 +177,12 @@ describe('dispatcher under kill -9', () => {
     await startDispatcher()
     const periods = Array.from({ length: 60 }, (_, i) => i + 1)
     const ids: string[] = []
+    // In bursts, so that a batch holds several commands: a kill lands while the first of
+    // them are published and the batch is not committed yet (it is read again after the restart).
     const sending = (async () => {
-      for (const period of periods) {
-        ids.push(await send(toggle(period)))
-        await new Promise(resolve => setTimeout(resolve, 40))
+      for (let i = 0; i < periods.length; i += 6) {
+        ids.push(...await Promise.all(periods.slice(i, i + 6).map(async period => await send(toggle(period)))))
+        await new Promise(resolve => setTimeout(resolve, 150))
       }
     })()
     const kills = 5
