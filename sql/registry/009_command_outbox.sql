@@ -9,6 +9,7 @@
 -- of that publication: unique per (command_id, publication), so two dispatchers (a
 -- consumer-group rebalance) can never both write it to the broker. A row is inserted before
 -- its PUBLISH reaches the socket, so a command without one was never written.
+-- device_commands.published_at (008) is recorded with the PUBCOMP of a command's last message.
 CREATE TABLE IF NOT EXISTS command_outbox (
   outbox_id    bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
   -- the dispatcher's MQTT client id: packet identifiers belong to its session alone
