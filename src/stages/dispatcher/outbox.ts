@@ -30,7 +30,8 @@ export interface OutboxOptions {
  * - `put` of a new PUBLISH inserts its row, linked to its command by the packet's user
  *   properties (outbox-packet.ts), only while the command is `sent` and within its TTL, and
  *   at most once per (command, publication): the insert is the claim of the publication. A
- *   refusal is an F2_COMMAND_NOT_PUBLISHABLE error and nothing reaches the socket. A database
+ *   refusal is an F2_COMMAND_NOT_PUBLISHABLE error (`details.reason`: `claimed`, `not-sent`,
+ *   `unlinked`, or `conflict`, retryable) and nothing reaches the socket. A database
  *   error is passed on as it is (the caller retries later; no row, so nothing was written).
  * - `put` of a PUBREL and `del` are retried until the database takes them: the flow waits
  *   (MQTT.js keeps the packet identifier until `del` answers) rather than forget a state.
@@ -144,8 +145,10 @@ export class CommandOutbox implements IStore {
     }
     const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload)
     // One statement: the command must still be sent and within its TTL, and the
-    // (command, publication) pair free; `inserted` = 0 with a command row = claimed elsewhere.
-    const [row] = await this.#sql<Array<{ expires_at: Date, inserted: number }>>`
+    // (command, publication) pair free; `inserted` = 0 with a command row = stored already
+    // (`taken`: seen in the statement's snapshot; a concurrent insert it waited for is not),
+    // or the packet identifier is still in use in this session.
+    const [row] = await this.#sql<Array<{ expires_at: Date, inserted: number, taken: boolean }>>`
       WITH c AS (
         SELECT command_id, expires_at FROM device_commands
         WHERE command_id = ${link.commandId}::uuid AND state = 'sent' AND expires_at > now()
@@ -155,10 +158,17 @@ export class CommandOutbox implements IStore {
         ON CONFLICT DO NOTHING
         RETURNING 1
       )
-      SELECT c.expires_at, (SELECT count(*) FROM ins)::int AS inserted FROM c`
+      SELECT c.expires_at, (SELECT count(*) FROM ins)::int AS inserted,
+        EXISTS (SELECT FROM command_outbox o WHERE o.command_id = c.command_id AND o.publication = ${link.publication}) AS taken
+      FROM c`
     if (row === undefined || row.inserted === 0) {
-      const reason = row === undefined ? 'not-sent' : 'claimed'
-      throw new F2Error(ErrorCodes.COMMAND_NOT_PUBLISHABLE, `command ${link.commandId} publication ${link.publication}: ${reason === 'claimed' ? 'already stored by a dispatcher' : 'no longer sent or past its TTL'}`, { details: { reason, commandId: link.commandId, publication: link.publication } })
+      // Not `claimed` when no row of it was visible: the caller tries again later, and then
+      // finds the row if another dispatcher stored it meanwhile.
+      const reason = row === undefined ? 'not-sent' : row.taken ? 'claimed' : 'conflict'
+      const why = { 'not-sent': 'no longer sent or past its TTL', claimed: 'already stored by a dispatcher', conflict: `packet identifier ${packet.messageId} still in use, or the publication being stored by another dispatcher at this instant` }[reason]
+      throw new F2Error(ErrorCodes.COMMAND_NOT_PUBLISHABLE, `command ${link.commandId} publication ${link.publication}: ${why}`, {
+        details: { reason, commandId: link.commandId, publication: link.publication }, retryable: reason === 'conflict'
+      })
     }
     this.#entries.set(packet.messageId, { messageId: packet.messageId, link, cmd: 'publish', topic: packet.topic, payload, expiresAtMs: row.expires_at.getTime() })
   }

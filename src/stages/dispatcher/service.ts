@@ -137,12 +137,13 @@ export function createDispatcher (config: Readonly<DispatcherConfig>, logger: Lo
     } catch (err) {
       // The outbox refused it: another dispatcher stored it first (rebalance), or the command
       // ended meanwhile. Nothing was written; it is that dispatcher's, or final.
-      if (isF2Error(err) && err.code === ErrorCodes.COMMAND_NOT_PUBLISHABLE) {
+      if (isF2Error(err) && err.code === ErrorCodes.COMMAND_NOT_PUBLISHABLE && !err.retryable) {
         logger.info({ id, reason: err.details?.reason }, 'a command publication is not this dispatcher\'s to send; left alone')
         return
       }
-      // Any other error before the outbox stored the message (database, connection closed
-      // while queued) leaves nothing written: the batch is read again and the claim resumes it.
+      // Any other error before the outbox stored the message (database, a packet identifier
+      // still in use, connection closed while queued) leaves nothing written: the batch is
+      // read again and the claim resumes it.
       if (!(err instanceof ErrorWithReasonCode)) throw err
       untrack(claimed.mac, id)
       logger.warn({ err, id }, 'the broker refused a command')

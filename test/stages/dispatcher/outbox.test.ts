@@ -70,11 +70,14 @@ describe('command outbox', () => {
     const raced = await command()
     const results = await Promise.all([refusal(put(a, packet(raced, 2))), refusal(put(b, packet(raced, 2)))])
     expect(results.filter(r => r === 'stored')).toHaveLength(1)
-    expect(results.filter(r => r !== 'stored')).toEqual([[ErrorCodes.COMMAND_NOT_PUBLISHABLE, 'claimed']])
+    // The loser sees `claimed`, or `conflict` (retry later) when the winner's row was not yet committed as it began.
+    expect(results.filter(r => r !== 'stored')).toEqual([[ErrorCodes.COMMAND_NOT_PUBLISHABLE, expect.stringMatching(/^(claimed|conflict)$/)]])
     // Not sent (final, or still accepted) or past its TTL: never stored, so never written.
     for (const other of [await command('confirmed'), await command('accepted'), await command('sent', -1)]) {
       expect(await refusal(put(a, packet(other, 3)))).toEqual([ErrorCodes.COMMAND_NOT_PUBLISHABLE, 'not-sent'])
     }
+    // A packet identifier of this session still unfinished: not a claim by anyone, tried again later.
+    expect(await refusal(put(a, packet(await command(), 1)))).toEqual([ErrorCodes.COMMAND_NOT_PUBLISHABLE, 'conflict'])
     // A QoS 2 PUBLISH that names no command.
     expect(await refusal(put(a, { ...packet(id, 4), properties: {} }))).toEqual([ErrorCodes.COMMAND_NOT_PUBLISHABLE, 'unlinked'])
     expect(await row(id)).toEqual({ client_id: 'dispatcher-a', message_id: 1, cmd: 'publish', received: false, completed: false })
