@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs'
-import { connect, type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt'
+import { connect, type IClientOptions, type IPublishPacket, type IStore, type MqttClient, type Packet } from 'mqtt'
 import { jitteredDelay } from './backoff.ts'
 
 /**
@@ -86,6 +86,12 @@ export interface MqttOptions {
   onDisconnect?: (error: Error | undefined) => void
   onError?: (error: Error) => void
   random?: () => number
+  /**
+   * A durable store for outgoing QoS 1/2 packets (MQTT.js `outgoingStore`), kept across
+   * reconnections; its content is resent at every CONNACK. A PUBLISH it refuses to store is
+   * never written, and its publish fails with the store's error.
+   */
+  outgoingStore?: IStore
 }
 
 export interface MqttHandle {
@@ -157,8 +163,13 @@ export function createMqttClient (options: MqttOptions): MqttHandle {
   if (options.username !== undefined) clientOptions.username = options.username
   if (options.password !== undefined) clientOptions.password = options.password
   Object.assign(clientOptions, tlsOptions(options.tls))
+  // The store is handed to MQTT.js before the client exists; the guard reaches it later.
+  const created: { client?: MqttClient } = {}
+  const outgoingStore = options.outgoingStore === undefined ? undefined : guardStore(options.outgoingStore, () => created.client)
+  if (outgoingStore !== undefined) clientOptions.outgoingStore = outgoingStore
 
   const client = connect(options.url, clientOptions)
+  created.client = client
   let generation = 0
   let attempts = 0
   let everConnected = false
@@ -247,7 +258,8 @@ export function createMqttClient (options: MqttOptions): MqttHandle {
     const delay = jitteredDelay(attempts++, options.reconnectMinMs ?? 500, options.reconnectMaxMs ?? 30_000, random)
     reconnectTimer = setTimeout(() => {
       reconnectTimer = undefined
-      if (!closing) client.reconnect()
+      // Without a store named again, MQTT.js replaces it by an in-memory one.
+      if (!closing) client.reconnect(outgoingStore === undefined ? undefined : { outgoingStore })
     }, delay)
   })
 
@@ -279,4 +291,35 @@ export function createMqttClient (options: MqttOptions): MqttHandle {
     },
     stats: () => ({ reconnects, staleAcks })
   }
+}
+
+/**
+ * Passes MQTT.js's store calls on, and fails the publish of a PUBLISH the store refused.
+ * MQTT.js 5 does not: `_storeAndSend` hands the store's error to no callback for QoS 1/2, so
+ * the publish would wait forever and hold its packet identifier.
+ */
+function guardStore (store: IStore, client: () => MqttClient | undefined): IStore {
+  const refused = (packet: Packet, err: Error): void => {
+    const c = client()
+    if (c === undefined || packet.cmd !== 'publish' || packet.messageId === undefined) return
+    const pending = c.outgoing[packet.messageId]
+    if (pending === undefined) return
+    delete c.outgoing[packet.messageId]
+    c.messageIdProvider.deallocate(packet.messageId)
+    pending.cb(err)
+  }
+  const guarded: IStore = {
+    put (packet, cb) {
+      store.put(packet, err => {
+        if (err !== undefined && err !== null) refused(packet, err)
+        cb(err)
+      })
+      return guarded
+    },
+    del (packet, cb) { store.del(packet, cb); return guarded },
+    get (packet, cb) { store.get(packet, cb); return guarded },
+    createStream: () => store.createStream(),
+    close: cb => { store.close(cb) }
+  }
+  return guarded
 }

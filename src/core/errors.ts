@@ -63,7 +63,8 @@ export const ErrorCodes = {
   BROKER_ACCESS_FAILED: 'F2_BROKER_ACCESS_FAILED',
   // cloud-to-device commands
   COMMAND_INVALID: 'F2_COMMAND_INVALID',
-  COMMAND_TARGET_UNKNOWN: 'F2_COMMAND_TARGET_UNKNOWN'
+  COMMAND_TARGET_UNKNOWN: 'F2_COMMAND_TARGET_UNKNOWN',
+  COMMAND_NOT_PUBLISHABLE: 'F2_COMMAND_NOT_PUBLISHABLE'
 } as const
 
 export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes]

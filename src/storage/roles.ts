@@ -17,7 +17,7 @@ export const DB_ROLES = {
     api: 'iot_api',
     /** Health monitor, simulator, exporter, dashboards: SELECT only (and pg_monitor). */
     reader: 'iot_reader',
-    /** The command dispatcher: moves commands on from `accepted` (UPDATE of the state columns, INSERT of events). */
+    /** The command dispatcher: moves commands on from `accepted` (UPDATE of the state columns, INSERT of events) and keeps its outbox. */
     dispatcher: 'iot_dispatcher'
   },
   timeseries: {
@@ -98,14 +98,17 @@ export function grantsSql (target: MigrationTarget): string {
   const dispatcher = DB_ROLES.registry.dispatcher
   const commands = target === 'registry'
     // The dispatcher reads commands and changes their state columns alone; the request, the
-    // token and the times of acceptance stay as the API wrote them. Nothing else of the registry.
+    // token and the times of acceptance stay as the API wrote them. Its outbox (MQTT.js's
+    // outgoing store): rows inserted, moved on (cmd and its times alone) and pruned. Nothing
+    // else of the registry.
     ? [ifRole(dispatcher, [
         `    ${onDatabase('GRANT CONNECT', `TO ${dispatcher}`)}`,
         `    GRANT USAGE ON SCHEMA public TO ${dispatcher};`,
         `    IF to_regclass('public.device_commands') IS NOT NULL THEN`,
         `      GRANT SELECT, UPDATE (state, sent_at, published_at, confirmed_at, failed_at, expired_at, reply, failure) ON device_commands TO ${dispatcher};`,
         `      GRANT INSERT ON device_command_events TO ${dispatcher};`,
-        '    END IF;'
+        '    END IF;',
+        `    IF to_regclass('public.command_outbox') IS NOT NULL THEN GRANT SELECT, INSERT, DELETE, UPDATE (cmd, received_at, completed_at) ON command_outbox TO ${dispatcher}; END IF;`
       ].join('\n'))]
     : []
   const fleet = target === 'timeseries'

@@ -1,3 +1,4 @@
+import { Store, type IStore, type Packet } from 'mqtt'
 import { afterEach, describe, expect, it } from 'vitest'
 import { createMqttClient, type InboundMessage, type MqttHandle } from '../../src/adapters/mqtt.ts'
 import { auth } from '../../harness/mqtt-account.ts'
@@ -84,5 +85,53 @@ describe('MQTT adapter, manual acknowledgement (real broker)', () => {
     await pub.publish(topic, 'after', { qos: 1 })
     await sleep(300)
     expect(got.map(m => m.payload.toString())).toEqual(['after'])
+  }, 20_000)
+})
+
+describe('MQTT adapter, outgoing store (real broker)', () => {
+  /** MQTT.js's in-memory store, with what it was asked and a put that refuses chosen payloads. */
+  function recordingStore (refuse: (p: Packet) => boolean): IStore & { calls: string[] } {
+    const inner = new Store()
+    const calls: string[] = []
+    const store: IStore & { calls: string[] } = {
+      calls,
+      put (packet, cb) {
+        calls.push(`put ${packet.cmd}`)
+        if (refuse(packet)) cb(new Error('refused by the store'))
+        else inner.put(packet, cb)
+        return store
+      },
+      del (packet, cb) { calls.push('del'); inner.del(packet, cb); return store },
+      get (packet, cb) { inner.get(packet, cb); return store },
+      createStream: () => { calls.push('stream'); return inner.createStream() },
+      close: cb => { inner.close(cb) }
+    }
+    return store
+  }
+
+  it('fails a publish whose PUBLISH the store refuses (never written), frees its identifier, and keeps the store across reconnections', async () => {
+    const topic = `${uniqueName('store')}/x`
+    const got: string[] = []
+    const sub = createMqttClient({ url: stackEnv().mqttUrl, ...auth(), clientId: uniqueName('sub'), subscriptions: [{ filter: topic, qos: 1 }], onMessage: m => got.push(m.payload.toString()) })
+    opened.push(sub)
+    await sub.waitConnected()
+    await sleep(200)
+    const store = recordingStore(p => p.cmd === 'publish' && String(p.payload) === 'refused')
+    const c = createMqttClient({ url: stackEnv().mqttUrl, ...auth(), clientId: uniqueName('store'), reconnectMinMs: 50, reconnectMaxMs: 200, outgoingStore: store })
+    opened.push(c)
+    await c.waitConnected()
+    await expect(c.client.publishAsync(topic, 'refused', { qos: 2 })).rejects.toThrow('refused by the store')
+    expect(Object.keys(c.client.outgoing)).toEqual([])
+    await c.client.publishAsync(topic, 'stored', { qos: 2 })
+    expect(store.calls.filter(x => x !== 'stream')).toEqual(['put publish', 'put publish', 'put pubrel', 'del'])
+    c.client.stream.destroy()
+    await sleep(1000)
+    expect(c.connected()).toBe(true)
+    // The same store is read again at the new CONNACK (MQTT.js would otherwise take a new in-memory one).
+    expect(store.calls.filter(x => x === 'stream')).toHaveLength(2)
+    await c.client.publishAsync(topic, 'after', { qos: 2 })
+    expect(store.calls.slice(-3)).toEqual(['put publish', 'put pubrel', 'del'])
+    await sleep(300)
+    expect(got).toEqual(['stored', 'after'])
   }, 20_000)
 })

@@ -162,7 +162,8 @@ describe('per-controller authorisation', () => {
     a.on('message', topic => { commands.push(topic) })
     const replies: string[] = []
     d.on('message', topic => { replies.push(topic) })
-    await d.publishAsync(`cmnd/f2-${macA}/access-control-mode/J1/strike-1`, '', { qos: 1 })
+    // QoS 2, as the dispatcher publishes commands (the broker's max_qos is left at 2).
+    await d.publishAsync(`cmnd/f2-${macA}/access-control-mode/J1/strike-1`, '', { qos: 2 })
     // Not the dispatcher's to publish: a forged reply, telemetry, the health topic.
     for (const t of [`stat/f2-${macA}/access-control-mode/J1/strike-1`, `tele/f2-${macA}/access-control-mode/J1/reader-1`, 'f2/health/x']) d.publish(t, '{}', { qos: 0 })
     await a.publishAsync(`stat/f2-${macA}/access-control-mode/J1/strike-1`, '{"status":true}', { qos: 1 })

@@ -114,14 +114,17 @@ describe('grantsSql', () => {
     expect(sql).toContain('GRANT SELECT ON ALL TABLES IN SCHEMA public TO iot_processor')
     expect(sql).toContain('ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT ON TABLES TO iot_reader')
     expect(sql).toContain('GRANT SELECT ON ALL TABLES IN SCHEMA public TO iot_api')
-    expect(sql).not.toMatch(/GRANT (DELETE|TRUNCATE|ALL)/)
-    // Writes are the API's (its tokens' last use, accepted commands) and the dispatcher's (command states) alone.
+    expect(sql).not.toMatch(/GRANT (TRUNCATE|ALL)/)
+    // Writes are the API's (its tokens' last use, accepted commands) and the dispatcher's
+    // (command states, its outbox: the only DELETE, of its completed rows) alone.
     expect(sql.match(/GRANT [^;]*(INSERT|UPDATE)[^;]*/g)).toEqual([
       'GRANT UPDATE (last_used_at) ON api_tokens TO iot_api',
       'GRANT INSERT ON device_commands, device_command_events, command_audit TO iot_api',
       'GRANT SELECT, UPDATE (state, sent_at, published_at, confirmed_at, failed_at, expired_at, reply, failure) ON device_commands TO iot_dispatcher',
-      'GRANT INSERT ON device_command_events TO iot_dispatcher'
+      'GRANT INSERT ON device_command_events TO iot_dispatcher',
+      'GRANT SELECT, INSERT, DELETE, UPDATE (cmd, received_at, completed_at) ON command_outbox TO iot_dispatcher'
     ])
+    expect(sql.match(/GRANT [^;]*DELETE[^;]*/g)).toEqual(['GRANT SELECT, INSERT, DELETE, UPDATE (cmd, received_at, completed_at) ON command_outbox TO iot_dispatcher'])
   })
 
   it('time series: the sink may only INSERT into (and read back) iot_measurements and use TEMP tables', () => {

@@ -1,21 +1,22 @@
 import type postgres from 'postgres'
-import { parseCommandRequest, type CommandSpec } from '../../core/command.ts'
+import { parseCommandRequest, publications, type CommandSpec } from '../../core/command.ts'
 
 /**
  * A command the dispatcher has claimed: what to publish and how long it may still live.
- * `again`: claimed earlier by a dispatcher that stopped before the broker acknowledged its
- * publication (published again now: at least once, see `claim`).
+ * `pending`: the indexes of its MQTT messages (core/command.ts `publications`) to publish now,
+ * in order. `resumed`: claimed earlier by a dispatcher that stopped before it had stored all
+ * of them in the outbox (see `claim`).
  */
-export interface ClaimedCommand { id: string, mac: string, spec: CommandSpec, remainingS: number, again: boolean }
+export interface ClaimedCommand { id: string, mac: string, spec: CommandSpec, remainingS: number, resumed: boolean, pending: number[] }
 export interface SentCommand { id: string, mac: string, spec: CommandSpec, expiresAt: Date }
 
 /**
  * The dispatcher's state changes on the command tables (sql/registry/007_device_commands.sql).
  * Every change is a conditional UPDATE on the current state with its event in the same
  * transaction, so two dispatchers, or one restarted after kill -9, can never both move a
- * command out of a state: `claim` wins once per command, which is what keeps a command from
- * being published twice by two dispatchers; a command whose publication was not acknowledged
- * before its dispatcher stopped is published again by the next (see `claim`).
+ * command out of a state: `claim` wins once per command. Which of its MQTT messages reach the
+ * broker is decided by the outbox (outbox.ts): a message is published only by the dispatcher
+ * that stored its row first.
  */
 export class DispatcherStore {
   readonly #sql: postgres.Sql
@@ -25,14 +26,14 @@ export class DispatcherStore {
   }
 
   /**
-   * accepted → sent, only while the TTL runs; undefined when the command was already claimed
-   * and published, is final, or has expired (then it is marked expired here, never sent). The
-   * caller publishes only what this returns, then records the broker's acknowledgement
-   * (`published`). A command that is `sent` without that record was claimed by a dispatcher
-   * that stopped (kill -9, crash) before the broker acknowledged it: it is returned again
-   * (`again: true`) to the dispatcher that reads its record again, so a crash never loses a
-   * command. Its message may have reached the controller before the crash: between the
-   * acknowledgement and its record, delivery is at least once.
+   * accepted → sent, only while the TTL runs; undefined when the command is final, has
+   * expired (then it is marked expired here, never sent), or is `sent` with every one of its
+   * MQTT messages in the outbox. The caller publishes what `pending` names, each through the
+   * outbox. A command that is `sent` but has messages without an outbox row was claimed by a
+   * dispatcher that stopped (kill -9, crash) before it stored them: those never reached the
+   * broker, and they are returned again (`resumed: true`) to the dispatcher that reads its
+   * record again, so a crash neither loses nor repeats a command. Messages with a row are
+   * resumed by the outbox of the dispatcher that stored them, at its next connection.
    */
   async claim (id: string): Promise<ClaimedCommand | undefined> {
     return await this.#sql.begin(async tx => {
@@ -42,21 +43,18 @@ export class DispatcherStore {
         RETURNING device_id AS mac, request, (extract(epoch FROM expires_at - now()) * 1000)::float8 AS remaining_ms`
       if (row !== undefined) {
         await tx`INSERT INTO device_command_events (command_id, state, at) SELECT command_id, 'sent', sent_at FROM device_commands WHERE command_id = ${id}::uuid`
-        return claimed(id, row, false)
+        return claimed(id, row, false, [])
       }
       // Locked until this transaction ends: a confirmation or expiry waits for it.
-      const [open] = await tx<Array<{ mac: string, request: unknown, remaining_ms: number }>>`
-        SELECT device_id AS mac, request, (extract(epoch FROM expires_at - now()) * 1000)::float8 AS remaining_ms FROM device_commands
+      const [open] = await tx<Array<{ mac: string, request: unknown, remaining_ms: number, stored: number[] }>>`
+        SELECT device_id AS mac, request, (extract(epoch FROM expires_at - now()) * 1000)::float8 AS remaining_ms,
+          ARRAY(SELECT publication FROM command_outbox o WHERE o.command_id = d.command_id)::int[] AS stored
+        FROM device_commands d
         WHERE command_id = ${id}::uuid AND state = 'sent' AND published_at IS NULL AND expires_at > now() FOR UPDATE`
-      if (open !== undefined) return claimed(id, open, true)
+      if (open !== undefined) return claimed(id, open, true, open.stored)
       await expire(tx, tx`command_id = ${id}::uuid`)
       return undefined
     })
-  }
-
-  /** Records that the broker acknowledged the command's publication (whatever its state by now). */
-  async published (id: string): Promise<void> {
-    await this.#sql`UPDATE device_commands SET published_at = now() WHERE command_id = ${id}::uuid AND published_at IS NULL`
   }
 
   /** sent → confirmed with the reply; returns the time from acceptance to confirmation (s), undefined when it was no longer sent. */
@@ -89,17 +87,23 @@ export class DispatcherStore {
     return await this.#sql.begin(async tx => await expire(tx, tx`TRUE`))
   }
 
-  /** The sent commands still within their TTL (to match replies after a restart). */
+  /**
+   * The sent commands still within their TTL that have a message in the outbox (to match
+   * replies after a restart). One claimed but never stored cannot have been answered yet.
+   */
   async openSent (): Promise<SentCommand[]> {
     const rows = await this.#sql<Array<{ id: string, mac: string, request: unknown, expires_at: Date }>>`
-      SELECT command_id::text AS id, device_id AS mac, request, expires_at FROM device_commands
-      WHERE state = 'sent' AND expires_at > now()`
+      SELECT command_id::text AS id, device_id AS mac, request, expires_at FROM device_commands d
+      WHERE state = 'sent' AND expires_at > now() AND EXISTS (SELECT FROM command_outbox o WHERE o.command_id = d.command_id)`
     return rows.map(r => ({ id: r.id, mac: r.mac, spec: parseCommandRequest(r.request).spec, expiresAt: r.expires_at }))
   }
 }
 
-function claimed (id: string, row: { mac: string, request: unknown, remaining_ms: number }, again: boolean): ClaimedCommand {
-  return { id, mac: row.mac, spec: parseCommandRequest(row.request).spec, remainingS: Math.max(1, Math.ceil(row.remaining_ms / 1000)), again }
+function claimed (id: string, row: { mac: string, request: unknown, remaining_ms: number }, resumed: boolean, stored: readonly number[]): ClaimedCommand | undefined {
+  const spec = parseCommandRequest(row.request).spec
+  const pending = publications(row.mac, spec).map((_, i) => i).filter(i => !stored.includes(i))
+  if (pending.length === 0) return undefined
+  return { id, mac: row.mac, spec, remainingS: Math.max(1, Math.ceil(row.remaining_ms / 1000)), resumed, pending }
 }
 
 async function expire (tx: postgres.TransactionSql, where: postgres.PendingQuery<postgres.Row[]>): Promise<Array<{ id: string, kind: string }>> {

@@ -17,7 +17,7 @@ import { dispatcherTestEnv } from './env.ts'
 
 /**
  * The command path on the real servers: API → Kafka (device_commands, keyed by MAC) →
- * dispatcher → MQTT QoS 1 → a controller that obeys as the simulator does → its reply →
+ * dispatcher → MQTT QoS 2 (through its outbox) → a controller that obeys as the simulator does → its reply →
  * confirmed; a controller that is not there → expired; each command published once.
  * The dispatcher runs as its own database role; the broker account is the tests' own (the
  * dispatcher's account rights are checked in test/broker/access.test.ts).

@@ -1,13 +1,18 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { IStore } from 'mqtt'
 import { createMqttClient, type MqttHandle } from '../../../src/adapters/mqtt.ts'
+import { publications, TTL_LIMITS, parseCommandRequest } from '../../../src/core/command.ts'
 import { createRng } from '../../../src/core/random.ts'
+import { connect } from '../../../src/storage/connection.ts'
+import { CommandOutbox } from '../../../src/stages/dispatcher/outbox.ts'
+import { linkProperties } from '../../../src/stages/dispatcher/outbox-packet.ts'
 import { DispatcherStore } from '../../../src/stages/dispatcher/store.ts'
 import { handleCommand } from '../../../src/stages/simulator/commands.ts'
 import { createDeviceState } from '../../../src/stages/simulator/device.ts'
 import { freePort } from '../../../src/stack/ports.ts'
 import { auth } from '../../../harness/mqtt-account.ts'
-import { createTempTopics, stackEnv, uniqueName, uniqueTopicName, type TempTopics } from '../../../harness/stack.ts'
+import { createTempTopics, roleUrl, stackEnv, uniqueName, uniqueTopicName, type TempTopics } from '../../../harness/stack.ts'
 import { waitForValue } from '../../../harness/wait.ts'
 import { dispatcherTestEnv } from './env.ts'
 import { migratedDatabase, type MigratedDatabase } from '../../storage/helpers.ts'
@@ -17,10 +22,11 @@ import { insertToken, startApi } from '../api/harness.ts'
 /**
  * The dispatcher as its own process, SIGKILLed while commands stream in and started again
  * (as the supervisor or compose would): no command is lost, each is confirmed by a controller
- * that obeys as the simulator does, and a command is published twice only inside the
- * documented at-least-once window (acknowledged by the broker, not yet recorded), at most
- * once per kill. Each command is a strike toggle with a period of its own, so every MQTT
- * message names its command.
+ * that obeys as the simulator does, and each reaches the controller exactly once (QoS 2
+ * through the outbox, the broker's persistent session). Each command is a strike toggle with a
+ * period of its own, so every MQTT message names its command. The windows a random kill may
+ * miss are also stopped in on purpose: claimed but not stored, stored but not written, and
+ * held by the broker (PUBREC) but not recorded.
  */
 let registry: MigratedDatabase
 let timeseries: MigratedDatabase
@@ -106,6 +112,48 @@ async function killDispatcher (): Promise<void> {
   await exited
 }
 
+/**
+ * What a dispatcher killed mid-publication leaves behind, made on purpose: the command's
+ * message stored in the outbox under the dispatcher's client id and then, with MQTT.js and
+ * that client id's persistent session, taken up to `stop`: `write` (never on the socket),
+ * `pubrel` (the broker sent PUBREC; recording it never finished) or `del` (PUBCOMP arrived;
+ * recording it never finished). The connection is then dropped without DISCONNECT.
+ */
+async function publishUntil (id: string, stop: 'write' | 'pubrel' | 'del'): Promise<void> {
+  const sql = connect(roleUrl('registry', 'dispatcher', new URL(registry.url).pathname.slice(1)), { max: 1 })
+  try {
+    const outbox = new CommandOutbox(sql, env.DISPATCHER_CLIENT_ID as string)
+    const [row] = await registry.sql<Array<{ request: unknown }>>`SELECT request FROM device_commands WHERE command_id = ${id}::uuid`
+    const messages = publications(MAC, parseCommandRequest(row?.request).spec)
+    const p = messages[0] as (typeof messages)[number]
+    const properties = { messageExpiryInterval: 300, userProperties: linkProperties({ commandId: id, publication: 0, publications: messages.length }) }
+    if (stop === 'write') {
+      await new Promise<void>((resolve, reject) => {
+        outbox.put({ cmd: 'publish', qos: 2, dup: false, retain: false, messageId: 4242, topic: p.topic, payload: Buffer.from(p.payload), properties }, err => { if (err === undefined || err === null) resolve(); else reject(err) })
+      })
+      return
+    }
+    let reached: () => void = () => {}
+    const stalled = new Promise<void>(resolve => { reached = resolve })
+    // The step at `stop` never answers: the process died there.
+    const store: IStore = {
+      put (packet, cb) { if (stop === 'pubrel' && packet.cmd === 'pubrel') reached(); else outbox.put(packet, cb); return store },
+      del (packet, cb) { if (stop === 'del') reached(); else outbox.del(packet, cb); return store },
+      get (packet, cb) { outbox.get(packet, cb); return store },
+      createStream: () => outbox.createStream(),
+      close: cb => { outbox.close(cb) }
+    }
+    // The dispatcher's session: manual acknowledgement, never given, so the replies it holds stay for the dispatcher.
+    const h = createMqttClient({ url: stackEnv().mqttUrl, clientId: env.DISPATCHER_CLIENT_ID as string, ...auth(), clean: false, sessionExpirySeconds: TTL_LIMITS.max, manualAck: true, outgoingStore: store })
+    await h.waitConnected(10_000)
+    h.client.publish(p.topic, p.payload, { qos: 2, properties })
+    await stalled
+    await h.close(true)
+  } finally {
+    await sql.end({ timeout: 2 })
+  }
+}
+
 async function send (body: Record<string, unknown>): Promise<string> {
   const res = await fetch(`${api.base}/api/devices/${MAC}/commands`, {
     method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: JSON.stringify(body)
@@ -129,17 +177,21 @@ describe('dispatcher under kill -9', () => {
     await startDispatcher()
     const periods = Array.from({ length: 60 }, (_, i) => i + 1)
     const ids: string[] = []
+    // In bursts, so that a batch holds several commands: a kill lands while the first of
+    // them are published and the batch is not committed yet (it is read again after the restart).
     const sending = (async () => {
-      for (const period of periods) {
-        ids.push(await send(toggle(period)))
-        await new Promise(resolve => setTimeout(resolve, 40))
+      for (let i = 0; i < periods.length; i += 6) {
+        ids.push(...await Promise.all(periods.slice(i, i + 6).map(async period => await send(toggle(period)))))
+        await new Promise(resolve => setTimeout(resolve, 150))
       }
     })()
-    const kills = 3
+    const kills = 5
     for (let k = 0; k < kills; k++) {
-      // Killed while it works: after it has published something since it (re)started.
+      // Killed while it works: after it has published something since it (re)started, a few
+      // milliseconds later each time, to land in different steps of the QoS 2 flow.
       const seen = received.length
       await waitForValue('a publication since the last start', async () => received.length > seen ? true : undefined, 30_000, 5)
+      await new Promise(resolve => setTimeout(resolve, k * 4))
       await killDispatcher()
       // Commands keep arriving while it is down.
       await new Promise(resolve => setTimeout(resolve, 300))
@@ -150,19 +202,21 @@ describe('dispatcher under kill -9', () => {
     const final = await Promise.all(ids.map(async id => await settled(id, 90_000)))
     expect(final.map(c => c.state), output.slice(-3000)).toEqual(ids.map(() => 'confirmed'))
     for (const c of final) expect((c.events as Array<{ state: string }>).map(e => e.state)).toEqual(['accepted', 'sent', 'confirmed'])
-    // Every command reached the controller; a repeat only inside the at-least-once window.
+    // Every command reached the controller exactly once.
     await new Promise(resolve => setTimeout(resolve, 500))
-    expect([...new Set(received)].sort((a, b) => a - b)).toEqual(periods)
-    expect(received.length - periods.length).toBeLessThanOrEqual(kills)
-  }, 240_000)
+    expect([...received].sort((a, b) => a - b)).toEqual(periods)
+    // Nothing left unfinished in the outbox, and every command recorded as published.
+    expect(await registry.sql`SELECT command_id FROM command_outbox WHERE completed_at IS NULL`).toEqual([])
+    expect((await registry.sql`SELECT count(*)::int AS n FROM device_commands WHERE published_at IS NOT NULL`)[0]?.n).toBe(periods.length)
+  }, 300_000)
 
-  it('publishes a command whose dispatcher was killed between its claim and the broker\'s acknowledgement', async () => {
+  it('publishes a command whose dispatcher was killed between its claim and storing its message', async () => {
     await killDispatcher()
     const before = received.length
     const id = await send(toggle(200))
-    // What the killed dispatcher left behind: the command claimed (sent), its publication never acknowledged.
+    // What the killed dispatcher left behind: the command claimed (sent), nothing in the outbox.
     const claimed = await new DispatcherStore(registry.sql).claim(id)
-    expect(claimed).toMatchObject({ id, mac: MAC, again: false })
+    expect(claimed).toMatchObject({ id, mac: MAC, resumed: false, pending: [0] })
     await startDispatcher()
     const c = await settled(id, 30_000)
     expect(c.state).toBe('confirmed')
@@ -170,6 +224,27 @@ describe('dispatcher under kill -9', () => {
     expect(received.slice(before)).toEqual([200])
     // Once recorded, it is never claimed again.
     expect(await new DispatcherStore(registry.sql).claim(id)).toBeUndefined()
+  }, 60_000)
+
+  it.each([
+    ['stored in the outbox, never written to the broker', 'write', 210],
+    ['held by the broker (PUBREC), its receipt not recorded', 'pubrel', 211],
+    ['released by the broker (PUBCOMP), its completion not recorded', 'del', 212]
+  ] as const)('delivers once a command whose dispatcher was killed with its message %s', async (_, stop, period) => {
+    await killDispatcher()
+    const before = received.length
+    const id = await send(toggle(period))
+    expect(await new DispatcherStore(registry.sql).claim(id)).toMatchObject({ id, resumed: false, pending: [0] })
+    await publishUntil(id, stop)
+    // Released: the controller has it already (and the dispatcher's session holds its reply).
+    if (stop === 'del') await waitForValue('delivered before the kill', async () => received.length > before ? true : undefined, 10_000, 5)
+    await startDispatcher()
+    const c = await settled(id, 30_000)
+    expect(c.state).toBe('confirmed')
+    await new Promise(resolve => setTimeout(resolve, 500))
+    expect(received.slice(before)).toEqual([period])
+    expect(await registry.sql`SELECT cmd, completed_at IS NOT NULL AS completed FROM command_outbox WHERE command_id = ${id}::uuid`).toEqual([{ cmd: 'pubrel', completed: true }])
+    expect(c.published_at).not.toBeNull()
   }, 60_000)
 
   it('confirms a command whose reply arrived while the dispatcher was down', async () => {
