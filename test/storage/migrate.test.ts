@@ -1,4 +1,4 @@
-import { appendFileSync, cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { appendFileSync, cpSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { basename, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -12,6 +12,8 @@ import { createTempDatabase, type TempDatabase } from '../../harness/stack.ts'
 import { measurement } from '../../harness/measurement.ts'
 
 const SQL_DIR = fileURLToPath(new URL('../../sql/', import.meta.url))
+/** The registry's migration versions, from the files (a new migration needs no edit here). */
+const REGISTRY_VERSIONS = readdirSync(join(SQL_DIR, 'registry')).map(f => /^(\d+)_.*\.sql$/.exec(f)?.[1]).filter(v => v !== undefined).map(Number).sort((a, b) => a - b)
 const cleanup: Array<() => Promise<void> | void> = []
 afterAll(async () => {
   for (const fn of cleanup.reverse()) await fn()
@@ -37,11 +39,13 @@ describe('migrations on plain PostgreSQL', () => {
     const reg = await tempDb('registry')
     const ts = await tempDb('timeseries')
     const first = await migrateAll({ registry: reg.url, timeseries: ts.url })
-    expect(first.registry.applied.map(m => m.version)).toEqual([1, 2, 3, 4, 5, 6, 7, 8])
+    expect(REGISTRY_VERSIONS).toEqual(Array.from({ length: REGISTRY_VERSIONS.length }, (_, i) => i + 1))
+    expect(REGISTRY_VERSIONS.length).toBeGreaterThanOrEqual(9)
+    expect(first.registry.applied.map(m => m.version)).toEqual(REGISTRY_VERSIONS)
     expect(first.timeseries).toMatchObject({ variant: 'plain', alreadyApplied: 0 })
     expect(first.timeseries.applied.map(m => m.name)).toEqual(['measurements', 'hypertable', 'hourly_stats', 'policies', 'fleet_state', 'dead_letter_key'])
     const second = await migrateAll({ registry: reg.url, timeseries: ts.url })
-    expect(second.registry).toMatchObject({ applied: [], alreadyApplied: 8 })
+    expect(second.registry).toMatchObject({ applied: [], alreadyApplied: REGISTRY_VERSIONS.length })
     expect(second.timeseries).toMatchObject({ applied: [], alreadyApplied: 6, variant: 'plain' })
 
     const sql = connect(ts.url, { max: 1 })
@@ -119,7 +123,7 @@ describe('migrations on plain PostgreSQL', () => {
     const pools = Array.from({ length: 3 }, () => connect(reg.url, { max: 1 }))
     try {
       const reports = await Promise.all(pools.map(async p => await migrate(p, 'registry')))
-      expect(reports.map(r => r.applied.length).sort()).toEqual([0, 0, 8])
+      expect(reports.map(r => r.applied.length).sort()).toEqual([0, 0, REGISTRY_VERSIONS.length])
       const [row] = await (pools[0] as ReturnType<typeof connect>)<{ n: number }[]>`SELECT count(*)::int AS n FROM "Device"`
       expect(row?.n).toBe(7)
     } finally {
@@ -156,7 +160,7 @@ describe('migrations on plain PostgreSQL', () => {
         INSERT INTO iot_measurements VALUES ('2023-05-26T18:34:04.928538Z', 'e4fd45f654be', 'sensor-mode', 'Temperature', '1', 27.93, '°C', 'cmnd/f2-e4fd45f654be/sensor-mode/1/sensor-1');
       `).simple()
       const report = await migrateAll({ registry: reg.url, timeseries: ts.url })
-      expect(report.registry.applied.length).toBe(8)
+      expect(report.registry.applied.length).toBe(REGISTRY_VERSIONS.length)
 
       // the seed's rows are kept and not duplicated; the missing sample rows are added
       // (a sample template of the same name is completed with the sample labels it lacks)
