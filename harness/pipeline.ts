@@ -206,7 +206,7 @@ export class Pipeline {
       child = spawn(process.execPath, [...(this.#options.nodeFlags?.[serviceOf(name)] ?? []), this.#options.dist === true ? join(ROOT, 'dist', 'cli.js') : join(ROOT, 'src', 'cli.ts'), serviceOf(name)], {
         cwd: ROOT,
         // The same memory settings the supervisor and the image give the stages.
-        env: { ...process.env, ...stageMemoryEnv(), ...this.#env(name, port) },
+        env: { ...process.env, ...stageMemoryEnv(process.env, serviceOf(name)), ...this.#env(name, port) },
         stdio: ['ignore', log, log]
       })
     } finally {

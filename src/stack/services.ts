@@ -32,6 +32,15 @@ export const simulatorRegisters = (env: Record<string, string | undefined> = pro
   ['true', '1', 'yes', 'on'].includes(env.SIM_REGISTER ?? '')
 
 /**
+ * Semi-space sizes (MB) that differ from the stages' 8. The fleet state holds every
+ * controller's last values and reads batches of thousands of records: with 8 MB, records and
+ * values still live at each scavenge were promoted, and garbage collection was over a quarter
+ * of its CPU (10 000 controllers: 80 µs of CPU per message at 8 MB, 61 at 32, same resident set;
+ * docs/operations/benchmark.md, "Fleet state cost").
+ */
+export const SEMI_SPACE_MB: Readonly<Record<string, number>> = Object.freeze({ fleet: 32 })
+
+/**
  * Memory bounds for the pipeline stages (docs/architecture/processor.md, "Memory"). Node's default
  * young generation on a large host is 128 MB per process; 8 MB semi-spaces save about 100 MB
  * of a stage's resident set and keep 12 000 messages/s. glibc: two malloc arenas, and
@@ -41,8 +50,8 @@ export const simulatorRegisters = (env: Record<string, string | undefined> = pro
  * cache checks each source's hash, so an edited file is simply compiled again.
  * A NODE_OPTIONS or NODE_COMPILE_CACHE of the caller's environment wins.
  */
-export const stageMemoryEnv = (env: Record<string, string | undefined> = process.env): Record<string, string> => ({
-  NODE_OPTIONS: ['--max-semi-space-size=8', env.NODE_OPTIONS].filter(Boolean).join(' '),
+export const stageMemoryEnv = (env: Record<string, string | undefined> = process.env, stage?: string): Record<string, string> => ({
+  NODE_OPTIONS: [`--max-semi-space-size=${SEMI_SPACE_MB[stage ?? ''] ?? 8}`, env.NODE_OPTIONS].filter(Boolean).join(' '),
   NODE_COMPILE_CACHE: env.NODE_COMPILE_CACHE ?? join(projectRoot(), '.cache', 'node-compile'),
   MALLOC_ARENA_MAX: '2',
   MALLOC_MMAP_THRESHOLD_: '65536',
@@ -56,7 +65,7 @@ export const services: ServiceDefinition[] = [
   { name: 'processor', args: ['processor'], port: 9403, env: { ...stageMemoryEnv(), HTTP_PORT: '9403', PROCESSOR_INSTANCE_ID: 'processor-1' }, db: { registry: 'processor' } },
   { name: 'sink', args: ['sink'], port: 9404, env: { ...stageMemoryEnv(), HTTP_PORT: '9404', SINK_INSTANCE_ID: 'sink-1' }, db: { timeseries: 'sink' } },
   // The fleet state: one instance (its offline timer covers every controller); reads Kafka, so no broker account.
-  { name: 'fleet', args: ['fleet'], port: 9405, env: { ...stageMemoryEnv(), HTTP_PORT: '9405', FLEET_INSTANCE_ID: 'fleet-1' }, db: { registry: 'reader', timeseries: 'fleet' } },
+  { name: 'fleet', args: ['fleet'], port: 9405, env: { ...stageMemoryEnv(process.env, 'fleet'), HTTP_PORT: '9405', FLEET_INSTANCE_ID: 'fleet-1' }, db: { registry: 'reader', timeseries: 'fleet' } },
   // The read API: off the data path (it only reads the databases), so its memory is not bounded like the stages'.
   { name: 'api', args: ['api'], port: 8080, env: { HTTP_PORT: '8080' }, db: { registry: 'api', timeseries: 'reader' } },
   // Accepted commands → the controllers' cmnd/ topics; replies confirm them (docs/api/README.md, "Commands").

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process'
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
@@ -13,6 +13,18 @@ describe('stageMemoryEnv', () => {
   it('bounds the young generation and keeps a caller’s NODE_OPTIONS last, so it wins', () => {
     expect(stageMemoryEnv({}).NODE_OPTIONS).toBe('--max-semi-space-size=8')
     expect(stageMemoryEnv({ NODE_OPTIONS: '--max-semi-space-size=16' }).NODE_OPTIONS).toBe('--max-semi-space-size=8 --max-semi-space-size=16')
+  })
+
+  it('gives the fleet state its larger young generation, natively and in compose', () => {
+    expect(stageMemoryEnv({}, 'fleet').NODE_OPTIONS).toBe('--max-semi-space-size=32')
+    expect(stageMemoryEnv({}, 'sink').NODE_OPTIONS).toBe('--max-semi-space-size=8')
+    expect(services.find(s => s.name === 'fleet')?.env?.NODE_OPTIONS).toContain('--max-semi-space-size=32')
+    const compose = readFileSync(join(projectRoot(), 'docker-compose.yml'), 'utf8')
+    const start = compose.indexOf('\n  fleet:\n')
+    const next = compose.slice(start + 1).search(/\n {2}[a-z][\w-]*:\n/)
+    const fleet = compose.slice(start, start + 1 + next)
+    expect(fleet.length).toBeGreaterThan(100)
+    expect(fleet).toContain('NODE_OPTIONS: --max-semi-space-size=32')
   })
 
   it('keeps the compile cache under .cache unless the caller names one', () => {

@@ -185,7 +185,7 @@ export class FleetState {
     if (receivedAtMs <= d.lastSeenMs) return
     d.lastSeenMs = receivedAtMs
     d.lastSeen = receivedAt
-    if (mode !== null) d.mode = mode
+    if (mode !== null && mode !== d.mode) d.mode = mode
     this.#mark(mac, false)
     if (!d.online && receivedAtMs > d.willMs && nowMs - receivedAtMs < this.thresholdMs(mac)) {
       this.#transition(d, true, 'message', receivedAtMs)
@@ -210,7 +210,17 @@ export class FleetState {
     d.rows.add(nowMs)
     const key = valueKey(v)
     const old = d.values.get(key)
-    if (old === undefined ? d.values.size < this.#o.maxValuesPerDevice : old.timestamp <= v.timestamp) d.values.set(key, v)
+    if (old === undefined) {
+      if (d.values.size < this.#o.maxValuesPerDevice) d.values.set(key, v)
+    } else if (old.timestamp <= v.timestamp) {
+      // Updated in place, keeping the strings that did not change: a large fleet's last values
+      // live long, and replacing them per reading made the garbage collector most of this
+      // stage's work (every replaced value had already been promoted to the old generation).
+      old.value = v.value
+      old.timestamp = v.timestamp
+      if (old.value_text !== v.value_text) old.value_text = v.value_text
+      if (old.unit !== v.unit) old.unit = v.unit
+    }
     this.#mark(mac, false)
   }
 
