@@ -21,7 +21,8 @@ const ONE_SHOTS = ['kafka-jmx-agent', 'kafka-init', 'migrate', 'mosquitto-init']
 // Read outside the services' schemas: LOG_LEVEL by src/adapters/logger.ts (every service);
 // the migration command reads the two database groups (src/adapters/connections/postgres.ts) and its
 // policy defaults (src/storage/migrate-cli.ts) without a zod schema.
-const COMMON_ENV = ['LOG_LEVEL']
+/** Read by the logger (LOG_LEVEL) and by Node itself (NODE_OPTIONS: the fleet state's young generation). */
+const COMMON_ENV = ['LOG_LEVEL', 'NODE_OPTIONS']
 const pgGroup = (prefix: string): string[] => ['HOST', 'PORT', 'DB', 'USER', 'PASSWORD'].map(k => `${prefix}_${k}`)
 const MIGRATE_ENV = [...pgGroup('POSTGRES'), ...pgGroup('TIMESCALE'), 'TIMESCALE_COMPRESS_AFTER', 'TIMESCALE_RETAIN_FOR']
 
