@@ -68,7 +68,7 @@ export class FleetStage implements Service {
   #pending = new Map<string, TopicPartitionOffset>()
   #generation = -1
   #lastFullFlush = 0
-  /** Time until the next regular flush: the flush interval, stretched for a large fleet. */
+  /** The wait between regular flushes: the flush interval, stretched for a large fleet. */
   #fullFlushEveryMs: number
   #lastCheck = 0
   #lastCountRefresh = 0
