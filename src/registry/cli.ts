@@ -2,13 +2,13 @@ import { writeFileSync, mkdirSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { connect as tcpConnect } from 'node:net'
 import { adminSettings, brokerLocation } from '../broker/config.ts'
 import { connectBrokerControl } from '../broker/control.ts'
 import { grantControllers, grantControllersOffline, revokeControllers, type CredentialKind, type IssuedCredentials } from '../broker/provisioning.ts'
 import { isF2Error } from '../core/errors.ts'
 import { stackPaths } from '../stack/config.ts'
 import { stackPki } from '../stack/broker-accounts.ts'
+import { isPortOpen } from '../stack/ports.ts'
 import { readStackSecret } from '../stack/secrets.ts'
 import { databaseFromEnv } from '../adapters/connections/postgres.ts'
 import { connect } from '../storage/connection.ts'
@@ -132,20 +132,11 @@ async function issueCredentials (macs: string[], kind: CredentialKind, out: stri
   }
 }
 
-/** True when something accepts connections at the broker's address. */
-async function listening (url: string): Promise<boolean> {
-  const u = new URL(url)
-  return await new Promise(resolve => {
-    const socket = tcpConnect({ host: u.hostname, port: Number(u.port) }, () => { socket.destroy(); resolve(true) })
-    socket.once('error', () => { resolve(false) })
-    socket.setTimeout(2000, () => { socket.destroy(); resolve(false) })
-  })
-}
-
 /** Refuses before anything is registered when the broker `--offline` means to edit is running. */
 async function assertBrokerStopped (dynsecFile: string): Promise<void> {
   const { url } = brokerLocation(process.env)
-  if (await listening(url)) throw invalidChange(`a broker answers at ${url}: stop it first (a running broker keeps its accounts in memory and overwrites ${dynsecFile} at its next change)`)
+  const u = new URL(url)
+  if (await isPortOpen(Number(u.port), u.hostname, 2000)) throw invalidChange(`a broker answers at ${url}: stop it first (a running broker keeps its accounts in memory and overwrites ${dynsecFile} at its next change)`)
 }
 
 /** Credentials written into the stopped broker's file (`registry add-controllers --offline`). */
