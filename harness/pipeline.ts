@@ -50,7 +50,10 @@ export interface PipelineOptions {
   transport?: 'tls' | 'plain'
   /** Copies of each service `startAll` runs (scale-out); 1 by default. */
   replicas?: number
-  /** Also run the fleet stage (reads all three topics, writes device_state), to measure its cost. */
+  /**
+   * Also run the fleet stage (the processor then writes device_activity, which the stage reads
+   * with the dead letters; it writes device_state), to measure what the fleet state costs.
+   */
   fleetState?: boolean
 }
 
@@ -79,7 +82,7 @@ export function loadAccess (broker: BenchBroker, transport: 'tls' | 'plain'): Ac
 
 export class Pipeline {
   readonly id: string
-  readonly topics: { raw: string, decoded: string, dead: string, state: string }
+  readonly topics: { raw: string, decoded: string, activity: string, dead: string, state: string }
   readonly urls: ReturnType<typeof stackUrls>
   readonly broker: BenchBroker
   registryUrl = ''
@@ -95,8 +98,13 @@ export class Pipeline {
     this.broker = options.broker ?? stackBroker()
     this.urls = { ...stackUrls(), mqttUrl: this.broker.mqttUrl }
     this.id = uniqueName(prefix)
-    this.topics = { raw: `${this.id}_raw`, decoded: `${this.id}_decoded`, dead: `${this.id}_dead`, state: `${this.id}_state` }
+    this.topics = { raw: `${this.id}_raw`, decoded: `${this.id}_decoded`, activity: `${this.id}_activity`, dead: `${this.id}_dead`, state: `${this.id}_state` }
     mkdirSync(options.logDir, { recursive: true })
+  }
+
+  /** The fleet state's topics (activity, and the state, compacted in production; a run of a minute never reaches a compaction). */
+  #fleetTopics (): string[] {
+    return this.#options.fleetState === true ? [this.topics.activity, this.topics.state] : []
   }
 
   /** The services of this run, upstream first. */
@@ -112,8 +120,7 @@ export class Pipeline {
   /** Topics, databases (migrated), the simulator's fleet registered. */
   async setUp (): Promise<void> {
     const { devices, seed } = this.#options
-    // The state topic is compacted in production; a run of a minute never reaches a compaction.
-    await createTempTopics([this.topics.raw, this.topics.decoded, this.topics.dead, ...(this.#options.fleetState === true ? [this.topics.state] : [])], kafkaPartitions)
+    await createTempTopics([this.topics.raw, this.topics.decoded, this.topics.dead, ...this.#fleetTopics()], kafkaPartitions)
     const regName = `${this.id}_reg`
     this.registryUrl = await createDatabase(this.urls.registryUrl, regName)
     this.#dbs.push({ server: this.urls.registryUrl, name: regName })
@@ -172,6 +179,9 @@ export class Pipeline {
         ...postgresEnv('registry', this.registryUrl),
         KAFKA_INPUT_TOPIC: this.topics.raw,
         KAFKA_OUTPUT_TOPIC: this.topics.decoded,
+        KAFKA_ACTIVITY_TOPIC: this.topics.activity,
+        // The activity records are part of what the fleet state costs: written only with it.
+        PROCESSOR_DEVICE_ACTIVITY: String(this.#options.fleetState === true),
         KAFKA_CONSUMER_GROUP: `${this.id}-processor`,
         PROCESSOR_INSTANCE_ID: `${this.id}-p${n}`,
         ...this.#options.env?.processor
@@ -188,10 +198,11 @@ export class Pipeline {
         ...common,
         ...postgresEnv('registry', this.registryUrl),
         ...postgresEnv('timeseries', this.timeseriesUrl),
-        KAFKA_RAW_TOPIC: this.topics.raw,
-        KAFKA_DECODED_TOPIC: this.topics.decoded,
+        KAFKA_ACTIVITY_TOPIC: this.topics.activity,
         KAFKA_STATE_TOPIC: this.topics.state,
         KAFKA_CONSUMER_GROUP: `${this.id}-fleet`,
+        KAFKA_RAW_TOPIC: this.topics.raw,
+        FLEET_UPSTREAM_GROUP: `${this.id}-processor`,
         FLEET_INSTANCE_ID: `${this.id}-f1`,
         ...this.#options.env?.fleet
       }
@@ -356,6 +367,6 @@ export class Pipeline {
     this.#ts = undefined
     if (keep) return
     for (const db of this.#dbs) await dropDatabase(db.server, db.name)
-    await deleteTopics([this.topics.raw, this.topics.decoded, this.topics.dead, ...(this.#options.fleetState === true ? [this.topics.state] : [])])
+    await deleteTopics([this.topics.raw, this.topics.decoded, this.topics.dead, ...this.#fleetTopics()])
   }
 }

@@ -123,7 +123,7 @@ export function stackConfig (env: Env = process.env, paths: StackPaths = stackPa
     kafkaControllerPort: ports.kafkaController,
     kafkaPartitions: KAFKA_PARTITIONS,
     kafkaHeapMb: KAFKA_HEAP_MB,
-    topics: Object.freeze(['raw_iot_data', 'decoded_iot_data', 'iot_dead_letter', 'device_commands']),
+    topics: Object.freeze(['raw_iot_data', 'decoded_iot_data', 'device_activity', 'iot_dead_letter', 'device_commands']),
     compactedTopics: Object.freeze(['device_state']),
     registry: database(paths, 'registry', ports.registry, DATABASES.registry.database),
     timeseries: database(paths, 'timeseries', ports.timeseries, DATABASES.timeseries.database),

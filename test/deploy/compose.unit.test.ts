@@ -220,13 +220,13 @@ describe('environment passed to the project services', { timeout: 30_000 }, () =
     for (const [name, service] of appServices()) {
       const env = envOf(service)
       if (env.KAFKA_BOOTSTRAP_SERVERS !== undefined) expect(env.KAFKA_BOOTSTRAP_SERVERS, name).toBe(internal)
-      for (const key of ['KAFKA_TOPIC', 'KAFKA_INPUT_TOPIC', 'KAFKA_OUTPUT_TOPIC', 'KAFKA_DEAD_LETTER_TOPIC', 'KAFKA_RAW_TOPIC', 'KAFKA_DECODED_TOPIC', 'KAFKA_STATE_TOPIC', 'KAFKA_COMMAND_TOPIC']) if (env[key] !== undefined) used.add(env[key])
+      for (const key of ['KAFKA_TOPIC', 'KAFKA_INPUT_TOPIC', 'KAFKA_OUTPUT_TOPIC', 'KAFKA_ACTIVITY_TOPIC', 'KAFKA_DEAD_LETTER_TOPIC', 'KAFKA_RAW_TOPIC', 'KAFKA_STATE_TOPIC', 'KAFKA_COMMAND_TOPIC']) if (env[key] !== undefined) used.add(env[key])
     }
     const init = main().services['kafka-init'] as ComposeService
     expect(envOf(init).KAFKA_BOOTSTRAP_SERVERS).toBe(internal)
     // `name:compact` asks create-topics.sh for a compacted topic.
     expect([...used].sort()).toEqual([...(init.command ?? [])].map(t => t.replace(/:compact$/, '')).sort())
-    expect([...used].sort()).toEqual(['decoded_iot_data', 'device_commands', 'device_state', 'iot_dead_letter', 'raw_iot_data'])
+    expect([...used].sort()).toEqual(['decoded_iot_data', 'device_activity', 'device_commands', 'device_state', 'iot_dead_letter', 'raw_iot_data'])
     expect(init.command).toContain('device_state:compact')
   })
 
@@ -243,7 +243,7 @@ describe('environment passed to the project services', { timeout: 30_000 }, () =
 
   it('the health monitor measures the lag of the groups the processor, the sink and the fleet stage consume with', () => {
     const s = main().services
-    const pair = (name: string): string => { const e = envOf(s[name] as ComposeService); return `${e.KAFKA_CONSUMER_GROUP}:${e.KAFKA_INPUT_TOPIC ?? e.KAFKA_RAW_TOPIC}` }
+    const pair = (name: string): string => { const e = envOf(s[name] as ComposeService); return `${e.KAFKA_CONSUMER_GROUP}:${e.KAFKA_INPUT_TOPIC ?? e.KAFKA_ACTIVITY_TOPIC}` }
     expect(envOf(monitoring().services.health as ComposeService).HEALTH_LAG_GROUPS?.split(',').sort()).toEqual([pair('processor'), pair('sink'), pair('fleet')].sort())
   })
 })

@@ -129,7 +129,7 @@ describe('full path: simulator → Mosquitto → connector → Kafka → process
     // The registry's migrations bring the seed's sample controllers and sensors.
     await migrate(reg, 'registry')
     await migrate(ts, 'timeseries')
-    topics = await createTempTopics([uniqueName('fp_raw'), uniqueName('fp_decoded'), uniqueName('fp_dead')], 3)
+    topics = await createTempTopics([uniqueName('fp_raw'), uniqueName('fp_decoded'), uniqueName('fp_dead'), uniqueName('fp_activity')], 3)
     ;[raw, , dead] = topics.names as [string, string, string]
     const decoded = topics.names[1] as string
     const ports = await freePorts(STAGES.length)
@@ -139,7 +139,7 @@ describe('full path: simulator → Mosquitto → connector → Kafka → process
     }
     const env: Record<(typeof STAGES)[number], Record<string, string>> = {
       connector: { MQTT_USERNAME: broker.connector.username, MQTT_PASSWORD: broker.connector.password, KAFKA_TOPIC: raw, MQTT_SHARE_GROUP: uniqueName('fp_share'), CONNECTOR_CLIENT_ID: uniqueName('fp_connector') },
-      processor: { KAFKA_INPUT_TOPIC: raw, KAFKA_OUTPUT_TOPIC: decoded, KAFKA_CONSUMER_GROUP: uniqueName('fp_proc'), PROCESSOR_INSTANCE_ID: uniqueName('fp_p') },
+      processor: { KAFKA_INPUT_TOPIC: raw, KAFKA_OUTPUT_TOPIC: decoded, KAFKA_ACTIVITY_TOPIC: topics.names[3] as string, KAFKA_CONSUMER_GROUP: uniqueName('fp_proc'), PROCESSOR_INSTANCE_ID: uniqueName('fp_p') },
       sink: { KAFKA_INPUT_TOPIC: decoded, KAFKA_CONSUMER_GROUP: uniqueName('fp_sink'), SINK_INSTANCE_ID: uniqueName('fp_s'), SINK_BATCH_WAIT_MS: '100' }
     }
     STAGES.forEach((name, i) => { children.set(name, spawnCli([name], { ...common, ...env[name], HTTP_PORT: String(ports[i]) })) })

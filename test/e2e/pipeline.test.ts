@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import postgres from 'postgres'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { KafkaRecord } from '../../src/adapters/kafka.ts'
+import { decodeActivity } from '../../src/core/activity.ts'
 import { decodeDeadLetter } from '../../src/core/dead-letter.ts'
 import { ErrorCodes } from '../../src/core/errors.ts'
 import { migrate } from '../../src/storage/migrate.ts'
@@ -52,7 +53,7 @@ describe('pipeline end to end: crashes and a database restart lose and duplicate
     pg = await startPrivatePostgres()
     ts = postgres(pg.url, { max: 2, onnotice: () => {} })
     await migrate(ts, 'timeseries')
-    topics = await createTempTopics([uniqueName('e2e_raw'), uniqueName('e2e_decoded'), uniqueName('e2e_dead')], 3)
+    topics = await createTempTopics([uniqueName('e2e_raw'), uniqueName('e2e_decoded'), uniqueName('e2e_dead'), uniqueName('e2e_activity')], 3)
   })
 
   afterAll(async () => {
@@ -64,12 +65,12 @@ describe('pipeline end to end: crashes and a database restart lose and duplicate
   })
 
   it('accounts for every message exactly once', async () => {
-    const [raw, decoded, dead] = topics.names as [string, string, string]
+    const [raw, decoded, dead, activity] = topics.names as [string, string, string, string]
     const common = { KAFKA_BOOTSTRAP_SERVERS: stackEnv().kafkaBootstrap, KAFKA_DEAD_LETTER_TOPIC: dead, KAFKA_SESSION_TIMEOUT_MS: '6000', HTTP_PORT: '0' }
     const processorEnv = {
       // As the stack runs it: the processor's own read-only role.
       ...common, ...postgresEnv('registry', roleUrl('registry', 'processor', registry.name)),
-      KAFKA_INPUT_TOPIC: raw, KAFKA_OUTPUT_TOPIC: decoded,
+      KAFKA_INPUT_TOPIC: raw, KAFKA_OUTPUT_TOPIC: decoded, KAFKA_ACTIVITY_TOPIC: activity,
       KAFKA_CONSUMER_GROUP: uniqueName('e2e_proc'), PROCESSOR_INSTANCE_ID: uniqueName('p'), PROCESSOR_BATCH_SIZE: '200'
     }
     const sinkEnv = {
@@ -135,6 +136,10 @@ describe('pipeline end to end: crashes and a database restart lose and duplicate
     expect(dls.length).toBe(expectedDead)
     expect(new Set(dls.map(d => d.ok && d.value.reason))).toEqual(new Set([ErrorCodes.REGISTRY_UNKNOWN_CONTROLLER]))
     expect(new Set(dls.map(d => d.ok && `${d.value.source?.partition}/${d.value.source?.offset}`)).size).toBe(expectedDead)
+    // And one activity record per message, through the kills too (the same transactions).
+    const activities = (await collect(activity, { quietMs: 3000, timeoutMs: 30_000 })).map(r => decodeActivity(r.value))
+    expect(activities.length).toBe(N)
+    expect(activities.reduce((n, a) => n + (a?.rows ?? -1), 0)).toBe(expectedRows)
 
     await processor.kill('SIGTERM')
     await sink.kill('SIGTERM')

@@ -74,8 +74,8 @@ describe('the running pipeline', () => {
       const sql = postgres(db.url, { max: 1, onnotice: () => {} })
       try { await migrate(sql, kind) } finally { await sql.end() }
     }
-    topics = await createTempTopics([uniqueName('live_raw'), uniqueName('live_decoded'), uniqueName('live_dead'), uniqueName('live_state'), uniqueName('live_commands')], 3)
-    const [raw, decoded, dead, state, commands] = topics.names as [string, string, string, string, string]
+    topics = await createTempTopics([uniqueName('live_raw'), uniqueName('live_decoded'), uniqueName('live_dead'), uniqueName('live_state'), uniqueName('live_commands'), uniqueName('live_activity')], 3)
+    const [raw, decoded, dead, state, commands, activity] = topics.names as [string, string, string, string, string, string]
     for (const name of ORDER) {
       const port = (DEFAULT_PORTS[name] as number) + OFFSET
       if (await portFree(port)) {
@@ -96,9 +96,9 @@ describe('the running pipeline', () => {
     const tls = new URL(broker.mqttsPasswordUrl)
     const own: Record<string, Record<string, string>> = {
       connector: { MQTT_USERNAME: broker.connector.username, MQTT_PASSWORD: broker.connector.password, KAFKA_TOPIC: raw, MQTT_SHARE_GROUP: uniqueName('live_share'), CONNECTOR_CLIENT_ID: uniqueName('live_connector') },
-      processor: { KAFKA_INPUT_TOPIC: raw, KAFKA_OUTPUT_TOPIC: decoded, KAFKA_CONSUMER_GROUP: groups.processor, PROCESSOR_INSTANCE_ID: uniqueName('live_p') },
+      processor: { KAFKA_INPUT_TOPIC: raw, KAFKA_OUTPUT_TOPIC: decoded, KAFKA_ACTIVITY_TOPIC: activity, KAFKA_CONSUMER_GROUP: groups.processor, PROCESSOR_INSTANCE_ID: uniqueName('live_p') },
       sink: { KAFKA_INPUT_TOPIC: decoded, KAFKA_CONSUMER_GROUP: groups.sink, SINK_INSTANCE_ID: uniqueName('live_s') },
-      fleet: { KAFKA_RAW_TOPIC: raw, KAFKA_DECODED_TOPIC: decoded, KAFKA_STATE_TOPIC: state, KAFKA_CONSUMER_GROUP: groups.fleet, FLEET_INSTANCE_ID: uniqueName('live_f') },
+      fleet: { KAFKA_ACTIVITY_TOPIC: activity, KAFKA_RAW_TOPIC: raw, FLEET_UPSTREAM_GROUP: groups.processor, KAFKA_STATE_TOPIC: state, KAFKA_CONSUMER_GROUP: groups.fleet, FLEET_INSTANCE_ID: uniqueName('live_f') },
       dispatcher: { MQTT_USERNAME: broker.dispatcher.username, MQTT_PASSWORD: broker.dispatcher.password, KAFKA_COMMAND_TOPIC: commands, KAFKA_CONSUMER_GROUP: groups.dispatcher, DISPATCHER_CLIENT_ID: uniqueName('live_dispatcher') },
       // Readings every few seconds, so every stage sees traffic soon.
       // Each simulated controller over TLS with its own account, given as the admin.
@@ -111,7 +111,7 @@ describe('the running pipeline', () => {
         HEALTH_PROBE_INTERVAL_MS: '2000',
         HEALTH_PROBE_TIMEOUT_MS: '1500',
         HEALTH_SERVICES: ['simulator', 'connector', 'processor', 'sink', 'fleet', 'dispatcher', 'api'].map(s => `${s}=http://127.0.0.1:${PORTS[s]}`).join(','),
-        HEALTH_LAG_GROUPS: `${groups.processor}:${raw},${groups.sink}:${decoded},${groups.fleet}:${raw}`
+        HEALTH_LAG_GROUPS: `${groups.processor}:${raw},${groups.sink}:${decoded},${groups.fleet}:${activity}`
       }
     }
     startedAt = Date.now()

@@ -6,8 +6,17 @@ import { DB_ROLES } from '../../storage/roles.ts'
 
 export const schema = z.object({
   ...consumerFields('FLEET', { group: 'iot-fleet-state', batchSize: 5000, batchWaitMs: 500, batchWaitLimitMs: 10_000, maxBuffered: 20_000 }),
+  /** One record per raw message, written by the processor (src/core/activity.ts). */
+  KAFKA_ACTIVITY_TOPIC: env.string('device_activity'),
+  /**
+   * The processor's input and consumer group: while that group is behind on this topic, the
+   * fleet judges silence by the newest receipt time it has read, not the wall clock (a stalled
+   * processor must not make sending controllers look offline). Empty group: always the wall clock.
+   */
   KAFKA_RAW_TOPIC: env.string('raw_iot_data'),
-  KAFKA_DECODED_TOPIC: env.string('decoded_iot_data'),
+  FLEET_UPSTREAM_GROUP: env.string('iot-processor'),
+  /** How often the processor group's lag is read (ms). */
+  FLEET_UPSTREAM_CHECK_MS: env.int(2000, 100, 60_000),
   KAFKA_DEAD_LETTER_TOPIC: env.string('iot_dead_letter'),
   /** The compacted topic of the latest state per controller (key = MAC). */
   KAFKA_STATE_TOPIC: env.string('device_state'),
@@ -50,8 +59,10 @@ export type FleetConfig = ReturnType<typeof loadFleetConfig>
 
 export const loadFleetConfig = configLoader('fleet', schema, c => ({
   ...pickConsumer('FLEET', c),
+  activityTopic: c.KAFKA_ACTIVITY_TOPIC,
   rawTopic: c.KAFKA_RAW_TOPIC,
-  decodedTopic: c.KAFKA_DECODED_TOPIC,
+  upstreamGroup: c.FLEET_UPSTREAM_GROUP === '' ? null : c.FLEET_UPSTREAM_GROUP,
+  upstreamCheckMs: c.FLEET_UPSTREAM_CHECK_MS,
   deadLetterTopic: c.KAFKA_DEAD_LETTER_TOPIC,
   stateTopic: c.KAFKA_STATE_TOPIC,
   defaultIntervalS: c.FLEET_EXPECTED_INTERVAL_S,

@@ -8,6 +8,7 @@ import { loadFleetConfig } from './config.ts'
 import { createFleetMetrics } from './metrics.ts'
 import { FleetStage } from './stage.ts'
 import { FleetStore, loadIntervals } from './store.ts'
+import { UpstreamWatch } from './upstream.ts'
 
 /** `node src/cli.ts fleet`: keeps the fleet's state until SIGINT/SIGTERM. */
 export async function run (_argv: string[]): Promise<number> {
@@ -18,7 +19,10 @@ export async function run (_argv: string[]): Promise<number> {
   const metrics = createFleetMetrics()
   const sql = connect(config.timeseries, { max: 2 })
   const registry = connect(config.registry, { max: 1 })
-  const stage = new FleetStage({ config, logger, metrics, store: new FleetStore(sql), intervals: async () => loadIntervals(registry) })
+  const upstream = config.upstreamGroup === null
+    ? undefined
+    : new UpstreamWatch({ brokers: config.brokers, group: config.upstreamGroup, topic: config.rawTopic, intervalMs: config.upstreamCheckMs, logger })
+  const stage = new FleetStage({ config, logger, metrics, store: new FleetStore(sql), intervals: async () => loadIntervals(registry), upstream })
   let http: HttpHandle | undefined
   const service: Service = {
     start: async () => {
@@ -27,10 +31,12 @@ export async function run (_argv: string[]): Promise<number> {
       // re-read (FLEET_REGISTRY_REFRESH_S) covers a LISTEN lost with its connection.
       await registry.listen('registry_changed', () => stage.registryChanged())
         .catch((err: unknown) => logger.warn({ err }, 'LISTEN registry_changed failed; the registry is read every FLEET_REGISTRY_REFRESH_S'))
+      upstream?.start()
       await stage.start()
     },
     stop: async deadlineMs => {
       await stage.stop(deadlineMs)
+      await upstream?.stop()
       await registry.end({ timeout: 2 })
       await sql.end({ timeout: 2 })
       await http?.close()

@@ -23,6 +23,7 @@ export interface FleetMetrics {
   dbUp: Gauge
   registryUp: Gauge
   lastFlush: Gauge
+  upstreamBehind: Gauge
 }
 
 export function createFleetMetrics (registry: Registry = createRegistry('fleet')): FleetMetrics {
@@ -42,6 +43,7 @@ export function createFleetMetrics (registry: Registry = createRegistry('fleet')
     retries: new Counter({ name: 'f2_fleet_flush_retries_total', help: 'flushes retried, by what failed (database, kafka)', labelNames: ['target'], registers }),
     dbUp: new Gauge({ name: 'f2_fleet_db_up', help: '1 while the last flush reached the database', registers }),
     registryUp: new Gauge({ name: 'f2_fleet_registry_up', help: '1 while the last registry read succeeded', registers }),
-    lastFlush: new Gauge({ name: 'f2_fleet_last_flush_timestamp_seconds', help: 'Unix time of the last completed flush', registers })
+    lastFlush: new Gauge({ name: 'f2_fleet_last_flush_timestamp_seconds', help: 'Unix time of the last completed flush', registers }),
+    upstreamBehind: new Gauge({ name: 'f2_fleet_upstream_behind', help: '1 while the processor is behind on raw_iot_data: silence is then judged by the newest receipt time read', registers })
   }
 }

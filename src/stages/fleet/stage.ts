@@ -7,7 +7,8 @@ import type { Service } from '../../adapters/lifecycle.ts'
 import type { Logger } from '../../adapters/logger.ts'
 import type { FleetConfig } from './config.ts'
 import type { FleetMetrics } from './metrics.ts'
-import { readDeadLetter, readDecoded, readRaw, type DeadLetterRow } from './records.ts'
+import { decodeActivity } from '../../core/activity.ts'
+import { readDeadLetter, type DeadLetterRow } from './records.ts'
 import { FleetState, type DeviceStateRecord, type TransitionEvent } from './state.ts'
 import { encodeState } from './store.ts'
 
@@ -21,12 +22,19 @@ export interface StateStore {
 /** What the stage needs from the registry: controllers and their expected intervals (null = default). */
 export type IntervalSource = () => Promise<Map<string, number | null>>
 
+/** Whether the processor has read everything on `raw_iot_data` (UpstreamWatch satisfies it). */
+export interface Upstream {
+  readonly behind: boolean
+}
+
 export interface FleetDeps {
   config: FleetConfig
   logger: Logger
   metrics: FleetMetrics
   store: StateStore
   intervals: IntervalSource
+  /** Absent: the wall clock always judges silence. */
+  upstream?: Upstream
   now?: () => number
 }
 
@@ -37,9 +45,14 @@ const DEAD_LETTER_FLUSH = 5000
 const COUNT_REFRESH_MS = 60_000
 
 /**
- * The fleet stage: `raw_iot_data` + `decoded_iot_data` + `iot_dead_letter` → the state of
- * every controller (FleetState), written to `device_state` (table and compacted topic),
- * `device_state_events` and `dead_letters`.
+ * The fleet stage: `device_activity` (one record per raw message, written by the processor in
+ * the transaction of its measurements) + `iot_dead_letter` → the state of every controller
+ * (FleetState), written to `device_state` (table and compacted topic), `device_state_events`
+ * and `dead_letters`.
+ *
+ * Silence is judged by the wall clock, except while the processor is behind on raw_iot_data
+ * (`upstream.behind`): then by the newest receipt time read, so that a stalled or overloaded
+ * processor does not make controllers that are sending look offline.
  *
  * Flushes: an online/offline change is written at once (within one loop turn, ≤ ~200 ms);
  * every other change waits for the regular flush every FLEET_FLUSH_INTERVAL_MS, so a controller
@@ -74,13 +87,15 @@ export class FleetStage implements Service {
   #lastCountRefresh = 0
   #registryDue = 0
   #registryRunning: Promise<void> | undefined
+  /** The newest receipt time read (ms): the stream's clock. */
+  #streamMs = Number.NEGATIVE_INFINITY
 
   constructor (deps: FleetDeps) {
     this.#deps = deps
     const c = deps.config
     this.#fullFlushEveryMs = c.flushIntervalMs
     this.#state = new FleetState({ defaultIntervalS: c.defaultIntervalS, offlineAfterIntervals: c.offlineAfterIntervals, maxValuesPerDevice: c.maxValuesPerDevice })
-    this.#consumer = new BatchConsumer({ ...stageConsumerOptions(c, [c.rawTopic, c.decodedTopic, c.deadLetterTopic], deps.logger), minFetchBytes: c.fetchMinBytes })
+    this.#consumer = new BatchConsumer({ ...stageConsumerOptions(c, [c.activityTopic, c.deadLetterTopic], deps.logger), minFetchBytes: c.fetchMinBytes })
     deps.metrics.dbUp.set(1)
     this.#collectMetricsOnScrape()
   }
@@ -150,23 +165,25 @@ export class FleetStage implements Service {
   #apply (batch: RawMessage[]): void {
     const { config: c, metrics } = this.#deps
     const now = this.#now()
+    const clock = this.#livenessClock(now)
     const counts = new Map<string, number>()
     const unattributed = new Map<string, number>()
     for (const m of batch) {
       counts.set(m.topic, (counts.get(m.topic) ?? 0) + 1)
       let ok = true
-      if (m.topic === c.rawTopic) {
-        const s = readRaw(m.value)
-        if (s === null) ok = false
-        else if (s.retained) {
-          // A copy from the broker's retained store (after a connector resubscribed): says
-          // nothing about the controller now.
-        } else if (s.presence === 'offline') this.#state.will(s.mac, s.receivedAtMs, now)
-        else this.#state.seen(s.mac, s.receivedAt, s.receivedAtMs, s.mode, now)
-      } else if (m.topic === c.decodedTopic) {
-        const r = readDecoded(m.value)
-        if (r === null) ok = false
-        else this.#state.reading(r.mac, r.value, now)
+      if (m.topic === c.activityTopic) {
+        const a = decodeActivity(m.value)
+        if (a === null) ok = false
+        else {
+          this.#state.readings(a.device_id, a.values, a.rows, now)
+          const receivedMs = Date.parse(a.received_at)
+          if (receivedMs > this.#streamMs) this.#streamMs = receivedMs
+          if (a.retained) {
+            // A copy from the broker's retained store (after a connector resubscribed): says
+            // nothing about the controller now.
+          } else if (a.presence === 'offline') this.#state.will(a.device_id, receivedMs, now)
+          else this.#state.seen(a.device_id, a.received_at, receivedMs, a.mode, clock)
+        }
       } else if (m.topic === c.deadLetterTopic) {
         const row = readDeadLetter(m.value, m.partition, m.offset)
         if (row === null) ok = false
@@ -182,13 +199,23 @@ export class FleetStage implements Service {
     for (const o of commitOffsets(batch)) this.#pending.set(partitionKey(o.topic, o.partition), o)
   }
 
+  /**
+   * The time silence is measured against: now, or while the processor is behind on its input,
+   * the newest receipt time read (the stream is as far as the fleet can know).
+   */
+  #livenessClock (now: number): number {
+    const behind = this.#deps.upstream?.behind === true && Number.isFinite(this.#streamMs)
+    this.#deps.metrics.upstreamBehind.set(behind ? 1 : 0)
+    return behind ? Math.min(now, this.#streamMs) : now
+  }
+
   /** Offline timer, counts moving out of the hour, and the flushes that are due. */
   async #maintain (): Promise<void> {
     const c = this.#deps.config
     const now = this.#now()
     if (now - this.#lastCheck >= c.checkIntervalMs) {
       this.#lastCheck = now
-      this.#state.tick(now)
+      this.#state.tick(this.#livenessClock(now))
     }
     if (now - this.#lastCountRefresh >= COUNT_REFRESH_MS) {
       this.#lastCountRefresh = now
@@ -285,6 +312,10 @@ export class FleetStage implements Service {
         const records = await this.#deps.store.load()
         const now = this.#now()
         this.#state.restore(records, now)
+        for (const r of records) {
+          const seen = r.last_seen === null ? Number.NEGATIVE_INFINITY : Date.parse(r.last_seen)
+          if (seen > this.#streamMs) this.#streamMs = seen
+        }
         this.#pending = new Map()
         this.#deadLetters = []
         this.#generation = -1

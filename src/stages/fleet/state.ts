@@ -9,7 +9,7 @@ import { HourWindow } from './window.ts'
  * (sql/timeseries/005_fleet_state.sql).
  *
  * Rules:
- * - liveness comes from the raw stream only (so undecodable messages count): a message newer
+ * - liveness comes from every raw message (so undecodable messages count): a message newer
  *   than the controller's last will, received within the offline threshold of `now`, makes it
  *   online (reason 'message'); an older one (a backlog being read after a restart) only moves
  *   `last_seen`, it never flips the state back and forth;
@@ -204,24 +204,30 @@ export class FleetState {
     }
   }
 
-  /** One decoded reading (from decoded_iot_data). */
-  reading (mac: string, v: LastValue, nowMs: number): void {
+  /**
+   * The measurements one message produced (`rows` of them; `values` may be fewer, or none, when
+   * they did not fit in its activity record). Each updates the last value of its data point if
+   * its device time is not older.
+   */
+  readings (mac: string, values: readonly LastValue[], rows: number, nowMs: number): void {
     const d = this.#device(mac, nowMs)
-    d.rows.add(nowMs)
-    const key = valueKey(v)
-    const old = d.values.get(key)
-    if (old === undefined) {
-      if (d.values.size < this.#o.maxValuesPerDevice) d.values.set(key, v)
-    } else if (old.timestamp <= v.timestamp) {
-      // Updated in place, keeping the strings that did not change: a large fleet's last values
-      // live long, and replacing them per reading made the garbage collector most of this
-      // stage's work (every replaced value had already been promoted to the old generation).
-      old.value = v.value
-      old.timestamp = v.timestamp
-      if (old.value_text !== v.value_text) old.value_text = v.value_text
-      if (old.unit !== v.unit) old.unit = v.unit
+    if (rows > 0) d.rows.add(nowMs, rows)
+    for (const v of values) {
+      const key = valueKey(v)
+      const old = d.values.get(key)
+      if (old === undefined) {
+        if (d.values.size < this.#o.maxValuesPerDevice) d.values.set(key, lastValue(v))
+      } else if (old.timestamp <= v.timestamp) {
+        // Updated in place, keeping the strings that did not change: a large fleet's last values
+        // live long, and replacing them per reading made the garbage collector most of this
+        // stage's work (every replaced value had already been promoted to the old generation).
+        old.value = v.value
+        old.timestamp = v.timestamp
+        if (old.value_text !== v.value_text) old.value_text = v.value_text
+        if (old.unit !== v.unit) old.unit = v.unit
+      }
     }
-    this.#mark(mac, false)
+    if (rows > 0 || values.length > 0) this.#mark(mac, false)
   }
 
   /** One dead letter attributed to the controller (from iot_dead_letter). */
@@ -379,6 +385,20 @@ export class FleetState {
       dead_letters_last_hour: deadLetters,
       updated_at: updatedAt
     }
+  }
+}
+
+/** Only the fields a last value keeps (a measurement carries more). */
+function lastValue (v: LastValue): LastValue {
+  return {
+    connector: v.connector,
+    connector_mode: v.connector_mode,
+    datapoint_label: v.datapoint_label,
+    pin_position: v.pin_position,
+    value: v.value,
+    value_text: v.value_text,
+    unit: v.unit,
+    timestamp: v.timestamp
   }
 }
 

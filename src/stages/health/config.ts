@@ -31,7 +31,7 @@ export interface HealthConfig {
 }
 
 export const DEFAULT_SERVICES = 'simulator=http://127.0.0.1:9401,connector=http://127.0.0.1:9402,processor=http://127.0.0.1:9403,sink=http://127.0.0.1:9404,fleet=http://127.0.0.1:9405,dispatcher=http://127.0.0.1:9406,api=http://127.0.0.1:8080'
-export const DEFAULT_LAG = 'iot-processor:raw_iot_data,iot-sink:decoded_iot_data,iot-fleet-state:raw_iot_data'
+export const DEFAULT_LAG = 'iot-processor:raw_iot_data,iot-sink:decoded_iot_data,iot-fleet-state:device_activity'
 
 // `name=url` pairs: compose sets `connector=http://connector:9402`, the native stack uses 127.0.0.1.
 const servicesField = z.string().default(DEFAULT_SERVICES).transform((v, ctx) => {

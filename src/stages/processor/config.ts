@@ -9,6 +9,10 @@ export const schema = z.object({
   ...consumerFields('PROCESSOR', { group: 'iot-processor', batchSize: 1500, batchWaitMs: 20, batchWaitLimitMs: 60_000, maxBuffered: 3000 }),
   KAFKA_INPUT_TOPIC: env.string('raw_iot_data'),
   KAFKA_OUTPUT_TOPIC: env.string('decoded_iot_data'),
+  /** One record per raw message for the fleet state (src/core/activity.ts). */
+  KAFKA_ACTIVITY_TOPIC: env.string('device_activity'),
+  /** Writes the activity records; off for a pipeline that runs no fleet stage. */
+  PROCESSOR_DEVICE_ACTIVITY: env.bool(true),
   ...deadLetterFields,
   /** Exactly-once consume-transform-produce; `false` = idempotent producer + commit after acks. */
   PROCESSOR_TRANSACTIONS: env.bool(true),
@@ -33,6 +37,7 @@ export const loadProcessorConfig = configLoader('processor', schema, c => ({
   ...pickConsumer('PROCESSOR', c),
   inputTopic: c.KAFKA_INPUT_TOPIC,
   outputTopic: c.KAFKA_OUTPUT_TOPIC,
+  activityTopic: c.PROCESSOR_DEVICE_ACTIVITY ? c.KAFKA_ACTIVITY_TOPIC : null,
   ...pickDeadLetter(c),
   transactions: c.PROCESSOR_TRANSACTIONS,
   compression: c.PROCESSOR_COMPRESSION,

@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks'
 import { buildRecord, RECORD_OVERHEAD_BYTES, type KafkaRecord } from '../../adapters/kafka.ts'
+import { activityHead, encodeActivity } from '../../core/activity.ts'
 import type { Result } from '../../core/result.ts'
 import type { SensorDefinition } from '../../core/sensor.ts'
 import type { ProcessorConfig } from './config.ts'
@@ -10,7 +11,7 @@ import { finish, oversizeDeadLetter, type OutputLimits, type Prepared } from './
 export interface Outputs { records: KafkaRecord[], origins: Prepared[] }
 
 export interface OutputContext {
-  config: Pick<ProcessorConfig, 'outputTopic' | 'deadLetterTopic' | 'zone'>
+  config: Pick<ProcessorConfig, 'outputTopic' | 'deadLetterTopic' | 'activityTopic' | 'zone'>
   metrics: ProcessorMetrics
   nowMs: number
   limits: OutputLimits
@@ -19,8 +20,10 @@ export interface OutputContext {
 /**
  * Builds a batch's Kafka records from its prepared messages and their sensors: measurements
  * on the output topic keyed by controller, dead letters with their reason header; a
- * measurement above the record limit becomes a dead letter instead. Counts presence messages,
- * decode latency (the sensor lookup included), measurements and dead letters as it builds.
+ * measurement above the record limit becomes a dead letter instead; with an activity topic,
+ * one activity record per message that names a controller (src/core/activity.ts), presence
+ * messages included. Counts presence messages, decode latency (the sensor lookup included),
+ * measurements and dead letters as it builds.
  */
 export function buildOutputs (prepared: Prepared[], sensors: Map<string, Result<SensorDefinition>>, lookupSeconds: Map<string, number>, ctx: OutputContext): Outputs {
   const { config, metrics, limits } = ctx
@@ -32,6 +35,7 @@ export function buildOutputs (prepared: Prepared[], sensors: Map<string, Result<
   for (const p of prepared) {
     if (p.ok === 'presence') {
       metrics.presence.inc({ state: p.presence })
+      if (config.activityTopic !== null) pushActivity(records, origins, config.activityTopic, p, 0, [], limits)
       continue
     }
     const t0 = performance.now()
@@ -42,9 +46,11 @@ export function buildOutputs (prepared: Prepared[], sensors: Map<string, Result<
     let keyOf: string | undefined
     let key = Buffer.alloc(0)
     let producedHere = 0
+    const texts: string[] = []
     for (const m of out.measurements) {
       if (m.device_id !== keyOf) { keyOf = m.device_id; key = Buffer.from(keyOf, 'utf8') }
-      const value = Buffer.from(JSON.stringify(m))
+      const text = JSON.stringify(m)
+      const value = Buffer.from(text)
       // The encoded size is at hand: a measurement the topic would refuse becomes a dead letter.
       if (value.length + key.length + RECORD_OVERHEAD_BYTES > limits.maxRecordBytes) {
         out.deadLetters.push(oversizeDeadLetter(p, m.datapoint_label, value.length + key.length + RECORD_OVERHEAD_BYTES, now, limits))
@@ -53,6 +59,7 @@ export function buildOutputs (prepared: Prepared[], sensors: Map<string, Result<
       records.push(buildRecord(config.outputTopic, key, value))
       origins.push(p)
       producedHere++
+      texts.push(text)
     }
     if (producedHere > 0 && p.ok === true) {
       produced.set(p.topic.component, (produced.get(p.topic.component) ?? 0) + producedHere)
@@ -62,9 +69,26 @@ export function buildOutputs (prepared: Prepared[], sensors: Map<string, Result<
       origins.push(p)
       dead.set(d.reason, (dead.get(d.reason) ?? 0) + 1)
     }
+    if (config.activityTopic !== null) pushActivity(records, origins, config.activityTopic, p, producedHere, texts, limits)
   }
   // Counted when built; a batch that is aborted and re-read counts again (see docs).
   for (const [component, n] of produced) metrics.produced.inc({ component }, n)
   for (const [reason, n] of dead) metrics.deadLetters.inc({ reason }, n)
   return { records, origins }
+}
+
+/**
+ * The message's activity record, if it names a controller. Its measurements are left out
+ * (the count stays) when the record would exceed the topic's limit: liveness must never be
+ * lost to a message with very many readings.
+ */
+function pushActivity (records: KafkaRecord[], origins: Prepared[], topic: string, p: Prepared, rows: number, texts: string[], limits: OutputLimits): void {
+  if (p.envelope === null) return
+  const head = activityHead(p.envelope, p.ok === 'presence' ? p.presence : null)
+  if (head === null) return
+  const key = Buffer.from(head.device_id)
+  let value = encodeActivity(head, rows, texts)
+  if (value.length + key.length + RECORD_OVERHEAD_BYTES > limits.maxRecordBytes) value = encodeActivity(head, rows, [])
+  records.push(buildRecord(topic, key, value))
+  origins.push(p)
 }

@@ -275,8 +275,7 @@ export class ProcessorStage implements Service {
 
   /** Sets each record's partition from the output topics' partition counts (the client's cache). */
   async #assignPartitions (producer: KafkaProducer, records: KafkaRecord[]): Promise<void> {
-    const { outputTopic, deadLetterTopic } = this.#deps.config
-    const metadata = await producer.metadata({ topics: [outputTopic, deadLetterTopic], autocreateTopics: false })
+    const metadata = await producer.metadata({ topics: outputTopics(this.#deps.config), autocreateTopics: false })
     assignPartitions(records, metadata.topics)
   }
 
@@ -317,13 +316,12 @@ export class ProcessorStage implements Service {
 
   /**
    * Readiness must not wait for the first batch (an idle processor would never be ready): a
-   * producer counts as ready once the cluster answers it with both output topics, retried
+   * producer counts as ready once the cluster answers it with its output topics, retried
    * with backoff until it does, the producer is replaced, or the stage stops.
    */
   async #probeProducer (producer: KafkaProducer): Promise<void> {
-    const { outputTopic, deadLetterTopic } = this.#deps.config
     for (let attempt = 0; ; attempt++) {
-      const ok = await kafkaTopicsReady(producer, [outputTopic, deadLetterTopic])
+      const ok = await kafkaTopicsReady(producer, outputTopics(this.#deps.config))
       // Checked after the first await: the caller stores the producer once it is created.
       if (this.#stopping || this.#producer !== producer) return
       if (ok) {
@@ -333,4 +331,9 @@ export class ProcessorStage implements Service {
       await sleep(jitteredDelay(attempt, 500, 10_000), undefined, { ref: false })
     }
   }
+}
+
+/** The topics the processor writes to. */
+function outputTopics (c: Pick<ProcessorConfig, 'outputTopic' | 'deadLetterTopic' | 'activityTopic'>): string[] {
+  return c.activityTopic === null ? [c.outputTopic, c.deadLetterTopic] : [c.outputTopic, c.deadLetterTopic, c.activityTopic]
 }

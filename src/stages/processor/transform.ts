@@ -78,9 +78,9 @@ export function prepare (record: SourceRecord): Prepared {
 
 /**
  * Turns a prepared record into outputs. Every record but a presence message (which carries no
- * reading; the fleet stage reads it from raw_iot_data) yields at least one output: measurements,
- * a dead letter, or both (a sensor frame whose points partly failed: the good points are
- * produced, the failed ones listed in one dead letter). Measurements are validated with the
+ * reading; only its activity record is written, see records.ts) yields at least one output:
+ * measurements, a dead letter, or both (a sensor frame whose points partly failed: the good
+ * points are produced, the failed ones listed in one dead letter). Measurements are validated with the
  * shared schema (inside decodeMessage) before they leave.
  */
 export function finish (p: Prepared, sensors: ReadonlyMap<string, Result<SensorDefinition>>, zone: string, nowMs: number, limits: OutputLimits = NO_LIMITS): Output {

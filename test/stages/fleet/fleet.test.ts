@@ -5,6 +5,7 @@ import { postgresEnv } from '../../../src/adapters/connections/postgres.ts'
 import { buildRecord } from '../../../src/adapters/kafka.ts'
 import { createLogger } from '../../../src/adapters/logger.ts'
 import { createRegistry } from '../../../src/adapters/metrics.ts'
+import { encodeActivity, type ActivityHead } from '../../../src/core/activity.ts'
 import { buildDeadLetter, encodeDeadLetter } from '../../../src/core/dead-letter.ts'
 import { ErrorCodes } from '../../../src/core/errors.ts'
 import type { Measurement } from '../../../src/core/measurement.ts'
@@ -14,6 +15,11 @@ import { createFleetMetrics } from '../../../src/stages/fleet/metrics.ts'
 import { FleetStage } from '../../../src/stages/fleet/stage.ts'
 import type { DeviceStateRecord } from '../../../src/stages/fleet/state.ts'
 import { FleetStore, loadIntervals } from '../../../src/stages/fleet/store.ts'
+import { UpstreamWatch } from '../../../src/stages/fleet/upstream.ts'
+import { loadProcessorConfig } from '../../../src/stages/processor/config.ts'
+import { createProcessorMetrics } from '../../../src/stages/processor/metrics.ts'
+import { ProcessorStage } from '../../../src/stages/processor/stage.ts'
+import { RegistryStore } from '../../../src/registry/store.ts'
 import { loadSimulatorConfig } from '../../../src/stages/simulator/config.ts'
 import { simulatorMetrics } from '../../../src/stages/simulator/metrics.ts'
 import { createSimulator, type Simulator } from '../../../src/stages/simulator/simulator.ts'
@@ -23,7 +29,7 @@ import { connect } from '../../../src/storage/connection.ts'
 import { migrate } from '../../../src/storage/migrate.ts'
 import { COMPACTED_TOPIC_CONFIGS } from '../../../src/stack/kafka.ts'
 import { connectorEnv, startConnector, type TestConnector } from '../connector/harness.ts'
-import { collect, produceAll, rawRecord } from '../../../harness/e2e-support.ts'
+import { brokers, collect, produceAll, rawRecord } from '../../../harness/e2e-support.ts'
 import { createTempDatabase, createTempTopics, kafkaAdmin, roleUrl, stackEnv, uniqueName, type TempDatabase, type TempTopics } from '../../../harness/stack.ts'
 import { simulatorBrokerEnv, stackBroker } from '../../../harness/broker.ts'
 import { pollUntil } from '../../../harness/wait.ts'
@@ -32,8 +38,10 @@ import { measurement as fixture } from '../../../harness/measurement.ts'
 /**
  * The fleet stage on the real Kafka, PostgreSQL and Mosquitto: controllers go offline when
  * silent (within their threshold) or at once by their last will, come back on their next
- * message, the compacted topic gives one current record per controller, dead letters become
- * rows once, and the state survives a restart.
+ * message, a stalled processor does not make them look offline, the compacted topic gives one
+ * current record per controller, dead letters become rows once, and the state survives a
+ * restart. Activity records are written here directly, or by a real processor from what real
+ * simulated controllers send through Mosquitto and the connector.
  */
 const logger = createLogger('fleet-test', process.env.TEST_LOG_LEVEL ?? 'silent')
 /** Expected interval 2 s × 1.5 = offline after 3 s of silence. */
@@ -51,9 +59,11 @@ describe('fleet stage (real Kafka, PostgreSQL, Mosquitto)', () => {
   /** The stage's own connections, as the stack runs it: ts_fleet and the registry reader. */
   let asFleet: postgres.Sql
   let asReader: postgres.Sql
+  /** The processor's registry connection (its own read-only role). */
+  let processorSql: postgres.Sql
   let fleetUrl: string, readerUrl: string
   let topics: TempTopics
-  let raw: string, decoded: string, dead: string, state: string
+  let raw: string, decoded: string, activity: string, dead: string, state: string
   const running: Array<{ stage: FleetStage }> = []
 
   beforeAll(async () => {
@@ -67,8 +77,9 @@ describe('fleet stage (real Kafka, PostgreSQL, Mosquitto)', () => {
     readerUrl = roleUrl('registry', 'reader', new URL(reg.url).pathname.slice(1))
     asFleet = connect(fleetUrl, { max: 2 })
     asReader = connect(readerUrl, { max: 1 })
-    raw = uniqueName('fleet_raw'); decoded = uniqueName('fleet_dec'); dead = uniqueName('fleet_dead'); state = uniqueName('fleet_state')
-    topics = await createTempTopics([raw, decoded, dead], 3)
+    processorSql = postgres(roleUrl('registry', 'processor', new URL(reg.url).pathname.slice(1)), { max: 2, onnotice: () => {} })
+    raw = uniqueName('fleet_raw'); decoded = uniqueName('fleet_dec'); activity = uniqueName('fleet_act'); dead = uniqueName('fleet_dead'); state = uniqueName('fleet_state')
+    topics = await createTempTopics([raw, decoded, activity, dead], 3)
     const admin = kafkaAdmin()
     try {
       await admin.createTopics({ topics: [state], partitions: 3, replicas: 1, configs: [...COMPACTED_TOPIC_CONFIGS] })
@@ -84,16 +95,17 @@ describe('fleet stage (real Kafka, PostgreSQL, Mosquitto)', () => {
     await registry?.end({ timeout: 1 }).catch(() => {})
     await asFleet?.end({ timeout: 1 }).catch(() => {})
     await asReader?.end({ timeout: 1 }).catch(() => {})
+    await processorSql?.end({ timeout: 1 }).catch(() => {})
     await ts?.drop().catch(() => {})
     await reg?.drop().catch(() => {})
     await topics?.delete().catch(() => {})
   })
 
-  async function startFleet (group: string, extra: Record<string, string> = {}): Promise<FleetStage> {
+  async function startFleet (group: string, extra: Record<string, string> = {}, upstream?: UpstreamWatch): Promise<FleetStage> {
     const config = loadFleetConfig({
       KAFKA_BOOTSTRAP_SERVERS: stackEnv().kafkaBootstrap,
+      KAFKA_ACTIVITY_TOPIC: activity,
       KAFKA_RAW_TOPIC: raw,
-      KAFKA_DECODED_TOPIC: decoded,
       KAFKA_DEAD_LETTER_TOPIC: dead,
       KAFKA_STATE_TOPIC: state,
       KAFKA_CONSUMER_GROUP: group,
@@ -112,11 +124,49 @@ describe('fleet stage (real Kafka, PostgreSQL, Mosquitto)', () => {
       logger,
       metrics: createFleetMetrics(createRegistry('fleet')),
       store: new FleetStore(asFleet),
-      intervals: async () => loadIntervals(asReader)
+      intervals: async () => loadIntervals(asReader),
+      upstream
     })
     await stage.start()
     running.push({ stage })
     return stage
+  }
+
+  /** A processor on raw → decoded + activity + dead letters; `stop` stops it and its registry cache. */
+  async function startProcessor (group: string): Promise<{ stop: (deadlineMs: number) => Promise<void> }> {
+    const config = loadProcessorConfig({
+      KAFKA_BOOTSTRAP_SERVERS: stackEnv().kafkaBootstrap,
+      KAFKA_INPUT_TOPIC: raw,
+      KAFKA_OUTPUT_TOPIC: decoded,
+      KAFKA_ACTIVITY_TOPIC: activity,
+      KAFKA_DEAD_LETTER_TOPIC: dead,
+      KAFKA_CONSUMER_GROUP: group,
+      PROCESSOR_INSTANCE_ID: uniqueName('p'),
+      PROCESSOR_BATCH_WAIT_MS: '20',
+      ...postgresEnv('registry', roleUrl('registry', 'processor', new URL(reg.url).pathname.slice(1)))
+    })
+    const metrics = createProcessorMetrics(createRegistry('processor'))
+    const store = new RegistryStore(processorSql, {})
+    await store.start()
+    const stage = new ProcessorStage({ config, logger, metrics, resolver: store })
+    await stage.start()
+    return {
+      stop: async (deadlineMs: number) => {
+        await stage.stop(deadlineMs)
+        await store.close()
+      }
+    }
+  }
+
+  /** Commits `group`'s offsets at the end of every partition of `topic`: it has read everything. */
+  async function commitGroupAtEnd (group: string, topic: string): Promise<void> {
+    const admin = kafkaAdmin()
+    try {
+      const ends = await admin.listOffsets({ topics: [{ name: topic, partitions: [0, 1, 2].map(i => ({ partitionIndex: i, timestamp: -1n })) }] })
+      await admin.alterConsumerGroupOffsets({ groupId: group, topics: [{ name: topic, partitionOffsets: (ends[0]?.partitions ?? []).map(p => ({ partition: p.partitionIndex, offset: p.offset })) }] })
+    } finally {
+      await admin.close()
+    }
   }
 
   const row = async (device: string): Promise<DeviceStateRecord & { last_seen: Date | null, since: Date } | undefined> =>
@@ -126,17 +176,21 @@ describe('fleet stage (real Kafka, PostgreSQL, Mosquitto)', () => {
 
   const measurement = (device: string, label: string, value: number, atMs: number): Measurement =>
     fixture(0, { timestamp: formatIso(atMs), device_id: device, datapoint_label: label, value, topic: `tele/f2-${device}/sensor-mode/J1/sensor-1`, received_at: formatIso(atMs) })
+  /** What the processor writes for one message of `device` received at `atMs`. */
+  const activityRecord = (device: string, atMs: number, head: Partial<ActivityHead> = {}, values: Measurement[] = [], rows = values.length) =>
+    buildRecord(activity, device, encodeActivity({ device_id: device, received_at: formatIso(atMs), mode: 'sensor-mode', presence: null, retained: false, ...head }, rows, values.map(v => JSON.stringify(v))))
 
   it('online on a message, offline when silent past its threshold (dated at the threshold), online again on the next message; last values and counts', async () => {
     const stage = await startFleet(uniqueName('g'))
     const a = mac()
     const t0 = Date.now()
-    await produceAll([rawRecord(raw, `tele/f2-${a}/sensor-mode/J1/sensor-1`, { timestamp: '2024-01-01 00:00:00', data: 'zz' }, t0)])
-    await produceAll([
-      buildRecord(decoded, a, Buffer.from(JSON.stringify(measurement(a, 'Temperature', 20.5, t0 - 2000)))),
-      buildRecord(decoded, a, Buffer.from(JSON.stringify(measurement(a, 'Temperature', 21.5, t0 - 1000)))),
-      buildRecord(decoded, a, Buffer.from(JSON.stringify(measurement(a, 'Humidity', 40, t0 - 1000))))
-    ])
+    // A message that could not be decoded, then one with three readings (one superseded).
+    await produceAll([activityRecord(a, t0 - 500)])
+    await produceAll([activityRecord(a, t0, {}, [
+      measurement(a, 'Temperature', 20.5, t0 - 2000),
+      measurement(a, 'Temperature', 21.5, t0 - 1000),
+      measurement(a, 'Humidity', 40, t0 - 1000)
+    ])])
     expect(await pollUntil(async () => (await row(a))?.online === true, 10_000)).toBe(true)
     expect(await pollUntil(async () => (await row(a))?.rows_last_hour === 3, 10_000)).toBe(true)
     const online = await row(a)
@@ -152,7 +206,7 @@ describe('fleet stage (real Kafka, PostgreSQL, Mosquitto)', () => {
     expect(offline?.since.getTime()).toBe(t0 + THRESHOLD_MS)
     expect(Date.now() - t0).toBeGreaterThanOrEqual(THRESHOLD_MS)
 
-    await produceAll([rawRecord(raw, `stat/f2-${a}/alarm-mode/J2/motion-sensor-1`, { timestamp: '2024-01-01 00:00:00', status: true })])
+    await produceAll([activityRecord(a, Date.now(), { mode: 'alarm-mode' })])
     expect(await pollUntil(async () => (await row(a))?.online === true, 10_000)).toBe(true)
     expect((await row(a))?.mode).toBe('alarm-mode')
     expect((await events(a)).map(e => [e.online, e.reason])).toEqual([[true, 'message'], [false, 'silent'], [true, 'message']])
@@ -162,7 +216,12 @@ describe('fleet stage (real Kafka, PostgreSQL, Mosquitto)', () => {
 
   it('a simulated controller stopped with its will is offline within 2 s; one stopped silently within its threshold; both back online on their next message', async () => {
     const group = uniqueName('g')
-    const stage = await startFleet(group)
+    // The whole path: simulator → Mosquitto → connector → raw → processor → activity → fleet.
+    const processorGroup = uniqueName('proc')
+    const processor = await startProcessor(processorGroup)
+    const upstream = new UpstreamWatch({ brokers: brokers(), group: processorGroup, topic: raw, intervalMs: 500, logger })
+    upstream.start()
+    const stage = await startFleet(group, {}, upstream)
     const broker = new URL(stackEnv().mqttUrl)
     const connector: TestConnector = await startConnector(connectorEnv({
       topic: raw, deadLetterTopic: dead, filters: ['tele/#', 'stat/#'], clientId: uniqueName('c'), group: uniqueName('share'), bootstrap: stackEnv().kafkaBootstrap,
@@ -204,8 +263,38 @@ describe('fleet stage (real Kafka, PostgreSQL, Mosquitto)', () => {
       await sim?.stop()
       await connector.stop()
       await stage.stop(5000)
+      await upstream.stop()
+      await processor.stop(5000)
     }
   }, 90_000)
+
+  it('while the processor is behind on raw_iot_data, silence is judged by the newest receipt time read: a stalled processor makes no controller offline', async () => {
+    const processorGroup = uniqueName('stalled')
+    const c = mac()
+    // The processor's group has committed up to here, and a raw message is waiting after it.
+    await produceAll([rawRecord(raw, `tele/f2-${c}/sensor-mode/J1/sensor-1`, { timestamp: 'x' })])
+    await commitGroupAtEnd(processorGroup, raw)
+    await produceAll([rawRecord(raw, `tele/f2-${c}/sensor-mode/J1/sensor-1`, { timestamp: 'y' })])
+    const upstream = new UpstreamWatch({ brokers: brokers(), group: processorGroup, topic: raw, intervalMs: 300, logger })
+    upstream.start()
+    const stage = await startFleet(uniqueName('g'), {}, upstream)
+    try {
+      expect(await pollUntil(async () => upstream.behind, 10_000)).toBe(true)
+      const t0 = Date.now()
+      await produceAll([activityRecord(c, t0)])
+      expect(await pollUntil(async () => (await row(c))?.online === true, 10_000)).toBe(true)
+      // Well past its threshold by the wall clock, nothing newer has been read: still online.
+      await new Promise(resolve => setTimeout(resolve, THRESHOLD_MS + 2000))
+      expect((await row(c))?.online).toBe(true)
+      // The processor catches up: the wall clock judges again, and the silence is seen at once.
+      await commitGroupAtEnd(processorGroup, raw)
+      expect(await pollUntil(async () => (await row(c))?.online === false, 10_000)).toBe(true)
+      expect((await row(c))?.since.getTime()).toBe(t0 + THRESHOLD_MS)
+    } finally {
+      await stage.stop(5000)
+      await upstream.stop()
+    }
+  }, 60_000)
 
   it('device_state read from the beginning by a new consumer gives exactly one current record per controller', async () => {
     // Whatever the earlier tests left: settle, then compare the topic with the table.
@@ -232,7 +321,7 @@ describe('fleet stage (real Kafka, PostgreSQL, Mosquitto)', () => {
     // In the registry, never heard from: a row, offline.
     expect(await pollUntil(async () => (await row(b))?.expected_interval_s === 30, 10_000)).toBe(true)
     expect((await row(b))?.online).toBe(false)
-    await produceAll([rawRecord(raw, `tele/f2-${b}/sensor-mode/J1/sensor-9`, { timestamp: 'x' })])
+    await produceAll([activityRecord(b, Date.now(), {}, [], 0)])
     const dl = buildDeadLetter({ reason: ErrorCodes.TOPIC_INVALID, message: 'bad \u0000 topic', stage: 'processor', failedAtMs: Date.now(), mqttTopic: `tele/f2-${b}/sensor-mode/J1/sensor-9`, originalValue: Buffer.from('x') })
     await produceAll([buildRecord(dead, b, encodeDeadLetter(dl), { reason: dl.reason })])
     expect(await pollUntil(async () => (await row(b))?.dead_letters_last_hour === 1 && (await row(b))?.online === true, 10_000)).toBe(true)

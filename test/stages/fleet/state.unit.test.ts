@@ -57,22 +57,28 @@ describe('fleet state', () => {
 
   it('keeps the newest reading per data point, bounded per controller, and counts rows and dead letters of the hour', () => {
     const s = fleet()
-    s.reading(A, value('t', 1, T + 2), T)
-    s.reading(A, value('t', 0, T + 1), T) // older device time: kept out
-    s.reading(A, value('h', 5, T), T)
-    s.reading(A, value('p', 7, T), T)
-    s.reading(A, value('x', 9, T), T) // a fourth data point: over the bound
+    s.readings(A, [value('t', 1, T + 2)], 1, T)
+    s.readings(A, [value('t', 0, T + 1), value('h', 5, T)], 2, T) // 't': older device time, kept out
+    s.readings(A, [value('p', 7, T), value('x', 9, T)], 2, T) // 'x': a fourth data point, over the bound
+    s.readings(A, [], 3, T) // rows whose values did not fit in the activity record: counted only
     s.deadLetter(A, T)
     const r = s.record(A, T)
     expect(r?.last_values.map(v => [v.datapoint_label, v.value])).toEqual([['t', 1], ['h', 5], ['p', 7]])
-    expect([r?.rows_last_hour, r?.dead_letters_last_hour]).toEqual([5, 1])
+    expect([r?.rows_last_hour, r?.dead_letters_last_hour]).toEqual([8, 1])
     expect(s.record(A, T + 3_600_000 + BUCKET_MS)?.rows_last_hour).toBe(0)
+  })
+
+  it('keeps only a last value\'s own fields of a measurement', () => {
+    const s = fleet()
+    const m = { ...value('t', 1, T), device_id: A, topic: 'tele/x', sensor_device_id: 3, datapoint_id: 4, received_at: formatIso(T) }
+    s.readings(A, [m], 1, T)
+    expect(s.record(A, T)?.last_values).toEqual([value('t', 1, T)])
   })
 
   it('hands out changes once: urgent (state changes) apart from the rest; requeue after a failed flush', () => {
     const s = fleet()
     seen(s, T)
-    s.reading('0123456789ab', value('t', 1, T), T)
+    s.readings('0123456789ab', [value('t', 1, T)], 1, T)
     expect(s.urgent).toBe(2)
     const urgent = s.takeDirty(T, true)
     expect(urgent.map(r => r.device_id).sort()).toEqual(['0123456789ab', A].sort())
@@ -87,7 +93,7 @@ describe('fleet state', () => {
   it('restores stored records, counts included until their hour is over, and rewrites what the moving hour changed', () => {
     const s = fleet()
     seen(s, T)
-    s.reading(A, value('t', 1, T), T)
+    s.readings(A, [value('t', 1, T)], 1, T)
     const stored = s.takeDirty(T)
     const again = fleet()
     again.restore(stored, T + 1000)

@@ -72,6 +72,8 @@ describe('processor against poison input (real Kafka)', () => {
     const config = loadProcessorConfig({
       KAFKA_BOOTSTRAP_SERVERS: stackEnv().kafkaBootstrap, KAFKA_INPUT_TOPIC: input, KAFKA_OUTPUT_TOPIC: output, KAFKA_DEAD_LETTER_TOPIC: dead,
       KAFKA_CONSUMER_GROUP: group, PROCESSOR_INSTANCE_ID: uniqueName('p'), PROCESSOR_BATCH_WAIT_MS: '200',
+      // The outputs under test are measurements and dead letters (activity: processor.test.ts).
+      PROCESSOR_DEVICE_ACTIVITY: 'false',
       ...postgresEnv('registry', roleUrl('registry', 'processor', db.name)), ...extra
     })
     const metrics = createProcessorMetrics(createRegistry(`processor-${group}`))

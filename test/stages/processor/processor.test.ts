@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import postgres from 'postgres'
 import { createLogger } from '../../../src/adapters/logger.ts'
 import { createRegistry } from '../../../src/adapters/metrics.ts'
+import { decodeActivity } from '../../../src/core/activity.ts'
 import { decodeDeadLetter } from '../../../src/core/dead-letter.ts'
 import { ErrorCodes } from '../../../src/core/errors.ts'
 import type { Measurement } from '../../../src/core/measurement.ts'
@@ -26,7 +27,7 @@ describe('processor (real Kafka and registry)', () => {
   let sql: postgres.Sql
   let processorSql: postgres.Sql
   let topics: TempTopics
-  let raw: string, decoded: string, dead: string
+  let raw: string, decoded: string, activity: string, dead: string
   const stages: Array<{ stage: ProcessorStage, store: RegistryStore, metrics: ProcessorMetrics }> = []
 
   beforeAll(async () => {
@@ -35,8 +36,8 @@ describe('processor (real Kafka and registry)', () => {
     await migrate(sql, 'registry')
     // The stages resolve as the processor's own read-only role; `sql` (the owner) registers sensors.
     processorSql = postgres(roleUrl('registry', 'processor', db.name), { max: 4, onnotice: () => {} })
-    raw = uniqueName('raw'); decoded = uniqueName('decoded'); dead = uniqueName('dead')
-    topics = await createTempTopics([raw, decoded, dead], 3)
+    raw = uniqueName('raw'); decoded = uniqueName('decoded'); activity = uniqueName('activity'); dead = uniqueName('dead')
+    topics = await createTempTopics([raw, decoded, activity, dead], 3)
   })
 
   afterAll(async () => {
@@ -52,6 +53,7 @@ describe('processor (real Kafka and registry)', () => {
       KAFKA_BOOTSTRAP_SERVERS: stackEnv().kafkaBootstrap,
       KAFKA_INPUT_TOPIC: raw,
       KAFKA_OUTPUT_TOPIC: decoded,
+      KAFKA_ACTIVITY_TOPIC: activity,
       KAFKA_DEAD_LETTER_TOPIC: dead,
       KAFKA_CONSUMER_GROUP: group,
       PROCESSOR_INSTANCE_ID: instance,
@@ -116,6 +118,17 @@ describe('processor (real Kafka and registry)', () => {
       expect(d.ok && d.value.original_value.length).toBeGreaterThan(0)
     }
     expect(await pollUntil(async () => await groupLag(group, raw) === 0n, 15_000)).toBe(true)
+
+    // One activity record per message that names a controller (all but the garbage), in the
+    // same transactions: its measurements, also for the messages that were dead-lettered.
+    const activities = (await collect(activity, { count: 11, timeoutMs: 20_000 })).map(r => ({ key: r.key, a: decodeActivity(r.value) }))
+    expect(activities).toHaveLength(11)
+    for (const { key, a } of activities) expect(a?.device_id).toBe(key)
+    expect(activities.reduce((n, { a }) => n + (a?.rows ?? 0), 0)).toBe(13)
+    expect(activities.reduce((n, { a }) => n + (a?.values.length ?? 0), 0)).toBe(13)
+    expect(activities.filter(({ a }) => a?.rows === 0).map(({ a }) => a?.device_id).sort()).toEqual(['aaaaaaaaaaaa', mac, mac].sort())
+    expect(activities.filter(({ a }) => a?.device_id === mac).map(({ a }) => a?.mode).sort())
+      .toEqual(['access-control-mode', 'access-control-mode', 'access-control-mode', 'access-control-mode', 'alarm-mode', 'alarm-mode', 'alarm-mode', 'sensor-mode', 'sensor-mode'])
 
     // Register the unknown controller, replay its dead letters: its readings land.
     await registerEnvSensor(sql, 'aaaaaaaaaaaa', 1, 1)

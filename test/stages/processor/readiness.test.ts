@@ -16,14 +16,14 @@ describe('processor readiness (real Kafka and registry)', () => {
   let db: TempDatabase
   let sql: postgres.Sql
   let topics: TempTopics
-  let raw: string, decoded: string, dead: string
+  let raw: string, decoded: string, activity: string, dead: string
 
   beforeAll(async () => {
     db = await createTempDatabase('registry')
     sql = postgres(db.url, { max: 2, onnotice: () => {} })
     await migrate(sql, 'registry')
-    raw = uniqueName('raw'); decoded = uniqueName('decoded'); dead = uniqueName('dead')
-    topics = await createTempTopics([raw, decoded, dead], 1)
+    raw = uniqueName('raw'); decoded = uniqueName('decoded'); activity = uniqueName('activity'); dead = uniqueName('dead')
+    topics = await createTempTopics([raw, decoded, activity, dead], 1)
   })
 
   afterAll(async () => {
@@ -37,6 +37,7 @@ describe('processor readiness (real Kafka and registry)', () => {
       KAFKA_BOOTSTRAP_SERVERS: stackEnv().kafkaBootstrap,
       KAFKA_INPUT_TOPIC: raw,
       KAFKA_OUTPUT_TOPIC: decoded,
+      KAFKA_ACTIVITY_TOPIC: activity,
       KAFKA_DEAD_LETTER_TOPIC: dead,
       KAFKA_CONSUMER_GROUP: uniqueName('ready-g'),
       PROCESSOR_INSTANCE_ID: uniqueName('ready'),

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { RECORD_OVERHEAD_BYTES, type KafkaRecord } from '../../../src/adapters/kafka.ts'
+import { decodeActivity } from '../../../src/core/activity.ts'
 import { ErrorCodes } from '../../../src/core/errors.ts'
 import { fail, ok, type Result } from '../../../src/core/result.ts'
 import type { SensorDefinition } from '../../../src/core/sensor.ts'
@@ -10,10 +11,10 @@ import { LIVING_ROOM, NOW, record, SENSOR_TOPIC } from './fixtures.ts'
 
 const READING = { timestamp: '2023-05-26 18:34:04.928538', data: '0AEA139201A4' }
 const KEY = sensorKey({ mac: 'e4fd45f654be', connector: 1, pin: 1 })
-const CONFIG = { outputTopic: 'decoded', deadLetterTopic: 'dead', zone: 'UTC' }
+const CONFIG = { outputTopic: 'decoded', deadLetterTopic: 'dead', activityTopic: null, zone: 'UTC' }
 
-function context (metrics: ProcessorMetrics, maxRecordBytes = 1024 * 1024): OutputContext {
-  return { config: CONFIG, metrics, nowMs: NOW, limits: { maxRecordBytes } }
+function context (metrics: ProcessorMetrics, maxRecordBytes = 1024 * 1024, activityTopic: string | null = null): OutputContext {
+  return { config: { ...CONFIG, activityTopic }, metrics, nowMs: NOW, limits: { maxRecordBytes } }
 }
 
 function reason (r: KafkaRecord | undefined): string | undefined {
@@ -67,5 +68,39 @@ describe('processor record building', () => {
     expect(records.filter(r => r.topic === 'decoded')).toHaveLength(3 - refused)
     expect(records.filter(r => r.topic === 'dead').map(reason)).toEqual(Array(refused).fill(ErrorCodes.RECORD_TOO_LARGE))
     expect(await count(metrics, 'deadLetters')).toEqual({ [ErrorCodes.RECORD_TOO_LARGE]: refused })
+  })
+
+  it('with an activity topic, one activity record per message that names a controller: its measurements, presence messages and undecodable ones included', () => {
+    const prepared = [
+      record(SENSOR_TOPIC, READING, 1),
+      record('tele/f2-e4fd45f654be/sensor-mode/J1/sensor-2', READING, 2),
+      record('tele/f2-e4fd45f654be/LWT', 'offline', 3),
+      record('elsewhere/entirely', READING, 4)
+    ].map(prepare)
+    const sensors = new Map<string, Result<SensorDefinition>>([
+      [KEY, ok(LIVING_ROOM)],
+      [sensorKey({ mac: 'e4fd45f654be', connector: 1, pin: 2 }), fail(ErrorCodes.REGISTRY_UNWIRED_PIN, 'no sensor on pin 2')]
+    ])
+    const { records, origins } = buildOutputs(prepared, sensors, new Map(), context(createProcessorMetrics(), 1024 * 1024, 'activity'))
+    expect(records.map(r => r.topic)).toEqual(['decoded', 'decoded', 'decoded', 'activity', 'dead', 'activity', 'activity', 'dead'])
+    expect(origins.filter((_, i) => records[i]?.topic === 'activity')).toEqual([prepared[0], prepared[1], prepared[2]])
+    const activities = records.filter(r => r.topic === 'activity').map(r => {
+      expect(r.key?.toString()).toBe('e4fd45f654be')
+      return decodeActivity(r.value as Buffer)
+    })
+    expect(activities.map(a => [a?.mode, a?.presence, a?.rows, a?.values.length])).toEqual([['sensor-mode', null, 3, 3], ['sensor-mode', null, 0, 0], [null, 'offline', 0, 0]])
+    // The measurements as written on the output topic.
+    expect(activities[0]?.values).toEqual(records.slice(0, 3).map(r => JSON.parse((r.value as Buffer).toString()) as unknown))
+  })
+
+  it('an activity record too large for the topic keeps its count and drops its measurements', () => {
+    const p = prepare(record(SENSOR_TOPIC, READING))
+    const full = buildOutputs([p], new Map([[KEY, ok(LIVING_ROOM)]]), new Map(), context(createProcessorMetrics(), 1024 * 1024, 'activity')).records
+    const sizes = full.map(r => (r.value as Buffer).length + (r.key as Buffer).length + RECORD_OVERHEAD_BYTES)
+    const limit = Math.max(...sizes.slice(0, 3))
+    expect(sizes[3]).toBeGreaterThan(limit)
+    const { records } = buildOutputs([p], new Map([[KEY, ok(LIVING_ROOM)]]), new Map(), context(createProcessorMetrics(), limit, 'activity'))
+    expect(records.map(r => r.topic)).toEqual(['decoded', 'decoded', 'decoded', 'activity'])
+    expect(decodeActivity(records[3]?.value as Buffer)).toMatchObject({ rows: 3, values: [] })
   })
 })

@@ -1,0 +1,105 @@
+import type { RawEnvelope } from './envelope.ts'
+import { isCanonicalInstant } from './iso-instant.ts'
+import type { Measurement } from './measurement.ts'
+import type { Presence } from './presence.ts'
+import { CONNECTOR_MODES, extractMac, normalizeMac, parsePresenceTopic } from './topic.ts'
+
+/**
+ * One raw message as the fleet state sees it: the record the processor writes on
+ * `device_activity` (key = MAC) for every raw message that names a controller, in the same
+ * transaction as the message's measurements and dead letters. One record per message instead
+ * of the raw record plus one record per measurement: the fleet stage reads a third of the
+ * records it would otherwise (docs/architecture/fleet-state.md).
+ */
+export interface Activity {
+  schema_version: 1
+  /** The controller's MAC, 12 lower-case hex digits. */
+  device_id: string
+  /** The connector's receipt time, as the connector wrote it (ISO UTC). */
+  received_at: string
+  /** The connector mode of the message's topic; null for a message without one (presence, unknown shapes). */
+  mode: string | null
+  /** Set for a presence message (`tele/f2-<mac>/LWT`). */
+  presence: Presence | null
+  /** Replayed by the broker from its retained store: says nothing about the controller now. */
+  retained: boolean
+  /** Measurements the message produced on `decoded_iot_data`. */
+  rows: number
+  /** Those measurements, as written there; empty when they would not fit in one record. */
+  values: Measurement[]
+}
+
+/** What the processor knows of a message before decoding it: who sent it, when, in which mode. */
+export type ActivityHead = Pick<Activity, 'device_id' | 'received_at' | 'mode' | 'presence' | 'retained'>
+
+const MODES: ReadonlySet<string> = new Set(CONNECTOR_MODES)
+
+/**
+ * The head of a raw message's activity, or null when it names no controller. The MAC is taken
+ * from a presence topic, else the envelope's device id, else the topic: the order the
+ * connector fills them in.
+ */
+export function activityHead (env: RawEnvelope, presence: Presence | null): ActivityHead | null {
+  const presenceMac = parsePresenceTopic(env.original_topic)
+  const mac = presenceMac ?? (env.device_id === null ? null : normalizeMac(env.device_id)) ?? extractMac(env.original_topic)
+  if (mac === null || !Number.isFinite(Date.parse(env.timestamp))) return null
+  const level = env.original_topic.split('/', 3)[2]
+  return {
+    device_id: mac,
+    received_at: env.timestamp,
+    mode: level !== undefined && MODES.has(level) ? level : null,
+    presence: presenceMac === null ? null : presence,
+    retained: env.retain
+  }
+}
+
+/**
+ * The record's value. `measurements` are the measurements' JSON texts exactly as produced on
+ * `decoded_iot_data`, spliced in without serialising them again (the processor has them at hand).
+ */
+export function encodeActivity (head: ActivityHead, rows: number, measurements: readonly string[]): Buffer {
+  const h = JSON.stringify({ schema_version: 1, ...head, rows })
+  return Buffer.from(`${h.slice(0, -1)},"values":[${measurements.join(',')}]}`)
+}
+
+/**
+ * A measurement as the processor writes it (validated there with the shared schema): the
+ * fields the fleet keeps, with their types, and a canonical device time (so times compare as
+ * strings).
+ */
+function isMeasurement (o: unknown): o is Measurement {
+  if (typeof o !== 'object' || o === null) return false
+  const m = o as Record<string, unknown>
+  return typeof m.device_id === 'string' && typeof m.timestamp === 'string' && isCanonicalInstant(m.timestamp) &&
+    typeof m.connector_mode === 'string' && typeof m.datapoint_label === 'string' && typeof m.pin_position === 'string' &&
+    typeof m.unit === 'string' && (m.value === null || (typeof m.value === 'number' && Number.isFinite(m.value))) &&
+    (m.value_text === null || typeof m.value_text === 'string') && (m.connector === null || Number.isInteger(m.connector))
+}
+
+/** A `device_activity` value, or null for anything that is not one (counted by the reader). */
+export function decodeActivity (value: Buffer | null | undefined): Activity | null {
+  if (value === null || value === undefined || value.length === 0) return null
+  let a: Record<string, unknown>
+  try {
+    a = JSON.parse(value.toString('utf8')) as Record<string, unknown>
+  } catch {
+    return null
+  }
+  if (typeof a !== 'object' || a === null || a.schema_version !== 1) return null
+  const mac = typeof a.device_id === 'string' ? normalizeMac(a.device_id) : null
+  if (mac === null || typeof a.received_at !== 'string' || !Number.isFinite(Date.parse(a.received_at))) return null
+  if (a.mode !== null && (typeof a.mode !== 'string' || !MODES.has(a.mode))) return null
+  if (a.presence !== null && a.presence !== 'online' && a.presence !== 'offline') return null
+  if (typeof a.retained !== 'boolean' || !Number.isInteger(a.rows) || (a.rows as number) < 0) return null
+  if (!Array.isArray(a.values) || !a.values.every(isMeasurement)) return null
+  return {
+    schema_version: 1,
+    device_id: mac,
+    received_at: a.received_at,
+    mode: a.mode,
+    presence: a.presence,
+    retained: a.retained,
+    rows: a.rows as number,
+    values: a.values
+  }
+}

@@ -1,0 +1,61 @@
+import { describe, expect, it } from 'vitest'
+import { activityHead, decodeActivity, encodeActivity, type ActivityHead } from '../../src/core/activity.ts'
+import { buildEnvelope, decodeEnvelope, type RawEnvelope } from '../../src/core/envelope.ts'
+import { measurement } from '../../harness/measurement.ts'
+
+const envelope = (topic: string, payload: string, retain = false): RawEnvelope => {
+  const e = decodeEnvelope(Buffer.from(JSON.stringify(buildEnvelope({ topic, payload: Buffer.from(payload), receivedAtMs: Date.UTC(2026, 0, 1), qos: 1, retain }))))
+  if (!e.ok) throw new Error(e.error.message)
+  return e.value
+}
+
+const HEAD: ActivityHead = { device_id: 'e4fd45f654be', received_at: '2026-01-01T00:00:00.000000Z', mode: 'sensor-mode', presence: null, retained: false }
+
+describe('device activity', () => {
+  it('head: controller, receipt time and mode, also for a message that cannot be decoded', () => {
+    expect(activityHead(envelope('tele/f2-E4FD45F654BE/sensor-mode/J1/sensor-1', 'garbage'), null)).toEqual(HEAD)
+    expect(activityHead(envelope('tele/f2-e4fd45f654be/beacon/J1/ble-1', '{}'), null)?.mode).toBeNull()
+    expect(activityHead(envelope('stat/F2-E4:FD:45:F6:54:BE/alarm-mode/J2/siren-1', '{}'), null)).toMatchObject({ device_id: 'e4fd45f654be', mode: 'alarm-mode' })
+  })
+
+  it('head: a presence message, live or retained; the presence is only kept on a presence topic', () => {
+    expect(activityHead(envelope('tele/f2-e4fd45f654be/LWT', 'Offline'), 'offline')).toMatchObject({ device_id: 'e4fd45f654be', presence: 'offline', mode: null, retained: false })
+    expect(activityHead(envelope('tele/f2-e4fd45f654be/LWT', 'online', true), 'online')).toMatchObject({ presence: 'online', retained: true })
+    expect(activityHead(envelope('tele/f2-e4fd45f654be/sensor-mode/J1/sensor-1', 'x'), 'offline')?.presence).toBeNull()
+  })
+
+  it('head: nothing to attribute → null', () => {
+    expect(activityHead(envelope('devices/x/y', '{}'), null)).toBeNull()
+    expect(activityHead({ ...envelope('tele/f2-e4fd45f654be/LWT', 'x'), timestamp: 'yesterday' }, null)).toBeNull()
+  })
+
+  it('round trip: the measurements spliced in as written, each field as it was', () => {
+    const ms = [measurement(0), measurement(1, { datapoint_label: 'Humidity', value: null, value_text: 'n/a' })]
+    const value = encodeActivity(HEAD, 2, ms.map(m => JSON.stringify(m)))
+    expect(JSON.parse(value.toString())).toEqual({ schema_version: 1, ...HEAD, rows: 2, values: ms })
+    expect(decodeActivity(value)).toEqual({ schema_version: 1, ...HEAD, rows: 2, values: ms })
+    expect(decodeActivity(encodeActivity({ ...HEAD, mode: null, presence: 'offline', retained: true }, 0, []))).toMatchObject({ presence: 'offline', retained: true, rows: 0, values: [] })
+  })
+
+  it('decode: anything else → null', () => {
+    const ok = JSON.parse(encodeActivity(HEAD, 1, [JSON.stringify(measurement(0))]).toString()) as Record<string, unknown>
+    const bad: Array<Record<string, unknown>> = [
+      { ...ok, schema_version: 2 },
+      { ...ok, device_id: 'nope' },
+      { ...ok, received_at: 'later' },
+      { ...ok, mode: 'party-mode' },
+      { ...ok, presence: 'maybe' },
+      { ...ok, retained: 'no' },
+      { ...ok, rows: -1 },
+      { ...ok, rows: 1.5 },
+      { ...ok, values: {} },
+      { ...ok, values: [{ ...measurement(0), value: 'x' }] },
+      { ...ok, values: [{ ...measurement(0), timestamp: '2024-05-01 00:00:00' }] }
+    ]
+    for (const b of bad) expect(decodeActivity(Buffer.from(JSON.stringify(b))), JSON.stringify(b).slice(0, 80)).toBeNull()
+    expect(decodeActivity(Buffer.from(JSON.stringify(ok)))).not.toBeNull()
+    expect(decodeActivity(Buffer.from('{'))).toBeNull()
+    expect(decodeActivity(Buffer.from('null'))).toBeNull()
+    expect(decodeActivity(null)).toBeNull()
+  })
+})
