@@ -111,7 +111,7 @@ export class UpstreamWatch {
 
   async #poll (): Promise<void> {
     const { brokers, group, topic, timeoutMs } = this.#o
-    this.#admin ??= new Admin({ clientId: 'f2-fleet-upstream', bootstrapBrokers: brokers, timeout: timeoutMs, connectTimeout: timeoutMs, retries: 0 })
+    this.#admin ??= new Admin({ clientId: 'f2-fleet-upstream', bootstrapBrokers: brokers, timeout: timeoutMs, connectTimeout: timeoutMs, requestTimeout: timeoutMs, retries: 0 })
     const admin = this.#admin
     const askedAt = this.#now()
     try {

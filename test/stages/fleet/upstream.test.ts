@@ -1,3 +1,4 @@
+import { connect, createServer, type Server, type Socket } from 'node:net'
 import type { Admin } from '@platformatic/kafka'
 import { pino } from 'pino'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
@@ -110,6 +111,50 @@ describe('UpstreamWatch (real Kafka)', () => {
     const started = performance.now()
     await w.stop()
     expect(performance.now() - started).toBeLessThan(2000)
+  })
+
+  it('gives up on a broker that never answers, one connection at a time, and reads again once Kafka answers', async () => {
+    // Accepts connections and, until told to forward them to the stack's Kafka, never answers.
+    const [kafkaHost, kafkaPort] = (stackEnv().kafkaBootstrap.split(',')[0] as string).split(':') as [string, string]
+    let forward = false
+    let open = 0
+    let mostOpen = 0
+    let accepted = 0
+    const sockets = new Set<Socket>()
+    const server: Server = createServer(socket => {
+      accepted++
+      mostOpen = Math.max(mostOpen, ++open)
+      sockets.add(socket)
+      socket.on('close', () => { open--; sockets.delete(socket) })
+      socket.on('error', () => {})
+      // Read and discard, so that the client's close (FIN) is seen.
+      if (!forward) { socket.resume(); return }
+      const upstream = connect(Number(kafkaPort), kafkaHost)
+      upstream.on('error', () => socket.destroy())
+      socket.on('close', () => upstream.destroy())
+      socket.pipe(upstream).pipe(socket)
+    })
+    await new Promise<void>(resolve => server.listen(0, '127.0.0.1', resolve))
+    try {
+      const port = (server.address() as { port: number }).port
+      const group = uniqueName('f2_upstream_hang')
+      await commit(group, [[1, 1n]])
+      const { logger, lines } = captureLogger()
+      const w = watch({ group, brokers: [`127.0.0.1:${port}`], logger, timeoutMs: 300 })
+      // Every poll gives up within its timeout and closes its connection before the next one opens.
+      expect(await pollUntil(() => accepted >= 3, WITHIN_MS, 20)).toBe(true)
+      expect([w.readable, w.behind]).toEqual([false, false])
+      expect(mostOpen).toBe(1)
+      expect(lines.map(l => l.level)).toEqual([40])
+
+      forward = true
+      expect(await pollUntil(() => w.behind, WITHIN_MS, 20)).toBe(true)
+      expect(w.readable).toBe(true)
+      expect(lines.map(l => l.level)).toEqual([40, 30])
+    } finally {
+      for (const s of sockets) s.destroy()
+      await new Promise(resolve => server.close(resolve))
+    }
   })
 
   it('polls no more after stop', async () => {
