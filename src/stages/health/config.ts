@@ -1,6 +1,7 @@
 import { z } from 'zod'
 import { env, loadConfig, type Env } from '../../adapters/config.ts'
 import { kafkaFields, pickKafka } from '../../adapters/connections/kafka.ts'
+import type { LagTarget } from '../../adapters/kafka-lag.ts'
 import { mqttFields, pickMqtt } from '../../adapters/connections/mqtt.ts'
 import { pickPostgres, postgresFields, type PostgresConnection } from '../../adapters/connections/postgres.ts'
 import { STACK_HOST, STACK_PORTS } from '../../adapters/connections/stack-ports.ts'
@@ -8,9 +9,6 @@ import { DB_ROLES } from '../../storage/roles.ts'
 
 /** A pipeline service the monitor probes on `<url>/readyz` and scrapes on `<url>/metrics`. */
 export interface ServiceTarget { name: string, url: string }
-
-/** A consumer group whose lag is measured on one topic. */
-export interface LagTarget { group: string, topic: string }
 
 export interface HealthConfig {
   host: string

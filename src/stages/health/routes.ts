@@ -5,7 +5,7 @@ import type { Monitor } from './monitor.ts'
 import type { HealthConfig } from './config.ts'
 import type { DeviceActivitySnapshot } from './device-activity.ts'
 import type { FleetSnapshot } from './fleet-table.ts'
-import type { LagReading } from './probes/kafka.ts'
+import type { LagReading } from '../../adapters/kafka-lag.ts'
 import type { ServiceCounters } from './service-scraper.ts'
 import { buildStatus, type StatusDocument } from './status.ts'
 

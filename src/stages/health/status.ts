@@ -2,7 +2,7 @@ import type { BrokerSecuritySnapshot } from './broker-log.ts'
 import type { DeviceActivitySnapshot } from './device-activity.ts'
 import type { FleetSnapshot } from './fleet-table.ts'
 import type { Monitor, OverallStatus } from './monitor.ts'
-import type { LagReading } from './probes/kafka.ts'
+import type { LagReading } from '../../adapters/kafka-lag.ts'
 import type { CounterRate, ServiceCounters } from './service-scraper.ts'
 
 /** The headline counters of each stage: what came in, what went out. */

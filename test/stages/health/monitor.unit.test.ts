@@ -3,7 +3,6 @@ import { createLogger } from '../../../src/adapters/logger.ts'
 import { createRegistry } from '../../../src/adapters/metrics.ts'
 import { createHealthMetrics } from '../../../src/stages/health/metrics.ts'
 import { createMonitor, overallStatus } from '../../../src/stages/health/monitor.ts'
-import { partitionLag } from '../../../src/stages/health/probes/kafka.ts'
 import type { Probe } from '../../../src/stages/health/probes/types.ts'
 
 // Probes here are plain in-memory functions: this file tests the loop's bookkeeping
@@ -87,14 +86,5 @@ describe('createMonitor', () => {
     expect(closed).toBe(true)
     await new Promise(resolve => setTimeout(resolve, 120))
     expect(checks).toBe(after)
-  })
-})
-
-describe('partitionLag', () => {
-  it('measures from the committed offset, or from the log start when none was committed', () => {
-    expect(partitionLag(7n, 0n, 10n)).toBe(3)
-    expect(partitionLag(undefined, 4n, 10n)).toBe(6)
-    expect(partitionLag(-1n, 4n, 10n)).toBe(6)
-    expect(partitionLag(12n, 0n, 10n)).toBe(0)
   })
 })
