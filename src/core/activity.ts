@@ -4,6 +4,9 @@ import type { Measurement } from './measurement.ts'
 import type { Presence } from './presence.ts'
 import { CONNECTOR_MODES, extractMac, normalizeMac, parsePresenceTopic } from './topic.ts'
 
+/** What the fleet state keeps of a reading: its data point, value and device time. */
+export type LastValue = Pick<Measurement, 'connector' | 'connector_mode' | 'datapoint_label' | 'pin_position' | 'value' | 'value_text' | 'unit' | 'timestamp'>
+
 /**
  * One raw message as the fleet state sees it: the record the processor writes on
  * `device_activity` (key = MAC) for every raw message that names a controller, in the same
@@ -25,8 +28,8 @@ export interface Activity {
   retained: boolean
   /** Measurements the message produced on `decoded_iot_data`. */
   rows: number
-  /** Those measurements, as written there; empty when they would not fit in one record. */
-  values: Measurement[]
+  /** Those measurements' last values; empty when they would not fit in one record. */
+  values: LastValue[]
 }
 
 /** What the processor knows of a message before decoding it: who sent it, when, in which mode. */
@@ -54,26 +57,31 @@ export function activityHead (env: RawEnvelope, presence: Presence | null): Acti
 }
 
 /**
- * The record's value. `measurements` are the measurements' JSON texts exactly as produced on
- * `decoded_iot_data`, spliced in without serialising them again (the processor has them at hand).
+ * The record's value. Each value is a positional array, `[connector, connector_mode,
+ * datapoint_label, pin_position, value, value_text, unit, timestamp]`: the record carries only
+ * what the fleet keeps, about a quarter of the measurements' bytes (every byte is paid again by
+ * the processor's socket, the broker and the fleet stage).
  */
-export function encodeActivity (head: ActivityHead, rows: number, measurements: readonly string[]): Buffer {
-  const h = JSON.stringify({ schema_version: 1, ...head, rows })
-  return Buffer.from(`${h.slice(0, -1)},"values":[${measurements.join(',')}]}`)
+export function encodeActivity (head: ActivityHead, rows: number, values: readonly LastValue[]): Buffer {
+  return Buffer.from(JSON.stringify({
+    schema_version: 1,
+    ...head,
+    rows,
+    values: values.map(v => [v.connector, v.connector_mode, v.datapoint_label, v.pin_position, v.value, v.value_text, v.unit, v.timestamp])
+  }))
 }
 
 /**
- * A measurement as the processor writes it (validated there with the shared schema): the
- * fields the fleet keeps, with their types, and a canonical device time (so times compare as
- * strings).
+ * One encoded value, checked field by field: the types of a measurement the processor
+ * validated, and a canonical device time (so that times compare as strings).
  */
-function isMeasurement (o: unknown): o is Measurement {
-  if (typeof o !== 'object' || o === null) return false
-  const m = o as Record<string, unknown>
-  return typeof m.device_id === 'string' && typeof m.timestamp === 'string' && isCanonicalInstant(m.timestamp) &&
-    typeof m.connector_mode === 'string' && typeof m.datapoint_label === 'string' && typeof m.pin_position === 'string' &&
-    typeof m.unit === 'string' && (m.value === null || (typeof m.value === 'number' && Number.isFinite(m.value))) &&
-    (m.value_text === null || typeof m.value_text === 'string') && (m.connector === null || Number.isInteger(m.connector))
+function lastValueOf (o: unknown): LastValue | null {
+  if (!Array.isArray(o) || o.length !== 8) return null
+  const [connector, mode, label, pin, value, text, unit, timestamp] = o as unknown[]
+  if ((connector !== null && !Number.isInteger(connector)) || typeof mode !== 'string' || typeof label !== 'string' || typeof pin !== 'string') return null
+  if ((value !== null && (typeof value !== 'number' || !Number.isFinite(value))) || (text !== null && typeof text !== 'string')) return null
+  if (typeof unit !== 'string' || typeof timestamp !== 'string' || !isCanonicalInstant(timestamp)) return null
+  return { connector: connector as number | null, connector_mode: mode, datapoint_label: label, pin_position: pin, value: value as number | null, value_text: text as string | null, unit, timestamp }
 }
 
 /** A `device_activity` value, or null for anything that is not one (counted by the reader). */
@@ -90,8 +98,13 @@ export function decodeActivity (value: Buffer | null | undefined): Activity | nu
   if (mac === null || typeof a.received_at !== 'string' || !Number.isFinite(Date.parse(a.received_at))) return null
   if (a.mode !== null && (typeof a.mode !== 'string' || !MODES.has(a.mode))) return null
   if (a.presence !== null && a.presence !== 'online' && a.presence !== 'offline') return null
-  if (typeof a.retained !== 'boolean' || !Number.isInteger(a.rows) || (a.rows as number) < 0) return null
-  if (!Array.isArray(a.values) || !a.values.every(isMeasurement)) return null
+  if (typeof a.retained !== 'boolean' || !Number.isInteger(a.rows) || (a.rows as number) < 0 || !Array.isArray(a.values)) return null
+  const values: LastValue[] = []
+  for (const v of a.values as unknown[]) {
+    const lv = lastValueOf(v)
+    if (lv === null) return null
+    values.push(lv)
+  }
   return {
     schema_version: 1,
     device_id: mac,
@@ -100,6 +113,6 @@ export function decodeActivity (value: Buffer | null | undefined): Activity | nu
     presence: a.presence,
     retained: a.retained,
     rows: a.rows as number,
-    values: a.values
+    values
   }
 }

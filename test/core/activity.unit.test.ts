@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { activityHead, decodeActivity, encodeActivity, type ActivityHead } from '../../src/core/activity.ts'
+import { activityHead, decodeActivity, encodeActivity, type ActivityHead, type LastValue } from '../../src/core/activity.ts'
+import type { Measurement } from '../../src/core/measurement.ts'
 import { buildEnvelope, decodeEnvelope, type RawEnvelope } from '../../src/core/envelope.ts'
 import { measurement } from '../../harness/measurement.ts'
 
@@ -8,6 +9,11 @@ const envelope = (topic: string, payload: string, retain = false): RawEnvelope =
   if (!e.ok) throw new Error(e.error.message)
   return e.value
 }
+
+const lastValue = (m: Measurement): LastValue => ({
+  connector: m.connector, connector_mode: m.connector_mode, datapoint_label: m.datapoint_label, pin_position: m.pin_position,
+  value: m.value, value_text: m.value_text, unit: m.unit, timestamp: m.timestamp
+})
 
 const HEAD: ActivityHead = { device_id: 'e4fd45f654be', received_at: '2026-01-01T00:00:00.000000Z', mode: 'sensor-mode', presence: null, retained: false }
 
@@ -29,16 +35,21 @@ describe('device activity', () => {
     expect(activityHead({ ...envelope('tele/f2-e4fd45f654be/LWT', 'x'), timestamp: 'yesterday' }, null)).toBeNull()
   })
 
-  it('round trip: the measurements spliced in as written, each field as it was', () => {
-    const ms = [measurement(0), measurement(1, { datapoint_label: 'Humidity', value: null, value_text: 'n/a' })]
-    const value = encodeActivity(HEAD, 2, ms.map(m => JSON.stringify(m)))
-    expect(JSON.parse(value.toString())).toEqual({ schema_version: 1, ...HEAD, rows: 2, values: ms })
-    expect(decodeActivity(value)).toEqual({ schema_version: 1, ...HEAD, rows: 2, values: ms })
+  it('round trip: each measurement\'s last value, positional, each field as it was', () => {
+    const ms = [measurement(0), measurement(1, { datapoint_label: 'Humidity', value: null, value_text: 'n/a', connector: null })]
+    const value = encodeActivity(HEAD, 2, ms)
+    expect(JSON.parse(value.toString())).toEqual({
+      schema_version: 1, ...HEAD, rows: 2,
+      values: [[1, 'sensor-mode', 'Temperature', '1', 20, null, '°C', '2024-05-01T00:00:00.000000Z'], [null, 'sensor-mode', 'Humidity', '1', null, 'n/a', '°C', '2024-05-01T00:00:01.000000Z']]
+    })
+    expect(decodeActivity(value)).toEqual({ schema_version: 1, ...HEAD, rows: 2, values: ms.map(lastValue) })
     expect(decodeActivity(encodeActivity({ ...HEAD, mode: null, presence: 'offline', retained: true }, 0, []))).toMatchObject({ presence: 'offline', retained: true, rows: 0, values: [] })
   })
 
   it('decode: anything else → null', () => {
-    const ok = JSON.parse(encodeActivity(HEAD, 1, [JSON.stringify(measurement(0))]).toString()) as Record<string, unknown>
+    const ok = JSON.parse(encodeActivity(HEAD, 1, [measurement(0)]).toString()) as Record<string, unknown>
+    const v = (ok.values as unknown[][])[0] as unknown[]
+    const withValue = (i: number, x: unknown): unknown[] => v.map((f, j) => j === i ? x : f)
     const bad: Array<Record<string, unknown>> = [
       { ...ok, schema_version: 2 },
       { ...ok, device_id: 'nope' },
@@ -49,8 +60,16 @@ describe('device activity', () => {
       { ...ok, rows: -1 },
       { ...ok, rows: 1.5 },
       { ...ok, values: {} },
-      { ...ok, values: [{ ...measurement(0), value: 'x' }] },
-      { ...ok, values: [{ ...measurement(0), timestamp: '2024-05-01 00:00:00' }] }
+      { ...ok, values: [measurement(0)] },
+      { ...ok, values: [v.slice(1)] },
+      { ...ok, values: [withValue(0, 1.5)] },
+      { ...ok, values: [withValue(1, null)] },
+      { ...ok, values: [withValue(2, 3)] },
+      { ...ok, values: [withValue(3, 1)] },
+      { ...ok, values: [withValue(4, 'x')] },
+      { ...ok, values: [withValue(5, 0)] },
+      { ...ok, values: [withValue(6, null)] },
+      { ...ok, values: [withValue(7, '2024-05-01 00:00:00')] }
     ]
     for (const b of bad) expect(decodeActivity(Buffer.from(JSON.stringify(b))), JSON.stringify(b).slice(0, 80)).toBeNull()
     expect(decodeActivity(Buffer.from(JSON.stringify(ok)))).not.toBeNull()

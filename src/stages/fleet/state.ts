@@ -1,3 +1,4 @@
+import type { LastValue } from '../../core/activity.ts'
 import { formatIso } from '../../core/timestamp.ts'
 import { HourWindow } from './window.ts'
 
@@ -24,17 +25,7 @@ import { HourWindow } from './window.ts'
 export type OfflineReason = 'silent' | 'will'
 export type TransitionReason = 'message' | OfflineReason
 
-export interface LastValue {
-  connector: number | null
-  connector_mode: string
-  datapoint_label: string
-  pin_position: string
-  value: number | null
-  value_text: string | null
-  unit: string
-  /** Device time of the reading, ISO UTC. */
-  timestamp: string
-}
+export type { LastValue } from '../../core/activity.ts'
 
 /** A controller's state: one `device_state` row, one `device_state` record (the value; the key is the MAC). */
 export interface DeviceStateRecord {

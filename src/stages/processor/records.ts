@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks'
 import { buildRecord, RECORD_OVERHEAD_BYTES, type KafkaRecord } from '../../adapters/kafka.ts'
 import { activityHead, encodeActivity } from '../../core/activity.ts'
+import type { Measurement } from '../../core/measurement.ts'
 import type { Result } from '../../core/result.ts'
 import type { SensorDefinition } from '../../core/sensor.ts'
 import type { ProcessorConfig } from './config.ts'
@@ -46,11 +47,10 @@ export function buildOutputs (prepared: Prepared[], sensors: Map<string, Result<
     let keyOf: string | undefined
     let key = Buffer.alloc(0)
     let producedHere = 0
-    const texts: string[] = []
+    const kept: Measurement[] = []
     for (const m of out.measurements) {
       if (m.device_id !== keyOf) { keyOf = m.device_id; key = Buffer.from(keyOf, 'utf8') }
-      const text = JSON.stringify(m)
-      const value = Buffer.from(text)
+      const value = Buffer.from(JSON.stringify(m))
       // The encoded size is at hand: a measurement the topic would refuse becomes a dead letter.
       if (value.length + key.length + RECORD_OVERHEAD_BYTES > limits.maxRecordBytes) {
         out.deadLetters.push(oversizeDeadLetter(p, m.datapoint_label, value.length + key.length + RECORD_OVERHEAD_BYTES, now, limits))
@@ -59,7 +59,7 @@ export function buildOutputs (prepared: Prepared[], sensors: Map<string, Result<
       records.push(buildRecord(config.outputTopic, key, value))
       origins.push(p)
       producedHere++
-      texts.push(text)
+      kept.push(m)
     }
     if (producedHere > 0 && p.ok === true) {
       produced.set(p.topic.component, (produced.get(p.topic.component) ?? 0) + producedHere)
@@ -69,7 +69,7 @@ export function buildOutputs (prepared: Prepared[], sensors: Map<string, Result<
       origins.push(p)
       dead.set(d.reason, (dead.get(d.reason) ?? 0) + 1)
     }
-    if (config.activityTopic !== null) pushActivity(records, origins, config.activityTopic, p, producedHere, texts, limits)
+    if (config.activityTopic !== null) pushActivity(records, origins, config.activityTopic, p, producedHere, kept, limits)
   }
   // Counted when built; a batch that is aborted and re-read counts again (see docs).
   for (const [component, n] of produced) metrics.produced.inc({ component }, n)
@@ -82,12 +82,12 @@ export function buildOutputs (prepared: Prepared[], sensors: Map<string, Result<
  * (the count stays) when the record would exceed the topic's limit: liveness must never be
  * lost to a message with very many readings.
  */
-function pushActivity (records: KafkaRecord[], origins: Prepared[], topic: string, p: Prepared, rows: number, texts: string[], limits: OutputLimits): void {
+function pushActivity (records: KafkaRecord[], origins: Prepared[], topic: string, p: Prepared, rows: number, values: readonly Measurement[], limits: OutputLimits): void {
   if (p.envelope === null) return
   const head = activityHead(p.envelope, p.ok === 'presence' ? p.presence : null)
   if (head === null) return
   const key = Buffer.from(head.device_id)
-  let value = encodeActivity(head, rows, texts)
+  let value = encodeActivity(head, rows, values)
   if (value.length + key.length + RECORD_OVERHEAD_BYTES > limits.maxRecordBytes) value = encodeActivity(head, rows, [])
   records.push(buildRecord(topic, key, value))
   origins.push(p)
