@@ -60,15 +60,21 @@ export function activityHead (env: RawEnvelope, presence: Presence | null): Acti
  * The record's value. Each value is a positional array, `[connector, connector_mode,
  * datapoint_label, pin_position, value, value_text, unit, timestamp]`: the record carries only
  * what the fleet keeps, about a quarter of the measurements' bytes (every byte is paid again by
- * the processor's socket, the broker and the fleet stage).
+ * the processor's socket, the broker and the fleet stage). Written as text directly, once per
+ * message in the processor: the same JSON as `JSON.stringify` of the object (a test compares
+ * them), at a fraction of its cost. Every string goes through `JSON.stringify`; numbers are
+ * finite (validated measurements), whose text is the same in both.
  */
 export function encodeActivity (head: ActivityHead, rows: number, values: readonly LastValue[]): Buffer {
-  return Buffer.from(JSON.stringify({
-    schema_version: 1,
-    ...head,
-    rows,
-    values: values.map(v => [v.connector, v.connector_mode, v.datapoint_label, v.pin_position, v.value, v.value_text, v.unit, v.timestamp])
-  }))
+  const q = JSON.stringify
+  let text = `{"schema_version":1,"device_id":${q(head.device_id)},"received_at":${q(head.received_at)},"mode":${head.mode === null ? 'null' : q(head.mode)},` +
+    `"presence":${head.presence === null ? 'null' : q(head.presence)},"retained":${head.retained},"rows":${rows},"values":[`
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i] as LastValue
+    text += `${i === 0 ? '' : ','}[${v.connector === null ? 'null' : v.connector},${q(v.connector_mode)},${q(v.datapoint_label)},${q(v.pin_position)},` +
+      `${v.value === null ? 'null' : v.value},${v.value_text === null ? 'null' : q(v.value_text)},${q(v.unit)},${q(v.timestamp)}]`
+  }
+  return Buffer.from(`${text}]}`)
 }
 
 /**

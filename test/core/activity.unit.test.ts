@@ -46,6 +46,22 @@ describe('device activity', () => {
     expect(decodeActivity(encodeActivity({ ...HEAD, mode: null, presence: 'offline', retained: true }, 0, []))).toMatchObject({ presence: 'offline', retained: true, rows: 0, values: [] })
   })
 
+  it('encode: the same text as JSON.stringify of the record, for awkward strings and numbers', () => {
+    const strings = ['', 'a"b', 'back\\slash', 'line\nbreak', '\u0000\u001f', 'é°C', '\ud83d\ude00', '\ud800', '</script>']
+    const numbers = [0, -0, 1.5, -273.15, 1e21, 5e-324, Number.MAX_VALUE, 123456789012345680000]
+    for (let i = 0; i < strings.length * numbers.length; i++) {
+      const str = strings[i % strings.length] as string
+      const v: LastValue = {
+        connector: i % 3 === 0 ? null : i % 5, connector_mode: str, datapoint_label: `L${str}`, pin_position: str, value: i % 4 === 0 ? null : numbers[i % numbers.length] as number,
+        value_text: i % 2 === 0 ? null : str, unit: str, timestamp: '2026-01-01T00:00:00.000000Z'
+      }
+      const head: ActivityHead = { ...HEAD, received_at: `${HEAD.received_at}${str}`, mode: i % 2 === 0 ? null : 'alarm-mode', presence: i % 3 === 0 ? 'online' : null, retained: i % 2 === 0 }
+      const object = { schema_version: 1, ...head, rows: i, values: [v, v].map(x => [x.connector, x.connector_mode, x.datapoint_label, x.pin_position, x.value, x.value_text, x.unit, x.timestamp]) }
+      expect(encodeActivity(head, i, [v, v]).toString()).toBe(JSON.stringify(object))
+    }
+    expect(encodeActivity(HEAD, 0, []).toString()).toBe(JSON.stringify({ schema_version: 1, ...HEAD, rows: 0, values: [] }))
+  })
+
   it('decode: anything else → null', () => {
     const ok = JSON.parse(encodeActivity(HEAD, 1, [measurement(0)]).toString()) as Record<string, unknown>
     const v = (ok.values as unknown[][])[0] as unknown[]

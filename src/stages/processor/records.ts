@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks'
 import { buildRecord, RECORD_OVERHEAD_BYTES, type KafkaRecord } from '../../adapters/kafka.ts'
-import { activityHead, encodeActivity } from '../../core/activity.ts'
+import { activityHead, encodeActivity, type ActivityHead } from '../../core/activity.ts'
 import type { Measurement } from '../../core/measurement.ts'
 import type { Result } from '../../core/result.ts'
 import type { SensorDefinition } from '../../core/sensor.ts'
@@ -84,7 +84,10 @@ export function buildOutputs (prepared: Prepared[], sensors: Map<string, Result<
  */
 function pushActivity (records: KafkaRecord[], origins: Prepared[], topic: string, p: Prepared, rows: number, values: readonly Measurement[], limits: OutputLimits): void {
   if (p.envelope === null) return
-  const head = activityHead(p.envelope, p.ok === 'presence' ? p.presence : null)
+  // A decoded topic already names the controller and the mode; anything else is read from the envelope.
+  const head: ActivityHead | null = p.ok === true
+    ? { device_id: p.topic.mac, received_at: p.envelope.timestamp, mode: p.topic.mode, presence: null, retained: p.envelope.retain }
+    : activityHead(p.envelope, p.ok === 'presence' ? p.presence : null)
   if (head === null) return
   const key = Buffer.from(head.device_id)
   let value = encodeActivity(head, rows, values)
