@@ -8,14 +8,14 @@ import { CONNECTOR_MODES, extractMac, normalizeMac, parsePresenceTopic } from '.
 export type LastValue = Pick<Measurement, 'connector' | 'connector_mode' | 'datapoint_label' | 'pin_position' | 'value' | 'value_text' | 'unit' | 'timestamp'>
 
 /**
- * One raw message as the fleet state sees it: the record the processor writes on
- * `device_activity` (key = MAC) for every raw message that names a controller, in the same
- * transaction as the message's measurements and dead letters. One record per message instead
- * of the raw record plus one record per measurement: the fleet stage reads a third of the
- * records it would otherwise (docs/architecture/fleet-state.md).
+ * One raw message as the fleet state sees it. The processor writes one for every raw message
+ * that names a controller, in the same transaction as the message's measurements and dead
+ * letters; a `device_activity` record holds those of consecutive messages of one `raw_iot_data`
+ * partition (`{"schema_version":1,"activities":[…]}`), in their order. Few records, not one per
+ * message: a Kafka record costs the producer, the broker and the consumer far more than the
+ * hundred bytes of an activity (docs/architecture/fleet-state.md).
  */
 export interface Activity {
-  schema_version: 1
   /** The controller's MAC, 12 lower-case hex digits. */
   device_id: string
   /** The connector's receipt time, as the connector wrote it (ISO UTC). */
@@ -28,7 +28,7 @@ export interface Activity {
   retained: boolean
   /** Measurements the message produced on `decoded_iot_data`. */
   rows: number
-  /** Those measurements' last values; empty when they would not fit in one record. */
+  /** Those measurements' last values; empty when they would not fit in a record. */
   values: LastValue[]
 }
 
@@ -57,24 +57,32 @@ export function activityHead (env: RawEnvelope, presence: Presence | null): Acti
 }
 
 /**
- * The record's value. Each value is a positional array, `[connector, connector_mode,
- * datapoint_label, pin_position, value, value_text, unit, timestamp]`: the record carries only
- * what the fleet keeps, about a quarter of the measurements' bytes (every byte is paid again by
- * the processor's socket, the broker and the fleet stage). Written as text directly, once per
+ * One activity as JSON text. Each value is a positional array, `[connector, connector_mode,
+ * datapoint_label, pin_position, value, value_text, unit, timestamp]`: only what the fleet
+ * keeps, about a quarter of the measurements' bytes (every byte is paid again by the
+ * processor's socket, the broker and the fleet stage). Written as text directly, once per
  * message in the processor: the same JSON as `JSON.stringify` of the object (a test compares
  * them), at a fraction of its cost. Every string goes through `JSON.stringify`; numbers are
  * finite (validated measurements), whose text is the same in both.
  */
-export function encodeActivity (head: ActivityHead, rows: number, values: readonly LastValue[]): Buffer {
+export function encodeActivity (head: ActivityHead, rows: number, values: readonly LastValue[]): string {
   const q = JSON.stringify
-  let text = `{"schema_version":1,"device_id":${q(head.device_id)},"received_at":${q(head.received_at)},"mode":${head.mode === null ? 'null' : q(head.mode)},` +
+  let text = `{"device_id":${q(head.device_id)},"received_at":${q(head.received_at)},"mode":${head.mode === null ? 'null' : q(head.mode)},` +
     `"presence":${head.presence === null ? 'null' : q(head.presence)},"retained":${head.retained},"rows":${rows},"values":[`
   for (let i = 0; i < values.length; i++) {
     const v = values[i] as LastValue
     text += `${i === 0 ? '' : ','}[${v.connector === null ? 'null' : v.connector},${q(v.connector_mode)},${q(v.datapoint_label)},${q(v.pin_position)},` +
       `${v.value === null ? 'null' : v.value},${v.value_text === null ? 'null' : q(v.value_text)},${q(v.unit)},${q(v.timestamp)}]`
   }
-  return Buffer.from(`${text}]}`)
+  return `${text}]}`
+}
+
+/** Bytes a record adds around its activities. */
+export const ACTIVITIES_OVERHEAD_BYTES = 40
+
+/** A `device_activity` record's value: activities (encodeActivity's texts) in message order. */
+export function encodeActivities (activities: readonly string[]): Buffer {
+  return Buffer.from(`{"schema_version":1,"activities":[${activities.join(',')}]}`)
 }
 
 /**
@@ -90,16 +98,35 @@ function lastValueOf (o: unknown): LastValue | null {
   return { connector: connector as number | null, connector_mode: mode, datapoint_label: label, pin_position: pin, value: value as number | null, value_text: text as string | null, unit, timestamp }
 }
 
-/** A `device_activity` value, or null for anything that is not one (counted by the reader). */
-export function decodeActivity (value: Buffer | null | undefined): Activity | null {
+/**
+ * A `device_activity` record: its activities, and how many of its entries were not activities
+ * (skipped; counted by the reader). Null when the record itself is not one.
+ */
+export function decodeActivities (value: Buffer | null | undefined): { activities: Activity[], invalid: number } | null {
   if (value === null || value === undefined || value.length === 0) return null
-  let a: Record<string, unknown>
+  let r: unknown
   try {
-    a = JSON.parse(value.toString('utf8')) as Record<string, unknown>
+    r = JSON.parse(value.toString('utf8'))
   } catch {
     return null
   }
-  if (typeof a !== 'object' || a === null || a.schema_version !== 1) return null
+  if (typeof r !== 'object' || r === null) return null
+  const record = r as Record<string, unknown>
+  if (record.schema_version !== 1 || !Array.isArray(record.activities)) return null
+  const activities: Activity[] = []
+  let invalid = 0
+  for (const entry of record.activities as unknown[]) {
+    const a = activityOf(entry)
+    if (a === null) invalid++
+    else activities.push(a)
+  }
+  return { activities, invalid }
+}
+
+/** One entry of a record, checked field by field. */
+function activityOf (entry: unknown): Activity | null {
+  if (typeof entry !== 'object' || entry === null) return null
+  const a = entry as Record<string, unknown>
   const mac = typeof a.device_id === 'string' ? normalizeMac(a.device_id) : null
   if (mac === null || typeof a.received_at !== 'string' || !Number.isFinite(Date.parse(a.received_at))) return null
   if (a.mode !== null && (typeof a.mode !== 'string' || !MODES.has(a.mode))) return null
@@ -112,7 +139,6 @@ export function decodeActivity (value: Buffer | null | undefined): Activity | nu
     values.push(lv)
   }
   return {
-    schema_version: 1,
     device_id: mac,
     received_at: a.received_at,
     mode: a.mode,

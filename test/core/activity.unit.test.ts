@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { activityHead, decodeActivity, encodeActivity, type ActivityHead, type LastValue } from '../../src/core/activity.ts'
+import { activityHead, decodeActivities, encodeActivities, encodeActivity, type Activity, type ActivityHead, type LastValue } from '../../src/core/activity.ts'
 import type { Measurement } from '../../src/core/measurement.ts'
 import { buildEnvelope, decodeEnvelope, type RawEnvelope } from '../../src/core/envelope.ts'
 import { measurement } from '../../harness/measurement.ts'
@@ -35,15 +35,21 @@ describe('device activity', () => {
     expect(activityHead({ ...envelope('tele/f2-e4fd45f654be/LWT', 'x'), timestamp: 'yesterday' }, null)).toBeNull()
   })
 
-  it('round trip: each measurement\'s last value, positional, each field as it was', () => {
+  it('round trip: activities in order, each measurement\'s last value positional, each field as it was', () => {
     const ms = [measurement(0), measurement(1, { datapoint_label: 'Humidity', value: null, value_text: 'n/a', connector: null })]
-    const value = encodeActivity(HEAD, 2, ms)
-    expect(JSON.parse(value.toString())).toEqual({
-      schema_version: 1, ...HEAD, rows: 2,
+    const first = encodeActivity(HEAD, 2, ms)
+    expect(JSON.parse(first)).toEqual({
+      ...HEAD, rows: 2,
       values: [[1, 'sensor-mode', 'Temperature', '1', 20, null, '°C', '2024-05-01T00:00:00.000000Z'], [null, 'sensor-mode', 'Humidity', '1', null, 'n/a', '°C', '2024-05-01T00:00:01.000000Z']]
     })
-    expect(decodeActivity(value)).toEqual({ schema_version: 1, ...HEAD, rows: 2, values: ms.map(lastValue) })
-    expect(decodeActivity(encodeActivity({ ...HEAD, mode: null, presence: 'offline', retained: true }, 0, []))).toMatchObject({ presence: 'offline', retained: true, rows: 0, values: [] })
+    const second = encodeActivity({ ...HEAD, mode: null, presence: 'offline', retained: true }, 0, [])
+    const value = encodeActivities([first, second])
+    expect(JSON.parse(value.toString())).toEqual({ schema_version: 1, activities: [JSON.parse(first), JSON.parse(second)] })
+    expect(decodeActivities(value)).toEqual({
+      activities: [{ ...HEAD, rows: 2, values: ms.map(lastValue) }, { ...HEAD, mode: null, presence: 'offline', retained: true, rows: 0, values: [] }] satisfies Activity[],
+      invalid: 0
+    })
+    expect(decodeActivities(encodeActivities([]))).toEqual({ activities: [], invalid: 0 })
   })
 
   it('encode: the same text as JSON.stringify of the record, for awkward strings and numbers', () => {
@@ -56,18 +62,17 @@ describe('device activity', () => {
         value_text: i % 2 === 0 ? null : str, unit: str, timestamp: '2026-01-01T00:00:00.000000Z'
       }
       const head: ActivityHead = { ...HEAD, received_at: `${HEAD.received_at}${str}`, mode: i % 2 === 0 ? null : 'alarm-mode', presence: i % 3 === 0 ? 'online' : null, retained: i % 2 === 0 }
-      const object = { schema_version: 1, ...head, rows: i, values: [v, v].map(x => [x.connector, x.connector_mode, x.datapoint_label, x.pin_position, x.value, x.value_text, x.unit, x.timestamp]) }
-      expect(encodeActivity(head, i, [v, v]).toString()).toBe(JSON.stringify(object))
+      const object = { ...head, rows: i, values: [v, v].map(x => [x.connector, x.connector_mode, x.datapoint_label, x.pin_position, x.value, x.value_text, x.unit, x.timestamp]) }
+      expect(encodeActivity(head, i, [v, v])).toBe(JSON.stringify(object))
     }
-    expect(encodeActivity(HEAD, 0, []).toString()).toBe(JSON.stringify({ schema_version: 1, ...HEAD, rows: 0, values: [] }))
+    expect(encodeActivity(HEAD, 0, [])).toBe(JSON.stringify({ ...HEAD, rows: 0, values: [] }))
   })
 
-  it('decode: anything else → null', () => {
-    const ok = JSON.parse(encodeActivity(HEAD, 1, [measurement(0)]).toString()) as Record<string, unknown>
+  it('decode: an entry that is not an activity is counted and skipped; a record that is not one → null', () => {
+    const ok = JSON.parse(encodeActivity(HEAD, 1, [measurement(0)])) as Record<string, unknown>
     const v = (ok.values as unknown[][])[0] as unknown[]
     const withValue = (i: number, x: unknown): unknown[] => v.map((f, j) => j === i ? x : f)
     const bad: Array<Record<string, unknown>> = [
-      { ...ok, schema_version: 2 },
       { ...ok, device_id: 'nope' },
       { ...ok, received_at: 'later' },
       { ...ok, mode: 'party-mode' },
@@ -87,10 +92,16 @@ describe('device activity', () => {
       { ...ok, values: [withValue(6, null)] },
       { ...ok, values: [withValue(7, '2024-05-01 00:00:00')] }
     ]
-    for (const b of bad) expect(decodeActivity(Buffer.from(JSON.stringify(b))), JSON.stringify(b).slice(0, 80)).toBeNull()
-    expect(decodeActivity(Buffer.from(JSON.stringify(ok)))).not.toBeNull()
-    expect(decodeActivity(Buffer.from('{'))).toBeNull()
-    expect(decodeActivity(Buffer.from('null'))).toBeNull()
-    expect(decodeActivity(null)).toBeNull()
+    for (const b of bad) {
+      const r = decodeActivities(encodeActivities([JSON.stringify(ok), JSON.stringify(b), JSON.stringify(ok)]))
+      expect(r?.invalid, JSON.stringify(b).slice(0, 80)).toBe(1)
+      expect(r?.activities).toHaveLength(2)
+    }
+    expect(decodeActivities(encodeActivities(['1', 'null', '"x"']))).toEqual({ activities: [], invalid: 3 })
+    for (const record of ['{', 'null', '[]', '{"schema_version":2,"activities":[]}', '{"schema_version":1}', '{"schema_version":1,"activities":{}}']) {
+      expect(decodeActivities(Buffer.from(record)), record).toBeNull()
+    }
+    expect(decodeActivities(null)).toBeNull()
+    expect(decodeActivities(Buffer.alloc(0))).toBeNull()
   })
 })

@@ -7,7 +7,7 @@ import type { Service } from '../../adapters/lifecycle.ts'
 import type { Logger } from '../../adapters/logger.ts'
 import type { FleetConfig } from './config.ts'
 import type { FleetMetrics } from './metrics.ts'
-import { decodeActivity } from '../../core/activity.ts'
+import { decodeActivities, type Activity } from '../../core/activity.ts'
 import { readDeadLetter, type DeadLetterRow } from './records.ts'
 import { FleetState, type DeviceStateRecord, type TransitionEvent } from './state.ts'
 import { encodeState } from './store.ts'
@@ -45,8 +45,8 @@ const DEAD_LETTER_FLUSH = 5000
 const COUNT_REFRESH_MS = 60_000
 
 /**
- * The fleet stage: `device_activity` (one record per raw message, written by the processor in
- * the transaction of its measurements) + `iot_dead_letter` → the state of every controller
+ * The fleet stage: `device_activity` (the activity of every raw message, written by the
+ * processor in the transaction of its measurements) + `iot_dead_letter` → the state of every controller
  * (FleetState), written to `device_state` (table and compacted topic), `device_state_events`
  * and `dead_letters`.
  *
@@ -172,17 +172,11 @@ export class FleetStage implements Service {
       counts.set(m.topic, (counts.get(m.topic) ?? 0) + 1)
       let ok = true
       if (m.topic === c.activityTopic) {
-        const a = decodeActivity(m.value)
-        if (a === null) ok = false
+        const r = decodeActivities(m.value)
+        if (r === null) ok = false
         else {
-          this.#state.readings(a.device_id, a.values, a.rows, now)
-          const receivedMs = Date.parse(a.received_at)
-          if (receivedMs > this.#streamMs) this.#streamMs = receivedMs
-          if (a.retained) {
-            // A copy from the broker's retained store (after a connector resubscribed): says
-            // nothing about the controller now.
-          } else if (a.presence === 'offline') this.#state.will(a.device_id, receivedMs, now)
-          else this.#state.seen(a.device_id, a.received_at, receivedMs, a.mode, clock)
+          if (r.invalid > 0) unattributed.set(m.topic, (unattributed.get(m.topic) ?? 0) + r.invalid)
+          for (const a of r.activities) this.#applyActivity(a, now, clock)
         }
       } else if (m.topic === c.deadLetterTopic) {
         const row = readDeadLetter(m.value, m.partition, m.offset)
@@ -197,6 +191,17 @@ export class FleetStage implements Service {
     for (const [topic, n] of counts) metrics.consumed.inc({ topic }, n)
     for (const [topic, n] of unattributed) metrics.unattributed.inc({ topic }, n)
     for (const o of commitOffsets(batch)) this.#pending.set(partitionKey(o.topic, o.partition), o)
+  }
+
+  #applyActivity (a: Activity, now: number, clock: number): void {
+    this.#state.readings(a.device_id, a.values, a.rows, now)
+    const receivedMs = Date.parse(a.received_at)
+    if (receivedMs > this.#streamMs) this.#streamMs = receivedMs
+    if (a.retained) {
+      // A copy from the broker's retained store (after a connector resubscribed): says
+      // nothing about the controller now.
+    } else if (a.presence === 'offline') this.#state.will(a.device_id, receivedMs, now)
+    else this.#state.seen(a.device_id, a.received_at, receivedMs, a.mode, clock)
   }
 
   /**

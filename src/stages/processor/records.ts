@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks'
 import { buildRecord, RECORD_OVERHEAD_BYTES, type KafkaRecord } from '../../adapters/kafka.ts'
-import { activityHead, encodeActivity, type ActivityHead } from '../../core/activity.ts'
+import { ACTIVITIES_OVERHEAD_BYTES, activityHead, encodeActivities, encodeActivity, type ActivityHead } from '../../core/activity.ts'
 import type { Measurement } from '../../core/measurement.ts'
 import type { Result } from '../../core/result.ts'
 import type { SensorDefinition } from '../../core/sensor.ts'
@@ -22,9 +22,9 @@ export interface OutputContext {
  * Builds a batch's Kafka records from its prepared messages and their sensors: measurements
  * on the output topic keyed by controller, dead letters with their reason header; a
  * measurement above the record limit becomes a dead letter instead; with an activity topic,
- * one activity record per message that names a controller (src/core/activity.ts), presence
- * messages included. Counts presence messages, decode latency (the sensor lookup included),
- * measurements and dead letters as it builds.
+ * the activity of every message that names a controller (src/core/activity.ts), presence
+ * messages included, gathered into a few records (ActivityRecords). Counts presence messages,
+ * decode latency (the sensor lookup included), measurements and dead letters as it builds.
  */
 export function buildOutputs (prepared: Prepared[], sensors: Map<string, Result<SensorDefinition>>, lookupSeconds: Map<string, number>, ctx: OutputContext): Outputs {
   const { config, metrics, limits } = ctx
@@ -33,10 +33,11 @@ export function buildOutputs (prepared: Prepared[], sensors: Map<string, Result<
   const origins: Prepared[] = []
   const produced = new Map<string, number>()
   const dead = new Map<string, number>()
+  const activity = config.activityTopic === null ? undefined : new ActivityRecords(config.activityTopic, limits, records, origins)
   for (const p of prepared) {
     if (p.ok === 'presence') {
       metrics.presence.inc({ state: p.presence })
-      if (config.activityTopic !== null) pushActivity(records, origins, config.activityTopic, p, 0, [], limits)
+      activity?.add(p, 0, [])
       continue
     }
     const t0 = performance.now()
@@ -69,29 +70,72 @@ export function buildOutputs (prepared: Prepared[], sensors: Map<string, Result<
       origins.push(p)
       dead.set(d.reason, (dead.get(d.reason) ?? 0) + 1)
     }
-    if (config.activityTopic !== null) pushActivity(records, origins, config.activityTopic, p, producedHere, kept, limits)
+    activity?.add(p, producedHere, kept)
   }
   // Counted when built; a batch that is aborted and re-read counts again (see docs).
+  activity?.flush()
   for (const [component, n] of produced) metrics.produced.inc({ component }, n)
   for (const [reason, n] of dead) metrics.deadLetters.inc({ reason }, n)
   return { records, origins }
 }
 
+/** Most bytes of activities in one record (a few hundred messages), far under any record limit. */
+export const ACTIVITY_RECORD_BYTES = 256 * 1024
+
 /**
- * The message's activity record, if it names a controller. Its measurements are left out
- * (the count stays) when the record would exceed the topic's limit: liveness must never be
- * lost to a message with very many readings.
+ * The batch's activities, one per message that names a controller, gathered per
+ * `raw_iot_data` partition into records of at most ACTIVITY_RECORD_BYTES, keyed by that
+ * partition's number: one partition's activities land in one partition of the topic, in
+ * order. A message's values are left out (its count stays) when its activity alone would not
+ * fit: liveness must never be lost to a message with very many readings.
  */
-function pushActivity (records: KafkaRecord[], origins: Prepared[], topic: string, p: Prepared, rows: number, values: readonly Measurement[], limits: OutputLimits): void {
-  if (p.envelope === null) return
-  // A decoded topic already names the controller and the mode; anything else is read from the envelope.
-  const head: ActivityHead | null = p.ok === true
-    ? { device_id: p.topic.mac, received_at: p.envelope.timestamp, mode: p.topic.mode, presence: null, retained: p.envelope.retain }
-    : activityHead(p.envelope, p.ok === 'presence' ? p.presence : null)
-  if (head === null) return
-  const key = Buffer.from(head.device_id)
-  let value = encodeActivity(head, rows, values)
-  if (value.length + key.length + RECORD_OVERHEAD_BYTES > limits.maxRecordBytes) value = encodeActivity(head, rows, [])
-  records.push(buildRecord(topic, key, value))
-  origins.push(p)
+class ActivityRecords {
+  readonly #topic: string
+  readonly #limit: number
+  readonly #open = new Map<number, { texts: string[], bytes: number, origin: Prepared }>()
+  readonly #records: KafkaRecord[]
+  readonly #origins: Prepared[]
+
+  constructor (topic: string, limits: OutputLimits, records: KafkaRecord[], origins: Prepared[]) {
+    this.#topic = topic
+    this.#limit = Math.min(ACTIVITY_RECORD_BYTES, limits.maxRecordBytes - RECORD_OVERHEAD_BYTES - ACTIVITIES_OVERHEAD_BYTES - 16)
+    this.#records = records
+    this.#origins = origins
+  }
+
+  add (p: Prepared, rows: number, values: readonly Measurement[]): void {
+    if (p.envelope === null) return
+    // A decoded topic already names the controller and the mode; anything else is read from the envelope.
+    const head: ActivityHead | null = p.ok === true
+      ? { device_id: p.topic.mac, received_at: p.envelope.timestamp, mode: p.topic.mode, presence: null, retained: p.envelope.retain }
+      : activityHead(p.envelope, p.ok === 'presence' ? p.presence : null)
+    if (head === null) return
+    let text = encodeActivity(head, rows, values)
+    let bytes = Buffer.byteLength(text) + 1
+    if (bytes > this.#limit) {
+      text = encodeActivity(head, rows, [])
+      bytes = Buffer.byteLength(text) + 1
+    }
+    const partition = p.record.partition
+    let open = this.#open.get(partition)
+    if (open !== undefined && open.bytes + bytes > this.#limit) {
+      this.#close(partition, open)
+      open = undefined
+    }
+    if (open === undefined) this.#open.set(partition, open = { texts: [], bytes: 0, origin: p })
+    open.texts.push(text)
+    open.bytes += bytes
+  }
+
+  /** Writes out what is still gathered (at the end of the batch). */
+  flush (): void {
+    for (const [partition, open] of this.#open) this.#close(partition, open)
+    this.#open.clear()
+  }
+
+  #close (partition: number, open: { texts: string[], origin: Prepared }): void {
+    this.#records.push(buildRecord(this.#topic, Buffer.from(String(partition)), encodeActivities(open.texts)))
+    // A record the broker refuses is replaced by a dead letter of its first message (isolate.ts).
+    this.#origins.push(open.origin)
+  }
 }

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import postgres from 'postgres'
 import { createLogger } from '../../../src/adapters/logger.ts'
 import { createRegistry } from '../../../src/adapters/metrics.ts'
-import { decodeActivity } from '../../../src/core/activity.ts'
+import { decodeActivities } from '../../../src/core/activity.ts'
 import { decodeDeadLetter } from '../../../src/core/dead-letter.ts'
 import { ErrorCodes } from '../../../src/core/errors.ts'
 import type { Measurement } from '../../../src/core/measurement.ts'
@@ -119,11 +119,14 @@ describe('processor (real Kafka and registry)', () => {
     }
     expect(await pollUntil(async () => await groupLag(group, raw) === 0n, 15_000)).toBe(true)
 
-    // One activity record per message that names a controller (all but the garbage), in the
-    // same transactions: its measurements, also for the messages that were dead-lettered.
-    const activities = (await collect(activity, { count: 11, timeoutMs: 20_000 })).map(r => ({ key: r.key, a: decodeActivity(r.value) }))
+    // One activity per message that names a controller (all but the garbage), in the same
+    // transactions: its measurements, also for the messages that were dead-lettered.
+    const records = await collect(activity, { quietMs: 2000, timeoutMs: 20_000 })
+    const activities = records.flatMap(r => (decodeActivities(r.value)?.activities ?? []).map(a => ({ partition: r.key, a })))
     expect(activities).toHaveLength(11)
-    for (const { key, a } of activities) expect(a?.device_id).toBe(key)
+    // Gathered per raw_iot_data partition (the record's key): a controller's messages share one.
+    const rawPartitionOf = new Map((await collect(raw, { count: 12, timeoutMs: 20_000 })).map(r => [r.key, r.partition]))
+    for (const { partition, a } of activities) expect(partition, a.device_id).toBe(String(rawPartitionOf.get(a.device_id)))
     expect(activities.reduce((n, { a }) => n + (a?.rows ?? 0), 0)).toBe(13)
     expect(activities.reduce((n, { a }) => n + (a?.values.length ?? 0), 0)).toBe(13)
     expect(activities.filter(({ a }) => a?.rows === 0).map(({ a }) => a?.device_id).sort()).toEqual(['aaaaaaaaaaaa', mac, mac].sort())

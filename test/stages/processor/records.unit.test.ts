@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest'
 import { RECORD_OVERHEAD_BYTES, type KafkaRecord } from '../../../src/adapters/kafka.ts'
-import { decodeActivity } from '../../../src/core/activity.ts'
+import { decodeActivities } from '../../../src/core/activity.ts'
 import { ErrorCodes } from '../../../src/core/errors.ts'
 import type { Measurement } from '../../../src/core/measurement.ts'
 import { fail, ok, type Result } from '../../../src/core/result.ts'
 import type { SensorDefinition } from '../../../src/core/sensor.ts'
 import { createProcessorMetrics, type ProcessorMetrics } from '../../../src/stages/processor/metrics.ts'
-import { buildOutputs, type OutputContext } from '../../../src/stages/processor/records.ts'
+import { ACTIVITY_RECORD_BYTES, buildOutputs, type OutputContext } from '../../../src/stages/processor/records.ts'
 import { prepare, sensorKey } from '../../../src/stages/processor/transform.ts'
 import { LIVING_ROOM, NOW, record, SENSOR_TOPIC } from './fixtures.ts'
 
@@ -71,40 +71,51 @@ describe('processor record building', () => {
     expect(await count(metrics, 'deadLetters')).toEqual({ [ErrorCodes.RECORD_TOO_LARGE]: refused })
   })
 
-  it('with an activity topic, one activity record per message that names a controller: its measurements, presence messages and undecodable ones included', () => {
+  it('with an activity topic, the activity of every message that names a controller, gathered per raw partition in order: measurements, presence and undecodable messages included', () => {
     const prepared = [
       record(SENSOR_TOPIC, READING, 1),
       record('tele/f2-e4fd45f654be/sensor-mode/J1/sensor-2', READING, 2),
-      record('tele/f2-e4fd45f654be/LWT', 'offline', 3),
-      record('elsewhere/entirely', READING, 4)
+      { ...record('tele/f2-abc123def456/LWT', 'offline', 3), partition: 0 },
+      record('tele/f2-e4fd45f654be/LWT', 'online', 4),
+      record('elsewhere/entirely', READING, 5)
     ].map(prepare)
     const sensors = new Map<string, Result<SensorDefinition>>([
       [KEY, ok(LIVING_ROOM)],
       [sensorKey({ mac: 'e4fd45f654be', connector: 1, pin: 2 }), fail(ErrorCodes.REGISTRY_UNWIRED_PIN, 'no sensor on pin 2')]
     ])
     const { records, origins } = buildOutputs(prepared, sensors, new Map(), context(createProcessorMetrics(), 1024 * 1024, 'activity'))
-    expect(records.map(r => r.topic)).toEqual(['decoded', 'decoded', 'decoded', 'activity', 'dead', 'activity', 'activity', 'dead'])
-    expect(origins.filter((_, i) => records[i]?.topic === 'activity')).toEqual([prepared[0], prepared[1], prepared[2]])
-    const activities = records.filter(r => r.topic === 'activity').map(r => {
-      expect(r.key?.toString()).toBe('e4fd45f654be')
-      return decodeActivity(r.value as Buffer)
-    })
-    expect(activities.map(a => [a?.mode, a?.presence, a?.rows, a?.values.length])).toEqual([['sensor-mode', null, 3, 3], ['sensor-mode', null, 0, 0], [null, 'offline', 0, 0]])
+    expect(records.map(r => r.topic)).toEqual(['decoded', 'decoded', 'decoded', 'dead', 'dead', 'activity', 'activity'])
+    const activity = records.filter(r => r.topic === 'activity')
+    // Keyed by the raw partition; each record points back to its first message.
+    expect(activity.map(r => r.key?.toString())).toEqual(['2', '0'])
+    expect(origins.slice(5)).toEqual([prepared[0], prepared[2]])
+    const [first, second] = activity.map(r => decodeActivities(r.value as Buffer))
+    expect(first?.invalid).toBe(0)
+    expect(first?.activities.map(a => [a.device_id, a.mode, a.presence, a.rows, a.values.length]))
+      .toEqual([['e4fd45f654be', 'sensor-mode', null, 3, 3], ['e4fd45f654be', 'sensor-mode', null, 0, 0], ['e4fd45f654be', null, 'online', 0, 0]])
+    expect(second?.activities.map(a => [a.device_id, a.presence])).toEqual([['abc123def456', 'offline']])
     // The last values of the measurements written on the output topic.
-    expect(activities[0]?.values).toEqual(records.slice(0, 3).map(r => {
+    expect(first?.activities[0]?.values).toEqual(records.slice(0, 3).map(r => {
       const m = JSON.parse((r.value as Buffer).toString()) as Measurement
       return { connector: m.connector, connector_mode: m.connector_mode, datapoint_label: m.datapoint_label, pin_position: m.pin_position, value: m.value, value_text: m.value_text, unit: m.unit, timestamp: m.timestamp }
     }))
   })
 
-  it('an activity record too large for the topic keeps its count and drops its measurements', () => {
+  it('cuts a partition\'s activities into records under ACTIVITY_RECORD_BYTES, in order; an activity too large alone keeps its count and drops its values', () => {
+    const many = Array.from({ length: 3000 }, (_, i) => prepare(record(SENSOR_TOPIC, READING, i)))
+    const { records } = buildOutputs(many, new Map([[KEY, ok(LIVING_ROOM)]]), new Map(), context(createProcessorMetrics(), 1024 * 1024, 'activity'))
+    const activity = records.filter(r => r.topic === 'activity')
+    expect(activity.length).toBeGreaterThan(1)
+    for (const r of activity) expect((r.value as Buffer).length).toBeLessThanOrEqual(ACTIVITY_RECORD_BYTES + 64)
+    expect(activity.flatMap(r => decodeActivities(r.value as Buffer)?.activities ?? []).map(a => a.rows)).toEqual(Array(3000).fill(3))
+
+    // A record limit that takes each measurement but not one activity with all three values:
+    // the values go, the count stays.
     const p = prepare(record(SENSOR_TOPIC, READING))
-    const full = buildOutputs([p], new Map([[KEY, ok(LIVING_ROOM)]]), new Map(), context(createProcessorMetrics(), 1024 * 1024, 'activity')).records
-    const sizes = full.map(r => (r.value as Buffer).length + (r.key as Buffer).length + RECORD_OVERHEAD_BYTES)
-    const limit = Math.max(...sizes.slice(0, 3))
-    expect(sizes[3]).toBeGreaterThan(limit)
-    const { records } = buildOutputs([p], new Map([[KEY, ok(LIVING_ROOM)]]), new Map(), context(createProcessorMetrics(), limit, 'activity'))
-    expect(records.map(r => r.topic)).toEqual(['decoded', 'decoded', 'decoded', 'activity'])
-    expect(decodeActivity(records[3]?.value as Buffer)).toMatchObject({ rows: 3, values: [] })
+    const limit = Math.max(...buildOutputs([p], new Map([[KEY, ok(LIVING_ROOM)]]), new Map(), context(createProcessorMetrics()))
+      .records.map(r => (r.value as Buffer).length + (r.key as Buffer).length + RECORD_OVERHEAD_BYTES))
+    const { records: small } = buildOutputs([p], new Map([[KEY, ok(LIVING_ROOM)]]), new Map(), context(createProcessorMetrics(), limit, 'activity'))
+    expect(small.map(r => r.topic)).toEqual(['decoded', 'decoded', 'decoded', 'activity'])
+    expect(decodeActivities(small[3]?.value as Buffer)?.activities).toMatchObject([{ rows: 3, values: [] }])
   })
 })
