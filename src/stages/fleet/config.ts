@@ -5,7 +5,9 @@ import { pickPostgres, postgresFields } from '../../adapters/connections/postgre
 import { DB_ROLES } from '../../storage/roles.ts'
 
 export const schema = z.object({
-  ...consumerFields('FLEET', { group: 'iot-fleet-state', batchSize: 5000, batchWaitMs: 500, batchWaitLimitMs: 10_000, maxBuffered: 20_000 }),
+  // Records, not messages: an activity record carries a processor batch's worth of messages (at
+  // most 256 KiB), so 400 buffered records bound the buffer at about 100 MiB, typically far less.
+  ...consumerFields('FLEET', { group: 'iot-fleet-state', batchSize: 200, batchWaitMs: 500, batchWaitLimitMs: 10_000, maxBuffered: 400 }),
   /** One record per raw message, written by the processor (src/core/activity.ts). */
   KAFKA_ACTIVITY_TOPIC: env.string('device_activity'),
   /**

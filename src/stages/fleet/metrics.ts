@@ -34,7 +34,7 @@ export function createFleetMetrics (registry: Registry = createRegistry('fleet')
     deviceOffline: new Gauge({ name: 'f2_device_offline', help: '1 for each offline controller (no series while online); reason silent or will', labelNames: ['device_id', 'reason'], registers }),
     deviceLastSeen: new Gauge({ name: 'f2_device_last_seen_timestamp_seconds', help: 'Unix time of the newest message from the controller (connector receipt)', labelNames: ['device_id'], registers }),
     consumed: new Counter({ name: 'f2_fleet_records_consumed_total', help: 'records read, by topic', labelNames: ['topic'], registers }),
-    unattributed: new Counter({ name: 'f2_fleet_records_unattributed_total', help: 'records that name no controller (or are unreadable), by topic', labelNames: ['topic'], registers }),
+    unattributed: new Counter({ name: 'f2_fleet_records_unattributed_total', help: 'records, or activities within a record, that name no controller (or are unreadable), by topic', labelNames: ['topic'], registers }),
     transitions: new Counter({ name: 'f2_fleet_transitions_total', help: 'online/offline transitions, by new state and reason', labelNames: ['state', 'reason'], registers }),
     stateRecords: new Counter({ name: 'f2_fleet_state_records_written_total', help: 'controller states written (table row and device_state record)', registers }),
     deadLettersStored: new Counter({ name: 'f2_fleet_dead_letters_stored_total', help: 'dead letters written to the dead_letters table', registers }),

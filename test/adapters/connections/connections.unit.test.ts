@@ -88,7 +88,7 @@ describe("a consuming stage's consumer section", () => {
   const stages = [
     { stage: 'PROCESSOR', load: loadProcessorConfig, group: 'iot-processor', batchSize: 1500, batchWaitMs: 20, waitLimitMs: 60_000, maxBuffered: 3000 },
     { stage: 'SINK', load: loadSinkConfig, group: 'iot-sink', batchSize: 5000, batchWaitMs: 250, waitLimitMs: 600_000, maxBuffered: 7500 },
-    { stage: 'FLEET', load: loadFleetConfig, group: 'iot-fleet-state', batchSize: 5000, batchWaitMs: 500, waitLimitMs: 10_000, maxBuffered: 20_000 }
+    { stage: 'FLEET', load: loadFleetConfig, group: 'iot-fleet-state', batchSize: 200, batchWaitMs: 500, waitLimitMs: 10_000, maxBuffered: 400 }
   ] as const
 
   it.each(stages)('$stage: defaults', ({ stage, load, group, batchSize, batchWaitMs, maxBuffered }) => {

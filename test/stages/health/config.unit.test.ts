@@ -15,7 +15,7 @@ describe('loadHealthConfig', () => {
     expect(c.kafka.brokers).toEqual(['127.0.0.1:9092'])
     expect(c.timeseries.port).toBe(5433)
     expect(c.services.map(s => s.name)).toEqual(['simulator', 'connector', 'processor', 'sink', 'fleet', 'dispatcher', 'api'])
-    expect(c.lag).toEqual([{ group: 'iot-processor', topic: 'raw_iot_data' }, { group: 'iot-sink', topic: 'decoded_iot_data' }, { group: 'iot-fleet-state', topic: 'raw_iot_data' }])
+    expect(c.lag).toEqual([{ group: 'iot-processor', topic: 'raw_iot_data' }, { group: 'iot-sink', topic: 'decoded_iot_data' }, { group: 'iot-fleet-state', topic: 'device_activity' }])
     expect(Object.isFrozen(c)).toBe(true)
   })
 
