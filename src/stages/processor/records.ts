@@ -81,6 +81,7 @@ export function buildOutputs (prepared: Prepared[], sensors: Map<string, Result<
 
 /** Most bytes of activities in one record (a few hundred messages), far under any record limit. */
 export const ACTIVITY_RECORD_BYTES = 256 * 1024
+const MAX_KEY_BYTES = 16
 
 /**
  * The batch's activities, one per message that names a controller, gathered per
@@ -98,7 +99,8 @@ class ActivityRecords {
 
   constructor (topic: string, limits: OutputLimits, records: KafkaRecord[], origins: Prepared[]) {
     this.#topic = topic
-    this.#limit = Math.min(ACTIVITY_RECORD_BYTES, limits.maxRecordBytes - RECORD_OVERHEAD_BYTES - ACTIVITIES_OVERHEAD_BYTES - 16)
+    // Room for the record's framing, the activities' wrapping, and the key (a partition number).
+    this.#limit = Math.min(ACTIVITY_RECORD_BYTES, limits.maxRecordBytes - RECORD_OVERHEAD_BYTES - ACTIVITIES_OVERHEAD_BYTES - MAX_KEY_BYTES)
     this.#records = records
     this.#origins = origins
   }
