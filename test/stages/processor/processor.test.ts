@@ -147,11 +147,11 @@ describe('processor (real Kafka and registry)', () => {
     const group = uniqueName('proc2')
     const own = await createTempTopics([uniqueName('raw2'), uniqueName('decoded2'), uniqueName('dead2')], 3)
     const [raw2, decoded2, dead2] = own.names as [string, string, string]
+    const extra = { KAFKA_INPUT_TOPIC: raw2, KAFKA_OUTPUT_TOPIC: decoded2, KAFKA_DEAD_LETTER_TOPIC: dead2 }
+    const s = stages.length
+    const a = startStage(group, 'pa', extra)
+    const b = startStage(group, 'pb', extra)
     try {
-      const extra = { KAFKA_INPUT_TOPIC: raw2, KAFKA_OUTPUT_TOPIC: decoded2, KAFKA_DEAD_LETTER_TOPIC: dead2 }
-      const s = stages.length
-      const a = startStage(group, 'pa', extra)
-      const b = startStage(group, 'pb', extra)
       await stages[s]?.store.start(); await stages[s + 1]?.store.start()
       await a.start(); await b.start()
       const n = 3000
@@ -168,6 +168,9 @@ describe('processor (real Kafka and registry)', () => {
       expect(consumed.reduce((x, y) => x + y, 0)).toBeGreaterThanOrEqual(n)
       expect(await collect(dead2, { quietMs: 1000, timeoutMs: 10_000 })).toEqual([])
     } finally {
+      // Stopped before their topics go: a consumer whose topic is deleted under it fails its
+      // metadata refresh while closing, and its close never returns.
+      await a.stop(5000); await b.stop(5000)
       await own.delete()
     }
   })
