@@ -6,7 +6,8 @@ import type postgres from 'postgres'
 import { buildRecord, createProducer, type KafkaRecord } from '../src/adapters/kafka.ts'
 import { buildEnvelope, encodeEnvelope } from '../src/core/envelope.ts'
 import { formatF2Timestamp } from '../src/core/timestamp.ts'
-import { stackEnv } from './stack.ts'
+import { postgresEnv } from '../src/adapters/connections/postgres.ts'
+import { roleUrl, stackEnv } from './stack.ts'
 import { stageMemoryEnv } from '../src/stack/services.ts'
 
 /** Helpers shared by the processor, sink and end-to-end tests (real Kafka and PostgreSQL). */
@@ -19,6 +20,28 @@ export function rawRecord (topic: string, mqttTopic: string, payload: unknown, r
   const bytes = Buffer.from(typeof payload === 'string' ? payload : JSON.stringify(payload))
   const env = buildEnvelope({ topic: mqttTopic, payload: bytes, receivedAtMs, qos: 1, retain: false })
   return buildRecord(topic, env.device_id, encodeEnvelope(env))
+}
+
+/** The topics an in-process processor stage reads and writes in a test. */
+export interface ProcessorTopics { raw: string, decoded: string, activity: string, dead: string }
+
+/**
+ * The environment of an in-process processor stage under test: the stack's Kafka, the given
+ * topics and group, the registry database `database` as the processor's own read-only role.
+ */
+export function processorTestEnv (t: ProcessorTopics, group: string, instance: string, database: string, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    KAFKA_BOOTSTRAP_SERVERS: stackEnv().kafkaBootstrap,
+    KAFKA_INPUT_TOPIC: t.raw,
+    KAFKA_OUTPUT_TOPIC: t.decoded,
+    KAFKA_ACTIVITY_TOPIC: t.activity,
+    KAFKA_DEAD_LETTER_TOPIC: t.dead,
+    KAFKA_CONSUMER_GROUP: group,
+    PROCESSOR_INSTANCE_ID: instance,
+    PROCESSOR_BATCH_WAIT_MS: '20',
+    ...postgresEnv('registry', roleUrl('registry', 'processor', database)),
+    ...extra
+  }
 }
 
 export const deviceTime = (epochMs: number): string => formatF2Timestamp(epochMs, 'UTC')

@@ -32,6 +32,12 @@ export interface Activity {
   values: LastValue[]
 }
 
+/** An activity as read from a record, with its receipt time parsed once, as it was checked. */
+export interface ReadActivity extends Activity {
+  /** `received_at` in epoch milliseconds. */
+  receivedMs: number
+}
+
 /** What the processor knows of a message before decoding it: who sent it, when, in which mode. */
 export type ActivityHead = Pick<Activity, 'device_id' | 'received_at' | 'mode' | 'presence' | 'retained'>
 
@@ -102,7 +108,7 @@ function lastValueOf (o: unknown): LastValue | null {
  * A `device_activity` record: its activities, and how many of its entries were not activities
  * (skipped; counted by the reader). Null when the record itself is not one.
  */
-export function decodeActivities (value: Buffer | null | undefined): { activities: Activity[], invalid: number } | null {
+export function decodeActivities (value: Buffer | null | undefined): { activities: ReadActivity[], invalid: number } | null {
   if (value === null || value === undefined || value.length === 0) return null
   let r: unknown
   try {
@@ -113,7 +119,7 @@ export function decodeActivities (value: Buffer | null | undefined): { activitie
   if (typeof r !== 'object' || r === null) return null
   const record = r as Record<string, unknown>
   if (record.schema_version !== 1 || !Array.isArray(record.activities)) return null
-  const activities: Activity[] = []
+  const activities: ReadActivity[] = []
   let invalid = 0
   for (const entry of record.activities as unknown[]) {
     const a = activityOf(entry)
@@ -124,11 +130,12 @@ export function decodeActivities (value: Buffer | null | undefined): { activitie
 }
 
 /** One entry of a record, checked field by field. */
-function activityOf (entry: unknown): Activity | null {
+function activityOf (entry: unknown): ReadActivity | null {
   if (typeof entry !== 'object' || entry === null) return null
   const a = entry as Record<string, unknown>
   const mac = typeof a.device_id === 'string' ? normalizeMac(a.device_id) : null
-  if (mac === null || typeof a.received_at !== 'string' || !Number.isFinite(Date.parse(a.received_at))) return null
+  const receivedMs = typeof a.received_at === 'string' ? Date.parse(a.received_at) : Number.NaN
+  if (mac === null || !Number.isFinite(receivedMs)) return null
   if (a.mode !== null && (typeof a.mode !== 'string' || !MODES.has(a.mode))) return null
   if (a.presence !== null && a.presence !== 'online' && a.presence !== 'offline') return null
   if (typeof a.retained !== 'boolean' || !Number.isInteger(a.rows) || (a.rows as number) < 0 || !Array.isArray(a.values)) return null
@@ -140,11 +147,12 @@ function activityOf (entry: unknown): Activity | null {
   }
   return {
     device_id: mac,
-    received_at: a.received_at,
+    received_at: a.received_at as string,
     mode: a.mode,
     presence: a.presence,
     retained: a.retained,
     rows: a.rows as number,
-    values
+    values,
+    receivedMs
   }
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { activityHead, decodeActivities, encodeActivities, encodeActivity, type Activity, type ActivityHead, type LastValue } from '../../src/core/activity.ts'
+import { activityHead, decodeActivities, encodeActivities, encodeActivity, type ActivityHead, type LastValue, type ReadActivity } from '../../src/core/activity.ts'
 import type { Measurement } from '../../src/core/measurement.ts'
 import { buildEnvelope, decodeEnvelope, type RawEnvelope } from '../../src/core/envelope.ts'
 import { measurement } from '../../harness/measurement.ts'
@@ -46,7 +46,10 @@ describe('device activity', () => {
     const value = encodeActivities([first, second])
     expect(JSON.parse(value.toString())).toEqual({ schema_version: 1, activities: [JSON.parse(first), JSON.parse(second)] })
     expect(decodeActivities(value)).toEqual({
-      activities: [{ ...HEAD, rows: 2, values: ms.map(lastValue) }, { ...HEAD, mode: null, presence: 'offline', retained: true, rows: 0, values: [] }] satisfies Activity[],
+      activities: [
+        { ...HEAD, rows: 2, values: ms.map(lastValue), receivedMs: Date.UTC(2026, 0, 1) },
+        { ...HEAD, mode: null, presence: 'offline', retained: true, rows: 0, values: [], receivedMs: Date.UTC(2026, 0, 1) }
+      ] satisfies ReadActivity[],
       invalid: 0
     })
     expect(decodeActivities(encodeActivities([]))).toEqual({ activities: [], invalid: 0 })

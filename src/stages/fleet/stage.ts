@@ -7,7 +7,7 @@ import type { Service } from '../../adapters/lifecycle.ts'
 import type { Logger } from '../../adapters/logger.ts'
 import type { FleetConfig } from './config.ts'
 import type { FleetMetrics } from './metrics.ts'
-import { decodeActivities, type Activity } from '../../core/activity.ts'
+import { decodeActivities, type ReadActivity } from '../../core/activity.ts'
 import { readDeadLetter, type DeadLetterRow } from './records.ts'
 import { FleetState, type DeviceStateRecord, type TransitionEvent } from './state.ts'
 import { encodeState } from './store.ts'
@@ -193,9 +193,9 @@ export class FleetStage implements Service {
     for (const o of commitOffsets(batch)) this.#pending.set(partitionKey(o.topic, o.partition), o)
   }
 
-  #applyActivity (a: Activity, now: number, clock: number): void {
+  #applyActivity (a: ReadActivity, now: number, clock: number): void {
     this.#state.readings(a.device_id, a.values, a.rows, now)
-    const receivedMs = Date.parse(a.received_at)
+    const receivedMs = a.receivedMs
     if (receivedMs > this.#streamMs) this.#streamMs = receivedMs
     if (a.retained) {
       // A copy from the broker's retained store (after a connector resubscribed): says

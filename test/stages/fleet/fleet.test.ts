@@ -29,7 +29,7 @@ import { connect } from '../../../src/storage/connection.ts'
 import { migrate } from '../../../src/storage/migrate.ts'
 import { COMPACTED_TOPIC_CONFIGS } from '../../../src/stack/kafka.ts'
 import { connectorEnv, startConnector, type TestConnector } from '../connector/harness.ts'
-import { brokers, collect, produceAll, rawRecord } from '../../../harness/e2e-support.ts'
+import { brokers, collect, processorTestEnv, produceAll, rawRecord } from '../../../harness/e2e-support.ts'
 import { createTempDatabase, createTempTopics, kafkaAdmin, roleUrl, stackEnv, uniqueName, type TempDatabase, type TempTopics } from '../../../harness/stack.ts'
 import { simulatorBrokerEnv, stackBroker } from '../../../harness/broker.ts'
 import { pollUntil } from '../../../harness/wait.ts'
@@ -134,17 +134,7 @@ describe('fleet stage (real Kafka, PostgreSQL, Mosquitto)', () => {
 
   /** A processor on raw → decoded + activity + dead letters; `stop` stops it and its registry cache. */
   async function startProcessor (group: string): Promise<{ stop: (deadlineMs: number) => Promise<void> }> {
-    const config = loadProcessorConfig({
-      KAFKA_BOOTSTRAP_SERVERS: stackEnv().kafkaBootstrap,
-      KAFKA_INPUT_TOPIC: raw,
-      KAFKA_OUTPUT_TOPIC: decoded,
-      KAFKA_ACTIVITY_TOPIC: activity,
-      KAFKA_DEAD_LETTER_TOPIC: dead,
-      KAFKA_CONSUMER_GROUP: group,
-      PROCESSOR_INSTANCE_ID: uniqueName('p'),
-      PROCESSOR_BATCH_WAIT_MS: '20',
-      ...postgresEnv('registry', roleUrl('registry', 'processor', new URL(reg.url).pathname.slice(1)))
-    })
+    const config = loadProcessorConfig(processorTestEnv({ raw, decoded, activity, dead }, group, uniqueName('p'), new URL(reg.url).pathname.slice(1)))
     const metrics = createProcessorMetrics(createRegistry('processor'))
     const store = new RegistryStore(processorSql, {})
     await store.start()

@@ -13,9 +13,8 @@ import { loadProcessorConfig } from '../../../src/stages/processor/config.ts'
 import { createProcessorMetrics, type ProcessorMetrics } from '../../../src/stages/processor/metrics.ts'
 import { replayDeadLetters } from '../../../src/stages/processor/replay.ts'
 import { ProcessorStage } from '../../../src/stages/processor/stage.ts'
-import { postgresEnv } from '../../../src/adapters/connections/postgres.ts'
-import { createTempDatabase, createTempTopics, roleUrl, stackEnv, uniqueName, type TempDatabase, type TempTopics } from '../../../harness/stack.ts'
-import { brokers, collect, deviceTime, groupLag, produceAll, rawRecord, registerEnvSensor } from '../../../harness/e2e-support.ts'
+import { createTempDatabase, createTempTopics, roleUrl, uniqueName, type TempDatabase, type TempTopics } from '../../../harness/stack.ts'
+import { brokers, collect, deviceTime, groupLag, processorTestEnv, produceAll, rawRecord, registerEnvSensor } from '../../../harness/e2e-support.ts'
 import { pollUntil } from '../../../harness/wait.ts'
 
 const logger = createLogger('processor-test', 'warn')
@@ -49,18 +48,7 @@ describe('processor (real Kafka and registry)', () => {
   })
 
   function startStage (group: string, instance: string, extra: Record<string, string> = {}): ProcessorStage {
-    const config = loadProcessorConfig({
-      KAFKA_BOOTSTRAP_SERVERS: stackEnv().kafkaBootstrap,
-      KAFKA_INPUT_TOPIC: raw,
-      KAFKA_OUTPUT_TOPIC: decoded,
-      KAFKA_ACTIVITY_TOPIC: activity,
-      KAFKA_DEAD_LETTER_TOPIC: dead,
-      KAFKA_CONSUMER_GROUP: group,
-      PROCESSOR_INSTANCE_ID: instance,
-      PROCESSOR_BATCH_WAIT_MS: '20',
-      ...postgresEnv('registry', roleUrl('registry', 'processor', db.name)),
-      ...extra
-    })
+    const config = loadProcessorConfig(processorTestEnv({ raw, decoded, activity, dead }, group, instance, db.name, extra))
     const metrics = createProcessorMetrics(createRegistry(`processor-${instance}`))
     const store = new RegistryStore(processorSql, { onHit: () => metrics.cacheHits.inc(), onMiss: () => metrics.cacheMisses.inc() })
     const stage = new ProcessorStage({ config, logger, metrics, resolver: store })

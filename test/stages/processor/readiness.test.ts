@@ -7,8 +7,8 @@ import { migrate } from '../../../src/storage/migrate.ts'
 import { loadProcessorConfig } from '../../../src/stages/processor/config.ts'
 import { createProcessorMetrics } from '../../../src/stages/processor/metrics.ts'
 import { ProcessorStage } from '../../../src/stages/processor/stage.ts'
-import { postgresEnv } from '../../../src/adapters/connections/postgres.ts'
-import { createTempDatabase, createTempTopics, roleUrl, stackEnv, uniqueName, type TempDatabase, type TempTopics } from '../../../harness/stack.ts'
+import { createTempDatabase, createTempTopics, roleUrl, uniqueName, type TempDatabase, type TempTopics } from '../../../harness/stack.ts'
+import { processorTestEnv } from '../../../harness/e2e-support.ts'
 
 const logger = createLogger('processor-readiness-test', 'warn')
 
@@ -33,16 +33,7 @@ describe('processor readiness (real Kafka and registry)', () => {
   })
 
   it('is ready while idle: consumer joined, producer answered, registry reachable, before any batch', async () => {
-    const config = loadProcessorConfig({
-      KAFKA_BOOTSTRAP_SERVERS: stackEnv().kafkaBootstrap,
-      KAFKA_INPUT_TOPIC: raw,
-      KAFKA_OUTPUT_TOPIC: decoded,
-      KAFKA_ACTIVITY_TOPIC: activity,
-      KAFKA_DEAD_LETTER_TOPIC: dead,
-      KAFKA_CONSUMER_GROUP: uniqueName('ready-g'),
-      PROCESSOR_INSTANCE_ID: uniqueName('ready'),
-      ...postgresEnv('registry', roleUrl('registry', 'processor', db.name))
-    })
+    const config = loadProcessorConfig(processorTestEnv({ raw, decoded, activity, dead }, uniqueName('ready-g'), uniqueName('ready'), db.name))
     const metrics = createProcessorMetrics(createRegistry('processor-readiness'))
     const processorSql = postgres(roleUrl('registry', 'processor', db.name), { max: 2, onnotice: () => {} })
     const store = new RegistryStore(processorSql, {})
