@@ -27,7 +27,7 @@ import { createDeviceState } from '../src/stages/simulator/device.ts'
 import { brokerAccount } from '../src/stack/broker-accounts.ts'
 import { stackPaths } from '../src/stack/config.ts'
 import { migrate } from '../src/storage/migrate.ts'
-import { testAccount } from '../harness/broker.ts'
+import { endSession, testAccount } from '../harness/broker.ts'
 import { ensureStack } from './lib/ensure-stack.ts'
 import { machineInfo, machineLine } from './lib/machine.ts'
 import { createDatabase, createTempTopics, deleteTopics, dropDatabase, ROOT, uniqueName, stackBroker, stackUrls, withDatabase, kafkaPartitions } from './lib/stack.ts'
@@ -95,6 +95,8 @@ try {
   cleanup.push(async () => { await controller.close() })
 
   const dispatcherAccount = brokerAccount(stackPaths(ROOT), 'dispatcher')
+  // Run after the dispatcher has stopped (cleanups run in reverse): its session is this run's alone.
+  cleanup.push(async () => { await endSession(broker.mqttUrl, `f2-dispatcher-${id}`, dispatcherAccount) })
   const dispatcher = createDispatcher(loadDispatcherConfig({
     KAFKA_BOOTSTRAP_SERVERS: urls.kafka, KAFKA_COMMAND_TOPIC: topic, KAFKA_CONSUMER_GROUP: `dispatcher-${id}`,
     MQTT_BROKER: broker.mqttUrl, MQTT_USERNAME: dispatcherAccount.username, MQTT_PASSWORD: dispatcherAccount.password,

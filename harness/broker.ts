@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto'
+import mqtt from 'mqtt'
 import { readFileSync } from 'node:fs'
 import type { BrokerAdmin } from '../src/broker/control.ts'
 import { connectBrokerControl } from '../src/broker/control.ts'
@@ -102,4 +103,20 @@ export function simulatorBrokerEnv (broker: TestBroker, caFile: string): Record<
     MQTT_ADMIN_USERNAME: broker.admin.username,
     MQTT_ADMIN_PASSWORD: broker.admin.password
   }
+}
+
+/**
+ * Ends the persistent session a client id left at the broker, for a client that will not come
+ * back under that id (a test's or a benchmark's dispatcher, with an id of its own per run).
+ * Such a session subscribes to `stat/#`: the broker would keep a copy of every controller's
+ * status message for it (up to `max_queued_messages`) until it expires, in memory and in the
+ * persistence file it saves every second, slowing every later test and run on that stack.
+ * A clean start discards the session; a session expiry of 0 ends the new one at disconnect.
+ */
+export async function endSession (url: string, clientId: string, account: Account): Promise<void> {
+  const client = await mqtt.connectAsync(url, {
+    protocolVersion: 5, clientId, clean: true, reconnectPeriod: 0, connectTimeout: 10_000,
+    username: account.username, password: account.password, properties: { sessionExpiryInterval: 0 }
+  })
+  await client.endAsync()
 }

@@ -13,7 +13,7 @@ import { createTempTopics, stackEnv, uniqueName, uniqueTopicName, type TempTopic
 import { migratedDatabase, type MigratedDatabase } from '../../storage/helpers.ts'
 import { insertToken, startApi } from '../api/harness.ts'
 import { waitForValue } from '../../../harness/wait.ts'
-import { dispatcherTestEnv } from './env.ts'
+import { dispatcherClientId, dispatcherTestEnv } from './env.ts'
 
 /**
  * The command path on the real servers: API → Kafka (device_commands, keyed by MAC) →
@@ -175,7 +175,7 @@ describe('dispatcher', () => {
     const sending = Promise.all(periods.map(async period => await send(MAC, { kind: 'strike', connector: 1, position: 2, action: 'toggle', period, ttl_s: 5 })))
     await waitForValue('a first command published', async () => received.length > before ? true : undefined, 10_000, 5)
     await dispatcher.stop(5000)
-    dispatcher = createDispatcher(loadDispatcherConfig({ ...dispatcherEnv, DISPATCHER_CLIENT_ID: uniqueName('f2-dispatcher') }), createLogger('dispatcher', 'silent'))
+    dispatcher = createDispatcher(loadDispatcherConfig({ ...dispatcherEnv, DISPATCHER_CLIENT_ID: dispatcherClientId() }), createLogger('dispatcher', 'silent'))
     await dispatcher.start()
     const ids = await sending
     const final = await Promise.all(ids.map(async id => await settled(id)))

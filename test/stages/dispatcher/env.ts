@@ -1,6 +1,21 @@
+import { afterAll } from 'vitest'
+import { endSession } from '../../../harness/broker.ts'
 import { auth } from '../../../harness/mqtt-account.ts'
 import { roleUrl, stackEnv, uniqueName } from '../../../harness/stack.ts'
 import { pgConnection } from '../api/harness.ts'
+
+const clientIds: string[] = []
+
+/**
+ * A fresh dispatcher client id. Its persistent session is ended once the file's tests are
+ * done: after-all hooks run in reverse order, so after the file's own, which stop its dispatchers.
+ */
+export function dispatcherClientId (): string {
+  const id = uniqueName('f2-dispatcher')
+  clientIds.push(id)
+  return id
+}
+afterAll(async () => { for (const id of clientIds.splice(0)) await endSession(stackEnv().mqttUrl, id, auth()) })
 
 /**
  * A dispatcher's settings for a test: the stack's Kafka and broker, command topic `topic`, a
@@ -16,7 +31,7 @@ export function dispatcherTestEnv (registryUrl: string, topic: string): Record<s
     MQTT_BROKER: stackEnv().mqttUrl,
     MQTT_USERNAME: auth().username,
     MQTT_PASSWORD: auth().password,
-    DISPATCHER_CLIENT_ID: uniqueName('f2-dispatcher'),
+    DISPATCHER_CLIENT_ID: dispatcherClientId(),
     DISPATCHER_EXPIRE_EVERY_MS: '200',
     POSTGRES_HOST: pg.host,
     POSTGRES_PORT: String(pg.port),
