@@ -43,16 +43,16 @@ describe('migrations on plain PostgreSQL', () => {
     expect(REGISTRY_VERSIONS.length).toBeGreaterThanOrEqual(9)
     expect(first.registry.applied.map(m => m.version)).toEqual(REGISTRY_VERSIONS)
     expect(first.timeseries).toMatchObject({ variant: 'plain', alreadyApplied: 0 })
-    expect(first.timeseries.applied.map(m => m.name)).toEqual(['measurements', 'hypertable', 'hourly_stats', 'policies', 'fleet_state', 'dead_letter_key'])
+    expect(first.timeseries.applied.map(m => m.name)).toEqual(['measurements', 'hypertable', 'hourly_stats', 'policies', 'fleet_state', 'dead_letter_key', 'device_state_fillfactor'])
     const second = await migrateAll({ registry: reg.url, timeseries: ts.url })
     expect(second.registry).toMatchObject({ applied: [], alreadyApplied: REGISTRY_VERSIONS.length })
-    expect(second.timeseries).toMatchObject({ applied: [], alreadyApplied: 6, variant: 'plain' })
+    expect(second.timeseries).toMatchObject({ applied: [], alreadyApplied: 7, variant: 'plain' })
 
     const sql = connect(ts.url, { max: 1 })
     try {
       const rows = await sql<Array<{ version: number, name: string, variant: string | null }>>`
         SELECT version, name, variant FROM schema_migrations WHERE target = 'timeseries' ORDER BY version`
-      expect(rows.map(r => [r.version, r.variant])).toEqual([[1, null], [2, 'plain'], [3, 'plain'], [4, 'plain'], [5, null], [6, null]])
+      expect(rows.map(r => [r.version, r.variant])).toEqual([[1, null], [2, 'plain'], [3, 'plain'], [4, 'plain'], [5, null], [6, null], [7, null]])
       const key = await sql<{ col: string }[]>`
         SELECT a.attname AS col FROM pg_constraint c JOIN unnest(c.conkey) WITH ORDINALITY k (attnum, n) ON true
         JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.attnum
@@ -65,6 +65,8 @@ describe('migrations on plain PostgreSQL', () => {
       ])
       const [view] = await sql<{ kind: string }[]>`SELECT relkind AS kind FROM pg_class WHERE relname = 'iot_hourly_stats'`
       expect(view?.kind).toBe('v')
+      const [state] = await sql<{ options: string[] | null }[]>`SELECT reloptions AS options FROM pg_class WHERE relname = 'device_state'`
+      expect(state?.options).toEqual(['fillfactor=50'])
     } finally {
       await sql.end()
     }
@@ -82,12 +84,13 @@ describe('migrations on plain PostgreSQL', () => {
       expect(await codeOf(migrate(sql, 'timeseries', { sqlDir: dir }))).toBe('F2_MIGRATION_CHECKSUM_MISMATCH')
       // a new, broken migration fails alone and leaves no trace
       cpSync(SQL_DIR, dir, { recursive: true })
-      writeFileSync(join(dir, 'timeseries', '007_broken.sql'), 'CREATE TABLE broken_one (id int);\nSELECT no_such_function();\n')
+      const last = loadMigrations('timeseries').length
+      writeFileSync(join(dir, 'timeseries', `${String(last + 1).padStart(3, '0')}_broken.sql`), 'CREATE TABLE broken_one (id int);\nSELECT no_such_function();\n')
       expect(await codeOf(migrate(sql, 'timeseries', { sqlDir: dir }))).toBe('F2_MIGRATION_FAILED')
       const [t] = await sql<{ t: string | null }[]>`SELECT to_regclass('broken_one')::text AS t`
       expect(t?.t).toBeNull()
       const [n] = await sql<{ n: number }[]>`SELECT max(version)::int AS n FROM schema_migrations WHERE target = 'timeseries'`
-      expect(n?.n).toBe(6)
+      expect(n?.n).toBe(last)
     } finally {
       await sql.end()
     }
@@ -105,8 +108,9 @@ describe('migrations on plain PostgreSQL', () => {
     const ts = await tempDb('timeseries')
     const sql = connect(ts.url, { max: 1 })
     try {
-      expect((await migrate(sql, 'timeseries', { sqlDir: whole })).applied).toHaveLength(6)
-      expect(await migrate(sql, 'timeseries')).toMatchObject({ applied: [], alreadyApplied: 6 })
+      const all = loadMigrations('timeseries').length
+      expect((await migrate(sql, 'timeseries', { sqlDir: whole })).applied).toHaveLength(all)
+      expect(await migrate(sql, 'timeseries')).toMatchObject({ applied: [], alreadyApplied: all })
 
       const edited = mkdtempSync(join(tmpdir(), 'f2-sql-'))
       cleanup.push(() => rmSync(edited, { recursive: true, force: true }))
@@ -226,7 +230,7 @@ describe('loadMigrations', () => {
   it('pairs variant files and refuses malformed sets', () => {
     const ts = loadMigrations('timeseries')
     expect(ts.map(m => [m.version, m.files.map(f => f.variant).sort()])).toEqual([
-      [1, [null]], [2, ['plain', 'timescale']], [3, ['plain', 'timescale']], [4, ['plain', 'timescale']], [5, [null]], [6, [null]]
+      [1, [null]], [2, ['plain', 'timescale']], [3, ['plain', 'timescale']], [4, ['plain', 'timescale']], [5, [null]], [6, [null]], [7, [null]]
     ])
     const dir = mkdtempSync(join(tmpdir(), 'f2-sql-'))
     try {
