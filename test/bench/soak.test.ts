@@ -6,10 +6,10 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { projectRoot } from '../../src/stack/config.ts'
 
 /**
- * `npm run soak` end to end at a small scale (40 s at 200 messages/s against the real stack):
+ * `npm run soak` end to end at a small scale (24 s at 200 messages/s against the real stack):
  * the series is recorded at every interval (RSS of each service, lag of each consumer group,
  * rows behind), and the final accounting finds every message. Flatness needs a long run; a
- * 40 s one only shows that the report has what the verdict is computed from.
+ * 24 s one only shows that the report has what the verdict is computed from.
  */
 const root = projectRoot()
 let dir: string | undefined
