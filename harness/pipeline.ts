@@ -10,6 +10,7 @@ import { generateFleet, TEMPLATES } from '../src/stages/simulator/fleet.ts'
 import { UNKNOWN_MACS, unknownMac, type LoadOptions, type LoadProgress } from './load-worker.ts'
 import { createDatabase, createTempTopics, deleteTopics, dropDatabase, uniqueName } from './stack.ts'
 import { kafkaPartitions, ROOT, stackBroker, stackUrls, type BenchBroker } from './pipeline-stack.ts'
+import { endSession } from './broker.ts'
 import type { AccessSettings } from '../src/stages/simulator/access.ts'
 import { freePort } from '../src/stack/ports.ts'
 import { stageMemoryEnv } from '../src/stack/services.ts'
@@ -150,6 +151,11 @@ export class Pipeline {
     await this.sql.unsafe('ALTER TABLE iot_measurements ALTER COLUMN ingested_at SET DEFAULT clock_timestamp()')
   }
 
+  /** A connector instance's MQTT client id: this run's alone, so its session is ended at tear-down. */
+  #connectorClientId (instance: InstanceName): string {
+    return `${this.id}-${instance}`
+  }
+
   #env (instance: InstanceName, port: number): Record<string, string> {
     const name = serviceOf(instance)
     const n = replicaOf(instance)
@@ -169,7 +175,7 @@ export class Pipeline {
               ...Array.from({ length: UNKNOWN_MACS }, (_, i) => `tele/f2-${unknownMac(i)}/#`)].join(',')
           : 'tele/#,stat/#',
         MQTT_SHARE_GROUP: this.id,
-        CONNECTOR_CLIENT_ID: n === 1 ? `${this.id}-connector` : `${this.id}-connector-${n}`,
+        CONNECTOR_CLIENT_ID: this.#connectorClientId(instance),
         MQTT_SESSION_EXPIRY_S: '300',
         KAFKA_TOPIC: this.topics.raw,
         ...this.#options.env?.connector
@@ -363,6 +369,11 @@ export class Pipeline {
 
   async tearDown (keep = false): Promise<void> {
     for (const n of this.services.keys()) await this.stop(n, 'SIGKILL', 5000).catch(() => {})
+    // The connectors' persistent sessions would outlive the run (MQTT_SESSION_EXPIRY_S) and
+    // take a copy of every message of the next run on this broker, up to its queue limit.
+    for (const n of this.services.keys()) {
+      if (serviceOf(n) === 'connector') await endSession(this.broker.mqttUrl, this.#connectorClientId(n), this.broker.connector).catch(() => {})
+    }
     await this.#ts?.end({ timeout: 2 }).catch(() => {})
     this.#ts = undefined
     if (keep) return

@@ -3,6 +3,8 @@ import { createRegistry } from '../../../src/adapters/metrics.ts'
 import { loadConnectorConfig } from '../../../src/stages/connector/config.ts'
 import { connectorMetrics } from '../../../src/stages/connector/metrics.ts'
 import { ConnectorStage } from '../../../src/stages/connector/stage.ts'
+import { afterAll } from 'vitest'
+import { endSession } from '../../../harness/broker.ts'
 import { auth } from '../../../harness/mqtt-account.ts'
 import { stackEnv } from '../../../harness/stack.ts'
 
@@ -14,9 +16,20 @@ export interface TestConnector {
   stop: () => Promise<void>
 }
 
-/** The connector's environment for a test: its own topics, filters, client id and group. */
+const sessions: Array<{ url: string, clientId: string, username: string, password: string }> = []
+// After the file's own after-all hooks (they run in reverse order), which stop its connectors:
+// a session left behind (MQTT_SESSION_EXPIRY_S, a week by default) would take a copy of every
+// later message on its filters, up to the broker's queue limit.
+afterAll(async () => {
+  for (const s of sessions.splice(0)) await endSession(s.url, s.clientId, s).catch(() => { /* a private broker already stopped took its sessions along */ })
+})
+
+/**
+ * The connector's environment for a test: its own topics, filters, client id and group. The
+ * client id's session is ended once the file's tests are done.
+ */
 export function connectorEnv (o: { topic: string, deadLetterTopic: string, filters: string[], clientId: string, group: string, bootstrap?: string, extra?: Record<string, string> }): Record<string, string> {
-  return {
+  const env = {
     MQTT_BROKER: stackEnv().mqttUrl,
     ...mqttCredentials(),
     MQTT_TOPICS: o.filters.join(','),
@@ -32,6 +45,9 @@ export function connectorEnv (o: { topic: string, deadLetterTopic: string, filte
     HTTP_PORT: '0',
     ...o.extra
   }
+  const c = loadConnectorConfig(env)
+  sessions.push({ url: c.mqttUrl, clientId: c.clientId, username: c.mqttUsername ?? '', password: c.mqttPassword ?? '' })
+  return env
 }
 
 export async function startConnector (env: Record<string, string>): Promise<TestConnector> {
