@@ -7,7 +7,7 @@ import type { Service } from '../../adapters/lifecycle.ts'
 import type { Logger } from '../../adapters/logger.ts'
 import type { FleetConfig } from './config.ts'
 import type { FleetMetrics } from './metrics.ts'
-import { decodeActivities, type ReadActivity } from '../../core/activity.ts'
+import { decodeActivities, receivedMsOf, type Activity } from '../../core/activity.ts'
 import { readDeadLetter, type DeadLetterRow } from './records.ts'
 import { FleetState, type DeviceStateRecord, type TransitionEvent } from './state.ts'
 import { encodeState } from './store.ts'
@@ -193,15 +193,15 @@ export class FleetStage implements Service {
     for (const o of commitOffsets(batch)) this.#pending.set(partitionKey(o.topic, o.partition), o)
   }
 
-  #applyActivity (a: ReadActivity, now: number, clock: number): void {
-    this.#state.readings(a.device_id, a.values, a.rows, now)
+  #applyActivity (a: Activity, now: number, clock: number): void {
+    this.#state.readings(a.device_id, a.values, a.rows, now, a.keys)
     const receivedMs = a.receivedMs
     if (receivedMs > this.#streamMs) this.#streamMs = receivedMs
     if (a.retained) {
       // A copy from the broker's retained store (after a connector resubscribed): says
       // nothing about the controller now.
     } else if (a.presence === 'offline') this.#state.will(a.device_id, receivedMs, now)
-    else this.#state.seen(a.device_id, a.received_at, receivedMs, a.mode, clock)
+    else this.#state.seen(a.device_id, receivedMs, a.mode, clock)
   }
 
   /**
@@ -318,7 +318,7 @@ export class FleetStage implements Service {
         const now = this.#now()
         this.#state.restore(records, now)
         for (const r of records) {
-          const seen = r.last_seen === null ? Number.NEGATIVE_INFINITY : Date.parse(r.last_seen)
+          const seen = r.last_seen === null ? Number.NEGATIVE_INFINITY : receivedMsOf(r.last_seen)
           if (seen > this.#streamMs) this.#streamMs = seen
         }
         this.#pending = new Map()

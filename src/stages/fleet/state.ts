@@ -1,4 +1,4 @@
-import type { LastValue } from '../../core/activity.ts'
+import { receivedMsOf, valueKey, type LastValue } from '../../core/activity.ts'
 import { formatIso } from '../../core/timestamp.ts'
 import { HourWindow } from './window.ts'
 
@@ -62,8 +62,8 @@ interface Device {
   mac: string
   mode: string | null
   online: boolean
+  /** The last receipt time (epoch ms, to the microsecond); -Infinity: never heard from. */
   lastSeenMs: number
-  lastSeen: string | null
   sinceMs: number
   /** `sinceMs` as written (formatted once per change, not once per write). */
   since: string
@@ -127,8 +127,7 @@ export class FleetState {
       const d = this.#blank(r.device_id, nowMs)
       d.mode = r.mode
       d.online = r.online
-      d.lastSeen = r.last_seen
-      d.lastSeenMs = r.last_seen === null ? Number.NEGATIVE_INFINITY : Date.parse(r.last_seen)
+      d.lastSeenMs = r.last_seen === null ? Number.NEGATIVE_INFINITY : receivedMsOf(r.last_seen)
       d.sinceMs = Date.parse(r.since)
       d.since = r.since
       d.offlineReason = r.online ? null : r.offline_reason
@@ -167,15 +166,13 @@ export class FleetState {
   }
 
   /**
-   * A message from the controller, received by the connector at `receivedAtMs` (`receivedAt`
-   * is the same instant as written by the connector). `mode` is the connector mode of its
-   * topic, null for a message without one (presence, unknown shapes).
+   * A message from the controller, received by the connector at `receivedAtMs`. `mode` is the
+   * connector mode of its topic, null for a message without one (presence, unknown shapes).
    */
-  seen (mac: string, receivedAt: string, receivedAtMs: number, mode: string | null, nowMs: number): void {
+  seen (mac: string, receivedAtMs: number, mode: string | null, nowMs: number): void {
     const d = this.#device(mac, nowMs)
     if (receivedAtMs <= d.lastSeenMs) return
     d.lastSeenMs = receivedAtMs
-    d.lastSeen = receivedAt
     if (mode !== null && mode !== d.mode) d.mode = mode
     this.#mark(mac, false)
     if (!d.online && receivedAtMs > d.willMs && nowMs - receivedAtMs < this.thresholdMs(mac)) {
@@ -198,13 +195,15 @@ export class FleetState {
   /**
    * The measurements one message produced (`rows` of them; `values` may be fewer, or none, when
    * they did not fit in its activity record). Each updates the last value of its data point if
-   * its device time is not older.
+   * its device time is not older. `keys[i]`, when given, is `valueKey(values[i])` (an activity
+   * record carries them, one string per data point, not one per reading).
    */
-  readings (mac: string, values: readonly LastValue[], rows: number, nowMs: number): void {
+  readings (mac: string, values: readonly LastValue[], rows: number, nowMs: number, keys?: readonly string[]): void {
     const d = this.#device(mac, nowMs)
     if (rows > 0) d.rows.add(nowMs, rows)
-    for (const v of values) {
-      const key = valueKey(v)
+    for (let i = 0; i < values.length; i++) {
+      const v = values[i] as LastValue
+      const key = keys?.[i] ?? valueKey(v)
       const old = d.values.get(key)
       if (old === undefined) {
         if (d.values.size < this.#o.maxValuesPerDevice) d.values.set(key, lastValue(v))
@@ -293,7 +292,7 @@ export class FleetState {
   /** Every controller's last receipt time (ms; null if never) and state, for metrics. */
   * lastSeen (): Generator<{ mac: string, lastSeenMs: number | null, online: boolean, reason: OfflineReason | null }> {
     for (const d of this.#devices.values()) {
-      yield { mac: d.mac, lastSeenMs: d.lastSeen === null ? null : d.lastSeenMs, online: d.online, reason: d.offlineReason }
+      yield { mac: d.mac, lastSeenMs: Number.isFinite(d.lastSeenMs) ? d.lastSeenMs : null, online: d.online, reason: d.offlineReason }
     }
   }
 
@@ -307,7 +306,6 @@ export class FleetState {
       mode: null,
       online: false,
       lastSeenMs: Number.NEGATIVE_INFINITY,
-      lastSeen: null,
       sinceMs: nowMs,
       since: formatIso(nowMs),
       offlineReason: null,
@@ -367,7 +365,8 @@ export class FleetState {
       device_id: d.mac,
       mode: d.mode,
       online: d.online,
-      last_seen: d.lastSeen,
+      // Formatted when written, not per message: most messages only move it.
+      last_seen: Number.isFinite(d.lastSeenMs) ? formatIso(d.lastSeenMs) : null,
       since: d.since,
       offline_reason: d.online ? null : d.offlineReason,
       expected_interval_s: this.#intervalOf(d),
@@ -391,8 +390,4 @@ function lastValue (v: LastValue): LastValue {
     unit: v.unit,
     timestamp: v.timestamp
   }
-}
-
-function valueKey (v: Pick<LastValue, 'connector' | 'connector_mode' | 'datapoint_label' | 'pin_position'>): string {
-  return `${v.connector ?? ''}\u0000${v.connector_mode}\u0000${v.datapoint_label}\u0000${v.pin_position}`
 }

@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks'
 import { buildRecord, RECORD_OVERHEAD_BYTES, type KafkaRecord } from '../../adapters/kafka.ts'
-import { ACTIVITIES_OVERHEAD_BYTES, activityHead, encodeActivities, encodeActivity, type ActivityHead } from '../../core/activity.ts'
+import { activityBound, activityHead, ActivityWriter, EMPTY_ACTIVITY_RECORD_BYTES, receivedMsOf, type ActivityHead, type LastValue } from '../../core/activity.ts'
 import type { Measurement } from '../../core/measurement.ts'
 import type { Result } from '../../core/result.ts'
 import type { SensorDefinition } from '../../core/sensor.ts'
@@ -93,50 +93,49 @@ const MAX_KEY_BYTES = 16
 class ActivityRecords {
   readonly #topic: string
   readonly #limit: number
-  readonly #open = new Map<number, { texts: string[], bytes: number, origin: Prepared }>()
+  readonly #open = new Map<number, { writer: ActivityWriter, origin: Prepared }>()
   readonly #records: KafkaRecord[]
   readonly #origins: Prepared[]
 
   constructor (topic: string, limits: OutputLimits, records: KafkaRecord[], origins: Prepared[]) {
     this.#topic = topic
-    // Room for the record's framing, the activities' wrapping, and the key (a partition number).
-    this.#limit = Math.min(ACTIVITY_RECORD_BYTES, limits.maxRecordBytes - RECORD_OVERHEAD_BYTES - ACTIVITIES_OVERHEAD_BYTES - MAX_KEY_BYTES)
+    // Room for the record's framing and the key (a partition number).
+    this.#limit = Math.min(ACTIVITY_RECORD_BYTES, limits.maxRecordBytes - RECORD_OVERHEAD_BYTES - MAX_KEY_BYTES)
     this.#records = records
     this.#origins = origins
   }
 
-  add (p: Prepared, rows: number, values: readonly Measurement[]): void {
+  add (p: Prepared, rows: number, values: readonly LastValue[]): void {
     if (p.envelope === null) return
     // A decoded topic already names the controller and the mode; anything else is read from the envelope.
     const head: ActivityHead | null = p.ok === true
-      ? { device_id: p.topic.mac, received_at: p.envelope.timestamp, mode: p.topic.mode, presence: null, retained: p.envelope.retain }
+      ? { device_id: p.topic.mac, receivedMs: receivedMsOf(p.envelope.timestamp), mode: p.topic.mode, presence: null, retained: p.envelope.retain }
       : activityHead(p.envelope, p.ok === 'presence' ? p.presence : null)
     if (head === null) return
-    let text = encodeActivity(head, rows, values)
-    let bytes = Buffer.byteLength(text) + 1
-    if (bytes > this.#limit) {
-      text = encodeActivity(head, rows, [])
-      bytes = Buffer.byteLength(text) + 1
+    let kept = values
+    let bound = activityBound(kept)
+    if (EMPTY_ACTIVITY_RECORD_BYTES + bound > this.#limit) {
+      kept = []
+      bound = activityBound(kept)
     }
     const partition = p.record.partition
     let open = this.#open.get(partition)
-    if (open !== undefined && open.bytes + bytes > this.#limit) {
-      this.#close(partition, open)
+    if (open !== undefined && open.writer.bytes + bound > this.#limit) {
+      this.#close(open)
       open = undefined
     }
-    if (open === undefined) this.#open.set(partition, open = { texts: [], bytes: 0, origin: p })
-    open.texts.push(text)
-    open.bytes += bytes
+    if (open === undefined) this.#open.set(partition, open = { writer: new ActivityWriter(), origin: p })
+    open.writer.add(head, rows, kept)
   }
 
   /** Writes out what is still gathered (at the end of the batch). */
   flush (): void {
-    for (const [partition, open] of this.#open) this.#close(partition, open)
+    for (const open of this.#open.values()) this.#close(open)
     this.#open.clear()
   }
 
-  #close (partition: number, open: { texts: string[], origin: Prepared }): void {
-    this.#records.push(buildRecord(this.#topic, Buffer.from(String(partition)), encodeActivities(open.texts)))
+  #close (open: { writer: ActivityWriter, origin: Prepared }): void {
+    this.#records.push(buildRecord(this.#topic, Buffer.from(String(open.origin.record.partition)), open.writer.finish()))
     // A record the broker refuses is replaced by a dead letter of its first message (isolate.ts).
     this.#origins.push(open.origin)
   }

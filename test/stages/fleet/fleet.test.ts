@@ -5,7 +5,7 @@ import { postgresEnv } from '../../../src/adapters/connections/postgres.ts'
 import { buildRecord } from '../../../src/adapters/kafka.ts'
 import { createLogger } from '../../../src/adapters/logger.ts'
 import { createRegistry } from '../../../src/adapters/metrics.ts'
-import { encodeActivities, encodeActivity, type ActivityHead } from '../../../src/core/activity.ts'
+import { ActivityWriter, type ActivityHead } from '../../../src/core/activity.ts'
 import { buildDeadLetter, encodeDeadLetter } from '../../../src/core/dead-letter.ts'
 import { ErrorCodes } from '../../../src/core/errors.ts'
 import type { Measurement } from '../../../src/core/measurement.ts'
@@ -167,8 +167,11 @@ describe('fleet stage (real Kafka, PostgreSQL, Mosquitto)', () => {
   const measurement = (device: string, label: string, value: number, atMs: number): Measurement =>
     fixture(0, { timestamp: formatIso(atMs), device_id: device, datapoint_label: label, value, topic: `tele/f2-${device}/sensor-mode/J1/sensor-1`, received_at: formatIso(atMs) })
   /** What the processor writes for one message of `device` received at `atMs`. */
-  const activityRecord = (device: string, atMs: number, head: Partial<ActivityHead> = {}, values: Measurement[] = [], rows = values.length) =>
-    buildRecord(activity, device, encodeActivities([encodeActivity({ device_id: device, received_at: formatIso(atMs), mode: 'sensor-mode', presence: null, retained: false, ...head }, rows, values)]))
+  const activityRecord = (device: string, atMs: number, head: Partial<ActivityHead> = {}, values: Measurement[] = [], rows = values.length) => {
+    const w = new ActivityWriter()
+    w.add({ device_id: device, receivedMs: atMs, mode: 'sensor-mode', presence: null, retained: false, ...head }, rows, values)
+    return buildRecord(activity, device, w.finish())
+  }
 
   it('online on a message, offline when silent past its threshold (dated at the threshold), online again on the next message; last values and counts', async () => {
     const stage = await startFleet(uniqueName('g'))

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest'
+import { valueKey } from '../../../src/core/activity.ts'
 import { formatIso } from '../../../src/core/timestamp.ts'
 import { FleetState, type LastValue } from '../../../src/stages/fleet/state.ts'
 import { BUCKET_MS, HourWindow } from '../../../src/stages/fleet/window.ts'
@@ -6,7 +7,7 @@ import { BUCKET_MS, HourWindow } from '../../../src/stages/fleet/window.ts'
 const T = Date.UTC(2026, 0, 1, 12, 0, 0)
 const A = 'e4fd45f654be'
 const fleet = () => new FleetState({ defaultIntervalS: 10, offlineAfterIntervals: 3, maxValuesPerDevice: 3 })
-const seen = (s: FleetState, at: number, now = at, mode: string | null = 'sensor-mode') => s.seen(A, formatIso(at), at, mode, now)
+const seen = (s: FleetState, at: number, now = at, mode: string | null = 'sensor-mode') => s.seen(A, at, mode, now)
 const value = (label: string, v: number, at: number): LastValue =>
   ({ connector: 1, connector_mode: 'sensor-mode', datapoint_label: label, pin_position: '1', value: v, value_text: null, unit: '', timestamp: formatIso(at) })
 
@@ -66,6 +67,28 @@ describe('fleet state', () => {
     expect(r?.last_values.map(v => [v.datapoint_label, v.value])).toEqual([['t', 1], ['h', 5], ['p', 7]])
     expect([r?.rows_last_hour, r?.dead_letters_last_hour]).toEqual([8, 1])
     expect(s.record(A, T + 3_600_000 + BUCKET_MS)?.rows_last_hour).toBe(0)
+  })
+
+  it('takes a reading\'s data point key when given: the same last values as without', () => {
+    const readings = [value('t', 1, T + 1), value('h', 5, T), value('t', 0, T)]
+    const withKeys = fleet()
+    const without = fleet()
+    withKeys.readings(A, readings, 3, T, readings.map(valueKey))
+    without.readings(A, readings, 3, T)
+    expect(withKeys.record(A, T)?.last_values).toEqual([value('t', 1, T + 1), value('h', 5, T)])
+    expect(withKeys.record(A, T)).toEqual(without.record(A, T))
+  })
+
+  it('last seen: written to the microsecond, and read back so from a stored record', () => {
+    const s = fleet()
+    const at = T + 0.123
+    seen(s, at)
+    const stored = s.takeDirty(at)
+    expect(stored[0]?.last_seen).toBe(formatIso(T).replace('000000Z', '000123Z'))
+    const again = fleet()
+    again.restore(stored, at)
+    seen(again, at) // the same message read again: nothing changes
+    expect(again.dirty).toBe(0)
   })
 
   it('keeps only a last value\'s own fields of a measurement', () => {
