@@ -10,7 +10,6 @@
  * autovacuum), and what its exited children used. `--fillfactor` sets the table's first (100 is
  * PostgreSQL's default, the table's before sql/timeseries/007) to compare. Prints one JSON line.
  */
-import { readFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import postgres from 'postgres'
 import type { LastValue } from '../src/core/activity.ts'
@@ -19,7 +18,7 @@ import type { DeviceStateRecord } from '../src/stages/fleet/state.ts'
 import { migrate } from '../src/storage/migrate.ts'
 import { createTempDatabase } from '../harness/stack.ts'
 import { ensureStack } from './lib/ensure-stack.ts'
-import { processTree } from './lib/proc.ts'
+import { processTree, readProc } from './lib/proc.ts'
 import { infraPid } from './lib/stack.ts'
 
 const { values: a } = parseArgs({
@@ -40,15 +39,12 @@ if (postmaster === undefined) throw new Error('the stack\'s time-series PostgreS
 
 /** CPU seconds of the server: its live processes, and the exited children the postmaster reaped. */
 function serverCpu (pid: number): number {
-  let ticks = 0
+  let seconds = 0
   for (const p of processTree(pid)) {
-    try {
-      const stat = readFileSync(`/proc/${p}/stat`, 'utf8')
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-      ticks += Number(f[11]) + Number(f[12]) + (p === pid ? Number(f[13]) + Number(f[14]) : 0)
-    } catch { /* gone */ }
+    const sample = readProc(p)
+    if (sample !== undefined) seconds += sample.cpuSeconds + (p === pid ? sample.reapedCpuSeconds : 0)
   }
-  return ticks / 100
+  return seconds
 }
 
 const LABELS = ['Temperature', 'Humidity', 'CO2', 'Voltage', 'Current', 'Motion', 'Door', 'Light']

@@ -7,7 +7,8 @@ import { readdirSync, readFileSync } from 'node:fs'
 const TICKS = 100
 
 /** `anonBytes`: the resident memory that is the process's own (RssAnon); the rest of RSS is file pages, such as the Node binary's code, shared with every other process that maps them. */
-export interface ProcSample { cpuSeconds: number, rssBytes: number, hwmBytes: number, anonBytes: number }
+/** `reapedCpuSeconds`: what its exited children used, once it has waited for them (cutime + cstime). */
+export interface ProcSample { cpuSeconds: number, reapedCpuSeconds: number, rssBytes: number, hwmBytes: number, anonBytes: number }
 
 export function readProc (pid: number): ProcSample | undefined {
   try {
@@ -18,7 +19,7 @@ export function readProc (pid: number): ProcSample | undefined {
     const stime = Number(rest[12])
     const status = readFileSync(`/proc/${pid}/status`, 'utf8')
     const kb = (key: string): number => Number(new RegExp(`^${key}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? 0) * 1024
-    return { cpuSeconds: (utime + stime) / TICKS, rssBytes: kb('VmRSS'), hwmBytes: kb('VmHWM'), anonBytes: kb('RssAnon') }
+    return { cpuSeconds: (utime + stime) / TICKS, reapedCpuSeconds: (Number(rest[13]) + Number(rest[14])) / TICKS, rssBytes: kb('VmRSS'), hwmBytes: kb('VmHWM'), anonBytes: kb('RssAnon') }
   } catch {
     return undefined
   }

@@ -7,7 +7,7 @@ import type { Service } from '../../adapters/lifecycle.ts'
 import type { Logger } from '../../adapters/logger.ts'
 import type { FleetConfig } from './config.ts'
 import type { FleetMetrics } from './metrics.ts'
-import { decodeActivities, receivedMsOf, type Activity } from '../../core/activity.ts'
+import { decodeActivities, type Activity } from '../../core/activity.ts'
 import { readDeadLetter, type DeadLetterRow } from './records.ts'
 import { FleetState, type DeviceStateRecord, type TransitionEvent } from './state.ts'
 import { encodeState } from './store.ts'
@@ -317,9 +317,9 @@ export class FleetStage implements Service {
         const records = await this.#deps.store.load()
         const now = this.#now()
         this.#state.restore(records, now)
-        for (const r of records) {
-          const seen = r.last_seen === null ? Number.NEGATIVE_INFINITY : receivedMsOf(r.last_seen)
-          if (seen > this.#streamMs) this.#streamMs = seen
+        // The stream's clock resumes from the newest receipt time the state was restored with.
+        for (const d of this.#state.lastSeen()) {
+          if (d.lastSeenMs !== null && d.lastSeenMs > this.#streamMs) this.#streamMs = d.lastSeenMs
         }
         this.#pending = new Map()
         this.#deadLetters = []
